@@ -1,0 +1,403 @@
+//! The bar loop: feeds each candle to the strategy, fills its signals at that candle's close, and
+//! tracks cash, position, fees and the per-bar statistics.
+//!
+//! The loop is the hot path of backtests and sweeps (hundreds of millions of candles a second), so
+//! everything per bar is a handful of float operations and well-predicted branches; fills, which
+//! happen on a few bars in a thousand, live in a separate cold function. Money here is `f64` on
+//! purpose: this is the backtest hot loop, the one place outside indicators where the project allows
+//! it. When exchange rules are given, every order goes through `market`'s `Decimal` normaliser
+//! exactly as a live order would.
+
+use std::ops::Range;
+
+use market::{Candle, CandleSeries, SymbolRules};
+use serde::Serialize;
+use strategy::{Position, Signal, Strategy};
+
+use crate::metrics::{DailyReturns, Drawdown, RunTotals, Summary};
+
+/// How much a BUY spends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Sizing {
+    /// All available cash, fee included: `qty = cash / (close * (1 + fee))`, never rounded, and
+    /// the cash is exactly zero afterwards.
+    AllIn,
+    /// This much quote currency per BUY, fee included (or all the cash, if there is less).
+    QuotePerTrade(f64),
+}
+
+/// Everything about the simulated account and exchange.
+#[derive(Debug, Clone)]
+pub struct BacktestConfig {
+    /// Fee per fill as a fraction of its notional (0.001 = 0.1 %).
+    pub fee_rate: f64,
+    /// Quote currency at the start.
+    pub starting_cash: f64,
+    /// BUY sizing.
+    pub sizing: Sizing,
+    /// The exchange's filters for the symbol; when present every order is normalised with them
+    /// and orders they refuse are skipped, as the live engine would.
+    pub rules: Option<SymbolRules>,
+}
+
+impl Default for BacktestConfig {
+    fn default() -> Self {
+        BacktestConfig {
+            fee_rate: 0.001,
+            starting_cash: 10_000.0,
+            sizing: Sizing::AllIn,
+            rules: None,
+        }
+    }
+}
+
+/// Why a configuration cannot be run; the message names the parameter.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InvalidConfig {
+    /// Fee below zero, not below 1, or not a number.
+    #[error(
+        "fee must be a fraction of notional from 0 up to (not including) 1, e.g. 0.001 for 0.1 %; got {0}"
+    )]
+    Fee(f64),
+    /// Starting cash not positive.
+    #[error("cash must be greater than zero; got {0}")]
+    Cash(f64),
+    /// Quote per trade not positive.
+    #[error("quote per trade must be greater than zero; got {0}")]
+    QuotePerTrade(f64),
+}
+
+impl BacktestConfig {
+    /// Checks the numbers, naming the first bad one.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        if !(self.fee_rate >= 0.0 && self.fee_rate < 1.0) {
+            return Err(InvalidConfig::Fee(self.fee_rate));
+        }
+        if !(self.starting_cash > 0.0 && self.starting_cash.is_finite()) {
+            return Err(InvalidConfig::Cash(self.starting_cash));
+        }
+        if let Sizing::QuotePerTrade(quote) = self.sizing
+            && !(quote > 0.0 && quote.is_finite())
+        {
+            return Err(InvalidConfig::QuotePerTrade(quote));
+        }
+        Ok(())
+    }
+}
+
+/// One completed BUY-then-SELL.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RoundTrip {
+    /// Open time of the BUY bar (ms).
+    pub entry_time_ms: i64,
+    /// BUY fill price (the bar's close).
+    pub entry_price: f64,
+    /// Open time of the SELL bar (ms).
+    pub exit_time_ms: i64,
+    /// SELL fill price (the bar's close).
+    pub exit_price: f64,
+    /// Base quantity bought.
+    pub qty: f64,
+    /// Cash after the SELL minus cash before the BUY: the trade's result net of both fees.
+    pub pnl: f64,
+}
+
+/// A signal that produced no order, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SkippedOrder {
+    /// Open time of the bar (ms).
+    pub time_ms: i64,
+    /// BUY or SELL.
+    pub side: &'static str,
+    /// The normaliser's reason, in words.
+    pub reason: String,
+}
+
+/// Receives every bar's closing equity; lets the loop record an equity curve only when asked.
+pub trait BarObserver {
+    /// Called once per bar after any fill.
+    fn on_bar(&mut self, open_time_ms: i64, equity: f64);
+}
+
+/// Records nothing; compiles to nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoObserver;
+
+impl BarObserver for NoObserver {
+    #[inline(always)]
+    fn on_bar(&mut self, _open_time_ms: i64, _equity: f64) {}
+}
+
+/// The equity at every bar's close.
+#[derive(Debug, Default, Clone)]
+pub struct EquityCurve {
+    /// `(open_time_ms, equity)` per bar.
+    pub points: Vec<(i64, f64)>,
+}
+
+impl BarObserver for EquityCurve {
+    #[inline]
+    fn on_bar(&mut self, open_time_ms: i64, equity: f64) {
+        self.points.push((open_time_ms, equity));
+    }
+}
+
+/// The position opened by the last BUY.
+#[derive(Debug, Clone, Copy)]
+struct OpenTrade {
+    entry_time_ms: i64,
+    entry_price: f64,
+    qty: f64,
+    cash_before: f64,
+}
+
+/// A backtest in progress: account state plus running statistics. Can be advanced over candles in
+/// pieces (the sweep walks many simulations through the same cache-sized block of candles).
+#[derive(Debug, Clone)]
+pub struct Simulation<'c> {
+    config: &'c BacktestConfig,
+    cash: f64,
+    /// Base asset held, including dust the exchange's step size would not let us sell.
+    held_qty: f64,
+    open_trade: Option<OpenTrade>,
+    round_trips: Vec<RoundTrip>,
+    skipped: Vec<SkippedOrder>,
+    total_fees: f64,
+    bars: u64,
+    bars_in_market: u64,
+    last_close: f64,
+    drawdown: Drawdown,
+    daily: DailyReturns,
+}
+
+/// A finished backtest.
+#[derive(Debug, Clone)]
+pub struct BacktestRun {
+    /// The statistics.
+    pub summary: Summary,
+    /// Every completed round trip, in order.
+    pub round_trips: Vec<RoundTrip>,
+    /// Signals the exchange's rules turned into no order.
+    pub skipped: Vec<SkippedOrder>,
+}
+
+/// Runs `strategy` over all of `candles` from a fresh account.
+pub fn run_backtest<S: Strategy, O: BarObserver>(
+    strategy: &mut S,
+    candles: &CandleSeries,
+    config: &BacktestConfig,
+    observer: &mut O,
+) -> BacktestRun {
+    let mut simulation = Simulation::new(config);
+    simulation.advance(strategy, candles, 0..candles.len(), observer);
+    simulation.finish()
+}
+
+impl<'c> Simulation<'c> {
+    /// A fresh account with the configured starting cash.
+    pub fn new(config: &'c BacktestConfig) -> Self {
+        Simulation {
+            config,
+            cash: config.starting_cash,
+            held_qty: 0.0,
+            open_trade: None,
+            round_trips: Vec::new(),
+            skipped: Vec::new(),
+            total_fees: 0.0,
+            bars: 0,
+            bars_in_market: 0,
+            last_close: f64::NAN,
+            drawdown: Drawdown::new(config.starting_cash),
+            daily: DailyReturns::new(config.starting_cash),
+        }
+    }
+
+    /// Feeds the candles in `range` (which must continue where the last call stopped).
+    pub fn advance<S: Strategy, O: BarObserver>(
+        &mut self,
+        strategy: &mut S,
+        candles: &CandleSeries,
+        range: Range<usize>,
+        observer: &mut O,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has FMA, checked just above; that is all `advance_fma` requires.
+            unsafe { self.advance_fma(strategy, candles, range, observer) };
+            return;
+        }
+        self.advance_portable(strategy, candles, range, observer);
+    }
+
+    /// The bar loop compiled with FMA, so the indicators' `mul_add` is one instruction instead
+    /// of a library call. Results are identical either way; only speed differs.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "fma")]
+    fn advance_fma<S: Strategy, O: BarObserver>(
+        &mut self,
+        strategy: &mut S,
+        candles: &CandleSeries,
+        range: Range<usize>,
+        observer: &mut O,
+    ) {
+        self.advance_portable(strategy, candles, range, observer);
+    }
+
+    #[inline(always)]
+    fn advance_portable<S: Strategy, O: BarObserver>(
+        &mut self,
+        strategy: &mut S,
+        candles: &CandleSeries,
+        range: Range<usize>,
+        observer: &mut O,
+    ) {
+        let times = &candles.open_times_ms()[range.clone()];
+        let opens = &candles.opens()[range.clone()];
+        let highs = &candles.highs()[range.clone()];
+        let lows = &candles.lows()[range.clone()];
+        let closes = &candles.closes()[range.clone()];
+        let volumes = &candles.volumes()[range];
+        for index in 0..closes.len() {
+            // Columns the strategy never reads are dead loads once this is inlined.
+            let candle = Candle {
+                open_time_ms: times[index],
+                open: opens[index],
+                high: highs[index],
+                low: lows[index],
+                close: closes[index],
+                volume: volumes[index],
+            };
+            self.step(strategy, &candle, observer);
+        }
+    }
+
+    #[inline(always)]
+    fn step<S: Strategy, O: BarObserver>(
+        &mut self,
+        strategy: &mut S,
+        candle: &Candle,
+        observer: &mut O,
+    ) {
+        let position = if self.open_trade.is_some() {
+            Position::Long
+        } else {
+            Position::Flat
+        };
+        if let Some(signal) = strategy.on_candle(candle, position) {
+            self.fill(signal, candle);
+        }
+        let equity = self.cash + self.held_qty * candle.close;
+        self.bars += 1;
+        self.bars_in_market += u64::from(self.open_trade.is_some());
+        self.last_close = candle.close;
+        self.drawdown.observe(equity);
+        self.daily.observe(candle.open_time_ms, equity);
+        observer.on_bar(candle.open_time_ms, equity);
+    }
+
+    /// Executes a signal at the candle's close. Rare, so kept out of the loop body.
+    #[cold]
+    #[inline(never)]
+    fn fill(&mut self, signal: Signal, candle: &Candle) {
+        let price = candle.close;
+        let fee_rate = self.config.fee_rate;
+        match signal {
+            Signal::Buy => {
+                let budget = match self.config.sizing {
+                    Sizing::AllIn => self.cash,
+                    Sizing::QuotePerTrade(quote) => quote.min(self.cash),
+                };
+                let desired = budget / (price * (1.0 + fee_rate));
+                let qty = match self.legal_quantity(market::Side::Buy, price, desired) {
+                    Ok(qty) => qty,
+                    Err(reason) => return self.skip(candle, "BUY", reason),
+                };
+                let notional = qty * price;
+                let fee = notional * fee_rate;
+                self.open_trade = Some(OpenTrade {
+                    entry_time_ms: candle.open_time_ms,
+                    entry_price: price,
+                    qty,
+                    cash_before: self.cash,
+                });
+                // Spending all the cash leaves exactly nothing, as on an exchange; subtracting
+                // would leave a rounding residue of either sign.
+                let spends_everything = budget == self.cash && qty == desired;
+                self.cash = if spends_everything {
+                    0.0
+                } else {
+                    self.cash - (notional + fee)
+                };
+                self.held_qty += qty;
+                self.total_fees += fee;
+            }
+            Signal::Sell => {
+                let Some(trade) = self.open_trade else {
+                    return;
+                };
+                let qty = match self.legal_quantity(market::Side::Sell, price, self.held_qty) {
+                    Ok(qty) => qty,
+                    Err(reason) => return self.skip(candle, "SELL", reason),
+                };
+                let notional = qty * price;
+                let fee = notional * fee_rate;
+                self.cash += notional - fee;
+                self.held_qty -= qty;
+                self.total_fees += fee;
+                self.open_trade = None;
+                self.round_trips.push(RoundTrip {
+                    entry_time_ms: trade.entry_time_ms,
+                    entry_price: trade.entry_price,
+                    exit_time_ms: candle.open_time_ms,
+                    exit_price: price,
+                    qty: trade.qty,
+                    pnl: self.cash - trade.cash_before,
+                });
+            }
+        }
+    }
+
+    /// The quantity the exchange would accept for `desired`, or why none.
+    fn legal_quantity(&self, side: market::Side, price: f64, desired: f64) -> Result<f64, String> {
+        match &self.config.rules {
+            None => Ok(desired),
+            Some(rules) => crate::exchange_rules::legal_quantity(rules, side, price, desired),
+        }
+    }
+
+    fn skip(&mut self, candle: &Candle, side: &'static str, reason: String) {
+        self.skipped.push(SkippedOrder {
+            time_ms: candle.open_time_ms,
+            side,
+            reason,
+        });
+    }
+
+    /// Closes the books: an open position is valued at the last close, without an exit fee.
+    pub fn finish(self) -> BacktestRun {
+        let final_equity = if self.held_qty == 0.0 {
+            self.cash
+        } else {
+            self.cash + self.held_qty * self.last_close
+        };
+        let summary = Summary::new(
+            self.config,
+            &self.round_trips,
+            RunTotals {
+                candles: self.bars,
+                final_equity,
+                total_fees: self.total_fees,
+                bars_in_market: self.bars_in_market,
+                ends_in_position: self.open_trade.is_some(),
+                skipped_orders: self.skipped.len(),
+                max_drawdown: self.drawdown.max_fraction(),
+                daily_sharpe: self.daily.finish(final_equity),
+            },
+        );
+        BacktestRun {
+            summary,
+            round_trips: self.round_trips,
+            skipped: self.skipped,
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Writes a backtest's round trips and equity curve as CSV.
+//!
+//! Floats are written in Rust's shortest round-trip form, so a value read back is bit-identical
+//! (quantities in all-in mode carry all their digits; the trade list is meant for exact comparison).
+
+use std::io::{self, Write};
+
+use crate::engine::{EquityCurve, RoundTrip};
+use crate::sweep::SweepRow;
+
+/// Header of the trade list.
+pub const TRADES_HEADER: &str = "entry_time_ms,entry_price,exit_time_ms,exit_price,qty,pnl";
+
+/// Header of the equity curve.
+pub const EQUITY_HEADER: &str = "open_time_ms,equity";
+
+/// Writes `entry_time_ms,entry_price,exit_time_ms,exit_price,qty,pnl`, one round trip per line.
+pub fn write_trades(out: &mut impl Write, round_trips: &[RoundTrip]) -> io::Result<()> {
+    writeln!(out, "{TRADES_HEADER}")?;
+    for trip in round_trips {
+        writeln!(
+            out,
+            "{},{:?},{},{:?},{:?},{:?}",
+            trip.entry_time_ms,
+            trip.entry_price,
+            trip.exit_time_ms,
+            trip.exit_price,
+            trip.qty,
+            trip.pnl
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes `open_time_ms,equity`, one bar per line.
+pub fn write_equity(out: &mut impl Write, curve: &EquityCurve) -> io::Result<()> {
+    writeln!(out, "{EQUITY_HEADER}")?;
+    for (open_time_ms, equity) in &curve.points {
+        writeln!(out, "{open_time_ms},{equity:?}")?;
+    }
+    Ok(())
+}
+
+/// Header of the sweep results.
+pub const SWEEP_HEADER: &str = "fast,slow,rsi_period,overbought,round_trips,final_equity,total_return,total_fees,max_drawdown,win_rate,profit_factor,sharpe,exposure";
+
+/// Writes one line per sweep combination; undefined statistics are left empty.
+pub fn write_sweep(out: &mut impl Write, rows: &[SweepRow]) -> io::Result<()> {
+    let optional = |value: Option<f64>| value.map_or_else(String::new, |v| format!("{v:?}"));
+    writeln!(out, "{SWEEP_HEADER}")?;
+    for SweepRow { params, summary } in rows {
+        writeln!(
+            out,
+            "{},{},{},{:?},{},{:?},{:?},{:?},{:?},{},{},{},{:?}",
+            params.fast,
+            params.slow,
+            params.rsi_period,
+            params.overbought,
+            summary.round_trips,
+            summary.final_equity,
+            summary.total_return,
+            summary.total_fees,
+            summary.max_drawdown,
+            optional(summary.win_rate),
+            optional(summary.profit_factor),
+            optional(summary.sharpe),
+            summary.exposure,
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! One module per `spotbot` subcommand.
+
+pub mod backtest;
+pub mod sweep;

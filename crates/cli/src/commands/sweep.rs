@@ -1,0 +1,187 @@
+//! `spotbot sweep`: backtest a grid of EMA/RSI parameters in parallel, print the best and write
+//! every result to CSV.
+
+use std::cmp::Ordering;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use backtest::output::write_sweep;
+use backtest::sweep::{SweepGrid, SweepRow, ValueList, run_sweep};
+use clap::{Args, ValueEnum};
+
+use crate::Failure;
+use crate::progress::count_bar;
+use crate::strategy_args::AccountArgs;
+
+/// Long help for `spotbot sweep --help`.
+pub const LONG_ABOUT: &str = "\
+Backtest every combination of EMA/RSI parameters over one candle file, on all cores.
+
+Each parameter takes a single value (9), an inclusive range (5..20), a range with a step
+(60..80:5) or a list (9,12,21). Combinations with fast >= slow are skipped. Every indicator series
+is computed once and shared by all combinations that use it; each combination then runs through
+the same engine and rule as `spotbot backtest`, so their figures agree exactly.
+
+Example:
+  spotbot sweep --data candles.csv --fast 5..20 --slow 20..60:5 --rsi 7,14,21 --overbought 60..80:5";
+
+/// The statistic to rank combinations by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RankBy {
+    /// Highest final equity first.
+    FinalEquity,
+    /// Highest annualised daily Sharpe ratio first.
+    Sharpe,
+    /// Highest profit factor first.
+    ProfitFactor,
+    /// Highest share of winning round trips first.
+    WinRate,
+    /// Smallest maximum drawdown first.
+    MaxDrawdown,
+}
+
+impl RankBy {
+    /// The statistic, oriented so that larger is better; undefined ranks last.
+    fn score(self, row: &SweepRow) -> f64 {
+        let summary = &row.summary;
+        let value = match self {
+            RankBy::FinalEquity => Some(summary.final_equity),
+            RankBy::Sharpe => summary.sharpe,
+            RankBy::ProfitFactor => summary.profit_factor,
+            RankBy::WinRate => summary.win_rate,
+            RankBy::MaxDrawdown => Some(-summary.max_drawdown),
+        };
+        value.filter(|v| !v.is_nan()).unwrap_or(f64::NEG_INFINITY)
+    }
+}
+
+/// Options of `spotbot sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    account: AccountArgs,
+
+    /// Fast EMA periods.
+    #[arg(long, default_value = "9", value_name = "RANGE")]
+    fast: ValueList<usize>,
+    /// Slow EMA periods.
+    #[arg(long, default_value = "21", value_name = "RANGE")]
+    slow: ValueList<usize>,
+    /// RSI periods.
+    #[arg(long, default_value = "14", value_name = "RANGE")]
+    rsi: ValueList<usize>,
+    /// Overbought levels.
+    #[arg(long, default_value = "70", value_name = "RANGE")]
+    overbought: ValueList<f64>,
+
+    /// How to rank the combinations.
+    #[arg(long, value_enum, default_value_t = RankBy::FinalEquity)]
+    rank_by: RankBy,
+
+    /// How many of the best combinations to print.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    top: usize,
+
+    /// CSV file that receives every combination's results.
+    #[arg(long, default_value = "sweep-results.csv", value_name = "FILE")]
+    out: PathBuf,
+
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+}
+
+/// Runs the command.
+pub fn run(args: SweepArgs) -> Result<(), Failure> {
+    let grid = SweepGrid {
+        fast: args.fast.0,
+        slow: args.slow.0,
+        rsi_period: args.rsi.0,
+        overbought: args.overbought.0,
+    };
+    let combinations = grid
+        .combinations()
+        .map_err(|err| Failure::Usage(err.to_string()))?;
+    if combinations.is_empty() {
+        return Err(Failure::Usage(
+            "no combination has fast < slow; widen --fast or --slow".to_owned(),
+        ));
+    }
+    if args.threads == Some(0) {
+        return Err(Failure::Usage("--threads must be at least 1".to_owned()));
+    }
+    let config = args.account.config()?;
+    let candles = args.account.load_candles()?;
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")?;
+    let bar = count_bar(combinations.len() as u64, "backtesting combinations");
+    let started = Instant::now();
+    let mut rows = pool.install(|| {
+        run_sweep(&candles, &config, &combinations, &|done| {
+            bar.set_position(done as u64)
+        })
+    });
+    bar.finish_and_clear();
+    let elapsed = started.elapsed();
+
+    let file =
+        File::create(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let mut out = BufWriter::new(file);
+    write_sweep(&mut out, &rows)
+        .and_then(|()| out.flush())
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+
+    rows.sort_by(|a, b| {
+        args.rank_by
+            .score(b)
+            .partial_cmp(&args.rank_by.score(a))
+            .unwrap_or(Ordering::Equal)
+    });
+    println!(
+        "{} combinations x {} candles in {:.2} s ({:.0} M candles/s); all results in {}",
+        combinations.len(),
+        candles.len(),
+        elapsed.as_secs_f64(),
+        combinations.len() as f64 * candles.len() as f64 / elapsed.as_secs_f64() / 1e6,
+        args.out.display()
+    );
+    println!(
+        "{:>5} {:>5} {:>5} {:>10} {:>7} {:>18} {:>9} {:>9} {:>8} {:>8}",
+        "fast",
+        "slow",
+        "rsi",
+        "overbought",
+        "trips",
+        "final equity",
+        "max dd",
+        "win rate",
+        "pf",
+        "sharpe"
+    );
+    let show = |value: Option<f64>, decimals: usize| {
+        value.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.decimals$}"))
+    };
+    for row in rows.iter().take(args.top) {
+        let s = &row.summary;
+        println!(
+            "{:>5} {:>5} {:>5} {:>10} {:>7} {:>18.6} {:>8.2}% {:>9} {:>8} {:>8}",
+            row.params.fast,
+            row.params.slow,
+            row.params.rsi_period,
+            row.params.overbought,
+            s.round_trips,
+            s.final_equity,
+            s.max_drawdown * 100.0,
+            show(s.win_rate.map(|w| w * 100.0), 2),
+            show(s.profit_factor, 3),
+            show(s.sharpe, 3),
+        );
+    }
+    Ok(())
+}

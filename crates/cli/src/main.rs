@@ -1,0 +1,65 @@
+//! `spotbot`: automated spot-trading bots for Binance, and the tools to test their strategies.
+//!
+//! This file parses the command line and maps outcomes to exit codes: 0 on success, 1 when the
+//! work failed (unreadable or malformed input), 2 when the command line itself is wrong.
+
+mod commands;
+mod progress;
+mod strategy_args;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Automated spot-trading bots for Binance that get every order right.
+#[derive(Debug, Parser)]
+#[command(name = "spotbot", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Replay a candle file through a strategy and report how it would have traded.
+    #[command(long_about = commands::backtest::LONG_ABOUT)]
+    Backtest(commands::backtest::BacktestArgs),
+    /// Backtest every combination of parameter ranges on all cores and rank the results.
+    #[command(long_about = commands::sweep::LONG_ABOUT)]
+    Sweep(commands::sweep::SweepArgs),
+}
+
+/// A failure and the exit code it deserves.
+#[derive(Debug)]
+pub enum Failure {
+    /// The command line asked for something impossible (exit 2).
+    Usage(String),
+    /// The work itself failed (exit 1).
+    Runtime(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        Failure::Runtime(error)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Backtest(args) => commands::backtest::run(args),
+        Command::Sweep(args) => commands::sweep::run(args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(message)) => {
+            eprintln!("spotbot: error: {message}");
+            eprintln!("Run `spotbot --help` or `spotbot <command> --help` for the options.");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(error)) => {
+            eprintln!("spotbot: error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}

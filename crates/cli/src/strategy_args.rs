@@ -1,0 +1,121 @@
+//! Command-line options shared by `backtest` and `sweep`: the data file, the simulated account and
+//! the exchange rules, and loading them with errors that name the file and what is wrong.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use backtest::{BacktestConfig, Sizing};
+use clap::{Args, ValueEnum};
+use market::{CandleSeries, Symbol, SymbolRules};
+
+use crate::Failure;
+use crate::progress::file_bar;
+
+/// BUY sizing modes that take no value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SizingMode {
+    /// Spend all cash on every BUY, fee included, with no rounding.
+    AllIn,
+}
+
+/// Where the candles come from and how the simulated account trades.
+#[derive(Debug, Args)]
+pub struct AccountArgs {
+    /// Candle CSV: a header `open_time_ms,open,high,low,close,volume` file, or Binance
+    /// public-data klines (12 columns, open time in ms or µs).
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+
+    /// Fee per fill as a fraction of notional (0.001 = 0.1 %, Binance's base spot rate).
+    #[arg(long, default_value_t = 0.001, value_name = "FRACTION")]
+    pub fee: f64,
+
+    /// Quote currency (e.g. USDT) the account starts with.
+    #[arg(long, default_value_t = 10_000.0, value_name = "QUOTE")]
+    pub cash: f64,
+
+    /// How much each BUY spends: all-in = all cash, fee included.
+    #[arg(long, value_enum, default_value_t = SizingMode::AllIn, conflicts_with = "quote_per_trade")]
+    pub sizing: SizingMode,
+
+    /// Spend this much quote per BUY (fee included) instead of all cash.
+    #[arg(long, value_name = "QUOTE")]
+    pub quote_per_trade: Option<f64>,
+
+    /// Binance exchangeInfo JSON (one symbol object, or a whole response with one symbol or
+    /// with --symbol): every order is normalised to its LOT_SIZE, MARKET_LOT_SIZE and notional
+    /// filters exactly as live, and orders the filters refuse are skipped.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+
+    /// Which symbol of a multi-symbol --rules file to use.
+    #[arg(long, value_name = "SYMBOL", requires = "rules")]
+    pub symbol: Option<String>,
+}
+
+impl AccountArgs {
+    /// The backtest configuration these options describe, checked.
+    pub fn config(&self) -> Result<BacktestConfig, Failure> {
+        let sizing = match (self.sizing, self.quote_per_trade) {
+            (_, Some(quote)) => Sizing::QuotePerTrade(quote),
+            (SizingMode::AllIn, None) => Sizing::AllIn,
+        };
+        let rules = self
+            .rules
+            .as_deref()
+            .map(|path| load_rules(path, self.symbol.as_deref()))
+            .transpose()?;
+        let config = BacktestConfig {
+            fee_rate: self.fee,
+            starting_cash: self.cash,
+            sizing,
+            rules,
+        };
+        config
+            .validate()
+            .map_err(|err| Failure::Usage(err.to_string()))?;
+        Ok(config)
+    }
+
+    /// Loads the candle file, with a progress bar for large files on a terminal.
+    pub fn load_candles(&self) -> Result<CandleSeries, Failure> {
+        let total = fs::metadata(&self.data).map(|m| m.len()).unwrap_or(0);
+        let bar = file_bar(total, "loading candles");
+        let candles = candle_file::read_candle_file(&self.data, |done, _| bar.set_position(done))
+            .map_err(anyhow::Error::from)?;
+        bar.finish_and_clear();
+        Ok(candles)
+    }
+}
+
+fn load_rules(path: &Path, symbol: Option<&str>) -> Result<SymbolRules, Failure> {
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("cannot read the rules file {}", path.display()))?;
+    let document: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", path.display()))?;
+    let symbols = document
+        .get("symbols")
+        .or_else(|| document.pointer("/result/symbols"))
+        .and_then(serde_json::Value::as_array);
+    let rules = match (symbols, symbol) {
+        // A single symbol object, as found in `exchangeInfo.symbols`.
+        (None, _) => SymbolRules::from_symbol_json(&document).map_err(anyhow::Error::from),
+        (Some(_), Some(name)) => {
+            let name =
+                Symbol::new(name).map_err(|err| Failure::Usage(format!("--symbol: {err}")))?;
+            SymbolRules::from_exchange_info(&document, &name).map_err(anyhow::Error::from)
+        }
+        (Some(entries), None) => match entries.as_slice() {
+            [only] => SymbolRules::from_symbol_json(only).map_err(anyhow::Error::from),
+            _ => {
+                return Err(Failure::Usage(format!(
+                    "{} lists {} symbols; choose one with --symbol",
+                    path.display(),
+                    entries.len()
+                )));
+            }
+        },
+    };
+    Ok(rules.with_context(|| format!("{} does not hold usable exchange rules", path.display()))?)
+}

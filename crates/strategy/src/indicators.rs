@@ -1,0 +1,265 @@
+//! Streaming technical indicators with TA-Lib's exact definitions and operation order.
+//!
+//! Each indicator takes one value at a time in O(1) and yields `None` until it has seen enough
+//! input, at the same index where TA-Lib's first output appears. The arithmetic is TA-Lib 0.8's,
+//! step for step (same seeds, same operations in the same order, the EMA's fused multiply-add and
+//! the RSI's multiplication by `1/n`), so values are bit-identical to TA-Lib's
+//! (`tests/talib_vectors.rs` checks this against vectors TA-Lib produced), and a strategy's
+//! decisions at exact ties are the same as in every TA-Lib based tool.
+//!
+//! `f64::mul_add` is one instruction on CPUs with FMA and a (slower, equally exact) library call
+//! elsewhere; hot loops enable the instruction with `#[target_feature(enable = "fma")]` and rely
+//! on the updates here being inlined into them, hence `#[inline(always)]`.
+
+/// Simple moving average over the last `period` values.
+#[derive(Debug, Clone)]
+pub struct Sma {
+    window: Box<[f64]>,
+    next_slot: usize,
+    seen: usize,
+    running_sum: f64,
+    value: Option<f64>,
+}
+
+impl Sma {
+    /// An SMA over `period` values; `period` must be at least 1.
+    pub fn new(period: usize) -> Self {
+        assert!(period >= 1, "SMA period must be at least 1");
+        Sma {
+            window: vec![0.0; period].into_boxed_slice(),
+            next_slot: 0,
+            seen: 0,
+            running_sum: 0.0,
+            value: None,
+        }
+    }
+
+    /// Number of values averaged.
+    pub fn period(&self) -> usize {
+        self.window.len()
+    }
+
+    /// Adds a value; returns the average once `period` values have been seen.
+    #[inline]
+    pub fn update(&mut self, x: f64) -> Option<f64> {
+        // TA-Lib adds the new value, divides, then removes the value that leaves the window
+        // next; the same order keeps the rounding identical.
+        let period = self.window.len();
+        self.running_sum += x;
+        self.window[self.next_slot] = x;
+        self.next_slot = (self.next_slot + 1) % period;
+        if self.seen < period {
+            self.seen += 1;
+            if self.seen < period {
+                return None;
+            }
+        }
+        let average = self.running_sum / period as f64;
+        // The ring is full, so the slot written next holds the window's oldest value.
+        self.running_sum -= self.window[self.next_slot];
+        self.value = Some(average);
+        self.value
+    }
+
+    /// The latest average, if defined.
+    pub fn value(&self) -> Option<f64> {
+        self.value
+    }
+
+    /// Forgets everything.
+    pub fn reset(&mut self) {
+        *self = Sma::new(self.window.len());
+    }
+}
+
+/// Exponential moving average, seeded with the SMA of the first `period` values.
+///
+/// First value at index `period - 1`; afterwards `ema = fma(x - ema, k, ema)` with
+/// `k = 2 / (period + 1)`.
+#[derive(Debug, Clone)]
+pub struct Ema {
+    period: usize,
+    smoothing: f64,
+    seen: usize,
+    seed_sum: f64,
+    value: f64,
+}
+
+impl Ema {
+    /// An EMA over `period` values; `period` must be at least 1.
+    pub fn new(period: usize) -> Self {
+        assert!(period >= 1, "EMA period must be at least 1");
+        Ema {
+            period,
+            smoothing: 2.0 / (period as f64 + 1.0),
+            seen: 0,
+            seed_sum: 0.0,
+            value: f64::NAN,
+        }
+    }
+
+    /// The period.
+    pub fn period(&self) -> usize {
+        self.period
+    }
+
+    /// Adds a value; returns the EMA once `period` values have been seen.
+    #[inline(always)]
+    pub fn update(&mut self, x: f64) -> Option<f64> {
+        if self.seen >= self.period {
+            self.value = (x - self.value).mul_add(self.smoothing, self.value);
+            return Some(self.value);
+        }
+        self.seen += 1;
+        self.seed_sum += x;
+        if self.seen < self.period {
+            return None;
+        }
+        self.value = self.seed_sum / self.period as f64;
+        Some(self.value)
+    }
+
+    /// The latest EMA, if defined.
+    #[inline]
+    pub fn value(&self) -> Option<f64> {
+        (self.seen >= self.period).then_some(self.value)
+    }
+
+    /// Forgets everything.
+    pub fn reset(&mut self) {
+        *self = Ema::new(self.period);
+    }
+}
+
+/// Wilder's relative strength index, 0 to 100.
+///
+/// Seeded with the simple mean of the first `period` gains and losses (first value at index
+/// `period`), then smoothed as `avg = (avg * (period - 1) + change) * (1 / period)`. When average
+/// gain plus average loss is exactly zero (a flat market) the value is 0, as in TA-Lib.
+#[derive(Debug, Clone)]
+pub struct Rsi {
+    period: usize,
+    reciprocal: f64,
+    changes_seen: usize,
+    previous: f64,
+    average_gain: f64,
+    average_loss: f64,
+    value: f64,
+}
+
+impl Rsi {
+    /// An RSI over `period` changes; `period` must be at least 1.
+    pub fn new(period: usize) -> Self {
+        assert!(period >= 1, "RSI period must be at least 1");
+        Rsi {
+            period,
+            reciprocal: 1.0 / period as f64,
+            changes_seen: 0,
+            previous: f64::NAN,
+            average_gain: 0.0,
+            average_loss: 0.0,
+            value: f64::NAN,
+        }
+    }
+
+    /// The period.
+    pub fn period(&self) -> usize {
+        self.period
+    }
+
+    /// Adds a value; returns the RSI once `period` changes have been seen.
+    #[inline(always)]
+    pub fn update(&mut self, x: f64) -> Option<f64> {
+        let change = x - self.previous;
+        self.previous = x;
+        if self.changes_seen >= self.period {
+            let weight = (self.period - 1) as f64;
+            // `max(0.0)` adds exactly +0.0 where TA-Lib adds nothing: same bits, no branch.
+            self.average_gain = (self.average_gain * weight + change.max(0.0)) * self.reciprocal;
+            self.average_loss = (self.average_loss * weight + (-change).max(0.0)) * self.reciprocal;
+            self.value = relative_strength(self.average_gain, self.average_loss);
+            return Some(self.value);
+        }
+        if change.is_nan() {
+            // The very first value only sets `previous`.
+            return None;
+        }
+        self.changes_seen += 1;
+        if change < 0.0 {
+            self.average_loss -= change;
+        } else {
+            self.average_gain += change;
+        }
+        if self.changes_seen < self.period {
+            return None;
+        }
+        self.average_gain *= self.reciprocal;
+        self.average_loss *= self.reciprocal;
+        self.value = relative_strength(self.average_gain, self.average_loss);
+        Some(self.value)
+    }
+
+    /// The latest RSI, if defined.
+    #[inline]
+    pub fn value(&self) -> Option<f64> {
+        (self.changes_seen >= self.period).then_some(self.value)
+    }
+
+    /// Forgets everything.
+    pub fn reset(&mut self) {
+        *self = Rsi::new(self.period);
+    }
+}
+
+/// `100 * gain / (gain + loss)`, or 0 when the sum is exactly zero.
+#[inline(always)]
+fn relative_strength(average_gain: f64, average_loss: f64) -> f64 {
+    let total = average_gain + average_loss;
+    if total == 0.0 {
+        0.0
+    } else {
+        100.0 * (average_gain / total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ema_first_value_is_the_sma_of_the_first_period_values() {
+        let mut ema = Ema::new(3);
+        assert_eq!(ema.update(1.0), None);
+        assert_eq!(ema.update(2.0), None);
+        assert_eq!(ema.update(3.0), Some(2.0));
+        // k = 0.5: 2 + (6 - 2) * 0.5
+        assert_eq!(ema.update(6.0), Some(4.0));
+        ema.reset();
+        assert_eq!(ema.value(), None);
+    }
+
+    #[test]
+    fn rsi_is_defined_from_index_period_and_is_100_without_losses() {
+        let mut rsi = Rsi::new(3);
+        let outputs: Vec<Option<f64>> = [1.0, 2.0, 3.0, 4.0, 5.0]
+            .into_iter()
+            .map(|x| rsi.update(x))
+            .collect();
+        assert_eq!(outputs, [None, None, None, Some(100.0), Some(100.0)]);
+    }
+
+    #[test]
+    fn rsi_of_a_flat_market_is_zero_like_talib() {
+        let mut rsi = Rsi::new(2);
+        let last = [5.0; 6].into_iter().map(|x| rsi.update(x)).last();
+        assert_eq!(last, Some(Some(0.0)));
+    }
+
+    #[test]
+    fn sma_slides_over_the_window() {
+        let mut sma = Sma::new(2);
+        assert_eq!(sma.update(1.0), None);
+        assert_eq!(sma.update(3.0), Some(2.0));
+        assert_eq!(sma.update(5.0), Some(4.0));
+    }
+}

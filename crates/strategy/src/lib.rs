@@ -1,0 +1,68 @@
+//! Trading strategies and the streaming indicators they are built from.
+//!
+//! Everything here is pure and O(1) per candle, so the same code serves the live engine (one candle
+//! a minute) and the backtester (hundreds of millions of candles a second). Indicators use `f64`,
+//! the one place besides the backtest hot loop where binary floating point is allowed.
+
+pub mod ema_rsi_cross;
+pub mod indicators;
+
+pub use ema_rsi_cross::{CrossReadings, EmaRsiCross, EmaRsiCrossParams, InvalidParams};
+pub use indicators::{Ema, Rsi, Sma};
+
+use market::Candle;
+
+/// What the strategy wants done at the close of the candle it was just given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Signal {
+    /// Open a long position.
+    Buy,
+    /// Close the long position.
+    Sell,
+}
+
+/// Whether the account currently holds the strategy's asset.
+///
+/// The engine, not the strategy, owns this: a BUY the exchange's filters refused leaves the bot
+/// flat, and only the engine knows that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Position {
+    /// Holding nothing; only a BUY can follow.
+    #[default]
+    Flat,
+    /// Holding the asset; only a SELL can follow.
+    Long,
+}
+
+/// A trading strategy: closed candles in, at most one signal per candle out.
+///
+/// Implementations keep only indicator state, which [`Strategy::rebuild`] can recreate from
+/// history, so a restarted live bot and a backtest reach the same state from the same candles.
+pub trait Strategy {
+    /// Feeds the next closed candle into the indicators.
+    fn update(&mut self, candle: &Candle);
+
+    /// The signal at the last candle fed in, given the current position.
+    fn signal(&self, position: Position) -> Option<Signal>;
+
+    /// How many candles must be fed before the first signal is possible.
+    fn warmup_candles(&self) -> usize;
+
+    /// Forgets all state, as if no candle had been seen.
+    fn reset(&mut self);
+
+    /// Feeds `candle` and returns the resulting signal: the call both engines make each bar.
+    #[inline(always)]
+    fn on_candle(&mut self, candle: &Candle, position: Position) -> Option<Signal> {
+        self.update(candle);
+        self.signal(position)
+    }
+
+    /// Resets, then replays `history` (oldest first) to rebuild the indicator state.
+    fn rebuild(&mut self, history: &[Candle]) {
+        self.reset();
+        for candle in history {
+            self.update(candle);
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! The EMA/RSI cross rule on hand-made price paths, and the Strategy trait's rebuild contract.
+
+use market::Candle;
+use proptest::prelude::*;
+use strategy::{EmaRsiCross, EmaRsiCrossParams, InvalidParams, Position, Signal, Strategy};
+
+fn candle(index: usize, close: f64) -> Candle {
+    Candle {
+        open_time_ms: index as i64 * 60_000,
+        open: close,
+        high: close,
+        low: close,
+        close,
+        volume: 1.0,
+    }
+}
+
+fn small_params() -> EmaRsiCrossParams {
+    EmaRsiCrossParams {
+        fast: 2,
+        slow: 4,
+        rsi_period: 3,
+        overbought: 70.0,
+    }
+}
+
+/// Feeds closes, trading every signal, and returns (bar index, signal) pairs.
+fn signals(params: EmaRsiCrossParams, closes: &[f64]) -> Vec<(usize, Signal)> {
+    let mut strategy = EmaRsiCross::new(params).unwrap();
+    let mut position = Position::Flat;
+    let mut out = Vec::new();
+    for (index, &close) in closes.iter().enumerate() {
+        if let Some(signal) = strategy.on_candle(&candle(index, close), position) {
+            position = match signal {
+                Signal::Buy => Position::Long,
+                Signal::Sell => Position::Flat,
+            };
+            out.push((index, signal));
+        }
+    }
+    out
+}
+
+#[test]
+fn no_signal_before_every_reading_is_defined() {
+    let params = small_params();
+    let mut strategy = EmaRsiCross::new(params).unwrap();
+    assert_eq!(strategy.warmup_candles(), 5);
+    // A cross on the very first bars cannot trade: slow is defined only from index 3.
+    for (index, close) in [10.0, 1.0, 20.0, 30.0].into_iter().enumerate() {
+        assert_eq!(
+            strategy.on_candle(&candle(index, close), Position::Flat),
+            None
+        );
+    }
+}
+
+#[test]
+fn buys_an_upward_cross_below_overbought_and_sells_the_downward_cross() {
+    // Bar 6: fast 7.83 crosses above slow 7.5 (RSI 66.7). Bar 7: fast 5.28 falls below slow 6.1.
+    let closes = [10.0, 9.0, 8.0, 7.0, 6.0, 5.0, 9.0, 4.0, 3.0, 2.5];
+    let got = signals(
+        EmaRsiCrossParams {
+            overbought: 99.0,
+            ..small_params()
+        },
+        &closes,
+    );
+    assert_eq!(got, [(6, Signal::Buy), (7, Signal::Sell)]);
+}
+
+#[test]
+fn overbought_rsi_blocks_the_buy() {
+    let closes = [10.0, 9.0, 8.0, 7.0, 6.0, 5.0, 9.0, 4.0];
+    // The cross at bar 6 comes with RSI 66.7, above 20, so it must not be bought.
+    let got = signals(
+        EmaRsiCrossParams {
+            overbought: 20.0,
+            ..small_params()
+        },
+        &closes,
+    );
+    assert_eq!(got, []);
+}
+
+#[test]
+fn overbought_rsi_sells_without_a_cross() {
+    let closes = [10.0, 9.0, 8.0, 7.0, 6.0, 5.0, 9.0, 9.5, 10.0, 11.0];
+    // Bar 6: fast 7.83 crosses above slow 7.5 with RSI 66.7 < 70. Bar 7: fast stays above slow,
+    // but RSI reaches 70.4.
+    assert_eq!(
+        signals(small_params(), &closes),
+        [(6, Signal::Buy), (7, Signal::Sell)]
+    );
+}
+
+#[test]
+fn invalid_parameters_are_named() {
+    let check = |params: EmaRsiCrossParams, needle: &str| {
+        let err = EmaRsiCross::new(params).unwrap_err();
+        assert!(err.to_string().contains(needle), "{err}");
+    };
+    let base = EmaRsiCrossParams::default();
+    check(EmaRsiCrossParams { fast: 0, ..base }, "fast");
+    check(
+        EmaRsiCrossParams {
+            rsi_period: 0,
+            ..base
+        },
+        "rsi period",
+    );
+    check(
+        EmaRsiCrossParams { fast: 21, ..base },
+        "fast EMA period (21) must be smaller than slow EMA period (21)",
+    );
+    check(
+        EmaRsiCrossParams {
+            overbought: 100.0,
+            ..base
+        },
+        "overbought",
+    );
+    check(
+        EmaRsiCrossParams {
+            overbought: f64::NAN,
+            ..base
+        },
+        "overbought",
+    );
+    assert_eq!(
+        EmaRsiCrossParams { fast: 30, ..base }.validate(),
+        Err(InvalidParams::FastNotBelowSlow { fast: 30, slow: 21 })
+    );
+}
+
+proptest! {
+    /// A strategy rebuilt from history is in the same state as one that saw the candles live.
+    #[test]
+    fn rebuild_reaches_the_streaming_state(closes in prop::collection::vec(1.0f64..1000.0, 0..200)) {
+        let candles: Vec<Candle> = closes.iter().enumerate().map(|(i, &c)| candle(i, c)).collect();
+        let mut streaming = EmaRsiCross::new(small_params()).unwrap();
+        for c in &candles {
+            streaming.update(c);
+        }
+        let mut rebuilt = EmaRsiCross::new(small_params()).unwrap();
+        rebuilt.update(&candle(0, 123.0));
+        rebuilt.rebuild(&candles);
+        let (a, b) = (streaming.readings(), rebuilt.readings());
+        for (x, y) in [(a.fast, b.fast), (a.slow, b.slow), (a.rsi, b.rsi), (a.previous_fast, b.previous_fast)] {
+            prop_assert!(x.to_bits() == y.to_bits());
+        }
+        for position in [Position::Flat, Position::Long] {
+            prop_assert_eq!(streaming.signal(position), rebuilt.signal(position));
+        }
+    }
+
+    /// Whatever the prices, a signal always matches the position it was asked for.
+    #[test]
+    fn signals_respect_the_position(closes in prop::collection::vec(1.0f64..1000.0, 0..300)) {
+        let mut strategy = EmaRsiCross::new(small_params()).unwrap();
+        for (i, &c) in closes.iter().enumerate() {
+            strategy.update(&candle(i, c));
+            prop_assert_ne!(strategy.signal(Position::Flat), Some(Signal::Sell));
+            prop_assert_ne!(strategy.signal(Position::Long), Some(Signal::Buy));
+        }
+    }
+}
