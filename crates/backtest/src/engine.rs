@@ -151,23 +151,38 @@ struct OpenTrade {
     cash_before: f64,
 }
 
-/// A backtest in progress: account state plus running statistics. Can be advanced over candles in
-/// pieces (the sweep walks many simulations through the same cache-sized block of candles).
-#[derive(Debug, Clone)]
-pub struct Simulation<'c> {
-    config: &'c BacktestConfig,
+/// What the account holds: the state every bar reads. Small and `Copy` so the bar loop keeps it
+/// in registers and fills hand it back by value.
+#[derive(Debug, Clone, Copy)]
+struct Wallet {
     cash: f64,
     /// Base asset held, including dust the exchange's step size would not let us sell.
     held_qty: f64,
-    open_trade: Option<OpenTrade>,
-    round_trips: Vec<RoundTrip>,
-    skipped: Vec<SkippedOrder>,
-    total_fees: f64,
+    /// An open trade exists (the strategy is told it is long).
+    long: bool,
+}
+
+/// Statistics updated every bar; `Copy` for the same reason as [`Wallet`].
+#[derive(Debug, Clone, Copy)]
+struct BarStats {
     bars: u64,
     bars_in_market: u64,
     last_close: f64,
     drawdown: Drawdown,
     daily: DailyReturns,
+}
+
+/// A backtest in progress: account state plus running statistics. Can be advanced over candles in
+/// pieces (the sweep walks many simulations through the same cache-sized block of candles).
+#[derive(Debug, Clone)]
+pub struct Simulation<'c> {
+    config: &'c BacktestConfig,
+    wallet: Wallet,
+    stats: BarStats,
+    open_trade: Option<OpenTrade>,
+    round_trips: Vec<RoundTrip>,
+    skipped: Vec<SkippedOrder>,
+    total_fees: f64,
 }
 
 /// A finished backtest.
@@ -198,17 +213,22 @@ impl<'c> Simulation<'c> {
     pub fn new(config: &'c BacktestConfig) -> Self {
         Simulation {
             config,
-            cash: config.starting_cash,
-            held_qty: 0.0,
+            wallet: Wallet {
+                cash: config.starting_cash,
+                held_qty: 0.0,
+                long: false,
+            },
+            stats: BarStats {
+                bars: 0,
+                bars_in_market: 0,
+                last_close: f64::NAN,
+                drawdown: Drawdown::new(config.starting_cash),
+                daily: DailyReturns::new(config.starting_cash),
+            },
             open_trade: None,
             round_trips: Vec::new(),
             skipped: Vec::new(),
             total_fees: 0.0,
-            bars: 0,
-            bars_in_market: 0,
-            last_close: f64::NAN,
-            drawdown: Drawdown::new(config.starting_cash),
-            daily: DailyReturns::new(config.starting_cash),
         }
     }
 
@@ -257,6 +277,10 @@ impl<'c> Simulation<'c> {
         let lows = &candles.lows()[range.clone()];
         let closes = &candles.closes()[range.clone()];
         let volumes = &candles.volumes()[range];
+        // Locals, written back after the loop: LLVM keeps them in registers, where fields behind
+        // `&mut self` would be stored and reloaded around every bar.
+        let mut wallet = self.wallet;
+        let mut stats = self.stats;
         for index in 0..closes.len() {
             // Columns the strategy never reads are dead loads once this is inlined.
             let candle = Candle {
@@ -267,94 +291,90 @@ impl<'c> Simulation<'c> {
                 close: closes[index],
                 volume: volumes[index],
             };
-            self.step(strategy, &candle, observer);
+            let position = if wallet.long {
+                Position::Long
+            } else {
+                Position::Flat
+            };
+            if let Some(signal) = strategy.on_candle(&candle, position) {
+                wallet = self.fill(wallet, signal, candle.open_time_ms, candle.close);
+            }
+            let equity = wallet.cash + wallet.held_qty * candle.close;
+            stats.bars_in_market += u64::from(wallet.long);
+            stats.drawdown.observe(equity);
+            stats.daily.observe(candle.open_time_ms, equity);
+            observer.on_bar(candle.open_time_ms, equity);
         }
-    }
-
-    #[inline(always)]
-    fn step<S: Strategy, O: BarObserver>(
-        &mut self,
-        strategy: &mut S,
-        candle: &Candle,
-        observer: &mut O,
-    ) {
-        let position = if self.open_trade.is_some() {
-            Position::Long
-        } else {
-            Position::Flat
-        };
-        if let Some(signal) = strategy.on_candle(candle, position) {
-            self.fill(signal, candle);
+        stats.bars += closes.len() as u64;
+        if let Some(&last_close) = closes.last() {
+            stats.last_close = last_close;
         }
-        let equity = self.cash + self.held_qty * candle.close;
-        self.bars += 1;
-        self.bars_in_market += u64::from(self.open_trade.is_some());
-        self.last_close = candle.close;
-        self.drawdown.observe(equity);
-        self.daily.observe(candle.open_time_ms, equity);
-        observer.on_bar(candle.open_time_ms, equity);
+        self.wallet = wallet;
+        self.stats = stats;
     }
 
     /// Executes a signal at the candle's close. Rare, so kept out of the loop body.
     #[cold]
     #[inline(never)]
-    fn fill(&mut self, signal: Signal, candle: &Candle) {
-        let price = candle.close;
+    fn fill(&mut self, mut wallet: Wallet, signal: Signal, time_ms: i64, price: f64) -> Wallet {
         let fee_rate = self.config.fee_rate;
         match signal {
             Signal::Buy => {
                 let budget = match self.config.sizing {
-                    Sizing::AllIn => self.cash,
-                    Sizing::QuotePerTrade(quote) => quote.min(self.cash),
+                    Sizing::AllIn => wallet.cash,
+                    Sizing::QuotePerTrade(quote) => quote.min(wallet.cash),
                 };
                 let desired = budget / (price * (1.0 + fee_rate));
                 let qty = match self.legal_quantity(market::Side::Buy, price, desired) {
                     Ok(qty) => qty,
-                    Err(reason) => return self.skip(candle, "BUY", reason),
+                    Err(reason) => return self.skip(wallet, time_ms, "BUY", reason),
                 };
                 let notional = qty * price;
                 let fee = notional * fee_rate;
                 self.open_trade = Some(OpenTrade {
-                    entry_time_ms: candle.open_time_ms,
+                    entry_time_ms: time_ms,
                     entry_price: price,
                     qty,
-                    cash_before: self.cash,
+                    cash_before: wallet.cash,
                 });
                 // Spending all the cash leaves exactly nothing, as on an exchange; subtracting
                 // would leave a rounding residue of either sign.
-                let spends_everything = budget == self.cash && qty == desired;
-                self.cash = if spends_everything {
+                let spends_everything = budget == wallet.cash && qty == desired;
+                wallet.cash = if spends_everything {
                     0.0
                 } else {
-                    self.cash - (notional + fee)
+                    wallet.cash - (notional + fee)
                 };
-                self.held_qty += qty;
+                wallet.held_qty += qty;
+                wallet.long = true;
                 self.total_fees += fee;
             }
             Signal::Sell => {
                 let Some(trade) = self.open_trade else {
-                    return;
+                    return wallet;
                 };
-                let qty = match self.legal_quantity(market::Side::Sell, price, self.held_qty) {
+                let qty = match self.legal_quantity(market::Side::Sell, price, wallet.held_qty) {
                     Ok(qty) => qty,
-                    Err(reason) => return self.skip(candle, "SELL", reason),
+                    Err(reason) => return self.skip(wallet, time_ms, "SELL", reason),
                 };
                 let notional = qty * price;
                 let fee = notional * fee_rate;
-                self.cash += notional - fee;
-                self.held_qty -= qty;
+                wallet.cash += notional - fee;
+                wallet.held_qty -= qty;
+                wallet.long = false;
                 self.total_fees += fee;
                 self.open_trade = None;
                 self.round_trips.push(RoundTrip {
                     entry_time_ms: trade.entry_time_ms,
                     entry_price: trade.entry_price,
-                    exit_time_ms: candle.open_time_ms,
+                    exit_time_ms: time_ms,
                     exit_price: price,
                     qty: trade.qty,
-                    pnl: self.cash - trade.cash_before,
+                    pnl: wallet.cash - trade.cash_before,
                 });
             }
         }
+        wallet
     }
 
     /// The quantity the exchange would accept for `desired`, or why none.
@@ -365,33 +385,35 @@ impl<'c> Simulation<'c> {
         }
     }
 
-    fn skip(&mut self, candle: &Candle, side: &'static str, reason: String) {
+    fn skip(&mut self, wallet: Wallet, time_ms: i64, side: &'static str, reason: String) -> Wallet {
         self.skipped.push(SkippedOrder {
-            time_ms: candle.open_time_ms,
+            time_ms,
             side,
             reason,
         });
+        wallet
     }
 
     /// Closes the books: an open position is valued at the last close, without an exit fee.
     pub fn finish(self) -> BacktestRun {
-        let final_equity = if self.held_qty == 0.0 {
-            self.cash
+        let Wallet { cash, held_qty, .. } = self.wallet;
+        let final_equity = if held_qty == 0.0 {
+            cash
         } else {
-            self.cash + self.held_qty * self.last_close
+            cash + held_qty * self.stats.last_close
         };
         let summary = Summary::new(
             self.config,
             &self.round_trips,
             RunTotals {
-                candles: self.bars,
+                candles: self.stats.bars,
                 final_equity,
                 total_fees: self.total_fees,
-                bars_in_market: self.bars_in_market,
+                bars_in_market: self.stats.bars_in_market,
                 ends_in_position: self.open_trade.is_some(),
                 skipped_orders: self.skipped.len(),
-                max_drawdown: self.drawdown.max_fraction(),
-                daily_sharpe: self.daily.finish(final_equity),
+                max_drawdown: self.stats.drawdown.max_fraction(),
+                daily_sharpe: self.stats.daily.finish(final_equity),
             },
         );
         BacktestRun {

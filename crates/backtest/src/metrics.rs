@@ -12,37 +12,36 @@ const TRADING_DAYS_PER_YEAR: f64 = 365.0;
 
 /// Largest peak-to-trough fall of equity, as a fraction of the peak.
 ///
-/// Per bar this is two comparisons: the division happens only when a new worst drawdown is set.
+/// Per bar this is a `max` and a cross-multiplied comparison with two selects, no division and no
+/// branch: in a trending market "new peak?" flips too irregularly for a branch predictor.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Drawdown {
     peak: f64,
-    max_fraction: f64,
-    /// Equity below which the drawdown would exceed the worst so far: `peak * (1 - max_fraction)`.
-    floor: f64,
+    /// The (equity, peak) pair with the lowest `equity / peak` so far.
+    worst_equity: f64,
+    worst_peak: f64,
 }
 
 impl Drawdown {
     pub(crate) fn new(starting_equity: f64) -> Self {
         Drawdown {
             peak: starting_equity,
-            max_fraction: 0.0,
-            floor: starting_equity,
+            worst_equity: starting_equity,
+            worst_peak: starting_equity,
         }
     }
 
     #[inline(always)]
     pub(crate) fn observe(&mut self, equity: f64) {
-        if equity > self.peak {
-            self.peak = equity;
-            self.floor = equity * (1.0 - self.max_fraction);
-        } else if equity < self.floor {
-            self.max_fraction = 1.0 - equity / self.peak;
-            self.floor = equity;
-        }
+        self.peak = self.peak.max(equity);
+        // equity / peak < worst_equity / worst_peak, with both peaks positive.
+        let worse = equity * self.worst_peak < self.worst_equity * self.peak;
+        self.worst_equity = if worse { equity } else { self.worst_equity };
+        self.worst_peak = if worse { self.peak } else { self.worst_peak };
     }
 
     pub(crate) fn max_fraction(&self) -> f64 {
-        self.max_fraction
+        1.0 - self.worst_equity / self.worst_peak
     }
 }
 
@@ -72,17 +71,20 @@ impl DailyReturns {
     #[inline(always)]
     pub(crate) fn observe(&mut self, open_time_ms: i64, equity: f64) {
         if open_time_ms >= self.next_day_start_ms {
-            self.start_day(open_time_ms);
+            // By value, so the caller's copy never has its address taken and stays in registers.
+            *self = self.starting_day(open_time_ms);
         }
         self.last_equity = equity;
     }
 
     #[cold]
-    fn start_day(&mut self, open_time_ms: i64) {
+    #[inline(never)]
+    fn starting_day(mut self, open_time_ms: i64) -> Self {
         if self.next_day_start_ms != i64::MIN {
             self.close_day();
         }
         self.next_day_start_ms = open_time_ms.div_euclid(DAY_MS) * DAY_MS + DAY_MS;
+        self
     }
 
     fn close_day(&mut self) {

@@ -243,7 +243,6 @@ impl Parser {
                 None => {
                     let (format, is_header) = self.detect_format(line)?;
                     self.format = Some(format);
-                    self.reserve_for(format, line.len(), total_bytes);
                     if is_header {
                         continue;
                     }
@@ -251,6 +250,9 @@ impl Parser {
                 }
             };
             let candle = self.parse_row(line, format)?;
+            if self.candles.is_empty() {
+                self.reserve_for(line.len(), total_bytes);
+            }
             if let Some(previous_ms) = self.previous_open_ms
                 && candle.open_time_ms <= previous_ms
             {
@@ -268,14 +270,13 @@ impl Parser {
         Ok(())
     }
 
-    /// Reserves the columns once from the file size, so they never reallocate (and never hold
-    /// two copies at once) on the way to a million candles.
-    fn reserve_for(&mut self, format: CandleFormat, first_line_len: usize, total_bytes: u64) {
-        let typical_line = match format {
-            CandleFormat::Native => first_line_len.max(24) as u64,
-            CandleFormat::BinanceKlines { .. } => first_line_len.max(60) as u64,
-        };
-        let estimate = total_bytes / typical_line + total_bytes / typical_line / 16 + 16;
+    /// Reserves the columns once, from the file size and the first row's length, so that they
+    /// do not reallocate (holding two copies at once) on the way to millions of candles. Rows a
+    /// quarter shorter than the first are allowed for; unused capacity is never touched, so it
+    /// costs address space, not memory.
+    fn reserve_for(&mut self, first_row_len: usize, total_bytes: u64) {
+        let shortest_expected_row = (first_row_len as u64 * 3 / 4).max(12);
+        let estimate = total_bytes / shortest_expected_row + 16;
         self.candles = CandleSeries::with_capacity(estimate.min(1 << 32) as usize);
     }
 

@@ -450,7 +450,7 @@ impl<'a> MarketOrder<'a> {
             .min()
     }
 
-    /// The highest minimum quantity for which `is_below` holds, if any.
+    /// The highest minimum quantity for which `is_below` holds, if any; LOT_SIZE's on a tie.
     fn violated_min_qty(
         &self,
         is_below: impl Fn(Quantity) -> bool,
@@ -458,7 +458,7 @@ impl<'a> MarketOrder<'a> {
         self.lot_sizes()
             .map(|(kind, filter)| (kind, filter.min_qty))
             .filter(|&(_, min_qty)| is_below(min_qty))
-            .max_by_key(|&(_, min_qty)| min_qty)
+            .reduce(|highest, next| if next.1 > highest.1 { next } else { highest })
     }
 
     /// The minimum notionals that apply to MARKET orders.
@@ -584,7 +584,7 @@ impl<'a> MarketOrder<'a> {
         match self
             .min_notionals()
             .filter(|&(_, min_notional)| notional < min_notional)
-            .max_by_key(|&(_, min_notional)| min_notional)
+            .reduce(|highest, next| if next.1 > highest.1 { next } else { highest })
         {
             Some((filter, min_notional)) => Err(Rejection::BelowMinNotional {
                 side: self.side,
