@@ -43,11 +43,24 @@ pub(crate) fn parse_plain_decimal(text: &str) -> Option<Decimal> {
     Decimal::from_str_exact(text).ok()
 }
 
-/// Formats a non-negative decimal with exactly `decimals` digits after the point, truncating extra
-/// digits (toward zero) and padding with zeros. `Decimal` never prints an exponent.
+/// Formats a non-negative decimal with exactly `decimals` digits after the point (at most 28),
+/// truncating extra digits (toward zero) and padding with zeros.
+///
+/// The padding is done here rather than with `format!("{:.N}")`: `Decimal`'s precision formatting
+/// writes into a 32-byte buffer and panics when digits plus padding exceed it (`{:.8}` of a 29-digit
+/// integer). Its plain `Display`, used below, needs at most 31 bytes and never prints an exponent.
 fn format_truncated(value: Decimal, decimals: u32) -> String {
     let decimals = decimals.min(Decimal::MAX_SCALE);
-    format!("{:.*}", decimals as usize, value.trunc_with_scale(decimals))
+    let truncated = value.trunc_with_scale(decimals).normalize();
+    let mut text = truncated.to_string();
+    let missing_zeros = decimals - truncated.scale();
+    if missing_zeros > 0 {
+        if truncated.scale() == 0 {
+            text.push('.');
+        }
+        text.extend(std::iter::repeat_n('0', missing_zeros as usize));
+    }
+    text
 }
 
 /// Defines a non-negative decimal newtype; `what` names it in error messages.
@@ -109,9 +122,18 @@ macro_rules! non_negative_decimal {
         }
 
         impl fmt::Display for $name {
-            /// The shortest plain decimal: trailing zeros stripped, never an exponent.
+            /// The shortest plain decimal: trailing zeros stripped, never an exponent. With a
+            /// precision (`{:.2}`), exactly that many decimals, truncated as
+            /// [`Quantity::to_wire_string`] does. Width and alignment are honoured.
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&self.0.normalize(), f)
+                let text = match f.precision() {
+                    Some(decimals) => {
+                        format_truncated(self.0, u32::try_from(decimals).unwrap_or(u32::MAX))
+                    }
+                    None => self.0.normalize().to_string(),
+                };
+                // `pad` would read the precision as a maximum width; `pad_integral` ignores it.
+                f.pad_integral(true, "", &text)
             }
         }
     };
@@ -236,6 +258,28 @@ mod tests {
             Quantity::new(Decimal::MAX).unwrap().to_wire_string(2),
             "79228162514264337593543950335.00"
         );
+    }
+
+    #[test]
+    fn wire_string_of_the_largest_quantity_does_not_overflow_decimals_format_buffer() {
+        let largest = Quantity::new(Decimal::MAX).unwrap();
+        assert_eq!(
+            largest.to_wire_string(28),
+            format!("79228162514264337593543950335.{}", "0".repeat(28))
+        );
+        assert_eq!(
+            format!("{largest:.8}"),
+            "79228162514264337593543950335.00000000"
+        );
+    }
+
+    #[test]
+    fn display_honours_width_and_precision() {
+        let price: Price = "65000.129".parse().unwrap();
+        assert_eq!(format!("{price:>12}"), "   65000.129");
+        assert_eq!(format!("{price:.2}"), "65000.12");
+        assert_eq!(format!("{price:<10.1}|"), "65000.1   |");
+        assert_eq!(format!("{:.0}", Quantity::ZERO), "0");
     }
 
     #[test]

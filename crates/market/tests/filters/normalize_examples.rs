@@ -396,3 +396,15 @@ fn numbers_beyond_exact_decimal_range_are_a_rejection_not_a_wrong_answer() {
         "order skipped: BUY 79228162514264337593543950335 TEST is too large or too precise for exact 28-digit decimal arithmetic"
     );
 }
+
+#[test]
+fn the_largest_representable_quantity_formats_for_the_wire() {
+    // Found by the fuzzer: `Decimal`'s own `{:.8}` panics on a 29-digit integer.
+    let huge = Quantity::new(Decimal::MAX).unwrap();
+    let normalized =
+        normalize_market_quantity(&bare_rules(8), Side::Sell, price("0.00000001"), huge).unwrap();
+    assert_eq!(
+        normalized.to_string(),
+        "79228162514264337593543950335.00000000"
+    );
+}
