@@ -14,7 +14,13 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 const PRICES: [&str; 4] = ["0.00000001", "1", "65000.1", "12345678901234567890"];
-const SIZES: [&str; 5] = ["0.0004", "1", "123.456789", "1000000", "79228162514264337593543950335"];
+const SIZES: [&str; 5] = [
+    "0.0004",
+    "1",
+    "123.456789",
+    "1000000",
+    "79228162514264337593543950335",
+];
 
 fuzz_target!(|data: &[u8]| {
     let Ok(document) = serde_json::from_slice::<Value>(data) else {
@@ -27,7 +33,11 @@ fuzz_target!(|data: &[u8]| {
         .and_then(Value::as_str)
         .and_then(|name| name.parse().ok())
         .map(|symbol| SymbolRules::from_exchange_info(&document, &symbol));
-    for rules in [Some(from_object), from_listing].into_iter().flatten().flatten() {
+    for rules in [Some(from_object), from_listing]
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         check_normalisers(&rules);
     }
 });
@@ -48,24 +58,46 @@ fn check_quantity(rules: &SymbolRules, side: Side, price: Price, desired: Quanti
         return;
     };
     let quantity = normalized.quantity();
-    assert!(!quantity.is_zero() && quantity <= desired, "{quantity} from {desired}");
-    for filter in [rules.lot_size, rules.market_lot_size].into_iter().flatten() {
+    assert!(
+        !quantity.is_zero() && quantity <= desired,
+        "{quantity} from {desired}"
+    );
+    for filter in [rules.lot_size, rules.market_lot_size]
+        .into_iter()
+        .flatten()
+    {
         let step = filter.step_size.get();
-        assert!(step.is_zero() || (quantity.get() % step).is_zero(), "{quantity} off step {step}");
+        assert!(
+            step.is_zero() || (quantity.get() % step).is_zero(),
+            "{quantity} off step {step}"
+        );
         assert!(filter.max_qty.is_zero() || quantity <= filter.max_qty);
         assert!(quantity >= filter.min_qty);
     }
-    let notional = quantity.get().checked_mul(price.get()).expect("accepted, so in range");
+    let notional = quantity
+        .get()
+        .checked_mul(price.get())
+        .expect("accepted, so in range");
     if let Some(filter) = rules.min_notional.filter(|filter| filter.apply_to_market) {
-        assert!(notional >= filter.min_notional, "notional {notional} below MIN_NOTIONAL");
+        assert!(
+            notional >= filter.min_notional,
+            "notional {notional} below MIN_NOTIONAL"
+        );
     }
     if let Some(filter) = rules.notional {
         assert!(!filter.apply_min_to_market || notional >= filter.min_notional);
         let max_applies = filter.apply_max_to_market && !filter.max_notional.is_zero();
-        assert!(!max_applies || notional <= filter.max_notional, "notional {notional} above max");
+        assert!(
+            !max_applies || notional <= filter.max_notional,
+            "notional {notional} above max"
+        );
     }
     let text = normalized.to_string();
-    assert_eq!(text.parse::<Decimal>().ok(), Some(quantity.get()), "wire {text} for {quantity}");
+    assert_eq!(
+        text.parse::<Decimal>().ok(),
+        Some(quantity.get()),
+        "wire {text} for {quantity}"
+    );
     assert_eq!(
         normalize_market_quantity(rules, side, price, quantity),
         Ok(normalized),
@@ -78,7 +110,10 @@ fn check_quote_amount(rules: &SymbolRules, side: Side, price: Price, requested: 
         return;
     };
     let amount = normalized.amount();
-    assert!(!amount.is_zero() && amount <= requested, "{amount} from {requested}");
+    assert!(
+        !amount.is_zero() && amount <= requested,
+        "{amount} from {requested}"
+    );
     assert!(amount.get().normalize().scale() <= rules.quote_asset_precision);
     assert_eq!(
         normalize_market_quote_amount(rules, side, price, amount),

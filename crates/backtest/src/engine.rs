@@ -1,9 +1,10 @@
 //! The bar loop: feeds each candle to the strategy, fills its signals at that candle's close, and
 //! tracks cash, position, fees and the per-bar statistics.
 //!
-//! The loop is the hot path of backtests and sweeps (hundreds of millions of candles a second), so
-//! everything per bar is a handful of float operations and well-predicted branches; fills, which
-//! happen on a few bars in a thousand, live in a separate cold function. Money here is `f64` on
+//! The loop is the hot path of backtests and sweeps (hundreds of millions of candles a second). The
+//! strategy scans ahead until its next signal ([`Strategy::scan`]); the wallet cannot change in
+//! between, so the statistics then catch up over that stretch in one go (in O(days) when flat),
+//! and the fill, which happens on a few bars in a thousand, lives in a separate cold function. Money here is `f64` on
 //! purpose: this is the backtest hot loop, the one place outside indicators where the project allows
 //! it. When exchange rules are given, every order goes through `market`'s `Decimal` normaliser
 //! exactly as a live order would.
@@ -115,7 +116,10 @@ pub struct SkippedOrder {
 
 /// Receives every bar's closing equity; lets the loop record an equity curve only when asked.
 pub trait BarObserver {
-    /// Called once per bar after any fill.
+    /// False for observers that ignore bars, so the engine can skip bars whose equity is known.
+    const NEEDS_EVERY_BAR: bool = true;
+
+    /// Called once per bar, in order, with the equity after any fill on that bar.
     fn on_bar(&mut self, open_time_ms: i64, equity: f64);
 }
 
@@ -124,6 +128,8 @@ pub trait BarObserver {
 pub struct NoObserver;
 
 impl BarObserver for NoObserver {
+    const NEEDS_EVERY_BAR: bool = false;
+
     #[inline(always)]
     fn on_bar(&mut self, _open_time_ms: i64, _equity: f64) {}
 }
@@ -170,6 +176,44 @@ struct BarStats {
     last_close: f64,
     drawdown: Drawdown,
     daily: DailyReturns,
+}
+
+impl BarStats {
+    /// Accounts for bars over which the wallet did not change.
+    #[inline(always)]
+    fn observe<O: BarObserver>(
+        &mut self,
+        times: &[i64],
+        closes: &[f64],
+        wallet: Wallet,
+        observer: &mut O,
+    ) {
+        let Some(&last_close) = closes.last() else {
+            return;
+        };
+        self.bars += closes.len() as u64;
+        if wallet.long {
+            self.bars_in_market += closes.len() as u64;
+        }
+        self.last_close = last_close;
+        if wallet.held_qty == 0.0 {
+            // Flat: equity is the cash on every one of these bars.
+            self.drawdown.observe(wallet.cash);
+            self.daily.observe_constant(times, wallet.cash);
+            if O::NEEDS_EVERY_BAR {
+                for &time in times {
+                    observer.on_bar(time, wallet.cash);
+                }
+            }
+        } else {
+            for (&time, &close) in times.iter().zip(closes) {
+                let equity = wallet.cash + wallet.held_qty * close;
+                self.drawdown.observe(equity);
+                self.daily.observe(time, equity);
+                observer.on_bar(time, equity);
+            }
+        }
+    }
 }
 
 /// A backtest in progress: account state plus running statistics. Can be advanced over candles in
@@ -271,43 +315,42 @@ impl<'c> Simulation<'c> {
         range: Range<usize>,
         observer: &mut O,
     ) {
-        let times = &candles.open_times_ms()[range.clone()];
-        let opens = &candles.opens()[range.clone()];
-        let highs = &candles.highs()[range.clone()];
-        let lows = &candles.lows()[range.clone()];
-        let closes = &candles.closes()[range.clone()];
-        let volumes = &candles.volumes()[range];
-        // Locals, written back after the loop: LLVM keeps them in registers, where fields behind
-        // `&mut self` would be stored and reloaded around every bar.
+        let times = candles.open_times_ms();
+        let closes = candles.closes();
+        // Between two signals the wallet does not change, so the strategy scans ahead on its own
+        // and the statistics catch up over the whole stretch at once.
         let mut wallet = self.wallet;
         let mut stats = self.stats;
-        for index in 0..closes.len() {
-            // Columns the strategy never reads are dead loads once this is inlined.
-            let candle = Candle {
-                open_time_ms: times[index],
-                open: opens[index],
-                high: highs[index],
-                low: lows[index],
-                close: closes[index],
-                volume: volumes[index],
-            };
+        let mut cursor = range.start;
+        while cursor < range.end {
             let position = if wallet.long {
                 Position::Long
             } else {
                 Position::Flat
             };
-            if let Some(signal) = strategy.on_candle(&candle, position) {
-                wallet = self.fill(wallet, signal, candle.open_time_ms, candle.close);
-            }
-            let equity = wallet.cash + wallet.held_qty * candle.close;
-            stats.bars_in_market += u64::from(wallet.long);
-            stats.drawdown.observe(equity);
-            stats.daily.observe(candle.open_time_ms, equity);
-            observer.on_bar(candle.open_time_ms, equity);
-        }
-        stats.bars += closes.len() as u64;
-        if let Some(&last_close) = closes.last() {
-            stats.last_close = last_close;
+            let Some((index, signal)) = strategy.scan(candles, cursor..range.end, position) else {
+                stats.observe(
+                    &times[cursor..range.end],
+                    &closes[cursor..range.end],
+                    wallet,
+                    observer,
+                );
+                break;
+            };
+            stats.observe(
+                &times[cursor..index],
+                &closes[cursor..index],
+                wallet,
+                observer,
+            );
+            wallet = self.fill(wallet, signal, times[index], closes[index]);
+            stats.observe(
+                &times[index..=index],
+                &closes[index..=index],
+                wallet,
+                observer,
+            );
+            cursor = index + 1;
         }
         self.wallet = wallet;
         self.stats = stats;

@@ -11,37 +11,41 @@ const DAY_MS: i64 = 86_400_000;
 const TRADING_DAYS_PER_YEAR: f64 = 365.0;
 
 /// Largest peak-to-trough fall of equity, as a fraction of the peak.
-///
-/// Per bar this is a `max` and a cross-multiplied comparison with two selects, no division and no
-/// branch: in a trending market "new peak?" flips too irregularly for a branch predictor.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Drawdown {
     peak: f64,
-    /// The (equity, peak) pair with the lowest `equity / peak` so far.
-    worst_equity: f64,
-    worst_peak: f64,
+    /// The lowest `equity / peak` so far.
+    lowest_ratio: f64,
 }
 
 impl Drawdown {
     pub(crate) fn new(starting_equity: f64) -> Self {
         Drawdown {
             peak: starting_equity,
-            worst_equity: starting_equity,
-            worst_peak: starting_equity,
+            lowest_ratio: 1.0,
         }
     }
 
+    /// Branch-free: in a trending market "new peak?" flips too irregularly for a predictor.
+    /// Plain comparisons rather than `f64::max`/`min`, whose NaN handling costs extra
+    /// instructions on the loop-carried path; equity is never NaN.
     #[inline(always)]
     pub(crate) fn observe(&mut self, equity: f64) {
-        self.peak = self.peak.max(equity);
-        // equity / peak < worst_equity / worst_peak, with both peaks positive.
-        let worse = equity * self.worst_peak < self.worst_equity * self.peak;
-        self.worst_equity = if worse { equity } else { self.worst_equity };
-        self.worst_peak = if worse { self.peak } else { self.worst_peak };
+        self.peak = if equity > self.peak {
+            equity
+        } else {
+            self.peak
+        };
+        let ratio = equity / self.peak;
+        self.lowest_ratio = if ratio < self.lowest_ratio {
+            ratio
+        } else {
+            self.lowest_ratio
+        };
     }
 
     pub(crate) fn max_fraction(&self) -> f64 {
-        1.0 - self.worst_equity / self.worst_peak
+        1.0 - self.lowest_ratio
     }
 }
 
@@ -75,6 +79,24 @@ impl DailyReturns {
             *self = self.starting_day(open_time_ms);
         }
         self.last_equity = equity;
+    }
+
+    /// Like [`DailyReturns::observe`] for every bar at `times`, all with the same `equity`: one
+    /// step per day rather than per bar.
+    pub(crate) fn observe_constant(&mut self, mut times: &[i64], equity: f64) {
+        if times
+            .last()
+            .is_some_and(|&last| last < self.next_day_start_ms)
+        {
+            // The usual case: the stretch ends before the day does.
+            self.last_equity = equity;
+            return;
+        }
+        while let Some(&first) = times.first() {
+            self.observe(first, equity);
+            let next_day = times.partition_point(|&time| time < self.next_day_start_ms);
+            times = &times[next_day..];
+        }
     }
 
     #[cold]

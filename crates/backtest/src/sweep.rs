@@ -17,7 +17,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use market::{Candle, CandleSeries};
 use rayon::prelude::*;
-use strategy::{CrossReadings, Ema, EmaRsiCrossParams, Position, Rsi, Signal, Strategy};
+use strategy::{
+    CrossReadings, Ema, EmaReadings, EmaRsiCrossParams, Position, Rsi, Signal, Strategy,
+};
 
 use crate::engine::{BacktestConfig, NoObserver, Simulation};
 use crate::metrics::Summary;
@@ -251,10 +253,12 @@ impl<'s> PrecomputedCross<'s> {
             rsi: &series.rsi[&params.rsi_period],
             next_index: 0,
             readings: CrossReadings {
-                previous_fast: f64::NAN,
-                previous_slow: f64::NAN,
-                fast: f64::NAN,
-                slow: f64::NAN,
+                ema: EmaReadings {
+                    previous_fast: f64::NAN,
+                    previous_slow: f64::NAN,
+                    fast: f64::NAN,
+                    slow: f64::NAN,
+                },
                 rsi: f64::NAN,
             },
         }
@@ -266,10 +270,12 @@ impl Strategy for PrecomputedCross<'_> {
     fn update(&mut self, _candle: &Candle) {
         let index = self.next_index;
         self.readings = CrossReadings {
-            previous_fast: self.readings.fast,
-            previous_slow: self.readings.slow,
-            fast: self.fast[index],
-            slow: self.slow[index],
+            ema: EmaReadings {
+                previous_fast: self.readings.ema.fast,
+                previous_slow: self.readings.ema.slow,
+                fast: self.fast[index],
+                slow: self.slow[index],
+            },
             rsi: self.rsi[index],
         };
         self.next_index = index + 1;
@@ -286,8 +292,8 @@ impl Strategy for PrecomputedCross<'_> {
 
     fn reset(&mut self) {
         self.next_index = 0;
-        self.readings.fast = f64::NAN;
-        self.readings.slow = f64::NAN;
+        self.readings.ema.fast = f64::NAN;
+        self.readings.ema.slow = f64::NAN;
     }
 }
 

@@ -11,7 +11,8 @@ use market::CandleSeries;
 use strategy::{EmaRsiCross, EmaRsiCrossParams};
 
 fn shared_candles() -> CandleSeries {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/candles-100k.csv");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/candles-100k.csv");
     assert!(
         path.exists(),
         "{} is missing: the tests need the project's shared/ folder next to the repository",
@@ -22,7 +23,10 @@ fn shared_candles() -> CandleSeries {
 
 fn assert_close(name: &str, got: f64, want: f64) {
     let relative = ((got - want) / want).abs();
-    assert!(relative <= 1e-9, "{name}: got {got:?}, want {want:?} (relative error {relative:e})");
+    assert!(
+        relative <= 1e-9,
+        "{name}: got {got:?}, want {want:?} (relative error {relative:e})"
+    );
 }
 
 fn reference_trades() -> Vec<RoundTrip> {
@@ -47,7 +51,12 @@ fn reference_trades() -> Vec<RoundTrip> {
 fn default_strategy_reproduces_the_published_figures_and_every_trade() {
     let candles = shared_candles();
     let mut strategy = EmaRsiCross::new(EmaRsiCrossParams::default()).unwrap();
-    let run = run_backtest(&mut strategy, &candles, &BacktestConfig::default(), &mut NoObserver);
+    let run = run_backtest(
+        &mut strategy,
+        &candles,
+        &BacktestConfig::default(),
+        &mut NoObserver,
+    );
     let summary = &run.summary;
     assert_eq!(summary.candles, 100_000);
     assert_eq!(summary.round_trips, 2_334);
@@ -66,7 +75,10 @@ fn default_strategy_reproduces_the_published_figures_and_every_trade() {
         assert_close(&format!("trade {index} pnl"), got.pnl, want.pnl);
     }
     // Cash after every round trip is cash before it plus its PnL: the trips chain up to the end.
-    let chained = run.round_trips.iter().fold(10_000.0, |cash, trip| cash + trip.pnl);
+    let chained = run
+        .round_trips
+        .iter()
+        .fold(10_000.0, |cash, trip| cash + trip.pnl);
     assert_close("chained pnl", chained, summary.final_equity);
 }
 
@@ -75,7 +87,12 @@ fn statistics_are_consistent_with_the_trades_and_the_equity_curve() {
     let candles = shared_candles();
     let mut strategy = EmaRsiCross::new(EmaRsiCrossParams::default()).unwrap();
     let mut curve = EquityCurve::default();
-    let run = run_backtest(&mut strategy, &candles, &BacktestConfig::default(), &mut curve);
+    let run = run_backtest(
+        &mut strategy,
+        &candles,
+        &BacktestConfig::default(),
+        &mut curve,
+    );
     let summary = &run.summary;
     assert_eq!(curve.points.len(), candles.len());
     assert_eq!(curve.points.last().unwrap().1, summary.final_equity);
@@ -119,7 +136,10 @@ fn a_sweep_row_equals_the_single_backtest_with_the_same_parameters() {
         let single = run_backtest(&mut strategy, &candles, &config, &mut NoObserver);
         assert_eq!(row.summary, single.summary, "{:?}", row.params);
     }
-    let default_row = rows.iter().find(|r| r.params == EmaRsiCrossParams::default()).unwrap();
+    let default_row = rows
+        .iter()
+        .find(|r| r.params == EmaRsiCrossParams::default())
+        .unwrap();
     assert_eq!(default_row.summary.round_trips, 2_334);
 }
 
@@ -137,7 +157,10 @@ fn quote_per_trade_sizing_keeps_the_rest_of_the_cash() {
         // Each BUY spends 100 quote including its fee.
         assert_close("buy cost", trip.qty * trip.entry_price * 1.001, 100.0);
     }
-    let chained = run.round_trips.iter().fold(10_000.0, |cash, trip| cash + trip.pnl);
+    let chained = run
+        .round_trips
+        .iter()
+        .fold(10_000.0, |cash, trip| cash + trip.pnl);
     assert_close("final equity", run.summary.final_equity, chained);
 }
 
@@ -171,7 +194,11 @@ fn with_exchange_rules_every_order_is_a_legal_quantity() {
     assert!(run.summary.round_trips > 100);
     for trip in &run.round_trips {
         let steps = trip.qty / 0.00001;
-        assert!((steps - steps.round()).abs() < 1e-6, "{} is not a multiple of the step", trip.qty);
+        assert!(
+            (steps - steps.round()).abs() < 1e-6,
+            "{} is not a multiple of the step",
+            trip.qty
+        );
         assert!(trip.qty * trip.entry_price >= 5.0);
     }
     // Equity never falls below the 5 USDT minimum here, so every signal still trades; the
@@ -179,7 +206,11 @@ fn with_exchange_rules_every_order_is_a_legal_quantity() {
     assert_eq!(run.summary.round_trips, 2_334);
     assert_eq!(run.summary.skipped_orders, 0);
     let drift = run.summary.final_equity / 72.6322732899594 - 1.0;
-    assert!(drift.abs() < 0.05, "final equity {}", run.summary.final_equity);
+    assert!(
+        drift.abs() < 0.05,
+        "final equity {}",
+        run.summary.final_equity
+    );
 }
 
 #[test]

@@ -63,7 +63,10 @@ fn reads_binance_klines_with_a_header() {
 #[test]
 fn a_malformed_field_names_file_line_and_column() {
     let text = error_for("open_time_ms,open,high,low,close,volume\n1,1,1,1,1,1\n2,1,1,abc,1,1\n");
-    assert!(text.ends_with(":3: column 4 (low): \"abc\" is not a number"), "{text}");
+    assert!(
+        text.ends_with(":3: column 4 (low): \"abc\" is not a number"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -76,8 +79,13 @@ fn a_short_or_long_row_is_reported_with_its_line() {
 
 #[test]
 fn timestamps_must_increase() {
-    let text = error_for("open_time_ms,open,high,low,close,volume\n5,1,1,1,1,1\n9,1,1,1,1,1\n9,1,1,1,1,1\n");
-    assert!(text.contains(":4: open time 9 is not after the previous row's 9"), "{text}");
+    let text = error_for(
+        "open_time_ms,open,high,low,close,volume\n5,1,1,1,1,1\n9,1,1,1,1,1\n9,1,1,1,1,1\n",
+    );
+    assert!(
+        text.contains(":4: open time 9 is not after the previous row's 9"),
+        "{text}"
+    );
     let text = error_for("open_time_ms,open,high,low,close,volume\n5,1,1,1,1,1\n4,1,1,1,1,1\n");
     assert!(text.contains(":3: open time 4 is not after"), "{text}");
 }
@@ -85,14 +93,38 @@ fn timestamps_must_increase() {
 #[test]
 fn unusable_prices_and_volumes_are_refused() {
     for (row, needle) in [
-        ("1,0,1,1,1,1", "column 2 (open): \"0\" is not a usable price"),
-        ("1,1,-2,1,1,1", "column 3 (high): \"-2\" is not a usable price"),
-        ("1,1,1,1,NaN,1", "column 5 (close): \"NaN\" is not a usable price"),
-        ("1,1,1,1,inf,1", "column 5 (close): \"inf\" is not a usable price"),
-        ("1,1,1,1,1,-1", "column 6 (volume): \"-1\" is not a usable volume"),
-        ("-1,1,1,1,1,1", "column 1 (open_time_ms): \"-1\" is not a whole non-negative number"),
-        ("1.5,1,1,1,1,1", "column 1 (open_time_ms): \"1.5\" is not a whole"),
-        ("99999999999999999999,1,1,1,1,1", "too large for a timestamp"),
+        (
+            "1,0,1,1,1,1",
+            "column 2 (open): \"0\" is not a usable price",
+        ),
+        (
+            "1,1,-2,1,1,1",
+            "column 3 (high): \"-2\" is not a usable price",
+        ),
+        (
+            "1,1,1,1,NaN,1",
+            "column 5 (close): \"NaN\" is not a usable price",
+        ),
+        (
+            "1,1,1,1,inf,1",
+            "column 5 (close): \"inf\" is not a usable price",
+        ),
+        (
+            "1,1,1,1,1,-1",
+            "column 6 (volume): \"-1\" is not a usable volume",
+        ),
+        (
+            "-1,1,1,1,1,1",
+            "column 1 (open_time_ms): \"-1\" is not a whole non-negative number",
+        ),
+        (
+            "1.5,1,1,1,1,1",
+            "column 1 (open_time_ms): \"1.5\" is not a whole",
+        ),
+        (
+            "99999999999999999999,1,1,1,1,1",
+            "too large for a timestamp",
+        ),
         ("1,,1,1,1,1", "column 2 (open): \"\" is not a number"),
     ] {
         let text = error_for(&format!("open_time_ms,open,high,low,close,volume\n{row}\n"));
@@ -102,10 +134,12 @@ fn unusable_prices_and_volumes_are_refused() {
 
 #[test]
 fn a_microsecond_row_in_a_millisecond_file_is_refused() {
-    let text = error_for(
-        "1704067200000,1,1,1,1,1,0,0,0,0,0,0\n1704067260000000,1,1,1,1,1,0,0,0,0,0,0\n",
+    let text =
+        error_for("1704067200000,1,1,1,1,1,0,0,0,0,0,0\n1704067260000000,1,1,1,1,1,0,0,0,0,0,0\n");
+    assert!(
+        text.contains(":2: column 1 (open_time): 1704067260000000 looks like microseconds"),
+        "{text}"
     );
-    assert!(text.contains(":2: column 1 (open_time): 1704067260000000 looks like microseconds"), "{text}");
 }
 
 #[test]
@@ -115,7 +149,10 @@ fn empty_header_only_and_unknown_layouts_are_clear() {
     let text = error_for("open_time_ms,open,high,low,close,volume\n\n");
     assert!(text.contains("holds no candles"), "{text}");
     let text = error_for("time,price\n1,2\n");
-    assert!(text.contains(":1: unrecognised candle file layout"), "{text}");
+    assert!(
+        text.contains(":1: unrecognised candle file layout"),
+        "{text}"
+    );
     let text = error_for("1,2,3,4,5,6\n");
     assert!(text.contains("has 6 columns and no header"), "{text}");
 }
@@ -124,7 +161,11 @@ fn empty_header_only_and_unknown_layouts_are_clear() {
 fn a_missing_file_says_so() {
     let err = read_candle_file(Path::new("/nonexistent/candles.csv"), |_, _| {}).unwrap_err();
     assert!(matches!(err, CandleFileError::Io { .. }));
-    assert!(err.to_string().starts_with("cannot read candle file /nonexistent/candles.csv"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("cannot read candle file /nonexistent/candles.csv"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -132,18 +173,35 @@ fn files_larger_than_one_block_read_whole_and_report_progress() {
     let mut text = String::from("open_time_ms,open,high,low,close,volume\n");
     let rows = 300_000;
     for i in 0..rows {
-        text.push_str(&format!("{},{}.25,{}.5,{}.0,{}.75,1.5\n", 1_704_067_200_000u64 + i as u64 * 60_000, 100 + i % 7, 101 + i % 7, 99 + i % 7, 100 + i % 5));
+        text.push_str(&format!(
+            "{},{}.25,{}.5,{}.0,{}.75,1.5\n",
+            1_704_067_200_000u64 + i as u64 * 60_000,
+            100 + i % 7,
+            101 + i % 7,
+            99 + i % 7,
+            100 + i % 5
+        ));
     }
-    assert!(text.len() > 8 << 20, "the file must span several read blocks");
+    assert!(
+        text.len() > 8 << 20,
+        "the file must span several read blocks"
+    );
     let file = write_temp(&text);
     let mut reports = Vec::new();
     let candles = read_candle_file(file.path(), |done, total| reports.push((done, total))).unwrap();
     assert_eq!(candles.len(), rows);
-    assert_eq!(candles.closes()[rows - 1], (100 + (rows - 1) % 5) as f64 + 0.75);
+    assert_eq!(
+        candles.closes()[rows - 1],
+        (100 + (rows - 1) % 5) as f64 + 0.75
+    );
     assert!(reports.len() >= 2);
     assert_eq!(reports.last().unwrap().0, text.len() as u64);
     // The columns were sized from the file once, not grown by doubling.
-    assert!(candles.heap_bytes() < rows * 48 * 3 / 2, "{} bytes", candles.heap_bytes());
+    assert!(
+        candles.heap_bytes() < rows * 48 * 3 / 2,
+        "{} bytes",
+        candles.heap_bytes()
+    );
 }
 
 proptest! {

@@ -28,11 +28,21 @@ pub struct AccountArgs {
     pub data: PathBuf,
 
     /// Fee per fill as a fraction of notional (0.001 = 0.1 %, Binance's base spot rate).
-    #[arg(long, default_value_t = 0.001, value_name = "FRACTION", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        default_value_t = 0.001,
+        value_name = "FRACTION",
+        allow_negative_numbers = true
+    )]
     pub fee: f64,
 
     /// Quote currency (e.g. USDT) the account starts with.
-    #[arg(long, default_value_t = 10_000.0, value_name = "QUOTE", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        default_value_t = 10_000.0,
+        value_name = "QUOTE",
+        allow_negative_numbers = true
+    )]
     pub cash: f64,
 
     /// How much each BUY spends: all-in = all cash, fee included.

@@ -12,8 +12,13 @@ fn spotbot(args: &[&str]) -> Output {
 }
 
 fn shared_data() -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/candles-100k.csv");
-    assert!(path.exists(), "{} is missing: the tests need shared/ next to the repository", path.display());
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/candles-100k.csv");
+    assert!(
+        path.exists(),
+        "{} is missing: the tests need shared/ next to the repository",
+        path.display()
+    );
     path.to_str().unwrap().to_owned()
 }
 
@@ -29,10 +34,20 @@ fn backtest_json_prints_the_reference_figures() {
     assert_eq!(report["candles"], 100_000);
     assert_eq!(report["round_trips"], 2_334);
     let final_equity = report["final_equity"].as_f64().unwrap();
-    assert!((final_equity / 72.6322732899594 - 1.0).abs() < 1e-9, "{final_equity}");
+    assert!(
+        (final_equity / 72.6322732899594 - 1.0).abs() < 1e-9,
+        "{final_equity}"
+    );
     let fees = report["total_fees"].as_f64().unwrap();
     assert!((fees / 9450.749944143356 - 1.0).abs() < 1e-9, "{fees}");
-    for key in ["max_drawdown", "win_rate", "profit_factor", "sharpe", "exposure", "strategy"] {
+    for key in [
+        "max_drawdown",
+        "win_rate",
+        "profit_factor",
+        "sharpe",
+        "exposure",
+        "strategy",
+    ] {
         assert!(report.get(key).is_some(), "missing {key}");
     }
 }
@@ -53,32 +68,59 @@ fn backtest_writes_trades_and_equity_files() {
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("round trips") && stdout.contains("2334"), "{stdout}");
+    assert!(
+        stdout.contains("round trips") && stdout.contains("2334"),
+        "{stdout}"
+    );
     let trades = std::fs::read_to_string(trades).unwrap();
-    assert_eq!(trades.lines().next(), Some("entry_time_ms,entry_price,exit_time_ms,exit_price,qty,pnl"));
+    assert_eq!(
+        trades.lines().next(),
+        Some("entry_time_ms,entry_price,exit_time_ms,exit_price,qty,pnl")
+    );
     assert_eq!(trades.lines().count(), 2_335);
     let equity = std::fs::read_to_string(equity).unwrap();
     assert_eq!(equity.lines().count(), 100_001);
-    assert_eq!(equity.lines().last().unwrap(), "1710067140000,72.6322732899594");
+    assert_eq!(
+        equity.lines().last().unwrap(),
+        "1710067140000,72.6322732899594"
+    );
 }
 
 #[test]
 fn invalid_parameters_exit_2_and_name_the_parameter() {
     let data = shared_data();
     for (args, needle) in [
-        (vec!["--fast", "21", "--slow", "21"], "fast EMA period (21) must be smaller than slow EMA period (21)"),
+        (
+            vec!["--fast", "21", "--slow", "21"],
+            "fast EMA period (21) must be smaller than slow EMA period (21)",
+        ),
         (vec!["--rsi", "0"], "rsi period must be at least 1"),
         (vec!["--fee", "-0.1"], "fee must be"),
         (vec!["--cash", "0"], "cash must be greater than zero"),
-        (vec!["--quote-per-trade", "-5"], "quote per trade must be greater than zero"),
-        (vec!["--overbought", "150"], "overbought must be between 0 and 100"),
+        (
+            vec!["--quote-per-trade", "-5"],
+            "quote per trade must be greater than zero",
+        ),
+        (
+            vec!["--overbought", "150"],
+            "overbought must be between 0 and 100",
+        ),
         (vec!["--fast", "abc"], "--fast"),
     ] {
         let mut full = vec!["backtest", "--data", &data];
         full.extend(&args);
         let output = spotbot(&full);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
-        assert!(stderr(&output).contains(needle), "{args:?}: {}", stderr(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(needle),
+            "{args:?}: {}",
+            stderr(&output)
+        );
     }
 }
 
@@ -86,14 +128,26 @@ fn invalid_parameters_exit_2_and_name_the_parameter() {
 fn bad_data_exits_1_naming_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.csv");
-    std::fs::write(&bad, "open_time_ms,open,high,low,close,volume\n1,1,1,1,1,1\n2,1,1,1,x,1\n").unwrap();
+    std::fs::write(
+        &bad,
+        "open_time_ms,open,high,low,close,volume\n1,1,1,1,1,1\n2,1,1,1,x,1\n",
+    )
+    .unwrap();
     let output = spotbot(&["backtest", "--data", bad.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("bad.csv:3: column 5 (close): \"x\" is not a number"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("bad.csv:3: column 5 (close): \"x\" is not a number"),
+        "{}",
+        stderr(&output)
+    );
 
     let output = spotbot(&["backtest", "--data", "/nonexistent/file.csv"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("cannot read candle file /nonexistent/file.csv"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("cannot read candle file /nonexistent/file.csv"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -105,10 +159,20 @@ fn rules_file_errors_name_the_field() {
         r#"{"symbol":"BTCUSDT","status":"TRADING","baseAsset":"BTC","baseAssetPrecision":8,"quoteAsset":"USDT","quoteAssetPrecision":8,"quoteOrderQtyMarketAllowed":true,"orderTypes":["MARKET"],"filters":[{"filterType":"LOT_SIZE","minQty":"0.001","maxQty":"100","stepSize":"abc"}]}"#,
     )
     .unwrap();
-    let output = spotbot(&["backtest", "--data", &shared_data(), "--rules", rules.to_str().unwrap()]);
+    let output = spotbot(&[
+        "backtest",
+        "--data",
+        &shared_data(),
+        "--rules",
+        rules.to_str().unwrap(),
+    ]);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("stepSize"), "{}", stderr(&output));
-    assert!(stderr(&output).contains("rules.json"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("rules.json"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -140,7 +204,10 @@ fn sweep_ranks_and_writes_every_combination() {
         .lines()
         .find(|line| line.starts_with("9,21,14,70.0,"))
         .expect("the default combination is in the results");
-    assert!(default_row.starts_with("9,21,14,70.0,2334,72.6322732899594,"), "{default_row}");
+    assert!(
+        default_row.starts_with("9,21,14,70.0,2334,72.6322732899594,"),
+        "{default_row}"
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("18 combinations"), "{stdout}");
     assert_eq!(stdout.lines().count(), 2 + 3, "{stdout}");
@@ -150,10 +217,26 @@ fn sweep_ranks_and_writes_every_combination() {
 fn sweep_rejects_a_bad_range_with_status_2() {
     let output = spotbot(&["sweep", "--data", &shared_data(), "--fast", "20..5"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("\"20..5\" is not a valid range"), "{}", stderr(&output));
-    let output = spotbot(&["sweep", "--data", &shared_data(), "--fast", "30", "--slow", "20"]);
+    assert!(
+        stderr(&output).contains("\"20..5\" is not a valid range"),
+        "{}",
+        stderr(&output)
+    );
+    let output = spotbot(&[
+        "sweep",
+        "--data",
+        &shared_data(),
+        "--fast",
+        "30",
+        "--slow",
+        "20",
+    ]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("no combination has fast < slow"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no combination has fast < slow"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -161,7 +244,13 @@ fn help_explains_the_commands() {
     let output = spotbot(&["backtest", "--help"]);
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
-    for needle in ["--data", "--quote-per-trade", "--rules", "--trades-out", "TA-Lib"] {
+    for needle in [
+        "--data",
+        "--quote-per-trade",
+        "--rules",
+        "--trades-out",
+        "TA-Lib",
+    ] {
         assert!(help.contains(needle), "missing {needle}");
     }
     assert!(Path::new(env!("CARGO_BIN_EXE_spotbot")).exists());

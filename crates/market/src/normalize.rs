@@ -3,7 +3,7 @@
 //! amount of quote asset to spend (`quoteOrderQty`), and the typed [`Rejection`] that says why an
 //! order is skipped when no legal size exists.
 //!
-//! The rules applied are Binance's MARKET-order filters (see `filters.md`): LOT_SIZE and
+//! The rules applied are Binance's MARKET-order filters (its `filters.md`): LOT_SIZE and
 //! MARKET_LOT_SIZE (both must hold), MIN_NOTIONAL when `applyToMarket`, NOTIONAL's minimum when
 //! `applyMinToMarket` and its maximum when `applyMaxToMarket`. A zero step, minimum or maximum is no
 //! constraint. The exchange checks notionals against its own average price; the caller passes its
@@ -308,8 +308,9 @@ pub fn normalize_market_quantity(
 /// [`normalize_market_quantity`] does, if that still meets every minimum.
 ///
 /// The quantity filters are checked on the estimate `amount / reference_price`, rounded down to the
-/// steps as the exchange's matching engine does: it must be positive and at least every `minQty`,
-/// and the amount is reduced so that it stays at most the smallest non-zero `maxQty`.
+/// steps (the exchange picks an executed quantity that satisfies LOT_SIZE): it must be positive and
+/// at least every `minQty`, and the amount is reduced so that the estimate stays at most the
+/// smallest non-zero `maxQty`.
 ///
 /// ```
 /// use market::{normalize_market_quote_amount, Side, SymbolRules};

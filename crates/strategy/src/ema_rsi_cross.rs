@@ -1,7 +1,9 @@
 //! The EMA cross strategy with an RSI filter: buy a fresh upward cross of a fast EMA over a slow
 //! one unless the market is overbought; sell a downward cross or an overbought reading.
 
-use market::Candle;
+use std::ops::Range;
+
+use market::{Candle, CandleSeries};
 
 use crate::indicators::{Ema, Rsi};
 use crate::{Position, Signal, Strategy};
@@ -52,11 +54,9 @@ pub enum InvalidParams {
     OverboughtOutOfRange(f64),
 }
 
-/// The indicator readings at one bar and the bar before, as [`EmaRsiCrossParams::decide`] needs them.
-///
-/// A reading not yet defined is `NaN`.
+/// The EMA readings at one bar and the bar before. A reading not yet defined is `NaN`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CrossReadings {
+pub struct EmaReadings {
     /// Fast EMA at the previous bar.
     pub previous_fast: f64,
     /// Slow EMA at the previous bar.
@@ -65,8 +65,48 @@ pub struct CrossReadings {
     pub fast: f64,
     /// Slow EMA at this bar.
     pub slow: f64,
+}
+
+/// Every reading [`EmaRsiCrossParams::decide`] needs. A reading not yet defined is `NaN`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CrossReadings {
+    /// The EMAs at this bar and the one before.
+    pub ema: EmaReadings,
     /// RSI at this bar.
     pub rsi: f64,
+}
+
+/// How the RSI compares with a level: all the rule needs to know about it. Implemented for a plain
+/// RSI value and for a live [`Rsi`], which answers without dividing; both give identical answers.
+pub trait RsiLevel {
+    /// RSI strictly below `level`.
+    fn is_below(&self, level: f64) -> bool;
+    /// RSI strictly above `level`.
+    fn is_above(&self, level: f64) -> bool;
+}
+
+impl RsiLevel for f64 {
+    #[inline(always)]
+    fn is_below(&self, level: f64) -> bool {
+        *self < level
+    }
+
+    #[inline(always)]
+    fn is_above(&self, level: f64) -> bool {
+        *self > level
+    }
+}
+
+impl RsiLevel for Rsi {
+    #[inline(always)]
+    fn is_below(&self, level: f64) -> bool {
+        Rsi::is_below(self, level)
+    }
+
+    #[inline(always)]
+    fn is_above(&self, level: f64) -> bool {
+        Rsi::is_above(self, level)
+    }
 }
 
 impl EmaRsiCrossParams {
@@ -93,36 +133,56 @@ impl EmaRsiCrossParams {
         Ok(())
     }
 
-    /// The trading rule, shared by the streaming strategy and the sweep's precomputed series.
-    ///
-    /// Once all readings are defined: BUY when flat and the fast EMA has just crossed above the slow
-    /// one with RSI below `overbought`; SELL when long and the fast EMA has just crossed below the
-    /// slow one, or RSI is above `overbought`.
+    /// The trading rule: no signal until every reading is defined; then
+    /// [`EmaRsiCrossParams::decide_defined`].
     #[inline(always)]
     pub fn decide(&self, position: Position, readings: CrossReadings) -> Option<Signal> {
-        let CrossReadings {
+        let EmaReadings {
             previous_fast,
             previous_slow,
             fast,
             slow,
-            rsi,
-        } = readings;
-        // Non-short-circuit `&`/`|`: these comparisons flip unpredictably from bar to bar, and
-        // plain flag arithmetic is cheaper than the branch mispredictions `&&` would cost in the
-        // backtest loop. Only the final, rarely true, test branches.
-        let defined = !(previous_fast.is_nan()
+        } = readings.ema;
+        let undefined = previous_fast.is_nan()
             | previous_slow.is_nan()
             | fast.is_nan()
             | slow.is_nan()
-            | rsi.is_nan());
+            | readings.rsi.is_nan();
+        if undefined {
+            None
+        } else {
+            self.decide_defined(position, readings.ema, &readings.rsi)
+        }
+    }
+
+    /// The trading rule for defined readings, shared by the streaming strategy, its backtest fast
+    /// path and the sweep's precomputed series: BUY when flat and the fast EMA has just crossed
+    /// above the slow one with RSI below `overbought`; SELL when long and the fast EMA has just
+    /// crossed below the slow one, or RSI is above `overbought`.
+    #[inline(always)]
+    pub fn decide_defined(
+        &self,
+        position: Position,
+        ema: EmaReadings,
+        rsi: &impl RsiLevel,
+    ) -> Option<Signal> {
+        let EmaReadings {
+            previous_fast,
+            previous_slow,
+            fast,
+            slow,
+        } = ema;
+        // Non-short-circuit `&`/`|` between the EMA comparisons: they flip unpredictably from bar
+        // to bar, and flag arithmetic is cheaper than the mispredictions `&&` would cost in the
+        // backtest loop. The RSI is consulted after a cross (rare) or, when long, every bar.
         match position {
             Position::Flat => {
                 let crossed_up = (fast > slow) & (previous_fast <= previous_slow);
-                (defined & crossed_up & (rsi < self.overbought)).then_some(Signal::Buy)
+                (crossed_up && rsi.is_below(self.overbought)).then_some(Signal::Buy)
             }
             Position::Long => {
                 let crossed_down = (fast < slow) & (previous_fast >= previous_slow);
-                (defined & (crossed_down | (rsi > self.overbought))).then_some(Signal::Sell)
+                (crossed_down | rsi.is_above(self.overbought)).then_some(Signal::Sell)
             }
         }
     }
@@ -141,7 +201,8 @@ pub struct EmaRsiCross {
     fast: Ema,
     slow: Ema,
     rsi: Rsi,
-    readings: CrossReadings,
+    previous_fast: f64,
+    previous_slow: f64,
 }
 
 impl EmaRsiCross {
@@ -153,13 +214,8 @@ impl EmaRsiCross {
             fast: Ema::new(params.fast),
             slow: Ema::new(params.slow),
             rsi: Rsi::new(params.rsi_period),
-            readings: CrossReadings {
-                previous_fast: f64::NAN,
-                previous_slow: f64::NAN,
-                fast: f64::NAN,
-                slow: f64::NAN,
-                rsi: f64::NAN,
-            },
+            previous_fast: f64::NAN,
+            previous_slow: f64::NAN,
         })
     }
 
@@ -170,7 +226,57 @@ impl EmaRsiCross {
 
     /// The latest indicator readings (NaN where not yet defined).
     pub fn readings(&self) -> CrossReadings {
-        self.readings
+        CrossReadings {
+            ema: EmaReadings {
+                previous_fast: self.previous_fast,
+                previous_slow: self.previous_slow,
+                fast: self.fast.value().unwrap_or(f64::NAN),
+                slow: self.slow.value().unwrap_or(f64::NAN),
+            },
+            rsi: self.rsi.value().unwrap_or(f64::NAN),
+        }
+    }
+
+    /// True once every reading, including the previous bar's EMAs, is defined.
+    fn is_warm(&self) -> bool {
+        // The slow EMA is defined last, so a defined previous slow EMA implies both current EMAs.
+        !self.previous_slow.is_nan() && self.rsi.is_defined()
+    }
+
+    /// The warm part of [`Strategy::scan`]: `closes` start at candle index `start`.
+    #[inline(always)]
+    fn scan_defined(
+        &mut self,
+        closes: &[f64],
+        start: usize,
+        position: Position,
+    ) -> Option<(usize, Signal)> {
+        let params = self.params;
+        // Local copies stay in registers through the loop; written back at the end.
+        let (mut fast, mut slow, mut rsi) =
+            (self.fast.clone(), self.slow.clone(), self.rsi.clone());
+        let (mut fast_value, mut slow_value) = (self.fast.value_or_nan(), self.slow.value_or_nan());
+        let (mut previous_fast, mut previous_slow) = (self.previous_fast, self.previous_slow);
+        let mut found = None;
+        for (offset, &close) in closes.iter().enumerate() {
+            (previous_fast, previous_slow) = (fast_value, slow_value);
+            fast_value = fast.update_defined(close);
+            slow_value = slow.update_defined(close);
+            rsi.update_defined(close);
+            let ema = EmaReadings {
+                previous_fast,
+                previous_slow,
+                fast: fast_value,
+                slow: slow_value,
+            };
+            if let Some(signal) = params.decide_defined(position, ema, &rsi) {
+                found = Some((start + offset, signal));
+                break;
+            }
+        }
+        (self.fast, self.slow, self.rsi) = (fast, slow, rsi);
+        (self.previous_fast, self.previous_slow) = (previous_fast, previous_slow);
+        found
     }
 }
 
@@ -178,18 +284,16 @@ impl Strategy for EmaRsiCross {
     #[inline(always)]
     fn update(&mut self, candle: &Candle) {
         let close = candle.close;
-        self.readings = CrossReadings {
-            previous_fast: self.readings.fast,
-            previous_slow: self.readings.slow,
-            fast: self.fast.update(close).unwrap_or(f64::NAN),
-            slow: self.slow.update(close).unwrap_or(f64::NAN),
-            rsi: self.rsi.update(close).unwrap_or(f64::NAN),
-        };
+        self.previous_fast = self.fast.value_or_nan();
+        self.previous_slow = self.slow.value_or_nan();
+        self.fast.update(close);
+        self.slow.update(close);
+        self.rsi.update(close);
     }
 
     #[inline(always)]
     fn signal(&self, position: Position) -> Option<Signal> {
-        self.params.decide(position, self.readings)
+        self.params.decide(position, self.readings())
     }
 
     fn warmup_candles(&self) -> usize {
@@ -198,5 +302,33 @@ impl Strategy for EmaRsiCross {
 
     fn reset(&mut self) {
         *self = EmaRsiCross::new(self.params).expect("parameters were validated at construction");
+    }
+
+    /// Candle by candle through [`Strategy::on_candle`] until warm, then a tight loop over the
+    /// closes with the indicators' `update_defined` (the same arithmetic as `update`, minus the
+    /// warm-up checks), the division-free RSI comparisons (the same answers as comparing the value)
+    /// and the same [`EmaRsiCrossParams::decide_defined`]. This is what makes the backtester fast;
+    /// the results are identical to the candle-by-candle path (a test checks it).
+    #[inline(always)]
+    fn scan(
+        &mut self,
+        candles: &CandleSeries,
+        range: Range<usize>,
+        position: Position,
+    ) -> Option<(usize, Signal)> {
+        let mut index = range.start;
+        while index < range.end && !self.is_warm() {
+            let candle = candles.get(index).expect("index is within the range");
+            if let Some(signal) = self.on_candle(&candle, position) {
+                return Some((index, signal));
+            }
+            index += 1;
+        }
+        let closes = &candles.closes()[index..range.end];
+        // One loop per position, so the position test is not repeated on every candle.
+        match position {
+            Position::Flat => self.scan_defined(closes, index, Position::Flat),
+            Position::Long => self.scan_defined(closes, index, Position::Long),
+        }
     }
 }

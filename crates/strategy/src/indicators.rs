@@ -106,9 +106,8 @@ impl Ema {
     /// Adds a value; returns the EMA once `period` values have been seen.
     #[inline(always)]
     pub fn update(&mut self, x: f64) -> Option<f64> {
-        if self.seen >= self.period {
-            self.value = (x - self.value).mul_add(self.smoothing, self.value);
-            return Some(self.value);
+        if self.is_defined() {
+            return Some(self.update_defined(x));
         }
         self.seen += 1;
         self.seed_sum += x;
@@ -119,10 +118,31 @@ impl Ema {
         Some(self.value)
     }
 
+    /// True once `period` values have been seen.
+    #[inline(always)]
+    pub fn is_defined(&self) -> bool {
+        self.seen >= self.period
+    }
+
+    /// [`Ema::update`] for an EMA that [is defined](Ema::is_defined): the same arithmetic
+    /// without the warm-up check, for hot loops that have checked once.
+    #[inline(always)]
+    pub fn update_defined(&mut self, x: f64) -> f64 {
+        debug_assert!(self.is_defined());
+        self.value = (x - self.value).mul_add(self.smoothing, self.value);
+        self.value
+    }
+
     /// The latest EMA, if defined.
     #[inline]
     pub fn value(&self) -> Option<f64> {
-        (self.seen >= self.period).then_some(self.value)
+        self.is_defined().then_some(self.value)
+    }
+
+    /// The latest EMA, or NaN while undefined (NaN fails every comparison).
+    #[inline(always)]
+    pub fn value_or_nan(&self) -> f64 {
+        self.value
     }
 
     /// Forgets everything.
@@ -136,16 +156,26 @@ impl Ema {
 /// Seeded with the simple mean of the first `period` gains and losses (first value at index
 /// `period`), then smoothed as `avg = (avg * (period - 1) + change) * (1 / period)`. When average
 /// gain plus average loss is exactly zero (a flat market) the value is 0, as in TA-Lib.
+///
+/// The value itself (a division) is computed only when asked for; a strategy that only compares
+/// it with a level uses [`Rsi::is_above`] and [`Rsi::is_below`], which give exactly the same
+/// answers as comparing [`Rsi::value`] but almost never divide.
 #[derive(Debug, Clone)]
 pub struct Rsi {
     period: usize,
+    /// `period - 1`, the weight of the previous average.
+    weight: f64,
+    /// `1 / period`: TA-Lib multiplies by it rather than dividing by the period.
     reciprocal: f64,
     changes_seen: usize,
     previous: f64,
     average_gain: f64,
     average_loss: f64,
-    value: f64,
 }
+
+/// Relative margin outside which the division-free comparison is certain: its inputs carry at
+/// most a few units of 1.1e-16 relative rounding error, far below this.
+const COMPARISON_MARGIN: f64 = 1e-12;
 
 impl Rsi {
     /// An RSI over `period` changes; `period` must be at least 1.
@@ -153,12 +183,12 @@ impl Rsi {
         assert!(period >= 1, "RSI period must be at least 1");
         Rsi {
             period,
+            weight: (period - 1) as f64,
             reciprocal: 1.0 / period as f64,
             changes_seen: 0,
             previous: f64::NAN,
             average_gain: 0.0,
             average_loss: 0.0,
-            value: f64::NAN,
         }
     }
 
@@ -170,16 +200,12 @@ impl Rsi {
     /// Adds a value; returns the RSI once `period` changes have been seen.
     #[inline(always)]
     pub fn update(&mut self, x: f64) -> Option<f64> {
+        if self.is_defined() {
+            self.update_defined(x);
+            return self.value();
+        }
         let change = x - self.previous;
         self.previous = x;
-        if self.changes_seen >= self.period {
-            let weight = (self.period - 1) as f64;
-            // `max(0.0)` adds exactly +0.0 where TA-Lib adds nothing: same bits, no branch.
-            self.average_gain = (self.average_gain * weight + change.max(0.0)) * self.reciprocal;
-            self.average_loss = (self.average_loss * weight + (-change).max(0.0)) * self.reciprocal;
-            self.value = relative_strength(self.average_gain, self.average_loss);
-            return Some(self.value);
-        }
         if change.is_nan() {
             // The very first value only sets `previous`.
             return None;
@@ -195,30 +221,84 @@ impl Rsi {
         }
         self.average_gain *= self.reciprocal;
         self.average_loss *= self.reciprocal;
-        self.value = relative_strength(self.average_gain, self.average_loss);
-        Some(self.value)
+        self.value()
     }
 
-    /// The latest RSI, if defined.
-    #[inline]
+    /// True once `period` changes have been seen.
+    #[inline(always)]
+    pub fn is_defined(&self) -> bool {
+        self.changes_seen >= self.period
+    }
+
+    /// [`Rsi::update`] for an RSI that [is defined](Rsi::is_defined): the same smoothing without
+    /// the warm-up checks and without computing the value, for hot loops that have checked once.
+    #[inline(always)]
+    pub fn update_defined(&mut self, x: f64) {
+        debug_assert!(self.is_defined());
+        let change = x - self.previous;
+        self.previous = x;
+        // `max(0.0)` adds exactly +0.0 where TA-Lib adds nothing: same bits, no branch.
+        self.average_gain = (self.average_gain * self.weight + change.max(0.0)) * self.reciprocal;
+        self.average_loss =
+            (self.average_loss * self.weight + (-change).max(0.0)) * self.reciprocal;
+    }
+
+    /// The latest RSI, if defined: `100 * gain / (gain + loss)`, or 0 when that sum is zero.
+    #[inline(always)]
     pub fn value(&self) -> Option<f64> {
-        (self.changes_seen >= self.period).then_some(self.value)
+        if !self.is_defined() {
+            return None;
+        }
+        let total = self.average_gain + self.average_loss;
+        Some(if total == 0.0 {
+            0.0
+        } else {
+            100.0 * (self.average_gain / total)
+        })
+    }
+
+    /// Exactly `value() > level` (false while undefined), usually without dividing.
+    #[inline(always)]
+    pub fn is_above(&self, level: f64) -> bool {
+        match self.compare_without_dividing(level) {
+            Some(above) => above,
+            None => self.value().is_some_and(|value| value > level),
+        }
+    }
+
+    /// Exactly `value() < level` (false while undefined), usually without dividing.
+    #[inline(always)]
+    pub fn is_below(&self, level: f64) -> bool {
+        match self.compare_without_dividing(level) {
+            Some(above) => !above,
+            None => self.value().is_some_and(|value| value < level),
+        }
+    }
+
+    /// `Some(value > level)` when `100 * gain` and `level * (gain + loss)` differ by more than
+    /// [`COMPARISON_MARGIN`], which the rounding of `100 * (gain / total)` cannot bridge (so the
+    /// value is then also not equal to the level); `None` when too close to call, or undefined.
+    #[inline(always)]
+    fn compare_without_dividing(&self, level: f64) -> Option<bool> {
+        let total = self.average_gain + self.average_loss;
+        if !self.is_defined() || total == 0.0 {
+            return None;
+        }
+        let scaled_gain = 100.0 * self.average_gain;
+        let threshold = level * total;
+        let margin = threshold.abs() * COMPARISON_MARGIN;
+        if scaled_gain > threshold + margin {
+            Some(true)
+        } else if scaled_gain < threshold - margin {
+            Some(false)
+        } else {
+            None
+        }
     }
 
     /// Forgets everything.
     pub fn reset(&mut self) {
         *self = Rsi::new(self.period);
-    }
-}
-
-/// `100 * gain / (gain + loss)`, or 0 when the sum is exactly zero.
-#[inline(always)]
-fn relative_strength(average_gain: f64, average_loss: f64) -> f64 {
-    let total = average_gain + average_loss;
-    if total == 0.0 {
-        0.0
-    } else {
-        100.0 * (average_gain / total)
     }
 }
 

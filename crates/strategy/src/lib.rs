@@ -7,10 +7,14 @@
 pub mod ema_rsi_cross;
 pub mod indicators;
 
-pub use ema_rsi_cross::{CrossReadings, EmaRsiCross, EmaRsiCrossParams, InvalidParams};
+pub use ema_rsi_cross::{
+    CrossReadings, EmaReadings, EmaRsiCross, EmaRsiCrossParams, InvalidParams, RsiLevel,
+};
 pub use indicators::{Ema, Rsi, Sma};
 
-use market::Candle;
+use std::ops::Range;
+
+use market::{Candle, CandleSeries};
 
 /// What the strategy wants done at the close of the candle it was just given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -56,6 +60,45 @@ pub trait Strategy {
     fn on_candle(&mut self, candle: &Candle, position: Position) -> Option<Signal> {
         self.update(candle);
         self.signal(position)
+    }
+
+    /// Feeds `candles[range]` in order until one produces a signal for `position`, and returns
+    /// that candle's index and the signal; candles after it are not fed. `None` when the whole
+    /// range passed without a signal.
+    ///
+    /// The backtester's entry point: equivalent to calling [`Strategy::on_candle`] candle by
+    /// candle (which is what this default does), but a strategy may override it with a tighter
+    /// loop over the same arithmetic. Always inlined, so that it compiles with the caller's
+    /// target features (the backtester enables FMA).
+    #[inline(always)]
+    fn scan(
+        &mut self,
+        candles: &CandleSeries,
+        range: Range<usize>,
+        position: Position,
+    ) -> Option<(usize, Signal)> {
+        let start = range.start;
+        let times = &candles.open_times_ms()[range.clone()];
+        let opens = &candles.opens()[range.clone()];
+        let highs = &candles.highs()[range.clone()];
+        let lows = &candles.lows()[range.clone()];
+        let closes = &candles.closes()[range.clone()];
+        let volumes = &candles.volumes()[range];
+        for offset in 0..closes.len() {
+            // Columns a strategy never reads are dead loads once this is inlined.
+            let candle = Candle {
+                open_time_ms: times[offset],
+                open: opens[offset],
+                high: highs[offset],
+                low: lows[offset],
+                close: closes[offset],
+                volume: volumes[offset],
+            };
+            if let Some(signal) = self.on_candle(&candle, position) {
+                return Some((start + offset, signal));
+            }
+        }
+        None
     }
 
     /// Resets, then replays `history` (oldest first) to rebuild the indicator state.

@@ -2,6 +2,7 @@
 
 use market::Candle;
 use proptest::prelude::*;
+use proptest::strategy::Strategy as _;
 use strategy::{EmaRsiCross, EmaRsiCrossParams, InvalidParams, Position, Signal, Strategy};
 
 fn candle(index: usize, close: f64) -> Candle {
@@ -146,7 +147,7 @@ proptest! {
         rebuilt.update(&candle(0, 123.0));
         rebuilt.rebuild(&candles);
         let (a, b) = (streaming.readings(), rebuilt.readings());
-        for (x, y) in [(a.fast, b.fast), (a.slow, b.slow), (a.rsi, b.rsi), (a.previous_fast, b.previous_fast)] {
+        for (x, y) in [(a.ema.fast, b.ema.fast), (a.ema.slow, b.ema.slow), (a.rsi, b.rsi), (a.ema.previous_fast, b.ema.previous_fast)] {
             prop_assert!(x.to_bits() == y.to_bits());
         }
         for position in [Position::Flat, Position::Long] {
@@ -162,6 +163,69 @@ proptest! {
             strategy.update(&candle(i, c));
             prop_assert_ne!(strategy.signal(Position::Flat), Some(Signal::Sell));
             prop_assert_ne!(strategy.signal(Position::Long), Some(Signal::Buy));
+        }
+    }
+}
+
+/// Two-decimal random walks with flat stretches: the kind of data where ties happen.
+fn price_path() -> impl proptest::strategy::Strategy<Value = Vec<f64>> {
+    prop::collection::vec((-3i32..=3, 0u8..4), 50..600).prop_map(|steps| {
+        let mut cents = 10_000i64;
+        steps
+            .into_iter()
+            .map(|(step, repeat)| {
+                if repeat != 0 {
+                    cents = (cents + i64::from(step)).max(1);
+                }
+                cents as f64 / 100.0
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    /// `scan` (the backtester's fast path) signals exactly where `on_candle` does.
+    #[test]
+    fn scan_signals_where_on_candle_does(closes in price_path(), overbought in 30.0f64..90.0) {
+        let params = EmaRsiCrossParams { fast: 3, slow: 7, rsi_period: 5, overbought };
+        let series: market::CandleSeries = closes.iter().enumerate().map(|(i, &c)| candle(i, c)).collect();
+        let expected = {
+            let mut strategy = EmaRsiCross::new(params).unwrap();
+            let mut position = Position::Flat;
+            let mut out = Vec::new();
+            for (index, c) in series.iter().enumerate() {
+                if let Some(signal) = strategy.on_candle(&c, position) {
+                    position = if signal == Signal::Buy { Position::Long } else { Position::Flat };
+                    out.push((index, signal));
+                }
+            }
+            out
+        };
+        let mut strategy = EmaRsiCross::new(params).unwrap();
+        let mut position = Position::Flat;
+        let mut got = Vec::new();
+        let mut cursor = 0;
+        while let Some((index, signal)) = strategy.scan(&series, cursor..series.len(), position) {
+            position = if signal == Signal::Buy { Position::Long } else { Position::Flat };
+            got.push((index, signal));
+            cursor = index + 1;
+        }
+        prop_assert_eq!(got, expected);
+    }
+
+    /// The division-free RSI comparisons give exactly the answers of comparing the value.
+    #[test]
+    fn rsi_comparisons_equal_comparing_the_value(closes in price_path(), level in 0.0f64..100.0) {
+        let mut rsi = strategy::Rsi::new(4);
+        for close in closes {
+            rsi.update(close);
+            let value = rsi.value();
+            prop_assert_eq!(rsi.is_above(level), value.is_some_and(|v| v > level));
+            prop_assert_eq!(rsi.is_below(level), value.is_some_and(|v| v < level));
+            if let Some(v) = value {
+                // At the value itself, the slow path must decide.
+                prop_assert!(!rsi.is_above(v) && !rsi.is_below(v));
+            }
         }
     }
 }

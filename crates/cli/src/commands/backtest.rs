@@ -37,7 +37,12 @@ pub struct StrategyParamArgs {
     #[arg(long, default_value_t = 14, value_name = "N")]
     pub rsi: usize,
     /// RSI level above which the market counts as overbought (0-100).
-    #[arg(long, default_value_t = 70.0, value_name = "LEVEL", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        default_value_t = 70.0,
+        value_name = "LEVEL",
+        allow_negative_numbers = true
+    )]
     pub overbought: f64,
 }
 
