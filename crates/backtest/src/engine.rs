@@ -11,7 +11,7 @@
 
 use std::ops::Range;
 
-use market::{Candle, CandleSeries, SymbolRules};
+use market::{CandleSeries, SymbolRules};
 use serde::Serialize;
 use strategy::{Position, Signal, Strategy};
 

@@ -1,34 +1,29 @@
 //! Grid search over [`EmaRsiCross`](strategy::EmaRsiCross) parameters on all cores.
 //!
 //! Every distinct EMA and RSI period is computed once, by the same streaming indicators the live
-//! strategy uses, and shared by all combinations that need it. Each combination then runs through
-//! the ordinary backtest engine with a strategy that reads those series and decides with the very
-//! same [`EmaRsiCrossParams::decide`] rule, so a sweep row and a single backtest with the same
-//! parameters agree to the last bit.
-//!
-//! Combinations are sorted so that neighbours share series, and handed to threads in small batches
-//! that walk the candles block by block: the series block a batch reads stays in the core's cache
-//! while every simulation of the batch passes over it.
+//! strategy uses. From those series each distinct (fast, slow) pair gets the list of bars where
+//! the EMAs cross ([`EmaReadings::crossed_up`] / [`EmaReadings::crossed_down`], the predicates of
+//! the live rule), and each (RSI period, level) the list of bars where the RSI is above the level.
+//! A combination then runs through the ordinary backtest engine with a strategy whose
+//! [`Strategy::scan`] finds its next signal by searching those sorted lists instead of walking
+//! every candle: the signals are the ones [`EmaRsiCrossParams::decide`] gives, bar for bar, so a
+//! sweep row and a single backtest with the same parameters agree to the last bit (a test checks
+//! it), at a fraction of the cost.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Range;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use market::{Candle, CandleSeries};
 use rayon::prelude::*;
 use strategy::{
-    CrossReadings, Ema, EmaReadings, EmaRsiCrossParams, Position, Rsi, Signal, Strategy,
+    CrossReadings, Ema, EmaReadings, EmaRsiCrossParams, Position, Rsi, RsiLevel, Signal, Strategy,
 };
 
-use crate::engine::{BacktestConfig, NoObserver, Simulation};
+use crate::engine::{BacktestConfig, NoObserver, run_backtest};
 use crate::metrics::Summary;
-
-/// Combinations that walk the candles together on one thread.
-const BATCH_SIZE: usize = 16;
-
-/// Candles per block: three `f64` series of this length stay well inside a core's L2 cache.
-const BLOCK_CANDLES: usize = 8192;
 
 /// A list of values for one parameter, parsed from `A..B` (inclusive), `A..B:STEP` or `A,B,C`.
 #[derive(Debug, Clone, PartialEq)]
@@ -193,97 +188,228 @@ pub struct SweepRow {
     pub summary: Summary,
 }
 
-/// Indicator series computed once per distinct period.
+/// Indicator series and event lists, computed once and shared by every combination.
 struct SharedSeries {
     ema: BTreeMap<usize, Vec<f64>>,
     rsi: BTreeMap<usize, Vec<f64>>,
+    crosses: BTreeMap<(usize, usize), CrossEvents>,
+    /// Keyed by RSI period and the level's bits.
+    overbought: BTreeMap<(usize, u64), Vec<usize>>,
+}
+
+/// The bars where EMA(fast) crosses EMA(slow), each list in increasing order.
+struct CrossEvents {
+    up: Vec<usize>,
+    down: Vec<usize>,
+}
+
+fn distinct<T: Ord>(mut values: Vec<T>) -> Vec<T> {
+    values.sort_unstable();
+    values.dedup();
+    values
 }
 
 impl SharedSeries {
     fn compute(closes: &[f64], combinations: &[EmaRsiCrossParams]) -> Self {
-        let mut ema_periods: Vec<usize> =
-            combinations.iter().flat_map(|p| [p.fast, p.slow]).collect();
-        ema_periods.sort_unstable();
-        ema_periods.dedup();
-        let mut rsi_periods: Vec<usize> = combinations.iter().map(|p| p.rsi_period).collect();
-        rsi_periods.sort_unstable();
-        rsi_periods.dedup();
+        let ema_periods = distinct(combinations.iter().flat_map(|p| [p.fast, p.slow]).collect());
+        let rsi_periods = distinct(combinations.iter().map(|p| p.rsi_period).collect());
         // Undefined readings are NaN, exactly as the streaming strategy holds them.
-        let ema = ema_periods
+        let ema: BTreeMap<usize, Vec<f64>> = ema_periods
             .into_par_iter()
             .map(|period| {
                 let mut ema = Ema::new(period);
-                let series = closes
-                    .iter()
-                    .map(|&close| ema.update(close).unwrap_or(f64::NAN));
+                let series = closes.iter().map(|&close| ema.update(close).unwrap_or(f64::NAN));
                 (period, series.collect())
             })
             .collect();
-        let rsi = rsi_periods
+        let rsi: BTreeMap<usize, Vec<f64>> = rsi_periods
             .into_par_iter()
             .map(|period| {
                 let mut rsi = Rsi::new(period);
-                let series = closes
-                    .iter()
-                    .map(|&close| rsi.update(close).unwrap_or(f64::NAN));
+                let series = closes.iter().map(|&close| rsi.update(close).unwrap_or(f64::NAN));
                 (period, series.collect())
             })
             .collect();
-        SharedSeries { ema, rsi }
+        let pairs = distinct(combinations.iter().map(|p| (p.fast, p.slow)).collect());
+        let crosses = pairs
+            .into_par_iter()
+            .map(|(fast, slow)| ((fast, slow), CrossEvents::find(&ema[&fast], &ema[&slow])))
+            .collect();
+        let levels = distinct(
+            combinations
+                .iter()
+                .map(|p| (p.rsi_period, p.overbought.to_bits()))
+                .collect(),
+        );
+        let overbought = levels
+            .into_par_iter()
+            .map(|(period, level_bits)| {
+                let level = f64::from_bits(level_bits);
+                let bars = rsi[&period]
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, value)| RsiLevel::is_above(value, level))
+                    .map(|(index, _)| index)
+                    .collect();
+                ((period, level_bits), bars)
+            })
+            .collect();
+        SharedSeries {
+            ema,
+            rsi,
+            crosses,
+            overbought,
+        }
     }
 }
 
-/// [`EmaRsiCross`](strategy::EmaRsiCross) reading precomputed indicator series instead of
-/// updating its own indicators; it decides with the same rule.
+impl CrossEvents {
+    fn find(fast: &[f64], slow: &[f64]) -> Self {
+        let mut events = CrossEvents {
+            up: Vec::new(),
+            down: Vec::new(),
+        };
+        for index in 1..fast.len() {
+            let readings = ema_readings(fast, slow, index);
+            if !readings.is_defined() {
+                continue;
+            }
+            if readings.crossed_up() {
+                events.up.push(index);
+            } else if readings.crossed_down() {
+                events.down.push(index);
+            }
+        }
+        events
+    }
+}
+
+fn ema_readings(fast: &[f64], slow: &[f64], index: usize) -> EmaReadings {
+    EmaReadings {
+        previous_fast: fast[index - 1],
+        previous_slow: slow[index - 1],
+        fast: fast[index],
+        slow: slow[index],
+    }
+}
+
+/// [`EmaRsiCross`](strategy::EmaRsiCross) over shared precomputed series: it reads readings
+/// instead of updating indicators, and finds signals by searching event lists.
 struct PrecomputedCross<'s> {
     params: EmaRsiCrossParams,
     fast: &'s [f64],
     slow: &'s [f64],
     rsi: &'s [f64],
+    crosses: &'s CrossEvents,
+    overbought: &'s [usize],
+    /// The first bar where every reading is defined.
+    defined_from: usize,
+    cursors: Cursors,
+    /// Index of the next candle to be fed.
     next_index: usize,
-    readings: CrossReadings,
 }
 
 impl<'s> PrecomputedCross<'s> {
     fn new(params: EmaRsiCrossParams, series: &'s SharedSeries) -> Self {
-        PrecomputedCross {
+        let mut strategy = PrecomputedCross {
             params,
             fast: &series.ema[&params.fast],
             slow: &series.ema[&params.slow],
             rsi: &series.rsi[&params.rsi_period],
+            crosses: &series.crosses[&(params.fast, params.slow)],
+            overbought: &series.overbought[&(params.rsi_period, params.overbought.to_bits())],
+            defined_from: 0,
+            cursors: Cursors::default(),
             next_index: 0,
-            readings: CrossReadings {
+        };
+        strategy.defined_from = (0..strategy.rsi.len())
+            .find(|&index| {
+                let readings = strategy.readings_at(index);
+                readings.ema.is_defined() && !readings.rsi.is_nan()
+            })
+            .unwrap_or(strategy.rsi.len());
+        strategy
+    }
+
+    /// The readings at `index`, NaN where undefined (and all NaN before the first candle).
+    fn readings_at(&self, index: usize) -> CrossReadings {
+        if index == 0 {
+            return CrossReadings {
                 ema: EmaReadings {
                     previous_fast: f64::NAN,
                     previous_slow: f64::NAN,
-                    fast: f64::NAN,
-                    slow: f64::NAN,
+                    fast: self.fast[0],
+                    slow: self.slow[0],
                 },
-                rsi: f64::NAN,
-            },
+                rsi: self.rsi[0],
+            };
+        }
+        CrossReadings {
+            ema: ema_readings(self.fast, self.slow, index),
+            rsi: self.rsi[index],
+        }
+    }
+
+    /// Where `decide` gives the next signal for `position` at or after `start`, if anywhere.
+    /// `start` never decreases between calls, so the list cursors only move forward.
+    fn next_signal(&mut self, start: usize, position: Position) -> Option<(usize, Signal)> {
+        // `decide` needs every reading defined; each series stays defined once it is.
+        let start = start.max(self.defined_from);
+        match position {
+            // A cross is a BUY when the RSI is below the level.
+            Position::Flat => {
+                let ups = &self.crosses.up;
+                self.cursors.up.advance_to(ups, start);
+                ups[self.cursors.up.0..]
+                    .iter()
+                    .find(|&&bar| self.rsi[bar].is_below(self.params.overbought))
+                    .map(|&bar| (bar, Signal::Buy))
+            }
+            // A downward cross or an overbought RSI, whichever comes first.
+            Position::Long => {
+                let cross = self.cursors.down.advance_to(&self.crosses.down, start);
+                let overbought = self.cursors.overbought.advance_to(self.overbought, start);
+                match (cross, overbought) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+                .map(|bar| (bar, Signal::Sell))
+            }
         }
     }
 }
 
+/// A position in a sorted event list that only moves forward.
+#[derive(Debug, Default, Clone, Copy)]
+struct Cursor(usize);
+
+impl Cursor {
+    /// Moves to the first entry at or after `start` and returns it. Linear, not a binary search:
+    /// successive starts are close together, and a forward walk reads memory in order.
+    fn advance_to(&mut self, bars: &[usize], start: usize) -> Option<usize> {
+        while bars.get(self.0).is_some_and(|&bar| bar < start) {
+            self.0 += 1;
+        }
+        bars.get(self.0).copied()
+    }
+}
+
+/// Where [`PrecomputedCross`] is in each of its event lists.
+#[derive(Debug, Default, Clone, Copy)]
+struct Cursors {
+    up: Cursor,
+    down: Cursor,
+    overbought: Cursor,
+}
+
 impl Strategy for PrecomputedCross<'_> {
-    #[inline]
     fn update(&mut self, _candle: &Candle) {
-        let index = self.next_index;
-        self.readings = CrossReadings {
-            ema: EmaReadings {
-                previous_fast: self.readings.ema.fast,
-                previous_slow: self.readings.ema.slow,
-                fast: self.fast[index],
-                slow: self.slow[index],
-            },
-            rsi: self.rsi[index],
-        };
-        self.next_index = index + 1;
+        self.next_index += 1;
     }
 
-    #[inline]
     fn signal(&self, position: Position) -> Option<Signal> {
-        self.params.decide(position, self.readings)
+        let index = self.next_index.checked_sub(1)?;
+        self.params.decide(position, self.readings_at(index))
     }
 
     fn warmup_candles(&self) -> usize {
@@ -292,13 +418,30 @@ impl Strategy for PrecomputedCross<'_> {
 
     fn reset(&mut self) {
         self.next_index = 0;
-        self.readings.ema.fast = f64::NAN;
-        self.readings.ema.slow = f64::NAN;
+        self.cursors = Cursors::default();
+    }
+
+    fn scan(
+        &mut self,
+        _candles: &CandleSeries,
+        range: Range<usize>,
+        position: Position,
+    ) -> Option<(usize, Signal)> {
+        match self.next_signal(range.start, position) {
+            Some((index, signal)) if index < range.end => {
+                self.next_index = index + 1;
+                Some((index, signal))
+            }
+            _ => {
+                self.next_index = range.end;
+                None
+            }
+        }
     }
 }
 
 /// Runs every combination over `candles`; `on_progress(done)` is called from worker threads as
-/// batches finish. Rows come back in the order of `combinations`.
+/// combinations finish. Rows come back in the order of `combinations`.
 pub fn run_sweep(
     candles: &CandleSeries,
     config: &BacktestConfig,
@@ -308,30 +451,15 @@ pub fn run_sweep(
     let series = SharedSeries::compute(candles.closes(), combinations);
     let done = AtomicUsize::new(0);
     combinations
-        .par_chunks(BATCH_SIZE)
-        .flat_map_iter(|batch| {
-            let mut runs: Vec<(Simulation, PrecomputedCross)> = batch
-                .iter()
-                .map(|&params| {
-                    (
-                        Simulation::new(config),
-                        PrecomputedCross::new(params, &series),
-                    )
-                })
-                .collect();
-            let mut start = 0;
-            while start < candles.len() {
-                let end = (start + BLOCK_CANDLES).min(candles.len());
-                for (simulation, strategy) in &mut runs {
-                    simulation.advance(strategy, candles, start..end, &mut NoObserver);
-                }
-                start = end;
+        .par_iter()
+        .map(|&params| {
+            let mut strategy = PrecomputedCross::new(params, &series);
+            let run = run_backtest(&mut strategy, candles, config, &mut NoObserver);
+            on_progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+            SweepRow {
+                params,
+                summary: run.summary,
             }
-            on_progress(done.fetch_add(batch.len(), Ordering::Relaxed) + batch.len());
-            runs.into_iter().map(|(simulation, strategy)| SweepRow {
-                params: strategy.params,
-                summary: simulation.finish().summary,
-            })
         })
         .collect()
 }

@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use market::{Candle, CandleSeries};
 
-use crate::indicators::{Ema, Rsi};
+use crate::indicators::{Ema, Rsi, RsiAverages};
 use crate::{Position, Signal, Strategy};
 
 /// Parameters of [`EmaRsiCross`].
@@ -67,6 +67,32 @@ pub struct EmaReadings {
     pub slow: f64,
 }
 
+impl EmaReadings {
+    /// The fast EMA has just crossed above the slow one (false if any reading is NaN).
+    ///
+    /// Non-short-circuit `&`: the two comparisons flip unpredictably from bar to bar, and flag
+    /// arithmetic is cheaper than the mispredictions `&&` would cost in the backtest loop.
+    #[inline(always)]
+    pub fn crossed_up(&self) -> bool {
+        (self.fast > self.slow) & (self.previous_fast <= self.previous_slow)
+    }
+
+    /// The fast EMA has just crossed below the slow one (false if any reading is NaN).
+    #[inline(always)]
+    pub fn crossed_down(&self) -> bool {
+        (self.fast < self.slow) & (self.previous_fast >= self.previous_slow)
+    }
+
+    /// Every reading is defined.
+    #[inline(always)]
+    pub fn is_defined(&self) -> bool {
+        !(self.previous_fast.is_nan()
+            | self.previous_slow.is_nan()
+            | self.fast.is_nan()
+            | self.slow.is_nan())
+    }
+}
+
 /// Every reading [`EmaRsiCrossParams::decide`] needs. A reading not yet defined is `NaN`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CrossReadings {
@@ -77,7 +103,8 @@ pub struct CrossReadings {
 }
 
 /// How the RSI compares with a level: all the rule needs to know about it. Implemented for a plain
-/// RSI value and for a live [`Rsi`], which answers without dividing; both give identical answers.
+/// RSI value, and for a live [`Rsi`] and its [`RsiAverages`], which answer without dividing; all
+/// give identical answers.
 pub trait RsiLevel {
     /// RSI strictly below `level`.
     fn is_below(&self, level: f64) -> bool;
@@ -109,6 +136,18 @@ impl RsiLevel for Rsi {
     }
 }
 
+impl RsiLevel for RsiAverages {
+    #[inline(always)]
+    fn is_below(&self, level: f64) -> bool {
+        RsiAverages::is_below(self, level)
+    }
+
+    #[inline(always)]
+    fn is_above(&self, level: f64) -> bool {
+        RsiAverages::is_above(self, level)
+    }
+}
+
 impl EmaRsiCrossParams {
     /// Checks the parameters, naming the first bad one.
     pub fn validate(&self) -> Result<(), InvalidParams> {
@@ -137,21 +176,10 @@ impl EmaRsiCrossParams {
     /// [`EmaRsiCrossParams::decide_defined`].
     #[inline(always)]
     pub fn decide(&self, position: Position, readings: CrossReadings) -> Option<Signal> {
-        let EmaReadings {
-            previous_fast,
-            previous_slow,
-            fast,
-            slow,
-        } = readings.ema;
-        let undefined = previous_fast.is_nan()
-            | previous_slow.is_nan()
-            | fast.is_nan()
-            | slow.is_nan()
-            | readings.rsi.is_nan();
-        if undefined {
-            None
-        } else {
+        if readings.ema.is_defined() & !readings.rsi.is_nan() {
             self.decide_defined(position, readings.ema, &readings.rsi)
+        } else {
+            None
         }
     }
 
@@ -166,23 +194,13 @@ impl EmaRsiCrossParams {
         ema: EmaReadings,
         rsi: &impl RsiLevel,
     ) -> Option<Signal> {
-        let EmaReadings {
-            previous_fast,
-            previous_slow,
-            fast,
-            slow,
-        } = ema;
-        // Non-short-circuit `&`/`|` between the EMA comparisons: they flip unpredictably from bar
-        // to bar, and flag arithmetic is cheaper than the mispredictions `&&` would cost in the
-        // backtest loop. The RSI is consulted after a cross (rare) or, when long, every bar.
+        // The RSI is consulted after a cross (rare) or, when long, every bar.
         match position {
             Position::Flat => {
-                let crossed_up = (fast > slow) & (previous_fast <= previous_slow);
-                (crossed_up && rsi.is_below(self.overbought)).then_some(Signal::Buy)
+                (ema.crossed_up() && rsi.is_below(self.overbought)).then_some(Signal::Buy)
             }
             Position::Long => {
-                let crossed_down = (fast < slow) & (previous_fast >= previous_slow);
-                (crossed_down | rsi.is_above(self.overbought)).then_some(Signal::Sell)
+                (ema.crossed_down() | rsi.is_above(self.overbought)).then_some(Signal::Sell)
             }
         }
     }

@@ -139,6 +139,13 @@ impl Ema {
         self.is_defined().then_some(self.value)
     }
 
+    /// Puts a defined EMA at `value`, e.g. one computed ahead.
+    #[inline(always)]
+    pub fn restore(&mut self, value: f64) {
+        debug_assert!(self.is_defined());
+        self.value = value;
+    }
+
     /// The latest EMA, or NaN while undefined (NaN fails every comparison).
     #[inline(always)]
     pub fn value_or_nan(&self) -> f64 {
@@ -169,8 +176,16 @@ pub struct Rsi {
     reciprocal: f64,
     changes_seen: usize,
     previous: f64,
-    average_gain: f64,
-    average_loss: f64,
+    averages: RsiAverages,
+}
+
+/// Wilder's smoothed average gain and loss: the state behind an RSI value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RsiAverages {
+    /// Average gain per change.
+    pub gain: f64,
+    /// Average loss per change (positive).
+    pub loss: f64,
 }
 
 /// Relative margin outside which the division-free comparison is certain: its inputs carry at
@@ -187,8 +202,10 @@ impl Rsi {
             reciprocal: 1.0 / period as f64,
             changes_seen: 0,
             previous: f64::NAN,
-            average_gain: 0.0,
-            average_loss: 0.0,
+            averages: RsiAverages {
+                gain: 0.0,
+                loss: 0.0,
+            },
         }
     }
 
@@ -212,15 +229,15 @@ impl Rsi {
         }
         self.changes_seen += 1;
         if change < 0.0 {
-            self.average_loss -= change;
+            self.averages.loss -= change;
         } else {
-            self.average_gain += change;
+            self.averages.gain += change;
         }
         if self.changes_seen < self.period {
             return None;
         }
-        self.average_gain *= self.reciprocal;
-        self.average_loss *= self.reciprocal;
+        self.averages.gain *= self.reciprocal;
+        self.averages.loss *= self.reciprocal;
         self.value()
     }
 
@@ -232,59 +249,97 @@ impl Rsi {
 
     /// [`Rsi::update`] for an RSI that [is defined](Rsi::is_defined): the same smoothing without
     /// the warm-up checks and without computing the value, for hot loops that have checked once.
+    /// Returns the new averages.
     #[inline(always)]
-    pub fn update_defined(&mut self, x: f64) {
+    pub fn update_defined(&mut self, x: f64) -> RsiAverages {
         debug_assert!(self.is_defined());
         let change = x - self.previous;
         self.previous = x;
         // `max(0.0)` adds exactly +0.0 where TA-Lib adds nothing: same bits, no branch.
-        self.average_gain = (self.average_gain * self.weight + change.max(0.0)) * self.reciprocal;
-        self.average_loss =
-            (self.average_loss * self.weight + (-change).max(0.0)) * self.reciprocal;
+        let averages = &mut self.averages;
+        averages.gain = (averages.gain * self.weight + change.max(0.0)) * self.reciprocal;
+        averages.loss = (averages.loss * self.weight + (-change).max(0.0)) * self.reciprocal;
+        *averages
     }
 
     /// The latest RSI, if defined: `100 * gain / (gain + loss)`, or 0 when that sum is zero.
     #[inline(always)]
     pub fn value(&self) -> Option<f64> {
-        if !self.is_defined() {
-            return None;
-        }
-        let total = self.average_gain + self.average_loss;
-        Some(if total == 0.0 {
-            0.0
-        } else {
-            100.0 * (self.average_gain / total)
-        })
+        self.is_defined().then(|| self.averages.value())
     }
 
     /// Exactly `value() > level` (false while undefined), usually without dividing.
     #[inline(always)]
     pub fn is_above(&self, level: f64) -> bool {
-        match self.compare_without_dividing(level) {
-            Some(above) => above,
-            None => self.value().is_some_and(|value| value > level),
-        }
+        self.is_defined() && self.averages.is_above(level)
     }
 
     /// Exactly `value() < level` (false while undefined), usually without dividing.
     #[inline(always)]
     pub fn is_below(&self, level: f64) -> bool {
+        self.is_defined() && self.averages.is_below(level)
+    }
+
+    /// The smoothed averages and the last input, once defined: everything that evolves.
+    #[inline(always)]
+    pub fn state(&self) -> Option<(RsiAverages, f64)> {
+        self.is_defined().then_some((self.averages, self.previous))
+    }
+
+    /// Puts a defined RSI into the state [`Rsi::state`] reported, e.g. one computed ahead.
+    #[inline(always)]
+    pub fn restore(&mut self, averages: RsiAverages, previous: f64) {
+        debug_assert!(self.is_defined());
+        self.averages = averages;
+        self.previous = previous;
+    }
+
+    /// Forgets everything.
+    pub fn reset(&mut self) {
+        *self = Rsi::new(self.period);
+    }
+}
+
+impl RsiAverages {
+    /// `100 * gain / (gain + loss)`, or 0 when that sum is zero.
+    #[inline(always)]
+    pub fn value(&self) -> f64 {
+        let total = self.gain + self.loss;
+        if total == 0.0 {
+            0.0
+        } else {
+            100.0 * (self.gain / total)
+        }
+    }
+
+    /// Exactly `value() > level`, usually without dividing.
+    #[inline(always)]
+    pub fn is_above(&self, level: f64) -> bool {
+        match self.compare_without_dividing(level) {
+            Some(above) => above,
+            None => self.value() > level,
+        }
+    }
+
+    /// Exactly `value() < level`, usually without dividing.
+    #[inline(always)]
+    pub fn is_below(&self, level: f64) -> bool {
         match self.compare_without_dividing(level) {
             Some(above) => !above,
-            None => self.value().is_some_and(|value| value < level),
+            None => self.value() < level,
         }
     }
 
     /// `Some(value > level)` when `100 * gain` and `level * (gain + loss)` differ by more than
     /// [`COMPARISON_MARGIN`], which the rounding of `100 * (gain / total)` cannot bridge (so the
-    /// value is then also not equal to the level); `None` when too close to call, or undefined.
+    /// value is then also not equal to the level); `None` when too close to call.
     #[inline(always)]
     fn compare_without_dividing(&self, level: f64) -> Option<bool> {
-        let total = self.average_gain + self.average_loss;
-        if !self.is_defined() || total == 0.0 {
+        let total = self.gain + self.loss;
+        if total == 0.0 {
             return None;
         }
-        let scaled_gain = 100.0 * self.average_gain;
+        let scaled_gain = 100.0 * self.gain;
         let threshold = level * total;
         let margin = threshold.abs() * COMPARISON_MARGIN;
         if scaled_gain > threshold + margin {
@@ -294,11 +349,6 @@ impl Rsi {
         } else {
             None
         }
-    }
-
-    /// Forgets everything.
-    pub fn reset(&mut self) {
-        *self = Rsi::new(self.period);
     }
 }
 

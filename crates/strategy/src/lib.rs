@@ -10,7 +10,7 @@ pub mod indicators;
 pub use ema_rsi_cross::{
     CrossReadings, EmaReadings, EmaRsiCross, EmaRsiCrossParams, InvalidParams, RsiLevel,
 };
-pub use indicators::{Ema, Rsi, Sma};
+pub use indicators::{Ema, Rsi, RsiAverages, Sma};
 
 use std::ops::Range;
 
