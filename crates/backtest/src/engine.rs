@@ -196,21 +196,19 @@ impl BarStats {
             self.bars_in_market += closes.len() as u64;
         }
         self.last_close = last_close;
-        if wallet.held_qty == 0.0 {
-            // Flat: equity is the cash on every one of these bars.
-            self.drawdown.observe(wallet.cash);
-            self.daily.observe_constant(times, wallet.cash);
-            if O::NEEDS_EVERY_BAR {
-                for &time in times {
-                    observer.on_bar(time, wallet.cash);
-                }
-            }
+        let Wallet { cash, held_qty, .. } = wallet;
+        // Equity is monotone in the close (never decreasing, as rounding is monotone too), so
+        // the statistics need only the extremes of each stretch, and the equity at day ends.
+        let equity_at = |index: usize| cash + held_qty * closes[index];
+        if held_qty == 0.0 {
+            self.drawdown.observe(cash);
         } else {
-            for (&time, &close) in times.iter().zip(closes) {
-                let equity = wallet.cash + wallet.held_qty * close;
-                self.drawdown.observe(equity);
-                self.daily.observe(time, equity);
-                observer.on_bar(time, equity);
+            self.drawdown.observe_holding(closes, cash, held_qty);
+        }
+        self.daily.observe_run(times, equity_at);
+        if O::NEEDS_EVERY_BAR {
+            for (index, &time) in times.iter().enumerate() {
+                observer.on_bar(time, equity_at(index));
             }
         }
     }

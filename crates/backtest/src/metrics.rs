@@ -44,9 +44,68 @@ impl Drawdown {
         };
     }
 
+    /// [`Drawdown::observe`] for every bar of a stretch holding `held_qty` (> 0) and `cash`,
+    /// where equity is `cash + held_qty * close`: chunk by chunk, one comparison per chunk unless
+    /// the chunk makes a new peak. Gives exactly the per-bar result, because equity is monotone
+    /// in the close and `equity / peak` is monotone in equity.
+    #[inline(always)]
+    pub(crate) fn observe_holding(&mut self, closes: &[f64], cash: f64, held_qty: f64) {
+        const CHUNK: usize = 16;
+        let equity_of = |close: f64| cash + held_qty * close;
+        let mut chunks = closes.chunks_exact(CHUNK);
+        for chunk in chunks.by_ref() {
+            let (lowest, highest) = extremes(chunk);
+            if equity_of(highest) <= self.peak {
+                // No new peak: the worst bar of the chunk is its lowest close.
+                self.observe(equity_of(lowest));
+            } else {
+                for &close in chunk {
+                    self.observe(equity_of(close));
+                }
+            }
+        }
+        for &close in chunks.remainder() {
+            self.observe(equity_of(close));
+        }
+    }
+
     pub(crate) fn max_fraction(&self) -> f64 {
         1.0 - self.lowest_ratio
     }
+}
+
+/// The lowest and highest of a chunk of closes (never NaN), with four running pairs so the
+/// comparisons of neighbouring closes do not wait on each other.
+#[inline(always)]
+fn extremes(chunk: &[f64]) -> (f64, f64) {
+    let mut lowest = [f64::INFINITY; 4];
+    let mut highest = [f64::NEG_INFINITY; 4];
+    for quad in chunk.chunks_exact(4) {
+        for lane in 0..4 {
+            lowest[lane] = if quad[lane] < lowest[lane] {
+                quad[lane]
+            } else {
+                lowest[lane]
+            };
+            highest[lane] = if quad[lane] > highest[lane] {
+                quad[lane]
+            } else {
+                highest[lane]
+            };
+        }
+    }
+    let pick_low = |a: f64, b: f64| if a < b { a } else { b };
+    let pick_high = |a: f64, b: f64| if a > b { a } else { b };
+    (
+        pick_low(
+            pick_low(lowest[0], lowest[1]),
+            pick_low(lowest[2], lowest[3]),
+        ),
+        pick_high(
+            pick_high(highest[0], highest[1]),
+            pick_high(highest[2], highest[3]),
+        ),
+    )
 }
 
 /// Equity sampled at each UTC day boundary, reduced to the mean and variance of daily returns.
@@ -72,30 +131,24 @@ impl DailyReturns {
         }
     }
 
+    /// Takes in a run of bars whose equity is `equity_at(index)`: only the equity of the last
+    /// bar of each day matters, so this costs a step per day rather than per bar.
     #[inline(always)]
-    pub(crate) fn observe(&mut self, open_time_ms: i64, equity: f64) {
-        if open_time_ms >= self.next_day_start_ms {
-            // By value, so the caller's copy never has its address taken and stays in registers.
-            *self = self.starting_day(open_time_ms);
-        }
-        self.last_equity = equity;
-    }
-
-    /// Like [`DailyReturns::observe`] for every bar at `times`, all with the same `equity`: one
-    /// step per day rather than per bar.
-    pub(crate) fn observe_constant(&mut self, mut times: &[i64], equity: f64) {
-        if times
-            .last()
-            .is_some_and(|&last| last < self.next_day_start_ms)
-        {
-            // The usual case: the stretch ends before the day does.
-            self.last_equity = equity;
-            return;
-        }
-        while let Some(&first) = times.first() {
-            self.observe(first, equity);
-            let next_day = times.partition_point(|&time| time < self.next_day_start_ms);
-            times = &times[next_day..];
+    pub(crate) fn observe_run(&mut self, times: &[i64], equity_at: impl Fn(usize) -> f64) {
+        let mut start = 0;
+        while start < times.len() {
+            if times[start] >= self.next_day_start_ms {
+                // By value, so the caller's copy never has its address taken and stays in registers.
+                *self = self.starting_day(times[start]);
+            }
+            let end = if times[times.len() - 1] < self.next_day_start_ms {
+                // The usual case: the run ends before the day does.
+                times.len()
+            } else {
+                start + times[start..].partition_point(|&time| time < self.next_day_start_ms)
+            };
+            self.last_equity = equity_at(end - 1);
+            start = end;
         }
     }
 
@@ -222,6 +275,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn holding_stretches_give_the_per_bar_drawdown() {
+        let closes: Vec<f64> = (0..103)
+            .map(|i| 100.0 + ((i * 37) % 23) as f64 - (i / 10) as f64)
+            .collect();
+        let (cash, held) = (3.0, 0.5);
+        let mut per_bar = Drawdown::new(60.0);
+        for &close in &closes {
+            per_bar.observe(cash + held * close);
+        }
+        let mut chunked = Drawdown::new(60.0);
+        chunked.observe_holding(&closes, cash, held);
+        assert_eq!(
+            chunked.max_fraction().to_bits(),
+            per_bar.max_fraction().to_bits()
+        );
+        assert!(per_bar.max_fraction() > 0.0);
+    }
+
+    #[test]
     fn drawdown_tracks_the_worst_fall_from_any_peak() {
         let mut drawdown = Drawdown::new(100.0);
         for equity in [110.0, 99.0, 105.0, 120.0, 90.0, 130.0, 125.0] {
@@ -233,13 +305,18 @@ mod tests {
     #[test]
     fn sharpe_needs_two_days_of_varying_returns() {
         let mut daily = DailyReturns::new(100.0);
-        daily.observe(0, 100.0);
+        daily.observe_run(&[0], |_| 100.0);
         assert_eq!(daily.finish(101.0), None);
 
+        // Four days with two bars each; only each day's last bar counts.
+        let times: Vec<i64> = (0..4)
+            .flat_map(|day| [day * DAY_MS, day * DAY_MS + 60_000])
+            .collect();
+        let equity = [50.0, 100.0, 1.0, 110.0, 500.0, 99.0, 7.0, 120.0];
         let mut daily = DailyReturns::new(100.0);
-        for (day, equity) in [(0, 100.0), (1, 110.0), (2, 99.0), (3, 120.0)] {
-            daily.observe(day * DAY_MS, equity);
-        }
+        // In two runs, split inside a day, as the engine does around fills.
+        daily.observe_run(&times[..3], |i| equity[i]);
+        daily.observe_run(&times[3..], |i| equity[3 + i]);
         let sharpe = daily.finish(120.0).unwrap();
         // Day 0 closes flat, then +10 %, -10 %, and the last day closes at the final equity.
         let returns = [0.0, 0.1, -0.1, 120.0 / 99.0 - 1.0];

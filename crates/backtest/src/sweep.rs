@@ -218,7 +218,9 @@ impl SharedSeries {
             .into_par_iter()
             .map(|period| {
                 let mut ema = Ema::new(period);
-                let series = closes.iter().map(|&close| ema.update(close).unwrap_or(f64::NAN));
+                let series = closes
+                    .iter()
+                    .map(|&close| ema.update(close).unwrap_or(f64::NAN));
                 (period, series.collect())
             })
             .collect();
@@ -226,7 +228,9 @@ impl SharedSeries {
             .into_par_iter()
             .map(|period| {
                 let mut rsi = Rsi::new(period);
-                let series = closes.iter().map(|&close| rsi.update(close).unwrap_or(f64::NAN));
+                let series = closes
+                    .iter()
+                    .map(|&close| rsi.update(close).unwrap_or(f64::NAN));
                 (period, series.collect())
             })
             .collect();

@@ -7,8 +7,15 @@
 //!
 //! Why hand-written instead of the `csv` crate: the files hold nothing but numbers in a fixed
 //! layout, and the backtester must load them at several hundred MB/s. A general CSV tokenizer plus
-//! serde costs most of that budget before a number is parsed, so this reader walks each line once,
-//! parsing every field in place with `fast-float2` (correctly rounded, like Python's `float()`).
+//! serde costs most of that budget before a number is parsed.
+//!
+//! Each row is first tried on a fast path that handles the shape nearly every real file has:
+//! plain digits for the time, plain decimals (`digits[.digits]`) for the numbers, no spaces. It
+//! reads each byte once, and builds each number from its digits with one correctly rounded
+//! division. Any other line (the header, blank lines, exponents, spaces, anything wrong) is
+//! parsed whole by the general path, which trims fields, parses numbers with `fast-float2` and
+//! alone reports errors. Both give the correctly rounded value, bit-identical to
+//! `str::parse::<f64>` (and to Python's `float()`), so which path read a row never shows.
 //! The file is read in fixed-size blocks, so memory stays at the size of the candles themselves.
 //!
 //! Every error names the file, the 1-based line and, for a field, the column number and name.
@@ -379,6 +386,8 @@ impl Parser {
         }
     }
 
+    /// Parses one row (without its line end) in full generality: fields trimmed, numbers in any
+    /// form `fast-float2` reads, and an error naming the column for anything wrong.
     fn parse_row(&self, line: &[u8], format: CandleFormat) -> Result<Candle, CandleFileError> {
         let columns = format.columns();
         let mut fields = line.split(|&b| b == b',');
@@ -431,10 +440,8 @@ impl Parser {
         }
         let volume = parse_volume(next_field(5)?).map_err(|problem| bad(5, problem))?;
         // The Binance extras (close time, quote volume, ...) are not used, but must be present.
-        let mut found = 6;
-        for _ in 6..columns.len() {
-            next_field(found)?;
-            found += 1;
+        for column in 6..columns.len() {
+            next_field(column)?;
         }
         let extra = fields.count();
         if extra > 0 {
@@ -526,12 +533,12 @@ fn parse_volume(field: &[u8]) -> Result<f64, String> {
 /// The shape: the open time as plain digits, the five numbers as plain decimals
 /// (`digits[.digits]`, see [`scan_decimal`]), every field followed directly by its comma or the
 /// line end (`\n`, `\r\n`, or end of input); for Binance klines the six unused fields may hold
-/// anything but commas. Each byte is looked at once. The result must be exactly what
-/// [`Parser::parse_row`] gives for the same line, so anything it would refuse, or that needs
-/// trimming, gives `None` here rather than an error.
+/// anything but commas. Each byte of the time and the numbers is looked at once. The result
+/// must be exactly what [`Parser::parse_row`] gives for the same line, so anything it would
+/// refuse, or that needs trimming, gives `None` here rather than an error.
 #[inline]
 fn parse_common_row(bytes: &[u8], format: CandleFormat) -> Option<(Candle, usize)> {
-    let (raw_time, time_len) = scan_digits(bytes, 0);
+    let (raw_time, time_len) = scan_digits(bytes);
     // Up to 18 digits cannot overflow an i64; longer ones go the general way.
     if !(1..=18).contains(&time_len) || bytes.get(time_len) != Some(&b',') {
         return None;
@@ -563,10 +570,9 @@ fn parse_common_row(bytes: &[u8], format: CandleFormat) -> Option<(Candle, usize
         }
     }
     let [open, high, low, close, volume] = numbers;
+    // As the general path demands, so that a row it would refuse is left to it to report.
     let usable_price = |price: f64| price.is_finite() && price > 0.0;
-    if !(usable_price(open) && usable_price(high) && usable_price(low) && usable_price(close))
-        || !volume.is_finite()
-    {
+    if !([open, high, low, close].into_iter().all(usable_price) && volume.is_finite()) {
         return None;
     }
     let used = match format {
@@ -616,7 +622,7 @@ const POWERS_OF_TEN: [f64; 20] = [
 /// Anything longer is handed to `fast_float2`.
 #[inline]
 fn scan_decimal(bytes: &[u8]) -> Option<(f64, usize)> {
-    let (integer, integer_len) = scan_digits(bytes, 0);
+    let (integer, integer_len) = scan_digits(bytes);
     if integer_len == 0 {
         return None;
     }
@@ -630,7 +636,7 @@ fn scan_decimal(bytes: &[u8]) -> Option<(f64, usize)> {
     } else {
         (integer, integer_len, 0)
     };
-    if integer_len + fraction_len <= 19 && mantissa <= 1 << 62 {
+    if integer_len + fraction_len <= 19 && mantissa <= 1 << 53 {
         return Some((mantissa as f64 / POWERS_OF_TEN[fraction_len], len));
     }
     let value = fast_float2::parse(&bytes[..len]).ok()?;
@@ -640,9 +646,8 @@ fn scan_decimal(bytes: &[u8]) -> Option<(f64, usize)> {
 /// Reads the ASCII digits at the start of `bytes`: their value (meaningful only for at most 19
 /// digits; more wrap) and how many there are.
 #[inline(always)]
-fn scan_digits(bytes: &[u8], start: usize) -> (u64, usize) {
-    let (value, end) = scan_more_digits(bytes, start, 0);
-    (value, end - start)
+fn scan_digits(bytes: &[u8]) -> (u64, usize) {
+    scan_more_digits(bytes, 0, 0)
 }
 
 /// Continues a number: appends the digits from `bytes[start..]` to `value` and returns the new

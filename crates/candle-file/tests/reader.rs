@@ -204,6 +204,49 @@ fn files_larger_than_one_block_read_whole_and_report_progress() {
     );
 }
 
+#[test]
+fn rows_in_any_number_format_read_as_str_parse_reads_them() {
+    // Plain decimals take the fast path; the others (exponents, spaces, a sign, `5.`, long
+    // mantissas) go the general way; a file may mix them, and the values must not show which.
+    let rows = [
+        "1,30000.00,30014.82,29994.61,30007.31,9.337060",
+        "2, 3e4 ,3.0001e4,2.9e4,30000.5,0",
+        "3,+1.5,1.5,.5,5.,1E-3",
+        "4,0.30000000000000004,9007199254740993,123456789012345678901234,1.7976931348623157e308,0.000",
+        "5,00001.50,1.25,1.125,1.0625,12345678.12345678",
+        "6,1.5,1.5,1.5,1.5,1.5\r",
+    ];
+    let text = format!("{}\n{}\n", candle_file::NATIVE_HEADER, rows.join("\n"));
+    let candles = parse_candles(text.as_bytes(), Path::new("mixed.csv")).unwrap();
+    assert_eq!(candles.len(), rows.len());
+    for (row, candle) in rows.iter().zip(candles.iter()) {
+        let fields: Vec<&str> = row.trim_end_matches('\r').split(',').collect();
+        let expected: Vec<u64> = fields[1..]
+            .iter()
+            .map(|field| field.trim().parse::<f64>().unwrap().to_bits())
+            .collect();
+        let got = [
+            candle.open,
+            candle.high,
+            candle.low,
+            candle.close,
+            candle.volume,
+        ]
+        .map(f64::to_bits);
+        assert_eq!(got.as_slice(), expected.as_slice(), "{row}");
+    }
+}
+
+#[test]
+fn a_bad_row_after_good_ones_is_reported_with_its_line() {
+    let text = "open_time_ms,open,high,low,close,volume\n1,1.5,1.5,1.5,1.5,1\n2,1.5,1.5,1.5,1.5,1\n3,1.5,0.00,1.5,1.5,1\n";
+    let text = error_for(text);
+    assert!(
+        text.ends_with(":4: column 3 (high): \"0.00\" is not a usable price; prices must be finite and greater than zero"),
+        "{text}"
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 

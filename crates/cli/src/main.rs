@@ -44,6 +44,21 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Self {
+        Failure::Runtime(anyhow::Error::new(error).context("cannot write the output"))
+    }
+}
+
+/// True when output stopped because its reader went away (`spotbot sweep | head`): not an error.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
@@ -57,6 +72,7 @@ fn main() -> ExitCode {
             eprintln!("Run `spotbot --help` or `spotbot <command> --help` for the options.");
             ExitCode::from(2)
         }
+        Err(Failure::Runtime(error)) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(Failure::Runtime(error)) => {
             eprintln!("spotbot: error: {error:#}");
             ExitCode::from(1)

@@ -315,39 +315,33 @@ impl RsiAverages {
     /// Exactly `value() > level`, usually without dividing.
     #[inline(always)]
     pub fn is_above(&self, level: f64) -> bool {
-        match self.compare_without_dividing(level) {
-            Some(above) => above,
-            None => self.value() > level,
-        }
+        self.compare(level).0
     }
 
     /// Exactly `value() < level`, usually without dividing.
     #[inline(always)]
     pub fn is_below(&self, level: f64) -> bool {
-        match self.compare_without_dividing(level) {
-            Some(above) => !above,
-            None => self.value() < level,
-        }
+        self.compare(level).1
     }
 
-    /// `Some(value > level)` when `100 * gain` and `level * (gain + loss)` differ by more than
-    /// [`COMPARISON_MARGIN`], which the rounding of `100 * (gain / total)` cannot bridge (so the
-    /// value is then also not equal to the level); `None` when too close to call.
+    /// `(value() > level, value() < level)`.
+    ///
+    /// Compares `100 * gain` with `level * (gain + loss)` instead of dividing: when they differ by
+    /// more than [`COMPARISON_MARGIN`], which the rounding of `100 * (gain / total)` cannot bridge,
+    /// that answer is exact. Only when too close to call (or when the sum is zero) is the value
+    /// computed. Branch-free until then: RSI crosses a level too often for a branch predictor.
     #[inline(always)]
-    fn compare_without_dividing(&self, level: f64) -> Option<bool> {
-        let total = self.gain + self.loss;
-        if total == 0.0 {
-            return None;
-        }
+    fn compare(&self, level: f64) -> (bool, bool) {
         let scaled_gain = 100.0 * self.gain;
-        let threshold = level * total;
+        let threshold = level * (self.gain + self.loss);
         let margin = threshold.abs() * COMPARISON_MARGIN;
-        if scaled_gain > threshold + margin {
-            Some(true)
-        } else if scaled_gain < threshold - margin {
-            Some(false)
+        let above = scaled_gain > threshold + margin;
+        let below = scaled_gain < threshold - margin;
+        if above | below {
+            (above, below)
         } else {
-            None
+            let value = self.value();
+            (value > level, value < level)
         }
     }
 }

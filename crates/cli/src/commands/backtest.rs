@@ -95,6 +95,8 @@ pub fn run(args: BacktestArgs) -> Result<(), Failure> {
         write_file(path, |out| output::write_trades(out, &run.round_trips))?;
     }
 
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
     if args.json {
         // The summary's fields at the top level, plus what was run on what.
         let mut report = serde_json::to_value(&run.summary).context("serialising the summary")?;
@@ -106,14 +108,15 @@ pub fn run(args: BacktestArgs) -> Result<(), Failure> {
             "overbought": params.overbought,
         });
         report["data"] = serde_json::json!(args.account.data);
-        println!("{report}");
+        writeln!(out, "{report}")?;
     } else {
         print_summary(
+            &mut out,
             &args.account.data,
             &params,
             &run.summary,
             run.skipped.first(),
-        );
+        )?;
     }
     Ok(())
 }
@@ -139,19 +142,21 @@ fn optional(value: Option<f64>, show: impl Fn(f64) -> String) -> String {
 }
 
 fn print_summary(
+    out: &mut impl Write,
     data: &Path,
     params: &EmaRsiCrossParams,
     summary: &Summary,
     first_skip: Option<&backtest::SkippedOrder>,
-) {
-    println!(
+) -> std::io::Result<()> {
+    writeln!(
+        out,
         "Backtest: EMA({}) x EMA({}) cross, RSI({}) overbought {} on {}",
         params.fast,
         params.slow,
         params.rsi_period,
         params.overbought,
         data.display()
-    );
+    )?;
     let rows = [
         ("candles", summary.candles.to_string()),
         ("round trips", summary.round_trips.to_string()),
@@ -172,17 +177,20 @@ fn print_summary(
         ("exposure", percent(summary.exposure)),
     ];
     for (label, value) in rows {
-        println!("  {label:<28}{value}");
+        writeln!(out, "  {label:<28}{value}")?;
     }
     if summary.ends_in_position {
-        println!(
+        writeln!(
+            out,
             "  (the run ends holding a position, valued at the last close without an exit fee)"
-        );
+        )?;
     }
     if let Some(skip) = first_skip {
-        println!(
+        writeln!(
+            out,
             "  {} signals produced no order under the exchange rules; the first, a {} at {}: {}",
             summary.skipped_orders, skip.side, skip.time_ms, skip.reason
-        );
+        )?;
     }
+    Ok(())
 }

@@ -143,15 +143,19 @@ pub fn run(args: SweepArgs) -> Result<(), Failure> {
             .partial_cmp(&args.rank_by.score(a))
             .unwrap_or(Ordering::Equal)
     });
-    println!(
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    writeln!(
+        out,
         "{} combinations x {} candles in {:.2} s ({:.0} M candles/s); all results in {}",
         combinations.len(),
         candles.len(),
         elapsed.as_secs_f64(),
         combinations.len() as f64 * candles.len() as f64 / elapsed.as_secs_f64() / 1e6,
         args.out.display()
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "{:>5} {:>5} {:>5} {:>10} {:>7} {:>18} {:>9} {:>9} {:>8} {:>8}",
         "fast",
         "slow",
@@ -163,13 +167,14 @@ pub fn run(args: SweepArgs) -> Result<(), Failure> {
         "win rate",
         "pf",
         "sharpe"
-    );
+    )?;
     let show = |value: Option<f64>, decimals: usize| {
         value.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.decimals$}"))
     };
     for row in rows.iter().take(args.top) {
         let s = &row.summary;
-        println!(
+        writeln!(
+            out,
             "{:>5} {:>5} {:>5} {:>10} {:>7} {:>18.6} {:>8.2}% {:>9} {:>8} {:>8}",
             row.params.fast,
             row.params.slow,
@@ -181,7 +186,7 @@ pub fn run(args: SweepArgs) -> Result<(), Failure> {
             show(s.win_rate.map(|w| w * 100.0), 2),
             show(s.profit_factor, 3),
             show(s.sharpe, 3),
-        );
+        )?;
     }
     Ok(())
 }
