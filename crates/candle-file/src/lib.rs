@@ -11,7 +11,7 @@
 //!
 //! Each row is first tried on a fast path that handles the shape nearly every real file has:
 //! plain digits for the time, plain decimals (`digits[.digits]`) for the numbers, no spaces. It
-//! reads each byte once, and builds each number from its digits with one correctly rounded
+//! reads each digit once, and builds each number from its digits with one correctly rounded
 //! division. Any other line (the header, blank lines, exponents, spaces, anything wrong) is
 //! parsed whole by the general path, which trims fields, parses numbers with `fast-float2` and
 //! alone reports errors. Both give the correctly rounded value, bit-identical to
@@ -572,7 +572,12 @@ fn parse_common_row(bytes: &[u8], format: CandleFormat) -> Option<(Candle, usize
     let [open, high, low, close, volume] = numbers;
     // As the general path demands, so that a row it would refuse is left to it to report.
     let usable_price = |price: f64| price.is_finite() && price > 0.0;
-    if !([open, high, low, close].into_iter().all(usable_price) && volume.is_finite()) {
+    let usable = usable_price(open)
+        && usable_price(high)
+        && usable_price(low)
+        && usable_price(close)
+        && volume.is_finite();
+    if !usable {
         return None;
     }
     let used = match format {
