@@ -2,9 +2,10 @@
 //! tracks cash, position, fees and the per-bar statistics.
 //!
 //! The loop is the hot path of backtests and sweeps (hundreds of millions of candles a second). The
-//! strategy scans ahead until its next signal ([`Strategy::scan`]); the wallet cannot change in
-//! between, so the statistics then catch up over that stretch in one go (in O(days) when flat),
-//! and the fill, which happens on a few bars in a thousand, lives in a separate cold function. Money here is `f64` on
+//! strategy runs over the candles in its own tight loop ([`Strategy::run`]) and calls back on each
+//! signal; the wallet cannot change in between, so the statistics catch up over each stretch at
+//! the callback (in O(days) when flat), and the fill, which happens on a few bars in a thousand,
+//! lives in a separate cold function. Money here is `f64` on
 //! purpose: this is the backtest hot loop, the one place outside indicators where the project allows
 //! it. When exchange rules are given, every order goes through `market`'s `Decimal` normaliser
 //! exactly as a live order would.
@@ -178,6 +179,16 @@ struct BarStats {
     daily: DailyReturns,
 }
 
+/// What the strategy is told: long while a trade is open.
+#[inline(always)]
+fn position_of(wallet: Wallet) -> Position {
+    if wallet.long {
+        Position::Long
+    } else {
+        Position::Flat
+    }
+}
+
 impl BarStats {
     /// Accounts for bars over which the wallet did not change.
     #[inline(always)]
@@ -315,41 +326,30 @@ impl<'c> Simulation<'c> {
     ) {
         let times = candles.open_times_ms();
         let closes = candles.closes();
-        // Between two signals the wallet does not change, so the strategy scans ahead on its own
-        // and the statistics catch up over the whole stretch at once.
+        // Between two signals the wallet does not change, so the statistics catch up over each
+        // stretch at once, when the next signal (or the end) arrives.
         let mut wallet = self.wallet;
         let mut stats = self.stats;
-        let mut cursor = range.start;
-        while cursor < range.end {
-            let position = if wallet.long {
-                Position::Long
-            } else {
-                Position::Flat
-            };
-            let Some((index, signal)) = strategy.scan(candles, cursor..range.end, position) else {
-                stats.observe(
-                    &times[cursor..range.end],
-                    &closes[cursor..range.end],
-                    wallet,
-                    observer,
-                );
-                break;
-            };
+        let mut stretch_start = range.start;
+        let position = position_of(wallet);
+        strategy.run(candles, range.clone(), position, |index, signal| {
             stats.observe(
-                &times[cursor..index],
-                &closes[cursor..index],
+                &times[stretch_start..index],
+                &closes[stretch_start..index],
                 wallet,
                 observer,
             );
             wallet = self.fill(wallet, signal, times[index], closes[index]);
-            stats.observe(
-                &times[index..=index],
-                &closes[index..=index],
-                wallet,
-                observer,
-            );
-            cursor = index + 1;
-        }
+            // The signal's own bar closes with the new wallet: it opens the next stretch.
+            stretch_start = index;
+            position_of(wallet)
+        });
+        stats.observe(
+            &times[stretch_start..range.end],
+            &closes[stretch_start..range.end],
+            wallet,
+            observer,
+        );
         self.wallet = wallet;
         self.stats = stats;
     }
@@ -419,6 +419,7 @@ impl<'c> Simulation<'c> {
     }
 
     /// The quantity the exchange would accept for `desired`, or why none.
+    #[inline]
     fn legal_quantity(&self, side: market::Side, price: f64, desired: f64) -> Result<f64, String> {
         match &self.config.rules {
             None => Ok(desired),

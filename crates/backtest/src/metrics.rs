@@ -45,27 +45,43 @@ impl Drawdown {
     }
 
     /// [`Drawdown::observe`] for every bar of a stretch holding `held_qty` (> 0) and `cash`,
-    /// where equity is `cash + held_qty * close`: chunk by chunk, one comparison per chunk unless
-    /// the chunk makes a new peak. Gives exactly the per-bar result, because equity is monotone
-    /// in the close and `equity / peak` is monotone in equity.
+    /// where equity is `cash + held_qty * close`, dividing only when the peak moves: between two
+    /// peaks the lowest `equity / peak` is the lowest equity over that peak. Exactly the per-bar
+    /// result.
     #[inline(always)]
     pub(crate) fn observe_holding(&mut self, closes: &[f64], cash: f64, held_qty: f64) {
-        const CHUNK: usize = 16;
-        let equity_of = |close: f64| cash + held_qty * close;
-        let mut chunks = closes.chunks_exact(CHUNK);
-        for chunk in chunks.by_ref() {
-            let (lowest, highest) = extremes(chunk);
-            if equity_of(highest) <= self.peak {
-                // No new peak: the worst bar of the chunk is its lowest close.
-                self.observe(equity_of(lowest));
+        // Equity is monotone in the close (rounding is monotone too), so the extreme closes
+        // settle the common case, a stretch that makes no new peak, without a sequential pass.
+        let (lowest_close, highest_close) = extremes(closes);
+        if cash + held_qty * highest_close <= self.peak {
+            self.settle(cash + held_qty * lowest_close);
+            return;
+        }
+        let mut lowest = f64::INFINITY;
+        for &close in closes {
+            let equity = cash + held_qty * close;
+            if equity > self.peak {
+                self.settle(lowest);
+                self.peak = equity;
+                lowest = equity;
             } else {
-                for &close in chunk {
-                    self.observe(equity_of(close));
-                }
+                // A select, not a branch: new lows come too irregularly to predict.
+                lowest = if equity < lowest { equity } else { lowest };
             }
         }
-        for &close in chunks.remainder() {
-            self.observe(equity_of(close));
+        self.settle(lowest);
+    }
+
+    /// Takes in the lowest equity seen while the peak was the current one.
+    #[inline(always)]
+    fn settle(&mut self, lowest_equity: f64) {
+        if lowest_equity.is_finite() {
+            let ratio = lowest_equity / self.peak;
+            self.lowest_ratio = if ratio < self.lowest_ratio {
+                ratio
+            } else {
+                self.lowest_ratio
+            };
         }
     }
 
@@ -74,36 +90,30 @@ impl Drawdown {
     }
 }
 
-/// The lowest and highest of a chunk of closes (never NaN), with four running pairs so the
-/// comparisons of neighbouring closes do not wait on each other.
+/// The lowest and highest close (never NaN; infinite for no closes), with four running pairs so
+/// the comparisons of neighbouring closes do not wait on each other.
 #[inline(always)]
-fn extremes(chunk: &[f64]) -> (f64, f64) {
+fn extremes(closes: &[f64]) -> (f64, f64) {
+    let lower = |a: f64, b: f64| if a < b { a } else { b };
+    let higher = |a: f64, b: f64| if a > b { a } else { b };
     let mut lowest = [f64::INFINITY; 4];
     let mut highest = [f64::NEG_INFINITY; 4];
-    for quad in chunk.chunks_exact(4) {
+    let mut quads = closes.chunks_exact(4);
+    for quad in quads.by_ref() {
         for lane in 0..4 {
-            lowest[lane] = if quad[lane] < lowest[lane] {
-                quad[lane]
-            } else {
-                lowest[lane]
-            };
-            highest[lane] = if quad[lane] > highest[lane] {
-                quad[lane]
-            } else {
-                highest[lane]
-            };
+            lowest[lane] = lower(quad[lane], lowest[lane]);
+            highest[lane] = higher(quad[lane], highest[lane]);
         }
     }
-    let pick_low = |a: f64, b: f64| if a < b { a } else { b };
-    let pick_high = |a: f64, b: f64| if a > b { a } else { b };
+    for (lane, &close) in quads.remainder().iter().enumerate() {
+        lowest[lane] = lower(close, lowest[lane]);
+        highest[lane] = higher(close, highest[lane]);
+    }
     (
-        pick_low(
-            pick_low(lowest[0], lowest[1]),
-            pick_low(lowest[2], lowest[3]),
-        ),
-        pick_high(
-            pick_high(highest[0], highest[1]),
-            pick_high(highest[2], highest[3]),
+        lower(lower(lowest[0], lowest[1]), lower(lowest[2], lowest[3])),
+        higher(
+            higher(highest[0], highest[1]),
+            higher(highest[2], highest[3]),
         ),
     )
 }

@@ -5,7 +5,7 @@
 //! the EMAs cross ([`EmaReadings::crossed_up`] / [`EmaReadings::crossed_down`], the predicates of
 //! the live rule), and each (RSI period, level) the list of bars where the RSI is above the level.
 //! A combination then runs through the ordinary backtest engine with a strategy whose
-//! [`Strategy::scan`] finds its next signal by searching those sorted lists instead of walking
+//! [`Strategy::run`] finds each next signal by searching those sorted lists instead of walking
 //! every candle: the signals are the ones [`EmaRsiCrossParams::decide`] gives, bar for bar, so a
 //! sweep row and a single backtest with the same parameters agree to the last bit (a test checks
 //! it), at a fraction of the cost.
@@ -425,22 +425,23 @@ impl Strategy for PrecomputedCross<'_> {
         self.cursors = Cursors::default();
     }
 
-    fn scan(
+    /// Jumps from signal to signal through the event lists.
+    fn run(
         &mut self,
         _candles: &CandleSeries,
         range: Range<usize>,
-        position: Position,
-    ) -> Option<(usize, Signal)> {
-        match self.next_signal(range.start, position) {
-            Some((index, signal)) if index < range.end => {
-                self.next_index = index + 1;
-                Some((index, signal))
+        mut position: Position,
+        mut on_signal: impl FnMut(usize, Signal) -> Position,
+    ) {
+        let mut start = range.start;
+        while let Some((index, signal)) = self.next_signal(start, position) {
+            if index >= range.end {
+                break;
             }
-            _ => {
-                self.next_index = range.end;
-                None
-            }
+            position = on_signal(index, signal);
+            start = index + 1;
         }
+        self.next_index = range.end;
     }
 }
 

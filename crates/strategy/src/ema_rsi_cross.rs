@@ -261,40 +261,38 @@ impl EmaRsiCross {
         !self.previous_slow.is_nan() && self.rsi.is_defined()
     }
 
-    /// The warm part of [`Strategy::scan`]: `closes` start at candle index `start`.
+    /// The warm part of [`Strategy::run`]: `closes` start at candle index `start`.
     #[inline(always)]
-    fn scan_defined(
+    fn run_warm(
         &mut self,
         closes: &[f64],
         start: usize,
-        position: Position,
-    ) -> Option<(usize, Signal)> {
+        mut position: Position,
+        mut on_signal: impl FnMut(usize, Signal) -> Position,
+    ) {
         let params = self.params;
         // Local copies stay in registers through the loop; written back at the end.
         let (mut fast, mut slow, mut rsi) =
             (self.fast.clone(), self.slow.clone(), self.rsi.clone());
-        let (mut fast_value, mut slow_value) = (self.fast.value_or_nan(), self.slow.value_or_nan());
+        let (mut fast_value, mut slow_value) = (fast.value_or_nan(), slow.value_or_nan());
         let (mut previous_fast, mut previous_slow) = (self.previous_fast, self.previous_slow);
-        let mut found = None;
         for (offset, &close) in closes.iter().enumerate() {
             (previous_fast, previous_slow) = (fast_value, slow_value);
             fast_value = fast.update_defined(close);
             slow_value = slow.update_defined(close);
-            rsi.update_defined(close);
+            let averages = rsi.update_defined(close);
             let ema = EmaReadings {
                 previous_fast,
                 previous_slow,
                 fast: fast_value,
                 slow: slow_value,
             };
-            if let Some(signal) = params.decide_defined(position, ema, &rsi) {
-                found = Some((start + offset, signal));
-                break;
+            if let Some(signal) = params.decide_defined(position, ema, &averages) {
+                position = on_signal(start + offset, signal);
             }
         }
         (self.fast, self.slow, self.rsi) = (fast, slow, rsi);
         (self.previous_fast, self.previous_slow) = (previous_fast, previous_slow);
-        found
     }
 }
 
@@ -322,31 +320,35 @@ impl Strategy for EmaRsiCross {
         *self = EmaRsiCross::new(self.params).expect("parameters were validated at construction");
     }
 
-    /// Candle by candle through [`Strategy::on_candle`] until warm, then a tight loop over the
+    /// Candle by candle through [`Strategy::on_candle`] until warm, then one tight loop over the
     /// closes with the indicators' `update_defined` (the same arithmetic as `update`, minus the
     /// warm-up checks), the division-free RSI comparisons (the same answers as comparing the value)
-    /// and the same [`EmaRsiCrossParams::decide_defined`]. This is what makes the backtester fast;
-    /// the results are identical to the candle-by-candle path (a test checks it).
+    /// and the same [`EmaRsiCrossParams::decide_defined`], on local copies of the state so that it
+    /// stays in registers. This is what makes the backtester fast; the signals are identical to
+    /// the candle-by-candle path (a test checks it).
     #[inline(always)]
-    fn scan(
+    fn run(
         &mut self,
         candles: &CandleSeries,
         range: Range<usize>,
-        position: Position,
-    ) -> Option<(usize, Signal)> {
+        mut position: Position,
+        mut on_signal: impl FnMut(usize, Signal) -> Position,
+    ) {
         let mut index = range.start;
         while index < range.end && !self.is_warm() {
             let candle = candles.get(index).expect("index is within the range");
             if let Some(signal) = self.on_candle(&candle, position) {
-                return Some((index, signal));
+                position = on_signal(index, signal);
             }
             index += 1;
         }
-        let closes = &candles.closes()[index..range.end];
-        // One loop per position, so the position test is not repeated on every candle.
-        match position {
-            Position::Flat => self.scan_defined(closes, index, Position::Flat),
-            Position::Long => self.scan_defined(closes, index, Position::Long),
+        if index < range.end {
+            self.run_warm(
+                &candles.closes()[index..range.end],
+                index,
+                position,
+                on_signal,
+            );
         }
     }
 }

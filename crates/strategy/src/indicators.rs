@@ -255,10 +255,14 @@ impl Rsi {
         debug_assert!(self.is_defined());
         let change = x - self.previous;
         self.previous = x;
-        // `max(0.0)` adds exactly +0.0 where TA-Lib adds nothing: same bits, no branch.
+        // Adding +0.0 where TA-Lib adds nothing gives the same bits, without a branch. A plain
+        // select rather than `f64::max`, whose NaN handling costs instructions (a change is never
+        // NaN here: the RSI is defined, so every input so far was a number).
+        let gain = if change > 0.0 { change } else { 0.0 };
+        let loss = if change < 0.0 { -change } else { 0.0 };
         let averages = &mut self.averages;
-        averages.gain = (averages.gain * self.weight + change.max(0.0)) * self.reciprocal;
-        averages.loss = (averages.loss * self.weight + (-change).max(0.0)) * self.reciprocal;
+        averages.gain = (averages.gain * self.weight + gain) * self.reciprocal;
+        averages.loss = (averages.loss * self.weight + loss) * self.reciprocal;
         *averages
     }
 

@@ -62,21 +62,24 @@ pub trait Strategy {
         self.signal(position)
     }
 
-    /// Feeds `candles[range]` in order until one produces a signal for `position`, and returns
-    /// that candle's index and the signal; candles after it are not fed. `None` when the whole
-    /// range passed without a signal.
+    /// Feeds `candles[range]` in order, starting in `position`, and calls
+    /// `on_signal(index, signal)` for each candle that produces a signal; its answer is the
+    /// position for the candles after that one (an order the exchange refused leaves it as it was).
     ///
     /// The backtester's entry point: equivalent to calling [`Strategy::on_candle`] candle by
     /// candle (which is what this default does), but a strategy may override it with a tighter
     /// loop over the same arithmetic. Always inlined, so that it compiles with the caller's
     /// target features (the backtester enables FMA).
     #[inline(always)]
-    fn scan(
+    fn run(
         &mut self,
         candles: &CandleSeries,
         range: Range<usize>,
-        position: Position,
-    ) -> Option<(usize, Signal)> {
+        mut position: Position,
+        mut on_signal: impl FnMut(usize, Signal) -> Position,
+    ) where
+        Self: Sized,
+    {
         let start = range.start;
         let times = &candles.open_times_ms()[range.clone()];
         let opens = &candles.opens()[range.clone()];
@@ -95,10 +98,9 @@ pub trait Strategy {
                 volume: volumes[offset],
             };
             if let Some(signal) = self.on_candle(&candle, position) {
-                return Some((start + offset, signal));
+                position = on_signal(start + offset, signal);
             }
         }
-        None
     }
 
     /// Resets, then replays `history` (oldest first) to rebuild the indicator state.

@@ -184,9 +184,10 @@ fn price_path() -> impl proptest::strategy::Strategy<Value = Vec<f64>> {
 }
 
 proptest! {
-    /// `scan` (the backtester's fast path) signals exactly where `on_candle` does.
+    /// `run` (the backtester's fast path) signals exactly where `on_candle` does, and leaves
+    /// the same state behind.
     #[test]
-    fn scan_signals_where_on_candle_does(closes in price_path(), overbought in 30.0f64..90.0) {
+    fn run_signals_where_on_candle_does(closes in price_path(), overbought in 30.0f64..90.0) {
         let params = EmaRsiCrossParams { fast: 3, slow: 7, rsi_period: 5, overbought };
         let series: market::CandleSeries = closes.iter().enumerate().map(|(i, &c)| candle(i, c)).collect();
         let expected = {
@@ -202,14 +203,25 @@ proptest! {
             out
         };
         let mut strategy = EmaRsiCross::new(params).unwrap();
-        let mut position = Position::Flat;
         let mut got = Vec::new();
-        let mut cursor = 0;
-        while let Some((index, signal)) = strategy.scan(&series, cursor..series.len(), position) {
-            position = if signal == Signal::Buy { Position::Long } else { Position::Flat };
-            got.push((index, signal));
-            cursor = index + 1;
+        // In two runs, split at an arbitrary candle, as a live feed or a sweep block would.
+        let split = series.len() / 3;
+        let mut position = Position::Flat;
+        for range in [0..split, split..series.len()] {
+            strategy.run(&series, range, position, |index, signal| {
+                got.push((index, signal));
+                position = if signal == Signal::Buy { Position::Long } else { Position::Flat };
+                position
+            });
         }
+        let mut reference = EmaRsiCross::new(params).unwrap();
+        for c in series.iter() {
+            reference.update(&c);
+        }
+        let (a, b) = (strategy.readings(), reference.readings());
+        prop_assert_eq!(a.ema.fast.to_bits(), b.ema.fast.to_bits());
+        prop_assert_eq!(a.ema.previous_slow.to_bits(), b.ema.previous_slow.to_bits());
+        prop_assert_eq!(a.rsi.to_bits(), b.rsi.to_bits());
         prop_assert_eq!(got, expected);
     }
 
