@@ -158,8 +158,7 @@ struct OpenTrade {
     cash_before: f64,
 }
 
-/// What the account holds: the state every bar reads. Small and `Copy` so the bar loop keeps it
-/// in registers and fills hand it back by value.
+/// What the account holds between two signals; fills update it in place.
 #[derive(Debug, Clone, Copy)]
 struct Wallet {
     cash: f64,
@@ -339,7 +338,7 @@ impl<'c> Simulation<'c> {
                 wallet,
                 observer,
             );
-            wallet = self.fill(wallet, signal, times[index], closes[index]);
+            self.fill(&mut wallet, signal, times[index], closes[index]);
             // The signal's own bar closes with the new wallet: it opens the next stretch.
             stretch_start = index;
             position_of(wallet)
@@ -357,7 +356,7 @@ impl<'c> Simulation<'c> {
     /// Executes a signal at the candle's close. Rare, so kept out of the loop body.
     #[cold]
     #[inline(never)]
-    fn fill(&mut self, mut wallet: Wallet, signal: Signal, time_ms: i64, price: f64) -> Wallet {
+    fn fill(&mut self, wallet: &mut Wallet, signal: Signal, time_ms: i64, price: f64) {
         let fee_rate = self.config.fee_rate;
         match signal {
             Signal::Buy => {
@@ -368,7 +367,7 @@ impl<'c> Simulation<'c> {
                 let desired = budget / (price * (1.0 + fee_rate));
                 let qty = match self.legal_quantity(market::Side::Buy, price, desired) {
                     Ok(qty) => qty,
-                    Err(reason) => return self.skip(wallet, time_ms, "BUY", reason),
+                    Err(reason) => return self.skip(time_ms, "BUY", reason),
                 };
                 let notional = qty * price;
                 let fee = notional * fee_rate;
@@ -392,11 +391,11 @@ impl<'c> Simulation<'c> {
             }
             Signal::Sell => {
                 let Some(trade) = self.open_trade else {
-                    return wallet;
+                    return;
                 };
                 let qty = match self.legal_quantity(market::Side::Sell, price, wallet.held_qty) {
                     Ok(qty) => qty,
-                    Err(reason) => return self.skip(wallet, time_ms, "SELL", reason),
+                    Err(reason) => return self.skip(time_ms, "SELL", reason),
                 };
                 let notional = qty * price;
                 let fee = notional * fee_rate;
@@ -415,7 +414,6 @@ impl<'c> Simulation<'c> {
                 });
             }
         }
-        wallet
     }
 
     /// The quantity the exchange would accept for `desired`, or why none.
@@ -427,13 +425,12 @@ impl<'c> Simulation<'c> {
         }
     }
 
-    fn skip(&mut self, wallet: Wallet, time_ms: i64, side: &'static str, reason: String) -> Wallet {
+    fn skip(&mut self, time_ms: i64, side: &'static str, reason: String) {
         self.skipped.push(SkippedOrder {
             time_ms,
             side,
             reason,
         });
-        wallet
     }
 
     /// Closes the books: an open position is valued at the last close, without an exit fee.
