@@ -178,6 +178,19 @@ struct BarStats {
     daily: DailyReturns,
 }
 
+/// Reads the open times of the next 32 candles and discards them, as a prefetch: the bar loop
+/// never reads the time column, so the times the next callback needs (a stretch's first and
+/// last, a fill's) would each miss the cache and stall it. Touched now, the misses overlap with
+/// the loop. Measured: a few per cent on the default backtest.
+#[inline(always)]
+fn touch_times_ahead(times: &[i64], index: usize) {
+    for ahead in [8, 16, 24, 32] {
+        if let Some(&time) = times.get(index + ahead) {
+            std::hint::black_box(time);
+        }
+    }
+}
+
 /// What the strategy is told: long while a trade is open.
 #[inline(always)]
 fn position_of(wallet: Wallet) -> Position {
@@ -341,6 +354,7 @@ impl<'c> Simulation<'c> {
             self.fill(&mut wallet, signal, times[index], closes[index]);
             // The signal's own bar closes with the new wallet: it opens the next stretch.
             stretch_start = index;
+            touch_times_ahead(times, index);
             position_of(wallet)
         });
         stats.observe(
