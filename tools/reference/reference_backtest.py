@@ -5,16 +5,18 @@ closes. A bar is tradable once fast, slow and rsi are defined at it and fast,
 slow are defined at the bar before. BUY when flat and fast crosses above slow
 and rsi < overbought; SELL when long and (fast crosses below slow or
 rsi > overbought). Fills at the bar's close, all-in: qty = cash / (close *
-(1 + fee rate)), notional = qty * close, fee = notional * fee rate; a buy does
-cash -= notional + fee, a sell cash += notional - fee. No rounding anywhere.
+(1 + fee rate)), notional = qty * close, fee = notional * fee rate; a buy
+spends all the cash (cash = 0), a sell does cash += notional - fee. No rounding
+anywhere.
 
 Final equity is the cash after the last fill plus, if a position is still open
 at the end of the data, qty * last close (no exit fee).
 
-The buy leaves a rounding residual of about 1e-16 of the cash, often negative.
---zero-residual sets cash to exactly 0 after each buy instead; that is the
-convention behind the figures published in the shared data README, which it
-reproduces bit for bit (the default agrees with them to about 3e-13).
+Setting cash to exactly 0 after an all-in buy is the convention behind the
+figures published in the shared data README, which this reproduces bit for bit.
+--keep-residual computes cash - (notional + fee) instead, which leaves a rounding
+residual of about 1e-16 of the cash, often negative (it agrees with the
+published figures to about 3e-13).
 
 Run from the repository root, e.g.:
 
@@ -89,15 +91,15 @@ def main():
                         help="fee rate per fill, fraction of notional (default: %(default)s)")
     parser.add_argument("--cash", type=float, default=10000.0,
                         help="starting quote cash (default: %(default)s)")
-    parser.add_argument("--zero-residual", action="store_true",
-                        help="set cash to exactly 0 after each buy (see above)")
+    parser.add_argument("--keep-residual", action="store_true",
+                        help="subtract the buy's cost instead of zeroing the cash (see above)")
     parser.add_argument("--trades-out", metavar="FILE", help="write round trips to this CSV")
     args = parser.parse_args()
 
     times, closes = read_candles(args.data)
     trades, equity, fees, open_position = backtest(
         times, closes, args.fast, args.slow, args.rsi, args.overbought, args.fee, args.cash,
-        args.zero_residual)
+        not args.keep_residual)
 
     if args.trades_out:
         with open(args.trades_out, "w", newline="") as f:

@@ -1,6 +1,6 @@
 //! The backtester against the published reference: the default EMA/RSI strategy on the shared
 //! 100,000-candle file must give 2,334 round trips, final equity 72.6322732899594 and total fees
-//! 9450.749944143356, and agree trade by trade with the plain Python + TA-Lib loop
+//! 9450.749944143356, and agree trade by trade, bit for bit, with the plain Python + TA-Lib loop
 //! (`tools/reference/reference_backtest.py`, output in `tests/reference/`).
 
 use std::path::PathBuf;
@@ -71,8 +71,9 @@ fn default_strategy_reproduces_the_published_figures_and_every_trade() {
         assert_eq!(got.exit_time_ms, want.exit_time_ms, "trade {index}");
         assert_eq!(got.entry_price, want.entry_price, "trade {index}");
         assert_eq!(got.exit_price, want.exit_price, "trade {index}");
-        assert_close(&format!("trade {index} qty"), got.qty, want.qty);
-        assert_close(&format!("trade {index} pnl"), got.pnl, want.pnl);
+        // Same arithmetic in the same order as the Python loop: bit for bit.
+        assert_eq!(got.qty.to_bits(), want.qty.to_bits(), "trade {index} qty");
+        assert_eq!(got.pnl.to_bits(), want.pnl.to_bits(), "trade {index} pnl");
     }
     // Cash after every round trip is cash before it plus its PnL: the trips chain up to the end.
     let chained = run
