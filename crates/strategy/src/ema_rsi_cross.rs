@@ -216,11 +216,70 @@ impl EmaRsiCrossParams {
 #[derive(Debug, Clone)]
 pub struct EmaRsiCross {
     params: EmaRsiCrossParams,
+    state: CrossState,
+}
+
+/// The indicators after some candle, and the EMAs one candle earlier.
+#[derive(Debug, Clone)]
+struct CrossState {
     fast: Ema,
     slow: Ema,
     rsi: Rsi,
     previous_fast: f64,
     previous_slow: f64,
+}
+
+impl CrossState {
+    fn new(params: &EmaRsiCrossParams) -> Self {
+        CrossState {
+            fast: Ema::new(params.fast),
+            slow: Ema::new(params.slow),
+            rsi: Rsi::new(params.rsi_period),
+            previous_fast: f64::NAN,
+            previous_slow: f64::NAN,
+        }
+    }
+
+    /// True once every reading, including the previous candle's EMAs, is defined.
+    fn is_warm(&self) -> bool {
+        // The slow EMA is defined last, so a defined previous slow EMA implies both current EMAs.
+        !self.previous_slow.is_nan() && self.rsi.is_defined()
+    }
+
+    /// One candle through every indicator, defined or not.
+    #[inline(always)]
+    fn update(&mut self, close: f64) {
+        self.previous_fast = self.fast.value_or_nan();
+        self.previous_slow = self.slow.value_or_nan();
+        self.fast.update(close);
+        self.slow.update(close);
+        self.rsi.update(close);
+    }
+
+    /// One candle through a [warm](CrossState::is_warm) state, and the rule's answer for
+    /// `position`: `update` and `decide` minus the warm-up checks, and with the RSI compared
+    /// without dividing (the same answers).
+    #[inline(always)]
+    fn step_warm(
+        &mut self,
+        close: f64,
+        params: &EmaRsiCrossParams,
+        position: Position,
+    ) -> Option<Signal> {
+        let previous_fast = self.fast.value_or_nan();
+        let previous_slow = self.slow.value_or_nan();
+        let fast = self.fast.update_defined(close);
+        let slow = self.slow.update_defined(close);
+        let averages = self.rsi.update_defined(close);
+        (self.previous_fast, self.previous_slow) = (previous_fast, previous_slow);
+        let ema = EmaReadings {
+            previous_fast,
+            previous_slow,
+            fast,
+            slow,
+        };
+        params.decide_defined(position, ema, &averages)
+    }
 }
 
 impl EmaRsiCross {
@@ -229,11 +288,7 @@ impl EmaRsiCross {
         params.validate()?;
         Ok(EmaRsiCross {
             params,
-            fast: Ema::new(params.fast),
-            slow: Ema::new(params.slow),
-            rsi: Rsi::new(params.rsi_period),
-            previous_fast: f64::NAN,
-            previous_slow: f64::NAN,
+            state: CrossState::new(&params),
         })
     }
 
@@ -244,24 +299,19 @@ impl EmaRsiCross {
 
     /// The latest indicator readings (NaN where not yet defined).
     pub fn readings(&self) -> CrossReadings {
+        let state = &self.state;
         CrossReadings {
             ema: EmaReadings {
-                previous_fast: self.previous_fast,
-                previous_slow: self.previous_slow,
-                fast: self.fast.value().unwrap_or(f64::NAN),
-                slow: self.slow.value().unwrap_or(f64::NAN),
+                previous_fast: state.previous_fast,
+                previous_slow: state.previous_slow,
+                fast: state.fast.value_or_nan(),
+                slow: state.slow.value_or_nan(),
             },
-            rsi: self.rsi.value().unwrap_or(f64::NAN),
+            rsi: state.rsi.value().unwrap_or(f64::NAN),
         }
     }
 
-    /// True once every reading, including the previous bar's EMAs, is defined.
-    fn is_warm(&self) -> bool {
-        // The slow EMA is defined last, so a defined previous slow EMA implies both current EMAs.
-        !self.previous_slow.is_nan() && self.rsi.is_defined()
-    }
-
-    /// The warm part of [`Strategy::run`]: `closes` start at candle index `start`.
+    /// [`Strategy::run`] once the state is warm; `closes` start at candle index `start`.
     #[inline(always)]
     fn run_warm(
         &mut self,
@@ -271,40 +321,21 @@ impl EmaRsiCross {
         mut on_signal: impl FnMut(usize, Signal) -> Position,
     ) {
         let params = self.params;
-        // Local copies stay in registers through the loop; written back at the end.
-        let (mut fast, mut slow, mut rsi) =
-            (self.fast.clone(), self.slow.clone(), self.rsi.clone());
-        let (mut fast_value, mut slow_value) = (fast.value_or_nan(), slow.value_or_nan());
-        let (mut previous_fast, mut previous_slow) = (self.previous_fast, self.previous_slow);
+        // A local copy stays in registers through the loop.
+        let mut state = self.state.clone();
         for (offset, &close) in closes.iter().enumerate() {
-            (previous_fast, previous_slow) = (fast_value, slow_value);
-            fast_value = fast.update_defined(close);
-            slow_value = slow.update_defined(close);
-            let averages = rsi.update_defined(close);
-            let ema = EmaReadings {
-                previous_fast,
-                previous_slow,
-                fast: fast_value,
-                slow: slow_value,
-            };
-            if let Some(signal) = params.decide_defined(position, ema, &averages) {
+            if let Some(signal) = state.step_warm(close, &params, position) {
                 position = on_signal(start + offset, signal);
             }
         }
-        (self.fast, self.slow, self.rsi) = (fast, slow, rsi);
-        (self.previous_fast, self.previous_slow) = (previous_fast, previous_slow);
+        self.state = state;
     }
 }
 
 impl Strategy for EmaRsiCross {
     #[inline(always)]
     fn update(&mut self, candle: &Candle) {
-        let close = candle.close;
-        self.previous_fast = self.fast.value_or_nan();
-        self.previous_slow = self.slow.value_or_nan();
-        self.fast.update(close);
-        self.slow.update(close);
-        self.rsi.update(close);
+        self.state.update(candle.close);
     }
 
     #[inline(always)]
@@ -317,15 +348,15 @@ impl Strategy for EmaRsiCross {
     }
 
     fn reset(&mut self) {
-        *self = EmaRsiCross::new(self.params).expect("parameters were validated at construction");
+        self.state = CrossState::new(&self.params);
     }
 
     /// Candle by candle through [`Strategy::on_candle`] until warm, then one tight loop over the
     /// closes with the indicators' `update_defined` (the same arithmetic as `update`, minus the
-    /// warm-up checks), the division-free RSI comparisons (the same answers as comparing the value)
-    /// and the same [`EmaRsiCrossParams::decide_defined`], on local copies of the state so that it
-    /// stays in registers. This is what makes the backtester fast; the signals are identical to
-    /// the candle-by-candle path (a test checks it).
+    /// warm-up checks), the division-free RSI comparisons (the same answers as comparing the
+    /// value) and the same [`EmaRsiCrossParams::decide_defined`], on a local copy of the state so
+    /// that it stays in registers. This is what makes the backtester fast; the signals and the
+    /// final state are identical to the candle-by-candle path (tests check it).
     #[inline(always)]
     fn run(
         &mut self,
@@ -335,7 +366,7 @@ impl Strategy for EmaRsiCross {
         mut on_signal: impl FnMut(usize, Signal) -> Position,
     ) {
         let mut index = range.start;
-        while index < range.end && !self.is_warm() {
+        while index < range.end && !self.state.is_warm() {
             let candle = candles.get(index).expect("index is within the range");
             if let Some(signal) = self.on_candle(&candle, position) {
                 position = on_signal(index, signal);

@@ -185,18 +185,32 @@ fn price_path() -> impl proptest::strategy::Strategy<Value = Vec<f64>> {
 
 proptest! {
     /// `run` (the backtester's fast path) signals exactly where `on_candle` does, and leaves
-    /// the same state behind.
+    /// the same state behind, also when the engine refuses some orders (every `refuse_every`-th
+    /// signal keeps the position, as an order below the exchange minimum would).
     #[test]
-    fn run_signals_where_on_candle_does(closes in price_path(), overbought in 30.0f64..90.0) {
+    fn run_signals_where_on_candle_does(
+        closes in price_path(),
+        overbought in 30.0f64..90.0,
+        refuse_every in 0usize..4,
+    ) {
         let params = EmaRsiCrossParams { fast: 3, slow: 7, rsi_period: 5, overbought };
         let series: market::CandleSeries = closes.iter().enumerate().map(|(i, &c)| candle(i, c)).collect();
+        let engine = |count: &mut usize, signal: Signal, position: Position| {
+            *count += 1;
+            let refused = refuse_every != 0 && *count % refuse_every == 0;
+            match (refused, signal) {
+                (true, _) => position,
+                (false, Signal::Buy) => Position::Long,
+                (false, Signal::Sell) => Position::Flat,
+            }
+        };
         let expected = {
             let mut strategy = EmaRsiCross::new(params).unwrap();
-            let mut position = Position::Flat;
+            let (mut position, mut count) = (Position::Flat, 0);
             let mut out = Vec::new();
             for (index, c) in series.iter().enumerate() {
                 if let Some(signal) = strategy.on_candle(&c, position) {
-                    position = if signal == Signal::Buy { Position::Long } else { Position::Flat };
+                    position = engine(&mut count, signal, position);
                     out.push((index, signal));
                 }
             }
@@ -204,13 +218,13 @@ proptest! {
         };
         let mut strategy = EmaRsiCross::new(params).unwrap();
         let mut got = Vec::new();
-        // In two runs, split at an arbitrary candle, as a live feed or a sweep block would.
+        let (mut position, mut count) = (Position::Flat, 0);
+        // In two runs, split at an arbitrary candle, as a live feed would.
         let split = series.len() / 3;
-        let mut position = Position::Flat;
         for range in [0..split, split..series.len()] {
             strategy.run(&series, range, position, |index, signal| {
                 got.push((index, signal));
-                position = if signal == Signal::Buy { Position::Long } else { Position::Flat };
+                position = engine(&mut count, signal, position);
                 position
             });
         }
