@@ -197,7 +197,7 @@ proptest! {
         let series: market::CandleSeries = closes.iter().enumerate().map(|(i, &c)| candle(i, c)).collect();
         let engine = |count: &mut usize, signal: Signal, position: Position| {
             *count += 1;
-            let refused = refuse_every != 0 && *count % refuse_every == 0;
+            let refused = refuse_every != 0 && (*count).is_multiple_of(refuse_every);
             match (refused, signal) {
                 (true, _) => position,
                 (false, Signal::Buy) => Position::Long,
