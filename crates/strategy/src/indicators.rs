@@ -257,9 +257,10 @@ impl Rsi {
         self.previous = x;
         // Adding +0.0 where TA-Lib adds nothing gives the same bits, without a branch. A plain
         // select rather than `f64::max`, whose NaN handling costs instructions (a change is never
-        // NaN here: the RSI is defined, so every input so far was a number).
+        // NaN here: the RSI is defined, so every input so far was a number). `gain - change` is
+        // exactly `-change` when the gain is 0 and exactly 0 otherwise: the loss, in one step.
         let gain = if change > 0.0 { change } else { 0.0 };
-        let loss = if change < 0.0 { -change } else { 0.0 };
+        let loss = gain - change;
         let averages = &mut self.averages;
         averages.gain = (averages.gain * self.weight + gain) * self.reciprocal;
         averages.loss = (averages.loss * self.weight + loss) * self.reciprocal;
@@ -330,17 +331,23 @@ impl RsiAverages {
 
     /// `(value() > level, value() < level)`.
     ///
-    /// Compares `100 * gain` with `level * (gain + loss)` instead of dividing: when they differ by
-    /// more than [`COMPARISON_MARGIN`], which the rounding of `100 * (gain / total)` cannot bridge,
-    /// that answer is exact. Only when too close to call (or when the sum is zero) is the value
-    /// computed. Branch-free until then: RSI crosses a level too often for a branch predictor.
+    /// Compares `100 * gain` with `(gain + loss) * level`, with the level nudged outward by
+    /// [`COMPARISON_MARGIN`], instead of dividing: a margin the rounding of
+    /// `100 * (gain / total)` cannot bridge, so an answer outside it is exact (and the value is
+    /// then also not equal to the level). Only when too close to call (or when the sum is zero)
+    /// is the value computed. Branch-free until then, as RSI crosses a level too often for a
+    /// branch predictor; the nudged levels depend only on `level`, so loops compute them once.
     #[inline(always)]
     fn compare(&self, level: f64) -> (bool, bool) {
+        let (upper, lower) = if level >= 0.0 {
+            (level * (1.0 + COMPARISON_MARGIN), level * (1.0 - COMPARISON_MARGIN))
+        } else {
+            (level * (1.0 - COMPARISON_MARGIN), level * (1.0 + COMPARISON_MARGIN))
+        };
         let scaled_gain = 100.0 * self.gain;
-        let threshold = level * (self.gain + self.loss);
-        let margin = threshold.abs() * COMPARISON_MARGIN;
-        let above = scaled_gain > threshold + margin;
-        let below = scaled_gain < threshold - margin;
+        let total = self.gain + self.loss;
+        let above = scaled_gain > total * upper;
+        let below = scaled_gain < total * lower;
         if above | below {
             (above, below)
         } else {
