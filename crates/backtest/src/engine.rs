@@ -178,15 +178,21 @@ struct BarStats {
     daily: DailyReturns,
 }
 
-/// Reads the open times of the next 32 candles and discards them, as a prefetch: the bar loop
-/// never reads the time column, so the times the next callback needs (a stretch's first and
-/// last, a fill's) would each miss the cache and stall it. Touched now, the misses overlap with
-/// the loop. Measured: a few per cent on the default backtest.
+/// Prefetches the open times of the next 32 candles: the bar loop never reads the time column,
+/// so the times the next callback needs (a stretch's first and last, a fill's) would each miss
+/// the cache and stall it. Requested now, the misses overlap with the loop. Measured: a few per
+/// cent on the default backtest.
 #[inline(always)]
-fn touch_times_ahead(times: &[i64], index: usize) {
+fn prefetch_times_ahead(times: &[i64], index: usize) {
+    #[cfg(target_arch = "x86_64")]
     for ahead in [8, 16, 24, 32] {
-        if let Some(&time) = times.get(index + ahead) {
-            std::hint::black_box(time);
+        if let Some(time) = times.get(index + ahead) {
+            let address = std::ptr::from_ref(time).cast::<i8>();
+            // SAFETY: a prefetch is only a hint; it never faults and reads nothing into the
+            // program, and the address is that of a live element anyway.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address);
+            }
         }
     }
 }
@@ -354,7 +360,7 @@ impl<'c> Simulation<'c> {
             self.fill(&mut wallet, signal, times[index], closes[index]);
             // The signal's own bar closes with the new wallet: it opens the next stretch.
             stretch_start = index;
-            touch_times_ahead(times, index);
+            prefetch_times_ahead(times, index);
             position_of(wallet)
         });
         stats.observe(

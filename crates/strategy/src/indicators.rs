@@ -340,9 +340,15 @@ impl RsiAverages {
     #[inline(always)]
     fn compare(&self, level: f64) -> (bool, bool) {
         let (upper, lower) = if level >= 0.0 {
-            (level * (1.0 + COMPARISON_MARGIN), level * (1.0 - COMPARISON_MARGIN))
+            (
+                level * (1.0 + COMPARISON_MARGIN),
+                level * (1.0 - COMPARISON_MARGIN),
+            )
         } else {
-            (level * (1.0 - COMPARISON_MARGIN), level * (1.0 + COMPARISON_MARGIN))
+            (
+                level * (1.0 - COMPARISON_MARGIN),
+                level * (1.0 + COMPARISON_MARGIN),
+            )
         };
         let scaled_gain = 100.0 * self.gain;
         let total = self.gain + self.loss;
