@@ -209,31 +209,33 @@ fn distinct<T: Ord>(mut values: Vec<T>) -> Vec<T> {
     values
 }
 
+/// One indicator series per period, computed in parallel by the streaming indicator itself.
+/// Undefined readings are NaN, exactly as the streaming strategy holds them.
+fn series_by_period<Indicator>(
+    periods: Vec<usize>,
+    closes: &[f64],
+    new_indicator: impl Fn(usize) -> Indicator + Sync,
+    update: impl Fn(&mut Indicator, f64) -> Option<f64> + Sync,
+) -> BTreeMap<usize, Vec<f64>> {
+    periods
+        .into_par_iter()
+        .map(|period| {
+            let mut indicator = new_indicator(period);
+            let series = closes
+                .iter()
+                .map(|&close| update(&mut indicator, close).unwrap_or(f64::NAN))
+                .collect();
+            (period, series)
+        })
+        .collect()
+}
+
 impl SharedSeries {
     fn compute(closes: &[f64], combinations: &[EmaRsiCrossParams]) -> Self {
         let ema_periods = distinct(combinations.iter().flat_map(|p| [p.fast, p.slow]).collect());
         let rsi_periods = distinct(combinations.iter().map(|p| p.rsi_period).collect());
-        // Undefined readings are NaN, exactly as the streaming strategy holds them.
-        let ema: BTreeMap<usize, Vec<f64>> = ema_periods
-            .into_par_iter()
-            .map(|period| {
-                let mut ema = Ema::new(period);
-                let series = closes
-                    .iter()
-                    .map(|&close| ema.update(close).unwrap_or(f64::NAN));
-                (period, series.collect())
-            })
-            .collect();
-        let rsi: BTreeMap<usize, Vec<f64>> = rsi_periods
-            .into_par_iter()
-            .map(|period| {
-                let mut rsi = Rsi::new(period);
-                let series = closes
-                    .iter()
-                    .map(|&close| rsi.update(close).unwrap_or(f64::NAN));
-                (period, series.collect())
-            })
-            .collect();
+        let ema = series_by_period(ema_periods, closes, Ema::new, Ema::update);
+        let rsi = series_by_period(rsi_periods, closes, Rsi::new, Rsi::update);
         let pairs = distinct(combinations.iter().map(|p| (p.fast, p.slow)).collect());
         let crosses = pairs
             .into_par_iter()

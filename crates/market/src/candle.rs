@@ -251,14 +251,7 @@ impl CandleSeries {
 
     /// Every candle in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Candle> + '_ {
-        (0..self.len()).map(|index| Candle {
-            open_time_ms: self.open_time_ms[index],
-            open: self.open[index],
-            high: self.high[index],
-            low: self.low[index],
-            close: self.close[index],
-            volume: self.volume[index],
-        })
+        (0..self.len()).map(|index| self.get(index).expect("index is below the length"))
     }
 
     /// Open times in milliseconds.
