@@ -331,7 +331,7 @@ impl RsiAverages {
 
     /// `(value() > level, value() < level)`.
     ///
-    /// Compares `100 * gain` with `(gain + loss) * level`, with the level nudged outward by
+    /// Compares `gain` with `(gain + loss) * level / 100`, with the level nudged outward by
     /// [`COMPARISON_MARGIN`], instead of dividing: a margin the rounding of
     /// `100 * (gain / total)` cannot bridge, so an answer outside it is exact (and the value is
     /// then also not equal to the level). Only when too close to call (or when the sum is zero)
@@ -339,21 +339,22 @@ impl RsiAverages {
     /// branch predictor; the nudged levels depend only on `level`, so loops compute them once.
     #[inline(always)]
     fn compare(&self, level: f64) -> (bool, bool) {
-        let (upper, lower) = if level >= 0.0 {
+        // The share of the total that the gain must exceed (or stay under), nudged outward.
+        let share = level / 100.0;
+        let (upper, lower) = if share >= 0.0 {
             (
-                level * (1.0 + COMPARISON_MARGIN),
-                level * (1.0 - COMPARISON_MARGIN),
+                share * (1.0 + COMPARISON_MARGIN),
+                share * (1.0 - COMPARISON_MARGIN),
             )
         } else {
             (
-                level * (1.0 - COMPARISON_MARGIN),
-                level * (1.0 + COMPARISON_MARGIN),
+                share * (1.0 - COMPARISON_MARGIN),
+                share * (1.0 + COMPARISON_MARGIN),
             )
         };
-        let scaled_gain = 100.0 * self.gain;
         let total = self.gain + self.loss;
-        let above = scaled_gain > total * upper;
-        let below = scaled_gain < total * lower;
+        let above = self.gain > total * upper;
+        let below = self.gain < total * lower;
         if above | below {
             (above, below)
         } else {
