@@ -12,8 +12,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 /// Automated spot-trading bots for Binance that get every order right.
+///
+/// Today: backtests and parameter sweeps of the EMA/RSI cross strategy, with the exact indicators
+/// and order rules the live bots use. Start with
+/// `spotbot backtest --data candles.csv` and `spotbot backtest --help`.
 #[derive(Debug, Parser)]
-#[command(name = "spotbot", version, about, long_about = None, propagate_version = true)]
+#[command(name = "spotbot", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
