@@ -1,18 +1,18 @@
 //! The bar loop: feeds each candle to the strategy, fills its signals at that candle's close, and
 //! tracks cash, position, fees and the per-bar statistics.
 //!
-//! The loop is the hot path of backtests and sweeps (hundreds of millions of candles a second). The
+//! This is the hot path of backtests and sweeps (hundreds of millions of candles a second). The
 //! strategy runs over the candles in its own tight loop ([`Strategy::run`]) and calls back on each
-//! signal; the wallet cannot change in between, so the statistics catch up over each stretch at
-//! the callback (in O(days) when flat), and the fill, which happens on a few bars in a thousand,
-//! lives in a separate cold function. Money here is `f64` on
-//! purpose: this is the backtest hot loop, the one place outside indicators where the project allows
-//! it. When exchange rules are given, every order goes through `market`'s `Decimal` normaliser
-//! exactly as a live order would.
+//! signal. The wallet cannot change in between, so the statistics catch up over the whole stretch
+//! at the callback (from its extreme closes and its day ends, not bar by bar), and the fill, which
+//! happens on a few bars in a hundred, lives in a separate cold function. Money here is `f64` on
+//! purpose: this is the backtest hot loop, the one place outside indicators where the project
+//! allows it. When exchange rules are given, every order goes through `market`'s `Decimal`
+//! normaliser exactly as a live order would.
 
 use std::ops::Range;
 
-use market::{CandleSeries, SymbolRules};
+use market::{CandleSeries, Side, SymbolRules};
 use serde::Serialize;
 use strategy::{Position, Signal, Strategy};
 
@@ -109,8 +109,8 @@ pub struct RoundTrip {
 pub struct SkippedOrder {
     /// Open time of the bar (ms).
     pub time_ms: i64,
-    /// BUY or SELL.
-    pub side: &'static str,
+    /// The order's side.
+    pub side: Side,
     /// The normaliser's reason, in words.
     pub reason: String,
 }
@@ -244,7 +244,7 @@ impl BarStats {
 }
 
 /// A backtest in progress: account state plus running statistics. Can be advanced over candles in
-/// pieces (the sweep walks many simulations through the same cache-sized block of candles).
+/// pieces, each continuing where the last one stopped (as a live feed delivers them).
 #[derive(Debug, Clone)]
 pub struct Simulation<'c> {
     config: &'c BacktestConfig,
@@ -385,9 +385,9 @@ impl<'c> Simulation<'c> {
                     Sizing::QuotePerTrade(quote) => quote.min(wallet.cash),
                 };
                 let desired = budget / (price * (1.0 + fee_rate));
-                let qty = match self.legal_quantity(market::Side::Buy, price, desired) {
+                let qty = match self.legal_quantity(Side::Buy, price, desired) {
                     Ok(qty) => qty,
-                    Err(reason) => return self.skip(time_ms, "BUY", reason),
+                    Err(reason) => return self.skip(time_ms, Side::Buy, reason),
                 };
                 let notional = qty * price;
                 let fee = notional * fee_rate;
@@ -413,9 +413,9 @@ impl<'c> Simulation<'c> {
                 let Some(trade) = self.open_trade else {
                     return;
                 };
-                let qty = match self.legal_quantity(market::Side::Sell, price, wallet.held_qty) {
+                let qty = match self.legal_quantity(Side::Sell, price, wallet.held_qty) {
                     Ok(qty) => qty,
-                    Err(reason) => return self.skip(time_ms, "SELL", reason),
+                    Err(reason) => return self.skip(time_ms, Side::Sell, reason),
                 };
                 let notional = qty * price;
                 let fee = notional * fee_rate;
@@ -438,14 +438,14 @@ impl<'c> Simulation<'c> {
 
     /// The quantity the exchange would accept for `desired`, or why none.
     #[inline]
-    fn legal_quantity(&self, side: market::Side, price: f64, desired: f64) -> Result<f64, String> {
+    fn legal_quantity(&self, side: Side, price: f64, desired: f64) -> Result<f64, String> {
         match &self.config.rules {
             None => Ok(desired),
             Some(rules) => crate::exchange_rules::legal_quantity(rules, side, price, desired),
         }
     }
 
-    fn skip(&mut self, time_ms: i64, side: &'static str, reason: String) {
+    fn skip(&mut self, time_ms: i64, side: Side, reason: String) {
         self.skipped.push(SkippedOrder {
             time_ms,
             side,

@@ -229,7 +229,7 @@ fn orders_below_the_minimum_notional_are_skipped_not_filled() {
     assert_eq!(run.summary.total_fees, 0.0);
     assert!(run.skipped.len() > 1000);
     for skipped in &run.skipped {
-        assert_eq!(skipped.side, "BUY");
+        assert_eq!(skipped.side, market::Side::Buy);
         assert!(skipped.reason.contains("NOTIONAL"), "{}", skipped.reason);
     }
 }
