@@ -168,7 +168,7 @@ struct Wallet {
     long: bool,
 }
 
-/// Statistics updated every bar; `Copy` for the same reason as [`Wallet`].
+/// Statistics of the bars so far, settled a stretch between two signals at a time.
 #[derive(Debug, Clone, Copy)]
 struct BarStats {
     bars: u64,
@@ -384,6 +384,9 @@ impl<'c> Simulation<'c> {
                     Sizing::AllIn => wallet.cash,
                     Sizing::QuotePerTrade(quote) => quote.min(wallet.cash),
                 };
+                if budget <= 0.0 {
+                    return self.skip(time_ms, Side::Buy, "no cash left to spend".to_owned());
+                }
                 let desired = budget / (price * (1.0 + fee_rate));
                 let qty = match self.legal_quantity(Side::Buy, price, desired) {
                     Ok(qty) => qty,
