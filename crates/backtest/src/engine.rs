@@ -263,7 +263,7 @@ pub struct BacktestRun {
     pub summary: Summary,
     /// Every completed round trip, in order.
     pub round_trips: Vec<RoundTrip>,
-    /// Signals the exchange's rules turned into no order.
+    /// Signals that produced no order: refused by the exchange rules, or no cash left.
     pub skipped: Vec<SkippedOrder>,
 }
 

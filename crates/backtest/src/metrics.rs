@@ -238,7 +238,7 @@ pub struct Summary {
     pub exposure: f64,
     /// True when the run ended holding a position.
     pub ends_in_position: bool,
-    /// Signals refused by the exchange rules (only with rules).
+    /// Signals that produced no order (refused by the exchange rules, or no cash left).
     pub skipped_orders: usize,
 }
 

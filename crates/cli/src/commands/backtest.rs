@@ -188,7 +188,7 @@ fn print_summary(
     if let Some(skip) = first_skip {
         writeln!(
             out,
-            "  {} signals produced no order under the exchange rules; the first, a {} at {}: {}",
+            "  {} signals produced no order; the first, a {} at {}: {}",
             summary.skipped_orders, skip.side, skip.time_ms, skip.reason
         )?;
     }
