@@ -103,8 +103,8 @@ pub struct CrossReadings {
 }
 
 /// How the RSI compares with a level: all the rule needs to know about it. Implemented for a plain
-/// RSI value, and for a live [`Rsi`] and its [`RsiAverages`], which answer without dividing; all
-/// give identical answers.
+/// RSI value, and for the [`RsiAverages`] behind one, which answer without dividing; both give
+/// identical answers.
 pub trait RsiLevel {
     /// RSI strictly below `level`.
     fn is_below(&self, level: f64) -> bool;
@@ -121,18 +121,6 @@ impl RsiLevel for f64 {
     #[inline(always)]
     fn is_above(&self, level: f64) -> bool {
         *self > level
-    }
-}
-
-impl RsiLevel for Rsi {
-    #[inline(always)]
-    fn is_below(&self, level: f64) -> bool {
-        Rsi::is_below(self, level)
-    }
-
-    #[inline(always)]
-    fn is_above(&self, level: f64) -> bool {
-        Rsi::is_above(self, level)
     }
 }
 

@@ -139,13 +139,6 @@ impl Ema {
         self.is_defined().then_some(self.value)
     }
 
-    /// Puts a defined EMA at `value`, e.g. one computed ahead.
-    #[inline(always)]
-    pub fn restore(&mut self, value: f64) {
-        debug_assert!(self.is_defined());
-        self.value = value;
-    }
-
     /// The latest EMA, or NaN while undefined (NaN fails every comparison).
     #[inline(always)]
     pub fn value_or_nan(&self) -> f64 {
@@ -283,20 +276,6 @@ impl Rsi {
     #[inline(always)]
     pub fn is_below(&self, level: f64) -> bool {
         self.is_defined() && self.averages.is_below(level)
-    }
-
-    /// The smoothed averages and the last input, once defined: everything that evolves.
-    #[inline(always)]
-    pub fn state(&self) -> Option<(RsiAverages, f64)> {
-        self.is_defined().then_some((self.averages, self.previous))
-    }
-
-    /// Puts a defined RSI into the state [`Rsi::state`] reported, e.g. one computed ahead.
-    #[inline(always)]
-    pub fn restore(&mut self, averages: RsiAverages, previous: f64) {
-        debug_assert!(self.is_defined());
-        self.averages = averages;
-        self.previous = previous;
     }
 
     /// Forgets everything.
