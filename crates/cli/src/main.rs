@@ -31,6 +31,9 @@ enum Command {
     /// Backtest every combination of parameter ranges on all cores and rank the results.
     #[command(long_about = commands::sweep::LONG_ABOUT)]
     Sweep(commands::sweep::SweepArgs),
+    /// Run a local Binance-compatible spot exchange for paper trading and tests.
+    #[command(long_about = commands::sim::LONG_ABOUT)]
+    Sim(commands::sim::SimArgs),
 }
 
 /// A failure and the exit code it deserves.
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Backtest(args) => commands::backtest::run(args),
         Command::Sweep(args) => commands::sweep::run(args),
+        Command::Sim(args) => commands::sim::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

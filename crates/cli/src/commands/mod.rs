@@ -1,4 +1,5 @@
 //! One module per `spotbot` subcommand.
 
 pub mod backtest;
+pub mod sim;
 pub mod sweep;

@@ -1,0 +1,115 @@
+//! The simulator's notion of "now": [`Clock`], with [`SystemClock`] (wall time, optionally sped
+//! up so a demo sees minutes of market per second) and [`ManualClock`] (set by tests).
+//!
+//! One clock drives everything: `serverTime`, the `timestamp`/`recvWindow` check, kline times and
+//! the price walk, so the simulated world stays self-consistent. A consequence with a speed factor
+//! above 1: a client's timestamps must follow the server's time (`GET /api/v3/time`), not its own
+//! wall clock, or they leave the recvWindow within seconds.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// A source of the current time in milliseconds since the Unix epoch (UTC).
+pub trait Clock: Send + Sync {
+    /// Now, in milliseconds since the Unix epoch.
+    fn now_ms(&self) -> i64;
+}
+
+/// Wall-clock time, optionally running `speed` times faster from the moment it was created.
+#[derive(Debug)]
+pub struct SystemClock {
+    started_at: Instant,
+    started_at_ms: i64,
+    speed: u32,
+}
+
+impl SystemClock {
+    /// Real time.
+    pub fn new() -> SystemClock {
+        SystemClock::with_speed(1)
+    }
+
+    /// Time that starts at the real now and then runs `speed` times faster (`60` = one minute of
+    /// market per real second). A speed of 0 counts as 1.
+    pub fn with_speed(speed: u32) -> SystemClock {
+        let started_at_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| {
+                i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+            });
+        SystemClock {
+            started_at: Instant::now(),
+            started_at_ms,
+            speed: speed.max(1),
+        }
+    }
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        SystemClock::new()
+    }
+}
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        // Measured on the monotonic clock so a wall-clock step never moves market time backwards.
+        let elapsed_ms = self.started_at.elapsed().as_millis() * u128::from(self.speed);
+        self.started_at_ms
+            .saturating_add(i64::try_from(elapsed_ms).unwrap_or(i64::MAX))
+    }
+}
+
+/// A clock that only moves when told to: deterministic tests of time-dependent rules.
+#[derive(Debug)]
+pub struct ManualClock {
+    now_ms: AtomicI64,
+}
+
+impl ManualClock {
+    /// A clock stopped at `now_ms`.
+    pub fn new(now_ms: i64) -> ManualClock {
+        ManualClock {
+            now_ms: AtomicI64::new(now_ms),
+        }
+    }
+
+    /// Sets the time.
+    pub fn set_ms(&self, now_ms: i64) {
+        self.now_ms.store(now_ms, Ordering::SeqCst);
+    }
+
+    /// Moves the time forward by `delta_ms` (backward if negative).
+    pub fn advance_ms(&self, delta_ms: i64) {
+        self.now_ms.fetch_add(delta_ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.now_ms.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let clock = ManualClock::new(1_000);
+        assert_eq!(clock.now_ms(), 1_000);
+        clock.advance_ms(500);
+        assert_eq!(clock.now_ms(), 1_500);
+        clock.set_ms(42);
+        assert_eq!(clock.now_ms(), 42);
+    }
+
+    #[test]
+    fn sped_up_clock_runs_ahead_of_real_time() {
+        let real = SystemClock::new();
+        let fast = SystemClock::with_speed(1_000);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(fast.now_ms() - real.now_ms() >= 10_000);
+    }
+}

@@ -1,0 +1,101 @@
+//! SIGNED endpoints (reference § 2): the `X-MBX-APIKEY` header, the HMAC `signature` over query
+//! string + body, and the `timestamp`/`recvWindow` rule, checked in that order.
+
+use axum::http::HeaderMap;
+use rust_decimal::Decimal;
+
+use crate::error::ApiError;
+use crate::exchange::Exchange;
+use crate::http::params::Params;
+use crate::signing::{signed_payload, verify};
+
+/// The header carrying the API key.
+const API_KEY_HEADER: &str = "X-MBX-APIKEY";
+/// The longest API key accepted (Binance's are 64 characters).
+const MAX_API_KEY_LENGTH: usize = 64;
+/// `recvWindow` when not sent, ms.
+const DEFAULT_RECV_WINDOW_MS: i64 = 5_000;
+/// The largest `recvWindow` accepted, ms.
+const MAX_RECV_WINDOW_MS: i64 = 60_000;
+/// How far ahead of the server a timestamp may be, µs.
+const MAX_AHEAD_US: i64 = 1_000_000;
+/// Timestamps at or above this are in microseconds (16 digits), below it in milliseconds.
+const FIRST_MICROSECOND_TIMESTAMP: i64 = 1_000_000_000_000_000;
+
+/// A request that passed the checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    /// The account's API key.
+    pub api_key: String,
+    /// `timestamp + recvWindow` in ms: the matching engine refuses the request after it.
+    pub deadline_ms: i64,
+}
+
+/// Checks the API key, the signature and the timing of a SIGNED request, reading `signature`,
+/// `timestamp` and `recvWindow` from `params`.
+pub fn authenticate(
+    exchange: &Exchange,
+    headers: &HeaderMap,
+    raw_query: &str,
+    raw_body: &str,
+    params: &mut Params,
+) -> Result<Signed, ApiError> {
+    let api_key = headers
+        .get(API_KEY_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .filter(|key| {
+            (1..=MAX_API_KEY_LENGTH).contains(&key.len())
+                && key.bytes().all(|byte| byte.is_ascii_alphanumeric())
+        })
+        .ok_or_else(ApiError::api_key_format_invalid)?;
+    let account = exchange
+        .account(api_key)
+        .ok_or_else(ApiError::api_key_rejected)?;
+
+    let signature = params.required_text("signature")?;
+    let timestamp = params.required_long("timestamp")?;
+    let recv_window_us = recv_window_us(params)?;
+    if !verify(
+        &account.credentials.secret,
+        &signed_payload(raw_query, raw_body),
+        &signature,
+    ) {
+        return Err(ApiError::invalid_signature());
+    }
+
+    let timestamp_us = if timestamp >= FIRST_MICROSECOND_TIMESTAMP {
+        timestamp
+    } else {
+        timestamp.saturating_mul(1_000)
+    };
+    let now_us = exchange.now_ms().saturating_mul(1_000);
+    if timestamp_us >= now_us.saturating_add(MAX_AHEAD_US) {
+        return Err(ApiError::timestamp_ahead_of_server());
+    }
+    if now_us - timestamp_us > recv_window_us {
+        return Err(ApiError::timestamp_outside_recv_window());
+    }
+    Ok(Signed {
+        api_key: api_key.to_owned(),
+        deadline_ms: (timestamp_us + recv_window_us).div_euclid(1_000),
+    })
+}
+
+/// `recvWindow` in µs: milliseconds with up to 3 decimals, at most 60000.
+fn recv_window_us(params: &mut Params) -> Result<i64, ApiError> {
+    let Some(window_ms) = params.decimal("recvWindow")? else {
+        return Ok(DEFAULT_RECV_WINDOW_MS * 1_000);
+    };
+    if window_ms.normalize().scale() > 3 {
+        return Err(ApiError::too_much_precision("recvWindow"));
+    }
+    if window_ms > Decimal::from(MAX_RECV_WINDOW_MS) {
+        return Err(ApiError::parameter_too_large(
+            "recvWindow",
+            &MAX_RECV_WINDOW_MS.to_string(),
+        ));
+    }
+    // At most 60000 with 3 decimals: exact in µs and far inside i64.
+    let window_us = window_ms * Decimal::from(1_000);
+    Ok(i64::try_from(window_us).unwrap_or(MAX_RECV_WINDOW_MS * 1_000))
+}
