@@ -13,6 +13,11 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 pub trait Clock: Send + Sync {
     /// Now, in milliseconds since the Unix epoch.
     fn now_ms(&self) -> i64;
+
+    /// This clock as a [`ManualClock`], when it is one: the admin API sets only those.
+    fn as_manual(&self) -> Option<&ManualClock> {
+        None
+    }
 }
 
 /// Wall-clock time, optionally running `speed` times faster from the moment it was created.
@@ -88,6 +93,10 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now_ms(&self) -> i64 {
         self.now_ms.load(Ordering::SeqCst)
+    }
+
+    fn as_manual(&self) -> Option<&ManualClock> {
+        Some(self)
     }
 }
 

@@ -34,6 +34,53 @@ impl ApiError {
         }
     }
 
+    /// -1003 with one of Binance's "too much" messages: a weight or request limit was hit.
+    pub fn too_many_requests(msg: String) -> ApiError {
+        ApiError::new(-1003, msg)
+    }
+
+    /// -1003: the IP is banned until `banned_until_ms` (answered with 418).
+    pub fn ip_banned(banned_until_ms: i64) -> ApiError {
+        ApiError::new(
+            -1003,
+            format!(
+                "Way too much request weight used; IP banned until {banned_until_ms}. Please use WebSocket Streams for live updates to avoid bans."
+            ),
+        )
+    }
+
+    /// -1006: the backend answered something unexpected; the execution status is unknown.
+    pub fn unexpected_response() -> ApiError {
+        ApiError::new(
+            -1006,
+            "An unexpected response was received from the message bus. Execution status unknown.",
+        )
+    }
+
+    /// -1007: the backend did not answer in time; the execution status is unknown.
+    pub fn backend_timeout() -> ApiError {
+        ApiError::new(
+            -1007,
+            "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
+        )
+    }
+
+    /// -1008: the server is overloaded and did not process the request.
+    pub fn server_busy() -> ApiError {
+        ApiError::new(
+            -1008,
+            "Server is currently overloaded with other requests. Please try again in a few minutes.",
+        )
+    }
+
+    /// -1015: an ORDERS window of the account is full.
+    pub fn too_many_orders(limit: u64, per: &str) -> ApiError {
+        ApiError::new(
+            -1015,
+            format!("Too many new orders; current limit is {limit} orders per {per}."),
+        )
+    }
+
     /// -1021: the timestamp is older than `recvWindow` allows.
     pub fn timestamp_outside_recv_window() -> ApiError {
         ApiError::new(
@@ -155,6 +202,19 @@ impl ApiError {
     /// -1023: `startTime` after `endTime`.
     pub fn start_time_after_end_time() -> ApiError {
         ApiError::new(-1023, "Start time is greater than end time.")
+    }
+
+    /// -1127: `startTime`..`endTime` spans more than `hours`.
+    pub fn lookup_interval_too_big(hours: i64) -> ApiError {
+        ApiError::new(
+            -1127,
+            format!("More than {hours} hours between startTime and endTime."),
+        )
+    }
+
+    /// -1128: optional parameters that may not be combined.
+    pub fn optional_parameters_bad_combination() -> ApiError {
+        ApiError::new(-1128, "Combination of optional parameters invalid.")
     }
 
     /// -1130: a parameter's value is not one it accepts.

@@ -1,7 +1,9 @@
 //! [`Exchange`]: the simulator's whole state (listed symbols with their price walks, accounts,
-//! the order log) and the operations the HTTP layer exposes, free of HTTP.
+//! the order log, rate-limit counters, injected faults) and the operations the HTTP layer
+//! exposes, free of HTTP.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -10,15 +12,19 @@ use rust_decimal_macros::dec;
 use market::{Side, SymbolStatus};
 
 use crate::account::Account;
-use crate::book::{OrderSize, execute};
+use crate::book::{Level, OrderSize, execute};
 use crate::clock::Clock;
 use crate::error::ApiError;
+use crate::faults::{FaultPlan, FaultPlanError, FaultState};
 use crate::filters::check_market_order;
 use crate::klines::{Kline, KlineGrid, KlineQuery, query_klines, tick_price};
+use crate::limits::{RateLimit, RateLimiter, Throttle};
 use crate::listing::{Listing, ListingSpec};
 use crate::order::{Fill, NewMarketOrder, OrderRecord, OrderStatus};
 use crate::walk::PriceWalk;
 
+/// The minutes `GET /api/v3/avgPrice` averages over (its `mins`).
+pub const AVG_PRICE_MINUTES: i64 = 5;
 /// The decimals commissions are rounded to (`baseCommissionPrecision`/`quoteCommissionPrecision`).
 const COMMISSION_DECIMALS: u32 = 8;
 /// The length of generated client order ids, as Binance's (`6gCrw2kRUAF9CvJDGP16IP`).
@@ -36,15 +42,18 @@ pub struct ExchangeConfig {
     pub history_ms: i64,
     /// The symbols listed.
     pub listings: Vec<ListingSpec>,
+    /// The rate limits enforced and published in `exchangeInfo.rateLimits`.
+    pub rate_limits: Vec<RateLimit>,
 }
 
 impl Default for ExchangeConfig {
-    /// Seed 1, seven days of history, BTCUSDT and ETHUSDT.
+    /// Seed 1, seven days of history, BTCUSDT and ETHUSDT, Binance's production rate limits.
     fn default() -> Self {
         ExchangeConfig {
             seed: 1,
             history_ms: 7 * 24 * 3_600_000,
             listings: vec![ListingSpec::btcusdt(), ListingSpec::ethusdt()],
+            rate_limits: RateLimit::binance_defaults(),
         }
     }
 }
@@ -60,6 +69,9 @@ pub enum ConfigError {
         /// What the rules parser said.
         source: market::RulesError,
     },
+    /// A rate limit with a zero-length window.
+    #[error("rate limit {0}: intervalNum must be at least 1")]
+    EmptyRateLimitWindow(&'static str),
 }
 
 /// One listed symbol with its price walk and id counters.
@@ -88,6 +100,21 @@ pub enum OrderLookup {
     Both(u64, String),
 }
 
+/// What `GET /api/v3/myTrades` selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TradeQuery {
+    /// Only this order's trades.
+    pub order_id: Option<u64>,
+    /// Trades at or after this time, ms.
+    pub start_ms: Option<i64>,
+    /// Trades at or before this time, ms.
+    pub end_ms: Option<i64>,
+    /// Trades with this id or a later one.
+    pub from_id: Option<u64>,
+    /// At most this many.
+    pub limit: usize,
+}
+
 /// The simulated exchange.
 pub struct Exchange {
     clock: Arc<dyn Clock>,
@@ -96,11 +123,20 @@ pub struct Exchange {
     order_log: Vec<OrderRecord>,
     client_order_id_counter: u64,
     seed: u64,
+    limiter: RateLimiter,
+    faults: FaultState,
 }
 
 impl Exchange {
     /// An exchange with `config`'s listings and no accounts, on `clock`.
     pub fn new(config: ExchangeConfig, clock: Arc<dyn Clock>) -> Result<Exchange, ConfigError> {
+        if let Some(empty) = config
+            .rate_limits
+            .iter()
+            .find(|limit| limit.interval_num == 0)
+        {
+            return Err(ConfigError::EmptyRateLimitWindow(empty.limit_type.as_str()));
+        }
         let genesis_ms = clock.now_ms() - config.history_ms;
         let mut markets = BTreeMap::new();
         for spec in config.listings {
@@ -129,12 +165,16 @@ impl Exchange {
             order_log: Vec::new(),
             client_order_id_counter: 0,
             seed: config.seed,
+            limiter: RateLimiter::new(config.rate_limits),
+            faults: FaultState::default(),
         })
     }
 
-    /// The server's time, ms.
+    /// The server's time, ms: the clock's plus any injected skew.
     pub fn now_ms(&self) -> i64 {
-        self.clock.now_ms()
+        self.clock
+            .now_ms()
+            .saturating_add(self.faults.plan().clock_skew_ms)
     }
 
     /// The clock the exchange runs on.
@@ -155,6 +195,109 @@ impl Exchange {
     /// The account with this API key.
     pub fn account(&self, api_key: &str) -> Option<&Account> {
         self.accounts.get(api_key)
+    }
+
+    /// Adds `amount` (negative to take) to the balance of `asset` in the account `api_key`;
+    /// `None` when there is no such account.
+    pub fn fund(&mut self, api_key: &str, asset: &str, amount: Decimal) -> Option<&Account> {
+        let now_ms = self.now_ms();
+        let account = self.accounts.get_mut(api_key)?;
+        account.add(asset, amount);
+        account.update_time_ms = now_ms;
+        Some(account)
+    }
+
+    /// The rate limits enforced (and published).
+    pub fn rate_limits(&self) -> &[RateLimit] {
+        self.limiter.limits()
+    }
+
+    /// Lets a request of `weight` from `ip` through or refuses it (see [`RateLimiter::admit`]).
+    pub fn admit_request(&mut self, ip: IpAddr, weight: u64) -> Result<(), Throttle> {
+        let now_ms = self.now_ms();
+        self.limiter.admit(ip, weight, now_ms)
+    }
+
+    /// Charges a processed request's `weight` to `ip`.
+    pub fn charge_request(&mut self, ip: IpAddr, weight: u64) {
+        let now_ms = self.now_ms();
+        self.limiter.charge(ip, weight, now_ms);
+    }
+
+    /// Refuses a new order of `api_key` with -1015 when an ORDERS window is full.
+    pub fn admit_order(&mut self, api_key: &str) -> Result<(), Throttle> {
+        let now_ms = self.now_ms();
+        self.limiter.admit_order(api_key, now_ms)
+    }
+
+    /// The usage headers of a response to `ip`: the used weight, and with `orders_of` the
+    /// unfilled-order counts of that account.
+    pub fn usage_headers(&mut self, ip: IpAddr, orders_of: Option<&str>) -> Vec<(String, u64)> {
+        let now_ms = self.now_ms();
+        let mut headers = self.limiter.used_weight_headers(ip, now_ms);
+        if let Some(api_key) = orders_of {
+            headers.extend(self.limiter.order_count_headers(api_key, now_ms));
+        }
+        headers
+    }
+
+    /// The faults in force.
+    pub fn faults(&self) -> &FaultPlan {
+        self.faults.plan()
+    }
+
+    /// The fault state, to decide a request's faults.
+    pub(crate) fn fault_state(&mut self) -> &mut FaultState {
+        &mut self.faults
+    }
+
+    /// Replaces the injected faults with `plan` (an empty plan clears them): symbols it does not
+    /// name go back to TRADING.
+    pub fn set_faults(&mut self, plan: FaultPlan) -> Result<(), FaultPlanError> {
+        plan.validate()?;
+        let mut statuses = Vec::with_capacity(plan.symbol_status.len());
+        for (symbol, status) in &plan.symbol_status {
+            if !self.markets.contains_key(symbol) {
+                return Err(FaultPlanError::UnknownSymbol(symbol.clone()));
+            }
+            match SymbolStatus::from_binance(status) {
+                SymbolStatus::Other(_) => {
+                    return Err(FaultPlanError::UnknownStatus(status.clone()));
+                }
+                known => statuses.push((symbol.clone(), known)),
+            }
+        }
+        for market in self.markets.values_mut() {
+            market.listing.set_status(SymbolStatus::Trading);
+        }
+        for (symbol, status) in statuses {
+            if let Some(market) = self.markets.get_mut(&symbol) {
+                market.listing.set_status(status);
+            }
+        }
+        self.faults = FaultState::new(plan);
+        Ok(())
+    }
+
+    /// Switches `symbol` to `status` (Binance's spelling), keeping the other faults and their
+    /// triggers as they are.
+    pub fn set_symbol_status(&mut self, symbol: &str, status: &str) -> Result<(), FaultPlanError> {
+        let market = self
+            .markets
+            .get_mut(symbol)
+            .ok_or_else(|| FaultPlanError::UnknownSymbol(symbol.to_owned()))?;
+        let known = match SymbolStatus::from_binance(status) {
+            SymbolStatus::Other(_) => return Err(FaultPlanError::UnknownStatus(status.to_owned())),
+            known => known,
+        };
+        let statuses = self.faults.symbol_status_mut();
+        if known == SymbolStatus::Trading {
+            statuses.remove(symbol);
+        } else {
+            statuses.insert(symbol.to_owned(), status.to_owned());
+        }
+        market.listing.set_status(known);
+        Ok(())
     }
 
     /// Every listed symbol, by name.
@@ -195,47 +338,42 @@ impl Exchange {
     /// Binance refuses a `newClientOrderId` only while an order with it is open. MARKET orders are
     /// never left open, so a repeated id is accepted as a new order: resending a MARKET order
     /// whose outcome is unknown executes it twice. Clients must query by the id before resending.
+    ///
+    /// An order that reaches the matching engine (it executes, or fails the engine's recvWindow
+    /// re-check) is counted against the account's unfilled-order limits unless it traded.
     pub fn place_market_order(
         &mut self,
         api_key: &str,
         order: NewMarketOrder,
         deadline_ms: i64,
     ) -> Result<OrderRecord, ApiError> {
-        let account = self
+        let price = self.check_order_like_the_api(api_key, &order)?;
+        let commission_rate = self
             .accounts
             .get(api_key)
-            .ok_or_else(ApiError::api_key_rejected)?;
-        let commission_rate = account.commission_rate;
+            .ok_or_else(ApiError::api_key_rejected)?
+            .commission_rate;
         let now_ms = self.now_ms();
         let market = self
             .markets
             .get_mut(&order.symbol)
             .ok_or_else(ApiError::invalid_symbol)?;
-        let price = market.price_at(now_ms);
         let rules = &market.listing.rules;
-        match order.size {
-            OrderSize::Base(qty) if qty.normalize().scale() > rules.base_asset_precision => {
-                return Err(ApiError::too_much_precision("quantity"));
-            }
-            OrderSize::Quote(amount)
-                if amount.normalize().scale() > rules.quote_asset_precision =>
-            {
-                return Err(ApiError::too_much_precision("quoteOrderQty"));
-            }
-            OrderSize::Quote(_) if !rules.quote_order_qty_market_allowed => {
-                return Err(ApiError::quote_order_qty_not_allowed());
-            }
-            _ => {}
+        if matches!(order.size, OrderSize::Quote(_)) && !rules.quote_order_qty_market_allowed {
+            return Err(ApiError::quote_order_qty_not_allowed());
         }
         if rules.status != SymbolStatus::Trading {
             return Err(ApiError::market_closed());
         }
-        check_market_order(rules, order.size, price)
-            .map_err(|failure| ApiError::filter_failure(failure.filter_type()))?;
         if now_ms > deadline_ms {
+            self.limiter.count_order(api_key, false, now_ms);
             return Err(ApiError::timestamp_outside_recv_window());
         }
 
+        let account = self
+            .accounts
+            .get(api_key)
+            .ok_or_else(ApiError::api_key_rejected)?;
         let spec = &market.listing.spec;
         let levels = spec.book.levels_for(order.side, price, spec.tick_size);
         let execution = execute(&levels, order.size, spec.step_size);
@@ -294,6 +432,7 @@ impl Exchange {
             Some(id) => id,
             None => self.generate_client_order_id(),
         };
+        self.limiter.count_order(api_key, !fills.is_empty(), now_ms);
         let record = OrderRecord {
             symbol: order.symbol,
             order_id,
@@ -313,14 +452,66 @@ impl Exchange {
         Ok(record)
     }
 
+    /// Checks a MARKET order as `POST /api/v3/order/test` does: the API's checks (account,
+    /// symbol, precision, filters), not the matching engine's (-2010: market closed, balance).
+    /// Returns the account's commission rate.
+    pub fn test_market_order(
+        &mut self,
+        api_key: &str,
+        order: &NewMarketOrder,
+    ) -> Result<Decimal, ApiError> {
+        self.check_order_like_the_api(api_key, order)?;
+        self.accounts
+            .get(api_key)
+            .map(|account| account.commission_rate)
+            .ok_or_else(ApiError::api_key_rejected)
+    }
+
+    /// The checks made before an order reaches the matching engine; returns the current price.
+    fn check_order_like_the_api(
+        &mut self,
+        api_key: &str,
+        order: &NewMarketOrder,
+    ) -> Result<Decimal, ApiError> {
+        if !self.accounts.contains_key(api_key) {
+            return Err(ApiError::api_key_rejected());
+        }
+        let now_ms = self.now_ms();
+        let market = self
+            .markets
+            .get_mut(&order.symbol)
+            .ok_or_else(ApiError::invalid_symbol)?;
+        let price = market.price_at(now_ms);
+        let rules = &market.listing.rules;
+        match order.size {
+            OrderSize::Base(qty) if qty.normalize().scale() > rules.base_asset_precision => {
+                return Err(ApiError::too_much_precision("quantity"));
+            }
+            OrderSize::Quote(amount)
+                if amount.normalize().scale() > rules.quote_asset_precision =>
+            {
+                return Err(ApiError::too_much_precision("quoteOrderQty"));
+            }
+            _ => {}
+        }
+        check_market_order(rules, order.size, price)
+            .map_err(|failure| ApiError::filter_failure(failure.filter_type()))?;
+        Ok(price)
+    }
+
     /// The order of account `api_key` on `symbol` named by `lookup`. A client order id used by
-    /// several orders names the most recent one.
+    /// several orders names the most recent one. Orders younger than `not_queryable_ms` are not
+    /// found yet (-2013), as right after placement on the real exchange.
     pub fn find_order(
         &self,
         api_key: &str,
         symbol: &str,
         lookup: &OrderLookup,
+        not_queryable_ms: u64,
     ) -> Result<&OrderRecord, ApiError> {
+        let now_ms = self.now_ms();
+        let visible_until_ms =
+            now_ms.saturating_sub(i64::try_from(not_queryable_ms).unwrap_or(i64::MAX));
         if !self.markets.contains_key(symbol) {
             return Err(ApiError::invalid_symbol());
         }
@@ -328,7 +519,8 @@ impl Exchange {
             .order_log
             .iter()
             .rev()
-            .filter(|order| order.api_key == api_key && order.symbol == symbol);
+            .filter(|order| order.api_key == api_key && order.symbol == symbol)
+            .filter(|order| not_queryable_ms == 0 || order.transact_time_ms <= visible_until_ms);
         let found = match lookup {
             OrderLookup::OrderId(id) | OrderLookup::Both(id, _) => {
                 own_orders.find(|order| order.order_id == *id)
@@ -344,6 +536,83 @@ impl Exchange {
             return Err(ApiError::client_order_id_mismatch());
         }
         Ok(found)
+    }
+
+    /// The trades of account `api_key` on `symbol` that `query` selects, oldest first, each with
+    /// its order.
+    pub fn my_trades(
+        &self,
+        api_key: &str,
+        symbol: &str,
+        query: &TradeQuery,
+    ) -> Result<Vec<(&OrderRecord, &Fill)>, ApiError> {
+        if !self.markets.contains_key(symbol) {
+            return Err(ApiError::invalid_symbol());
+        }
+        let selected: Vec<(&OrderRecord, &Fill)> = self
+            .order_log
+            .iter()
+            .filter(|order| order.api_key == api_key && order.symbol == symbol)
+            .filter(|order| query.order_id.is_none_or(|id| order.order_id == id))
+            .filter(|order| {
+                query
+                    .start_ms
+                    .is_none_or(|start| order.transact_time_ms >= start)
+            })
+            .filter(|order| query.end_ms.is_none_or(|end| order.transact_time_ms <= end))
+            .flat_map(|order| order.fills.iter().map(move |fill| (order, fill)))
+            .filter(|(_, fill)| query.from_id.is_none_or(|from| fill.trade_id >= from))
+            .collect();
+        // From a starting point: the oldest trades after it; otherwise the newest ones.
+        let skip = if query.from_id.is_some() || query.start_ms.is_some() {
+            0
+        } else {
+            selected.len().saturating_sub(query.limit)
+        };
+        Ok(selected.into_iter().skip(skip).take(query.limit).collect())
+    }
+
+    /// The synthetic book of `symbol` now: up to `limit` bids (highest first) and asks (lowest
+    /// first), the same levels MARKET orders walk.
+    pub(crate) fn depth(
+        &mut self,
+        symbol: &str,
+        limit: usize,
+    ) -> Result<(Vec<Level>, Vec<Level>), ApiError> {
+        let now_ms = self.now_ms();
+        let market = self
+            .markets
+            .get_mut(symbol)
+            .ok_or_else(ApiError::invalid_symbol)?;
+        let price = market.price_at(now_ms);
+        let spec = &market.listing.spec;
+        let side = |side| {
+            let mut levels = spec.book.levels_for(side, price, spec.tick_size);
+            levels.truncate(limit);
+            levels
+        };
+        Ok((side(Side::Sell), side(Side::Buy)))
+    }
+
+    /// The volume-weighted average trade price of `symbol` over the last
+    /// [`AVG_PRICE_MINUTES`] minutes (`GET /api/v3/avgPrice`), with 8 decimals.
+    pub fn avg_price(&mut self, symbol: &str) -> Result<Decimal, ApiError> {
+        let now_ms = self.now_ms();
+        let market = self
+            .markets
+            .get_mut(symbol)
+            .ok_or_else(ApiError::invalid_symbol)?;
+        let window_start_ms = now_ms - AVG_PRICE_MINUTES * 60_000;
+        let average = market
+            .walk
+            .bar_between(window_start_ms, now_ms + 1, now_ms)
+            .filter(|bar| bar.volume_units > 0)
+            .and_then(|bar| Decimal::from_f64_retain(bar.quote_units / bar.volume_units as f64));
+        Ok(match average {
+            Some(average) => average.round_dp(8),
+            // No trades in the window (the symbol was just listed): the last price.
+            None => market.price_at(now_ms),
+        })
     }
 
     /// Every executed order, oldest first: the ground truth.

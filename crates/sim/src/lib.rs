@@ -3,9 +3,12 @@
 //! against the exchange's documented behaviour instead of canned answers.
 //!
 //! What it does today: seeded random-walk prices and klines per symbol, a synthetic order book
-//! that MARKET orders walk, every MARKET-order filter with Binance's -1013 messages, balances and
-//! commissions in `Decimal`, HMAC-SHA256 request signing with the `timestamp`/`recvWindow` rule,
-//! and an order log that is the ground truth for tests.
+//! that MARKET orders walk (and `depth` shows), every MARKET-order filter with Binance's -1013
+//! messages, balances and commissions in `Decimal`, HMAC-SHA256 request signing with the
+//! `timestamp`/`recvWindow` rule, Binance's rate limits (weights, the unfilled-order count, 429
+//! and escalating 418 bans, all configurable and published in `exchangeInfo`), seeded fault
+//! injection ([`FaultPlan`]), an admin API under [`ADMIN_PREFIX`] for loopback clients, and an
+//! order log that is the ground truth for tests.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -30,11 +33,14 @@ mod account;
 mod book;
 mod calendar;
 mod clock;
+mod endpoint;
 mod error;
 mod exchange;
+mod faults;
 mod filters;
 mod http;
 mod klines;
+mod limits;
 mod listing;
 mod order;
 mod signing;
@@ -44,10 +50,16 @@ mod wire;
 pub use account::{Account, Credentials};
 pub use book::{BookShape, OrderSize};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use endpoint::Endpoint;
 pub use error::ApiError;
-pub use exchange::{ConfigError, Exchange, ExchangeConfig, OrderLookup, STANDARD_COMMISSION_RATE};
-pub use http::{ExchangeHandle, RunningSim, StartError, start};
+pub use exchange::{
+    AVG_PRICE_MINUTES, ConfigError, Exchange, ExchangeConfig, OrderLookup,
+    STANDARD_COMMISSION_RATE, TradeQuery,
+};
+pub use faults::{Fault, FaultPlan, FaultPlanError, FaultRule, Timing, Trigger};
+pub use http::{ADMIN_PREFIX, ExchangeHandle, RunningSim, StartError, start};
 pub use klines::{Kline, KlineQuery};
+pub use limits::{RateLimit, RateLimitInterval, RateLimitType, Throttle};
 pub use listing::{Listing, ListingSpec};
 pub use order::{Fill, NewMarketOrder, OrderRecord, OrderStatus};
 pub use signing::{sign, signed_payload, verify};

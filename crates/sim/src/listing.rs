@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 
-use market::{RulesError, SymbolRules};
+use market::{RulesError, SymbolRules, SymbolStatus};
 
 use crate::book::BookShape;
 use crate::walk::WalkParams;
@@ -193,6 +193,14 @@ pub struct Listing {
     pub rules: SymbolRules,
     /// The JSON published in `exchangeInfo.symbols`.
     pub exchange_info_entry: Value,
+}
+
+impl Listing {
+    /// Switches the symbol to `status`, in the published entry and in the enforced rules alike.
+    pub fn set_status(&mut self, status: SymbolStatus) {
+        self.exchange_info_entry["status"] = Value::from(status.as_str());
+        self.rules.status = status;
+    }
 }
 
 #[cfg(test)]

@@ -238,7 +238,7 @@ fn standard_normal(first: u64, second: u64) -> f64 {
 }
 
 /// SplitMix64's finaliser: a well-mixed 64-bit word from any input.
-fn splitmix64(input: u64) -> u64 {
+pub(crate) fn splitmix64(input: u64) -> u64 {
     let mut z = input.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

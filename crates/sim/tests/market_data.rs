@@ -1,10 +1,11 @@
 //! The public endpoints over loopback HTTP: shapes against the doc fixtures, kline query
-//! semantics, and their parameter errors.
+//! semantics, the book that `depth` shows and orders walk, `avgPrice`, and their parameter
+//! errors.
 
 mod common;
 
 use common::{HISTORY_MS, START_MS, TestSim, assert_same_shape, decimal, fixture};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 const MINUTE_MS: i64 = 60_000;
@@ -275,4 +276,82 @@ fn open_times(klines: &Value) -> Vec<i64> {
         .iter()
         .map(|row| row[0].as_i64().unwrap())
         .collect()
+}
+
+#[tokio::test]
+async fn depth_shows_the_book_that_market_orders_walk() {
+    let sim = TestSim::start().await;
+    let (status, depth) = sim.get("/api/v3/depth", "symbol=BTCUSDT&limit=5").await;
+    assert_eq!(status, StatusCode::OK, "{depth}");
+    assert_same_shape(&depth, &fixture("rest-depth.response.json"), &[]);
+    let (bids, asks) = (
+        depth["bids"].as_array().unwrap(),
+        depth["asks"].as_array().unwrap(),
+    );
+    assert_eq!((bids.len(), asks.len()), (5, 5));
+    assert!(decimal(&bids[0][0]) < decimal(&asks[0][0]));
+    assert!(
+        decimal(&bids[0][0]) > decimal(&bids[1][0]),
+        "bids highest first"
+    );
+    assert!(
+        decimal(&asks[0][0]) < decimal(&asks[1][0]),
+        "asks lowest first"
+    );
+
+    // A BUY for more than the best ask holds trades at the first two asks, as shown.
+    let qty = decimal(&asks[0][1]) + decimal(&asks[1][1]);
+    let qty = qty.to_string();
+    let (status, order) = sim
+        .signed(
+            Method::POST,
+            "/api/v3/order",
+            &[
+                ("symbol", "BTCUSDT"),
+                ("side", "BUY"),
+                ("type", "MARKET"),
+                ("quantity", &qty),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{order}");
+    let fills = order["fills"].as_array().unwrap();
+    assert_eq!(fills.len(), 2);
+    for (fill, ask) in fills.iter().zip(asks) {
+        assert_eq!(fill["price"], ask[0]);
+        assert_eq!(fill["qty"], ask[1]);
+    }
+
+    let (_, everything) = sim.get("/api/v3/depth", "symbol=BTCUSDT&limit=6000").await;
+    assert_eq!(
+        everything["asks"].as_array().unwrap().len(),
+        20,
+        "the whole book"
+    );
+    let (status, error) = sim.get("/api/v3/depth", "symbol=NOPE").await;
+    assert_eq!(
+        (status, error["code"].as_i64()),
+        (StatusCode::BAD_REQUEST, Some(-1121))
+    );
+}
+
+#[tokio::test]
+async fn avg_price_is_the_recent_average_near_the_last_price() {
+    let sim = TestSim::start().await;
+    let (status, average) = sim.get("/api/v3/avgPrice", "symbol=BTCUSDT").await;
+    assert_eq!(status, StatusCode::OK, "{average}");
+    assert_same_shape(&average, &fixture("rest-avgPrice.response.json"), &[]);
+    assert_eq!(average["mins"], 5);
+    assert_eq!(average["closeTime"], START_MS);
+    let (_, ticker) = sim.get("/api/v3/ticker/price", "symbol=BTCUSDT").await;
+    let (mean, last) = (decimal(&average["price"]), decimal(&ticker["price"]));
+    assert!(
+        (mean - last).abs() / last < rust_decimal::Decimal::new(1, 2),
+        "{mean} vs {last}"
+    );
+    let (status, error) = sim.get("/api/v3/avgPrice", "").await;
+    assert_eq!(
+        (status, error["code"].as_i64()),
+        (StatusCode::BAD_REQUEST, Some(-1102))
+    );
 }

@@ -1,9 +1,10 @@
-//! MARKET orders, order queries and the account over loopback HTTP: balance and commission
-//! arithmetic checked exactly, book walking, every MARKET filter, and the order errors.
+//! MARKET orders, test orders, order queries, the trade list and the account over loopback HTTP:
+//! balance and commission arithmetic checked exactly, book walking, every MARKET filter, and the
+//! order errors.
 
 mod common;
 
-use common::{TestSim, assert_same_shape, decimal, fixture};
+use common::{START_MS, TestSim, assert_same_shape, decimal, fixture};
 use reqwest::{Method, StatusCode};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -534,4 +535,214 @@ async fn the_matching_engine_rechecks_the_recv_window_just_before_matching() {
             .place_market_order(&sim.credentials.api_key, order, now)
             .is_ok()
     );
+}
+
+#[tokio::test]
+async fn a_test_order_validates_like_a_real_one_and_moves_nothing() {
+    let sim = TestSim::start().await;
+    let buy = [
+        ("symbol", "BTCUSDT"),
+        ("side", "BUY"),
+        ("type", "MARKET"),
+        ("quantity", "0.01"),
+    ];
+    let (status, answer) = sim.signed(Method::POST, "/api/v3/order/test", &buy).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer, fixture("rest-order-test.response.json"));
+
+    let mut with_rates = buy.to_vec();
+    with_rates.push(("computeCommissionRates", "true"));
+    let (status, rates) = sim
+        .signed(Method::POST, "/api/v3/order/test", &with_rates)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rates}");
+    assert_same_shape(
+        &rates,
+        &fixture("rest-order-test.computeCommissionRates.response.json"),
+        &[],
+    );
+    assert_eq!(
+        decimal(&rates["standardCommissionForOrder"]["taker"]),
+        COMMISSION_RATE
+    );
+
+    // The same refusals as a real order.
+    let cases: Vec<ErrorCase> = vec![
+        (
+            vec![
+                ("symbol", "BTCUSDT"),
+                ("side", "BUY"),
+                ("type", "MARKET"),
+                ("quantity", "0.000000001"),
+            ],
+            -1111,
+            "Parameter 'quantity' has too much precision.",
+        ),
+        (
+            vec![
+                ("symbol", "BTCUSDT"),
+                ("side", "BUY"),
+                ("type", "MARKET"),
+                ("quantity", "6"),
+            ],
+            -1013,
+            "Filter failure: MARKET_LOT_SIZE",
+        ),
+        (
+            vec![
+                ("symbol", "BTCUSDT"),
+                ("side", "BUY"),
+                ("type", "LIMIT"),
+                ("quantity", "1"),
+            ],
+            -1116,
+            "Invalid orderType.",
+        ),
+        (
+            vec![("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "MARKET")],
+            -1102,
+            "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!",
+        ),
+    ];
+    for (params, code, msg) in cases {
+        let (status, error) = sim
+            .signed(Method::POST, "/api/v3/order/test", &params)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            (error["code"].as_i64(), error["msg"].as_str()),
+            (Some(code), Some(msg))
+        );
+    }
+
+    // More than the balance is fine for a test order: the matching engine never sees it.
+    let (status, _) = sim
+        .signed(
+            Method::POST,
+            "/api/v3/order/test",
+            &[
+                ("symbol", "BTCUSDT"),
+                ("side", "BUY"),
+                ("type", "MARKET"),
+                ("quantity", "4"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(sim.exchange().lock().order_log().is_empty());
+    assert_eq!(balances(&sim).await, (dec!(10000), dec!(0.5)));
+}
+
+#[tokio::test]
+async fn my_trades_lists_the_fills_of_the_account() {
+    let sim = TestSim::start().await;
+    let mut order_ids = Vec::new();
+    for qty in ["0.08", "0.001"] {
+        let (status, placed) = order(
+            &sim,
+            &[
+                ("symbol", "BTCUSDT"),
+                ("side", "BUY"),
+                ("type", "MARKET"),
+                ("quantity", qty),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{placed}");
+        order_ids.push(placed["orderId"].to_string());
+        sim.clock.advance_ms(1_000);
+    }
+    let (status, trades) = sim
+        .signed(Method::GET, "/api/v3/myTrades", &[("symbol", "BTCUSDT")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{trades}");
+    assert_same_shape(&trades, &fixture("rest-myTrades.response.json"), &[]);
+    let trades = trades.as_array().unwrap();
+    assert_eq!(trades.len(), 3, "0.08 takes two levels of 0.05 and 0.10");
+    let log = sim.exchange().lock().order_log().to_vec();
+    for (trade, (order, fill)) in trades.iter().zip(
+        log.iter()
+            .flat_map(|order| order.fills.iter().map(move |fill| (order, fill))),
+    ) {
+        assert_eq!(trade["id"], fill.trade_id);
+        assert_eq!(trade["orderId"], order.order_id);
+        assert_eq!(decimal(&trade["qty"]), fill.qty);
+        assert_eq!(decimal(&trade["quoteQty"]), fill.price * fill.qty);
+        assert_eq!(decimal(&trade["commission"]), fill.commission);
+        assert_eq!(trade["time"], order.transact_time_ms);
+        assert_eq!(
+            (trade["isBuyer"].as_bool(), trade["isMaker"].as_bool()),
+            (Some(true), Some(false))
+        );
+    }
+
+    let (_, first) = sim
+        .signed(
+            Method::GET,
+            "/api/v3/myTrades",
+            &[("symbol", "BTCUSDT"), ("orderId", &order_ids[0])],
+        )
+        .await;
+    assert_eq!(first.as_array().unwrap().len(), 2);
+    let newest = trades[2]["id"].to_string();
+    let (_, from) = sim
+        .signed(
+            Method::GET,
+            "/api/v3/myTrades",
+            &[("symbol", "BTCUSDT"), ("fromId", &newest)],
+        )
+        .await;
+    assert_eq!(from.as_array().unwrap().len(), 1);
+    let (_, last) = sim
+        .signed(
+            Method::GET,
+            "/api/v3/myTrades",
+            &[("symbol", "BTCUSDT"), ("limit", "1")],
+        )
+        .await;
+    assert_eq!(
+        last[0]["id"], trades[2]["id"],
+        "without a start: the newest"
+    );
+    let start = (START_MS + 1_000).to_string();
+    let (_, since) = sim
+        .signed(
+            Method::GET,
+            "/api/v3/myTrades",
+            &[("symbol", "BTCUSDT"), ("startTime", &start)],
+        )
+        .await;
+    assert_eq!(since.as_array().unwrap().len(), 1);
+
+    let day_and_a_ms = (START_MS + 24 * 3_600_000 + 1).to_string();
+    let start_ms = START_MS.to_string();
+    let errors: Vec<ErrorCase> = vec![
+        (
+            vec![
+                ("symbol", "BTCUSDT"),
+                ("orderId", "1"),
+                ("startTime", &start_ms),
+            ],
+            -1128,
+            "Combination of optional parameters invalid.",
+        ),
+        (
+            vec![
+                ("symbol", "BTCUSDT"),
+                ("startTime", &start_ms),
+                ("endTime", &day_and_a_ms),
+            ],
+            -1127,
+            "More than 24 hours between startTime and endTime.",
+        ),
+        (vec![("symbol", "NOPE")], -1121, "Invalid symbol."),
+    ];
+    for (params, code, msg) in errors {
+        let (status, error) = sim.signed(Method::GET, "/api/v3/myTrades", &params).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            (error["code"].as_i64(), error["msg"].as_str()),
+            (Some(code), Some(msg))
+        );
+    }
 }

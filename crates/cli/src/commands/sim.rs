@@ -1,15 +1,16 @@
 //! `spotbot sim`: runs the Binance-compatible simulator on loopback until Ctrl-C, with a funded
-//! demo account whose key and secret it prints.
+//! demo account whose key and secret it prints, and optionally injected faults from a JSON file.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 use rust_decimal::Decimal;
 use sim::{
-    Account, Credentials, Exchange, ExchangeConfig, STANDARD_COMMISSION_RATE, StartError,
-    SystemClock,
+    ADMIN_PREFIX, Account, Credentials, Exchange, ExchangeConfig, FaultPlan,
+    STANDARD_COMMISSION_RATE, StartError, SystemClock,
 };
 
 use crate::Failure;
@@ -20,14 +21,40 @@ Run a local exchange that answers like Binance's spot REST API, for paper tradin
 
 It lists BTCUSDT and ETHUSDT with Binance's filters, moves their prices by a seeded random walk,
 fills MARKET orders against a synthetic order book, and checks API keys, HMAC signatures and
-timestamps exactly as Binance does. A demo account with 10,000 USDT and 0.5 BTC is created at
-start; its API key and secret are printed. It serves loopback addresses only.
+timestamps exactly as Binance does. Request weights and order counts are limited as on
+Binance (429 with Retry-After, then 418 bans for clients that keep sending; the limits are in
+/api/v3/exchangeInfo). A demo account with 10,000 USDT and 0.5 BTC is created at start; its API
+key and secret are printed. It serves loopback addresses only.
 
-Endpoints: GET /api/v3/ping, /time, /exchangeInfo, /ticker/price, /klines, /order, /account;
-POST /api/v3/order (MARKET only).
+Endpoints: GET /api/v3/ping, /time, /exchangeInfo, /ticker/price, /avgPrice, /depth, /klines,
+/order, /account, /myTrades; POST /api/v3/order and /api/v3/order/test (MARKET only).
+
+Admin API (loopback clients only, JSON): POST /_sim/accounts, POST /_sim/accounts/KEY/balances,
+GET|PUT|DELETE /_sim/faults, PUT /_sim/symbols/SYMBOL/status, GET /_sim/orders (the order log),
+GET /_sim/clock.
+
+Faults (--faults FILE, or PUT /_sim/faults with the same JSON):
+  {
+    \"seed\": 7,
+    \"clock_skew_ms\": -1500,
+    \"symbol_status\": {\"ETHUSDT\": \"HALT\"},
+    \"rules\": [
+      {\"fault\": {\"drop_connection\": \"after_executing\"},
+       \"endpoints\": [\"POST /api/v3/order\"], \"trigger\": {\"next\": 1}},
+      {\"fault\": {\"latency_ms\": 200}, \"trigger\": {\"probability\": 0.1}},
+      {\"fault\": {\"not_queryable_ms\": 500}, \"endpoints\": [\"GET /api/v3/order\"]}
+    ]
+  }
+Faults: {\"latency_ms\": N}, {\"drop_connection\": T}, {\"server_error\": {\"status\": 5xx,
+\"timing\": T}}, {\"unexpected_response\": T} (-1006), {\"backend_timeout\": T} (-1007),
+\"server_busy\" (-1008), {\"too_many_requests_s\": N} (429), {\"banned_s\": N} (418),
+{\"not_queryable_ms\": N} (-2013); T is \"before_executing\" or \"after_executing\".
+A rule applies to the endpoints listed (all when absent), to the API key in \"account\" (all
+clients when absent), \"always\" (the default), with {\"probability\": P} drawn from the seed, or
+for the {\"next\": N} matching requests.
 
 Example:
-  spotbot sim --listen 127.0.0.1:8765 --speed 60";
+  spotbot sim --listen 127.0.0.1:8765 --speed 60 --faults faults.json";
 
 /// Options of `spotbot sim`.
 #[derive(Debug, Args)]
@@ -44,6 +71,11 @@ pub struct SimArgs {
     /// Above 1, clients must take timestamps from GET /api/v3/time, not from their own clock.
     #[arg(long, default_value_t = 1, value_name = "FACTOR", value_parser = clap::value_parser!(u32).range(1..=3600))]
     speed: u32,
+
+    /// JSON file of faults to inject from the start (format in --help; also settable later with
+    /// PUT /_sim/faults).
+    #[arg(long, value_name = "FILE")]
+    faults: Option<PathBuf>,
 }
 
 /// Runs the command until Ctrl-C.
@@ -62,6 +94,11 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
     };
     let clock = Arc::new(SystemClock::with_speed(args.speed));
     let mut exchange = Exchange::new(config, clock).context("cannot set up the exchange")?;
+    if let Some(path) = &args.faults {
+        exchange
+            .set_faults(read_fault_plan(path)?)
+            .map_err(|err| Failure::Usage(format!("{}: {err}", path.display())))?;
+    }
     let credentials = Credentials::generate();
     let balances = [
         ("USDT".to_owned(), Decimal::from(10_000)),
@@ -99,6 +136,10 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
     println!("  demo account: 10000 USDT, 0.5 BTC, commission 0.1% of what is received");
     println!("  API key: {}", credentials.api_key);
     println!("  secret:  {}", credentials.secret);
+    println!("  admin API: http://{address}{ADMIN_PREFIX}/ (loopback only; see --help)");
+    if let Some(path) = &args.faults {
+        println!("  faults: from {}", path.display());
+    }
     println!("Try: curl 'http://{address}/api/v3/ticker/price?symbol=BTCUSDT'");
     println!("Press Ctrl-C to stop.");
 
@@ -111,4 +152,12 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
         .context("the server failed while stopping")?;
     println!("spotbot sim: stopped");
     Ok(())
+}
+
+/// Reads a fault plan; an unreadable or malformed file is a usage error.
+fn read_fault_plan(path: &std::path::Path) -> Result<FaultPlan, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| Failure::Usage(format!("cannot read {}: {err}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|err| Failure::Usage(format!("{}: not a fault plan: {err}", path.display())))
 }

@@ -10,7 +10,7 @@ use crate::http::params::Params;
 use crate::signing::{signed_payload, verify};
 
 /// The header carrying the API key.
-const API_KEY_HEADER: &str = "X-MBX-APIKEY";
+pub const API_KEY_HEADER: &str = "X-MBX-APIKEY";
 /// The longest API key accepted (Binance's are 64 characters).
 const MAX_API_KEY_LENGTH: usize = 64;
 /// `recvWindow` when not sent, ms.

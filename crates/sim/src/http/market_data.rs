@@ -1,30 +1,39 @@
-//! The public (NONE security) endpoints: ping, time, exchangeInfo, ticker/price and klines.
+//! The public (NONE security) endpoints: ping, time, exchangeInfo, ticker/price, avgPrice, depth
+//! and klines.
 
 use serde_json::{Value, json};
 
 use market::Interval;
 
+use crate::book::Level;
 use crate::error::ApiError;
-use crate::exchange::Exchange;
+use crate::exchange::{AVG_PRICE_MINUTES, Exchange};
+use crate::http::Request;
 use crate::http::params::Params;
 use crate::http::responses;
+use crate::http::weights::DEFAULT_DEPTH_LIMIT;
 use crate::klines::{DEFAULT_LIMIT, KlineQuery, MAX_LIMIT};
+use crate::limits::RateLimit;
 use crate::wire::decimal8;
 
+/// The deepest book `GET /api/v3/depth` returns.
+const MAX_DEPTH_LIMIT: u64 = 5_000;
+
 /// `GET /api/v3/ping`.
-pub fn ping(params: &mut Params) -> Result<Value, ApiError> {
-    params.finish()?;
+pub fn ping(_: &Exchange, request: &mut Request<'_>) -> Result<Value, ApiError> {
+    request.params.finish()?;
     Ok(json!({}))
 }
 
 /// `GET /api/v3/time`.
-pub fn time(exchange: &Exchange, params: &mut Params) -> Result<Value, ApiError> {
-    params.finish()?;
+pub fn time(exchange: &Exchange, request: &mut Request<'_>) -> Result<Value, ApiError> {
+    request.params.finish()?;
     Ok(json!({"serverTime": exchange.now_ms()}))
 }
 
 /// `GET /api/v3/exchangeInfo`, for all symbols or those named by `symbol` / `symbols`.
-pub fn exchange_info(exchange: &Exchange, params: &mut Params) -> Result<Value, ApiError> {
+pub fn exchange_info(exchange: &Exchange, request: &mut Request<'_>) -> Result<Value, ApiError> {
+    let params = &mut request.params;
     let wanted = requested_symbols(exchange, params)?;
     params.finish()?;
     let symbols: Vec<Value> = match wanted {
@@ -41,14 +50,15 @@ pub fn exchange_info(exchange: &Exchange, params: &mut Params) -> Result<Value, 
     Ok(json!({
         "timezone": "UTC",
         "serverTime": exchange.now_ms(),
-        "rateLimits": responses::rate_limits(),
+        "rateLimits": exchange.rate_limits().iter().map(RateLimit::to_json).collect::<Vec<_>>(),
         "exchangeFilters": [],
         "symbols": symbols,
     }))
 }
 
 /// `GET /api/v3/ticker/price`: one object for `symbol`, an array otherwise.
-pub fn ticker_price(exchange: &mut Exchange, params: &mut Params) -> Result<Value, ApiError> {
+pub fn ticker_price(exchange: &mut Exchange, request: &mut Request<'_>) -> Result<Value, ApiError> {
+    let params = &mut request.params;
     let single = params.text("symbol");
     let listed = match &single {
         Some(symbol) => Some(vec![symbol.clone()]),
@@ -78,7 +88,8 @@ pub fn ticker_price(exchange: &mut Exchange, params: &mut Params) -> Result<Valu
 }
 
 /// `GET /api/v3/klines`.
-pub fn klines(exchange: &mut Exchange, params: &mut Params) -> Result<Value, ApiError> {
+pub fn klines(exchange: &mut Exchange, request: &mut Request<'_>) -> Result<Value, ApiError> {
+    let params = &mut request.params;
     let symbol = params.required_text("symbol")?;
     let interval = params
         .required_text("interval")?
@@ -111,6 +122,47 @@ pub fn klines(exchange: &mut Exchange, params: &mut Params) -> Result<Value, Api
     };
     let klines = exchange.klines(&symbol, query)?;
     Ok(Value::Array(klines.iter().map(responses::kline).collect()))
+}
+
+/// `GET /api/v3/avgPrice`.
+pub fn avg_price(exchange: &mut Exchange, request: &mut Request<'_>) -> Result<Value, ApiError> {
+    let symbol = request.params.required_text("symbol")?;
+    request.params.finish()?;
+    let price = exchange.avg_price(&symbol)?;
+    Ok(json!({
+        "mins": AVG_PRICE_MINUTES,
+        "price": decimal8(price),
+        "closeTime": exchange.now_ms(),
+    }))
+}
+
+/// `GET /api/v3/depth`: the synthetic book MARKET orders walk. A `limit` above the maximum gets
+/// the maximum, as on Binance.
+pub fn depth(exchange: &mut Exchange, request: &mut Request<'_>) -> Result<Value, ApiError> {
+    let params = &mut request.params;
+    let symbol = params.required_text("symbol")?;
+    let limit = match params.long("limit")? {
+        None => DEFAULT_DEPTH_LIMIT,
+        Some(0) => return Err(ApiError::invalid_parameter_value("limit")),
+        Some(limit) => u64::try_from(limit)
+            .unwrap_or(MAX_DEPTH_LIMIT)
+            .min(MAX_DEPTH_LIMIT),
+    };
+    params.finish()?;
+    let (bids, asks) = exchange.depth(&symbol, usize::try_from(limit).unwrap_or(usize::MAX))?;
+    let side = |levels: Vec<Level>| -> Vec<Value> {
+        levels
+            .iter()
+            .map(|level| json!([decimal8(level.price), decimal8(level.qty)]))
+            .collect()
+    };
+    Ok(json!({
+        // The book is regenerated from the price every millisecond, so the time numbers its
+        // versions.
+        "lastUpdateId": exchange.now_ms(),
+        "bids": side(bids),
+        "asks": side(asks),
+    }))
 }
 
 /// The `symbol` or `symbols` (a JSON array of names) parameter; `None` when neither was sent.

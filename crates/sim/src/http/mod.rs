@@ -1,34 +1,47 @@
 //! The HTTP server: Binance's REST paths on loopback, in-process for tests ([`start`] on port 0)
-//! or as `spotbot sim`.
+//! or as `spotbot sim`, plus the admin API under [`ADMIN_PREFIX`].
 //!
-//! Handlers are synchronous functions over the locked [`Exchange`]; the lock is never held across
-//! an `.await`.
+//! Every REST request goes through one pipeline ([`serve_endpoint`]): rate limits (weight per
+//! client IP, 429/418 with `Retry-After`), injected faults decided before anything runs, the
+//! endpoint itself (a synchronous function over the locked [`Exchange`]; the lock is never held
+//! across an `.await`), faults that strike after executing, and the `X-MBX-USED-WEIGHT-*` /
+//! `X-MBX-ORDER-COUNT-*` headers.
 
+mod admin;
 mod auth;
 mod market_data;
 mod params;
 mod responses;
 mod trading;
+mod weights;
 
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::exchange::Exchange;
-use auth::{Signed, authenticate};
+use crate::faults::{Failure, Timing};
+use crate::limits::Throttle;
+use auth::API_KEY_HEADER;
 use params::Params;
+
+pub use admin::ADMIN_PREFIX;
 
 /// Shared access to the running exchange, for the server and for tests that inspect or change
 /// its state (accounts, the order log, the clock).
@@ -114,7 +127,7 @@ pub async fn start(exchange: Exchange, listen: SocketAddr) -> Result<RunningSim,
     let local_addr = listener.local_addr().map_err(bind_error)?;
     let exchange = ExchangeHandle::new(exchange);
     let (shutdown, shutdown_requested) = oneshot::channel::<()>();
-    let app = router(exchange.clone());
+    let app = router(exchange.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -137,104 +150,240 @@ fn router(exchange: ExchangeHandle) -> Router {
         .route("/api/v3/time", get(time))
         .route("/api/v3/exchangeInfo", get(exchange_info))
         .route("/api/v3/ticker/price", get(ticker_price))
+        .route("/api/v3/avgPrice", get(avg_price))
+        .route("/api/v3/depth", get(depth))
         .route("/api/v3/klines", get(klines))
         .route("/api/v3/order", get(query_order).post(new_order))
+        .route("/api/v3/order/test", post(test_order))
         .route("/api/v3/account", get(account))
+        .route("/api/v3/myTrades", get(my_trades))
+        .nest(ADMIN_PREFIX, admin::router())
         .with_state(exchange)
 }
 
-/// What every handler receives: the exchange, the headers, the raw query string and the raw body.
-type Parts = (State<ExchangeHandle>, HeaderMap, Uri, Bytes);
+/// What every REST handler receives: the exchange, the client's address, the headers, the raw
+/// query string and the raw body.
+type Parts = (
+    State<ExchangeHandle>,
+    ConnectInfo<SocketAddr>,
+    HeaderMap,
+    Uri,
+    Bytes,
+);
 
-async fn ping((State(exchange), _, uri, body): Parts) -> Response {
-    public(&exchange, &uri, &body, |_, params| {
-        market_data::ping(params)
-    })
+/// One REST request as an endpoint reads it.
+pub struct Request<'a> {
+    /// The parameters from the query string and the body.
+    pub params: Params,
+    /// The HTTP headers (the API key).
+    pub headers: &'a HeaderMap,
+    /// The query string as sent (what was signed).
+    pub raw_query: &'a str,
+    /// The body as sent (what was signed).
+    pub raw_body: &'a str,
+    /// Orders younger than this are not found yet (an injected fault), ms.
+    pub not_queryable_ms: u64,
 }
 
-async fn time((State(exchange), _, uri, body): Parts) -> Response {
-    public(&exchange, &uri, &body, |exchange, params| {
-        market_data::time(exchange, params)
-    })
+/// A refused request: Binance's error, its HTTP status, and `Retry-After` for 418/429.
+#[derive(Debug)]
+pub struct Rejection {
+    status: StatusCode,
+    error: ApiError,
+    retry_after_s: Option<u64>,
 }
 
-async fn exchange_info((State(exchange), _, uri, body): Parts) -> Response {
-    public(&exchange, &uri, &body, |exchange, params| {
-        market_data::exchange_info(exchange, params)
-    })
+impl From<ApiError> for Rejection {
+    fn from(error: ApiError) -> Rejection {
+        Rejection {
+            status: StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+            error,
+            retry_after_s: None,
+        }
+    }
 }
 
-async fn ticker_price((State(exchange), _, uri, body): Parts) -> Response {
-    public(&exchange, &uri, &body, market_data::ticker_price)
+impl From<Throttle> for Rejection {
+    fn from(throttle: Throttle) -> Rejection {
+        Rejection {
+            status: if throttle.banned {
+                StatusCode::IM_A_TEAPOT
+            } else {
+                StatusCode::TOO_MANY_REQUESTS
+            },
+            error: throttle.error,
+            retry_after_s: Some(throttle.retry_after_s),
+        }
+    }
 }
 
-async fn klines((State(exchange), _, uri, body): Parts) -> Response {
-    public(&exchange, &uri, &body, market_data::klines)
+macro_rules! endpoint_handlers {
+    ($($handler:ident => $endpoint:expr, $function:expr;)*) => {$(
+        async fn $handler(
+            (State(exchange), ConnectInfo(peer), headers, uri, body): Parts,
+        ) -> Response {
+            let run = |exchange: &mut Exchange, request: &mut Request<'_>| {
+                $function(exchange, request).map_err(Rejection::from)
+            };
+            serve_endpoint(&exchange, $endpoint, run, peer, &headers, &uri, &body).await
+        }
+    )*};
 }
 
-async fn new_order((State(exchange), headers, uri, body): Parts) -> Response {
-    signed(&exchange, &headers, &uri, &body, trading::new_order)
+endpoint_handlers! {
+    ping => Endpoint::Ping, market_data::ping;
+    time => Endpoint::Time, market_data::time;
+    exchange_info => Endpoint::ExchangeInfo, market_data::exchange_info;
+    ticker_price => Endpoint::TickerPrice, market_data::ticker_price;
+    avg_price => Endpoint::AvgPrice, market_data::avg_price;
+    depth => Endpoint::Depth, market_data::depth;
+    klines => Endpoint::Klines, market_data::klines;
+    new_order => Endpoint::NewOrder, trading::new_order;
+    test_order => Endpoint::TestOrder, trading::test_order;
+    query_order => Endpoint::QueryOrder, trading::query_order;
+    account => Endpoint::Account, trading::account;
+    my_trades => Endpoint::MyTrades, trading::my_trades;
 }
 
-async fn query_order((State(exchange), headers, uri, body): Parts) -> Response {
-    signed(
-        &exchange,
-        &headers,
-        &uri,
-        &body,
-        |exchange, signed, params| trading::query_order(exchange, signed, params),
-    )
-}
-
-async fn account((State(exchange), headers, uri, body): Parts) -> Response {
-    signed(
-        &exchange,
-        &headers,
-        &uri,
-        &body,
-        |exchange, signed, params| trading::account(exchange, signed, params),
-    )
-}
-
-/// Runs a public endpoint.
-fn public(
+/// The pipeline every REST request goes through (see the module doc).
+async fn serve_endpoint(
     exchange: &ExchangeHandle,
-    uri: &Uri,
-    body: &Bytes,
-    endpoint: impl FnOnce(&mut Exchange, &mut Params) -> Result<Value, ApiError>,
-) -> Response {
-    let body = String::from_utf8_lossy(body);
-    let outcome = Params::parse(uri.query().unwrap_or(""), &body)
-        .and_then(|mut params| endpoint(&mut exchange.lock(), &mut params));
-    respond(outcome)
-}
-
-/// Runs a SIGNED endpoint after authenticating the request.
-fn signed(
-    exchange: &ExchangeHandle,
+    endpoint: Endpoint,
+    run: impl FnOnce(&mut Exchange, &mut Request<'_>) -> Result<Value, Rejection>,
+    peer: SocketAddr,
     headers: &HeaderMap,
     uri: &Uri,
     body: &Bytes,
-    endpoint: impl FnOnce(&mut Exchange, &Signed, &mut Params) -> Result<Value, ApiError>,
 ) -> Response {
+    let ip = peer.ip();
     let raw_query = uri.query().unwrap_or("");
     let raw_body = String::from_utf8_lossy(body);
-    let outcome = Params::parse(raw_query, &raw_body).and_then(|mut params| {
+    let api_key = headers
+        .get(API_KEY_HEADER)
+        .and_then(|value| value.to_str().ok());
+    let params = Params::parse(raw_query, &raw_body);
+    let weight = weights::weight(endpoint, params.as_ref().ok());
+
+    let decision = {
         let mut exchange = exchange.lock();
-        let signed = authenticate(&exchange, headers, raw_query, &raw_body, &mut params)?;
-        endpoint(&mut exchange, &signed, &mut params)
+        if let Err(throttle) = exchange.admit_request(ip, weight) {
+            let headers = exchange.usage_headers(ip, None);
+            return reject(throttle.into(), headers);
+        }
+        exchange.fault_state().decide(endpoint, api_key)
+    };
+    if decision.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(decision.latency_ms)).await;
+    }
+    if let Some(failure) = decision.failure
+        && failure.timing() == Timing::BeforeExecuting
+    {
+        let mut exchange = exchange.lock();
+        exchange.charge_request(ip, weight);
+        let headers = exchange.usage_headers(ip, None);
+        return injected(failure, &exchange, headers);
+    }
+
+    let mut exchange = exchange.lock();
+    let outcome = params.map_err(Rejection::from).and_then(|params| {
+        let mut request = Request {
+            params,
+            headers,
+            raw_query,
+            raw_body: &raw_body,
+            not_queryable_ms: decision.not_queryable_ms,
+        };
+        run(&mut exchange, &mut request)
     });
-    respond(outcome)
+    // A successful order placement costs no weight (reference § 0, CHANGELOG 2026-03-27).
+    let charged = if endpoint.places_orders() && outcome.is_ok() {
+        0
+    } else {
+        weight
+    };
+    exchange.charge_request(ip, charged);
+    let order_account =
+        api_key.filter(|key| endpoint.places_orders() && exchange.account(key).is_some());
+    let usage = exchange.usage_headers(ip, order_account);
+    if let Some(failure) = decision.failure {
+        return injected(failure, &exchange, usage);
+    }
+    match outcome {
+        Ok(body) => with_headers((StatusCode::OK, axum::Json(body)).into_response(), usage),
+        Err(rejection) => reject(rejection, usage),
+    }
 }
 
-fn respond(outcome: Result<Value, ApiError>) -> Response {
-    match outcome {
-        Ok(body) => (StatusCode::OK, axum::Json(body)).into_response(),
-        Err(error) => {
-            let status =
-                StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
-            let body = json!({"code": error.code, "msg": error.msg});
-            (status, axum::Json(body)).into_response()
+/// The answer an injected failure gives instead of the real one.
+fn injected(failure: Failure, exchange: &Exchange, usage: Vec<(String, u64)>) -> Response {
+    let rejection = match failure {
+        Failure::DropConnection(_) => return Response::new(Body::new(BrokenBody)),
+        Failure::ServerError { status, .. } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let text = status.canonical_reason().unwrap_or("Server Error");
+            return with_headers((status, text.to_owned()).into_response(), usage);
+        }
+        Failure::UnexpectedResponse(_) => ApiError::unexpected_response().into(),
+        Failure::BackendTimeout(_) => ApiError::backend_timeout().into(),
+        Failure::ServerBusy => ApiError::server_busy().into(),
+        Failure::TooManyRequests { retry_after_s } => Throttle {
+            error: ApiError::too_many_requests("Too many requests queued.".to_owned()),
+            banned: false,
+            retry_after_s,
+        }
+        .into(),
+        Failure::Banned { retry_after_s } => {
+            let ban_ms = i64::try_from(retry_after_s.saturating_mul(1_000)).unwrap_or(i64::MAX);
+            Throttle {
+                error: ApiError::ip_banned(exchange.now_ms().saturating_add(ban_ms)),
+                banned: true,
+                retry_after_s,
+            }
+            .into()
+        }
+    };
+    reject(rejection, usage)
+}
+
+/// A response body that fails before its first byte: the server closes the connection without
+/// an answer, as when a connection drops after the exchange executed the request.
+struct BrokenBody;
+
+impl http_body::Body for BrokenBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, io::Error>>> {
+        Poll::Ready(Some(Err(io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            "injected fault: connection dropped",
+        ))))
+    }
+}
+
+/// An error answer: `{"code":..,"msg":..}` with its status, `Retry-After` and usage headers.
+fn reject(rejection: Rejection, usage: Vec<(String, u64)>) -> Response {
+    let body = json!({"code": rejection.error.code, "msg": rejection.error.msg});
+    let mut response = with_headers((rejection.status, axum::Json(body)).into_response(), usage);
+    if let Some(seconds) = rejection.retry_after_s {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+/// Adds the usage headers (`X-MBX-USED-WEIGHT-1M: 42`, ...).
+fn with_headers(mut response: Response, usage: Vec<(String, u64)>) -> Response {
+    for (name, value) in usage {
+        if let Ok(name) = HeaderName::try_from(name) {
+            response
+                .headers_mut()
+                .insert(name, HeaderValue::from(value));
         }
     }
+    response
 }

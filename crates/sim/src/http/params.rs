@@ -48,6 +48,16 @@ impl Params {
         Ok(Params { entries })
     }
 
+    /// The value of `name` without marking it read (to weigh the request); `None` when absent or
+    /// empty.
+    pub fn peek(&self, name: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|entry| entry.name == name)
+            .map(|entry| entry.value.as_str())
+            .filter(|value| !value.is_empty())
+    }
+
     /// The value of `name`, marking it read; `None` when absent or empty.
     pub fn text(&mut self, name: &str) -> Option<String> {
         let entry = self.entries.iter_mut().find(|entry| entry.name == name)?;

@@ -4,10 +4,12 @@
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
+use market::Side;
+
 use crate::account::Account;
 use crate::book::OrderSize;
 use crate::klines::Kline;
-use crate::order::OrderRecord;
+use crate::order::{Fill, OrderRecord};
 use crate::wire::decimal8;
 
 /// Binance's `newOrderRespType`: how much of a new order the answer shows.
@@ -31,17 +33,6 @@ impl OrderResponseType {
             _ => None,
         }
     }
-}
-
-/// The rate limits published in `exchangeInfo`: the documented production values (reference
-/// § 5). They are not enforced yet.
-pub fn rate_limits() -> Value {
-    json!([
-        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
-        {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 50},
-        {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 160000},
-        {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 300000},
-    ])
 }
 
 /// The answer to `POST /api/v3/order`.
@@ -113,6 +104,42 @@ fn order_state(order: &OrderRecord) -> Value {
         "type": "MARKET",
         "side": order.side.as_str(),
         "selfTradePreventionMode": "NONE",
+    })
+}
+
+/// The answer to `POST /api/v3/order/test` with `computeCommissionRates=true`: the account's
+/// rate for maker and taker, no special or tax rates, and no BNB discount.
+pub fn commission_rates(rate: Decimal) -> Value {
+    let zero = decimal8(Decimal::ZERO);
+    json!({
+        "standardCommissionForOrder": {"maker": decimal8(rate), "taker": decimal8(rate)},
+        "specialCommissionForOrder": {"maker": zero, "taker": zero},
+        "taxCommissionForOrder": {"maker": zero, "taker": zero},
+        "discount": {
+            "enabledForAccount": false,
+            "enabledForSymbol": false,
+            "discountAsset": "BNB",
+            "discount": zero,
+        },
+    })
+}
+
+/// One trade of `GET /api/v3/myTrades`: MARKET orders are always the taker.
+pub fn trade(order: &OrderRecord, fill: &Fill) -> Value {
+    json!({
+        "symbol": order.symbol,
+        "id": fill.trade_id,
+        "orderId": order.order_id,
+        "orderListId": -1,
+        "price": decimal8(fill.price),
+        "qty": decimal8(fill.qty),
+        "quoteQty": decimal8(fill.price * fill.qty),
+        "commission": decimal8(fill.commission),
+        "commissionAsset": fill.commission_asset,
+        "time": order.transact_time_ms,
+        "isBuyer": order.side == Side::Buy,
+        "isMaker": false,
+        "isBestMatch": true,
     })
 }
 

@@ -1,17 +1,18 @@
-//! The SIGNED endpoints: `POST /api/v3/order` (MARKET only), `GET /api/v3/order` and
-//! `GET /api/v3/account`. Each authenticates first (see [`crate::http::auth`]), then reads its own
-//! parameters.
+//! The SIGNED endpoints: `POST /api/v3/order` (MARKET only) and `/api/v3/order/test`,
+//! `GET /api/v3/order`, `GET /api/v3/account` and `GET /api/v3/myTrades`. Each authenticates first
+//! (see [`crate::http::auth`]), then reads its own parameters.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use market::Side;
 
 use crate::book::OrderSize;
 use crate::error::ApiError;
-use crate::exchange::{Exchange, OrderLookup};
-use crate::http::auth::Signed;
+use crate::exchange::{Exchange, OrderLookup, TradeQuery};
+use crate::http::auth::{Signed, authenticate};
 use crate::http::params::Params;
 use crate::http::responses::{self, OrderResponseType};
+use crate::http::{Rejection, Request};
 use crate::order::NewMarketOrder;
 
 /// The legal `newClientOrderId`, as Binance quotes it in -1100.
@@ -19,12 +20,57 @@ const CLIENT_ORDER_ID_PATTERN: &str = "^[a-zA-Z0-9-_]{1,36}$";
 /// Parameters that only other order types take: sent with a MARKET order they are -1106.
 const NOT_FOR_MARKET_ORDERS: [&str; 4] = ["price", "stopPrice", "icebergQty", "trailingDelta"];
 
-/// `POST /api/v3/order`.
-pub fn new_order(
-    exchange: &mut Exchange,
-    signed: &Signed,
-    params: &mut Params,
-) -> Result<Value, ApiError> {
+/// The most `GET /api/v3/myTrades` returns, and its default.
+const MAX_TRADES_LIMIT: i64 = 1_000;
+const DEFAULT_TRADES_LIMIT: usize = 500;
+/// The longest `startTime`..`endTime` span of `GET /api/v3/myTrades`, ms.
+const MAX_TRADES_SPAN_MS: i64 = 24 * 3_600_000;
+
+/// Checks the API key, signature and timing of `request` (see [`authenticate`]).
+fn sign_in(exchange: &Exchange, request: &mut Request<'_>) -> Result<Signed, ApiError> {
+    authenticate(
+        exchange,
+        request.headers,
+        request.raw_query,
+        request.raw_body,
+        &mut request.params,
+    )
+}
+
+/// `POST /api/v3/order`: -1015 when the account's unfilled-order windows are full.
+pub fn new_order(exchange: &mut Exchange, request: &mut Request<'_>) -> Result<Value, Rejection> {
+    let signed = sign_in(exchange, request)?;
+    let (order, response_type) = read_market_order(&mut request.params)?;
+    request.params.finish()?;
+    exchange.admit_order(&signed.api_key)?;
+    let record = exchange.place_market_order(&signed.api_key, order, signed.deadline_ms)?;
+    Ok(responses::new_order(&record, response_type))
+}
+
+/// `POST /api/v3/order/test`: the same checks as a real order up to the matching engine, then
+/// `{}`, or the commission rates with `computeCommissionRates=true`. Nothing executes and no
+/// balance moves.
+pub fn test_order(exchange: &mut Exchange, request: &mut Request<'_>) -> Result<Value, ApiError> {
+    let signed = sign_in(exchange, request)?;
+    let (order, _) = read_market_order(&mut request.params)?;
+    let compute_commission_rates = match request.params.text("computeCommissionRates").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(ApiError::invalid_parameter_value("computeCommissionRates"));
+        }
+    };
+    request.params.finish()?;
+    let commission_rate = exchange.test_market_order(&signed.api_key, &order)?;
+    Ok(if compute_commission_rates {
+        responses::commission_rates(commission_rate)
+    } else {
+        json!({})
+    })
+}
+
+/// Reads a MARKET order's parameters (Binance's -11xx errors for the wrong ones).
+fn read_market_order(params: &mut Params) -> Result<(NewMarketOrder, OrderResponseType), ApiError> {
     let symbol = params.required_text("symbol")?;
     let side = match params.required_text("side")?.as_str() {
         "BUY" => Side::Buy,
@@ -71,23 +117,19 @@ pub fn new_order(
         // A taker against a synthetic book never trades with itself; only NONE is honest.
         return Err(ApiError::invalid_parameter_value("selfTradePreventionMode"));
     }
-    params.finish()?;
     let order = NewMarketOrder {
         symbol,
         side,
         size,
         client_order_id,
     };
-    let record = exchange.place_market_order(&signed.api_key, order, signed.deadline_ms)?;
-    Ok(responses::new_order(&record, response_type))
+    Ok((order, response_type))
 }
 
 /// `GET /api/v3/order`.
-pub fn query_order(
-    exchange: &Exchange,
-    signed: &Signed,
-    params: &mut Params,
-) -> Result<Value, ApiError> {
+pub fn query_order(exchange: &Exchange, request: &mut Request<'_>) -> Result<Value, ApiError> {
+    let signed = sign_in(exchange, request)?;
+    let params = &mut request.params;
     let symbol = params.required_text("symbol")?;
     let order_id = params.long("orderId")?;
     let client_order_id = params.text("origClientOrderId");
@@ -103,16 +145,14 @@ pub fn query_order(
             ));
         }
     };
-    let order = exchange.find_order(&signed.api_key, &symbol, &lookup)?;
+    let order = exchange.find_order(&signed.api_key, &symbol, &lookup, request.not_queryable_ms)?;
     Ok(responses::queried_order(order))
 }
 
 /// `GET /api/v3/account`.
-pub fn account(
-    exchange: &Exchange,
-    signed: &Signed,
-    params: &mut Params,
-) -> Result<Value, ApiError> {
+pub fn account(exchange: &Exchange, request: &mut Request<'_>) -> Result<Value, ApiError> {
+    let signed = sign_in(exchange, request)?;
+    let params = &mut request.params;
     let omit_zero_balances = match params.text("omitZeroBalances").as_deref() {
         None | Some("false") => false,
         Some("true") => true,
@@ -123,6 +163,62 @@ pub fn account(
         .account(&signed.api_key)
         .ok_or_else(ApiError::api_key_rejected)?;
     Ok(responses::account(account, omit_zero_balances))
+}
+
+/// `GET /api/v3/myTrades`, with Binance's allowed parameter combinations (-1128 otherwise) and
+/// its 24-hour limit on `startTime`..`endTime` (-1127).
+pub fn my_trades(exchange: &Exchange, request: &mut Request<'_>) -> Result<Value, ApiError> {
+    let signed = sign_in(exchange, request)?;
+    let params = &mut request.params;
+    let symbol = params.required_text("symbol")?;
+    let order_id = params.long("orderId")?;
+    let start_ms = params.long("startTime")?;
+    let end_ms = params.long("endTime")?;
+    let from_id = params.long("fromId")?;
+    let limit = match params.long("limit")? {
+        None => DEFAULT_TRADES_LIMIT,
+        Some(0) => return Err(ApiError::invalid_parameter_value("limit")),
+        Some(limit) if limit > MAX_TRADES_LIMIT => {
+            return Err(ApiError::parameter_too_large(
+                "limit",
+                &MAX_TRADES_LIMIT.to_string(),
+            ));
+        }
+        Some(limit) => usize::try_from(limit).unwrap_or(DEFAULT_TRADES_LIMIT),
+    };
+    params.finish()?;
+    let combination_allowed = match (order_id, from_id) {
+        (Some(_), _) => start_ms.is_none() && end_ms.is_none(),
+        (None, Some(_)) => start_ms.is_none() && end_ms.is_none(),
+        (None, None) => true,
+    };
+    if !combination_allowed {
+        return Err(ApiError::optional_parameters_bad_combination());
+    }
+    if let (Some(start), Some(end)) = (start_ms, end_ms) {
+        if start > end {
+            return Err(ApiError::start_time_after_end_time());
+        }
+        if end - start > MAX_TRADES_SPAN_MS {
+            return Err(ApiError::lookup_interval_too_big(
+                MAX_TRADES_SPAN_MS / 3_600_000,
+            ));
+        }
+    }
+    let query = TradeQuery {
+        order_id: order_id.map(|id| id as u64),
+        start_ms,
+        end_ms,
+        from_id: from_id.map(|id| id as u64),
+        limit,
+    };
+    let trades = exchange.my_trades(&signed.api_key, &symbol, &query)?;
+    Ok(Value::Array(
+        trades
+            .into_iter()
+            .map(|(order, fill)| responses::trade(order, fill))
+            .collect(),
+    ))
 }
 
 fn is_legal_client_order_id(id: &str) -> bool {

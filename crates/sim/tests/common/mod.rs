@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -48,11 +49,12 @@ pub fn starting_balances() -> Vec<(String, Decimal)> {
 impl TestSim {
     /// A simulator with the default symbols and one funded account.
     pub async fn start() -> TestSim {
+        TestSim::start_with(test_config()).await
+    }
+
+    /// A simulator with `config` and one funded account.
+    pub async fn start_with(config: ExchangeConfig) -> TestSim {
         let clock = Arc::new(ManualClock::new(START_MS));
-        let config = ExchangeConfig {
-            history_ms: HISTORY_MS,
-            ..ExchangeConfig::default()
-        };
         let mut exchange = Exchange::new(config, clock.clone()).expect("default config is valid");
         let credentials = test_credentials();
         exchange.add_account(Account::new(
@@ -96,6 +98,77 @@ impl TestSim {
         let query = encode(&all);
         self.signed_raw(method, path, &query, "", &self.credentials)
             .await
+    }
+
+    /// Like [`signed`](Self::signed), with the response headers too.
+    pub async fn signed_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> (StatusCode, HeaderMap, Value) {
+        let response = self
+            .try_signed(method, path, params)
+            .await
+            .expect("the simulator answers");
+        into_parts(response).await
+    }
+
+    /// A SIGNED request as in [`signed`](Self::signed), returning the transport's outcome as is
+    /// (for faults that break the connection).
+    pub async fn try_signed(
+        &self,
+        method: Method,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> reqwest::Result<reqwest::Response> {
+        let timestamp = self.clock_now().to_string();
+        let mut all: Vec<(&str, &str)> = params.to_vec();
+        all.push(("timestamp", &timestamp));
+        let query = encode(&all);
+        let signature = sign(&self.credentials.secret, &query);
+        let url = format!("{}{path}?{query}&signature={signature}", self.base_url);
+        self.client
+            .request(method, url)
+            .header("X-MBX-APIKEY", &self.credentials.api_key)
+            .send()
+            .await
+    }
+
+    /// A public GET with the response headers too.
+    pub async fn get_with_headers(
+        &self,
+        path: &str,
+        query: &str,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let url = format!("{}{path}?{query}", self.base_url);
+        let response = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .expect("the simulator answers");
+        into_parts(response).await
+    }
+
+    /// An admin API request (`path` under `/_sim`), with an optional JSON body.
+    pub async fn admin(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}/_sim{path}", self.base_url));
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("the admin API answers");
+        let (status, _, json) = into_parts(response).await;
+        (status, json)
     }
 
     /// A request signed with `credentials` over exactly `query` + `body`, the signature appended to
@@ -154,6 +227,34 @@ impl TestSim {
         use sim::Clock;
         self.clock.now_ms()
     }
+}
+
+/// The test configuration: the default one with a day of history.
+pub fn test_config() -> ExchangeConfig {
+    ExchangeConfig {
+        history_ms: HISTORY_MS,
+        ..ExchangeConfig::default()
+    }
+}
+
+/// A response's status, headers and JSON body.
+async fn into_parts(response: reqwest::Response) -> (StatusCode, HeaderMap, Value) {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("a readable body");
+    let json = serde_json::from_str(&text).unwrap_or_else(|err| panic!("not JSON ({err}): {text}"));
+    (status, headers, json)
+}
+
+/// A response header as a number.
+pub fn header_number(headers: &HeaderMap, name: &str) -> u64 {
+    headers
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} header in {headers:?}"))
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 /// `k=v&k=v`, percent-encoded.

@@ -1,0 +1,331 @@
+//! The admin API under [`ADMIN_PREFIX`], for tests and demos: create and fund accounts, set and
+//! clear faults, switch a symbol's status, read the order log (the ground truth), read the clock
+//! and set it when the exchange runs on a [`ManualClock`](crate::ManualClock).
+//!
+//! It is answered only to loopback peers (403 otherwise), whatever address the server listens
+//! on, and it is outside the rate limits and the faults. Bodies and answers are JSON with
+//! snake_case fields and decimals as strings; errors are `{"error": "..."}`.
+//!
+//! | request | body | answer |
+//! |---|---|---|
+//! | `POST /_sim/accounts` | `{"balances": {"USDT": "1000"}, "commission_rate": "0.001"}` (both optional) | `{"api_key", "secret", "uid"}` |
+//! | `POST /_sim/accounts/{api_key}/balances` | `{"asset": "USDT", "amount": "250"}` | `{"balances": {...}}` |
+//! | `GET`/`PUT`/`DELETE /_sim/faults` | a [`FaultPlan`] (PUT) | the plan in force |
+//! | `PUT /_sim/symbols/{symbol}/status` | `{"status": "HALT"}` | `{"symbol", "status"}` |
+//! | `GET /_sim/orders` | | every executed order, oldest first |
+//! | `GET`/`PUT /_sim/clock` | `{"now_ms": N}` or `{"advance_ms": N}` (PUT) | `{"now_ms", "clock_skew_ms", "manual"}` |
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::account::{Account, Credentials};
+use crate::book::OrderSize;
+use crate::exchange::{Exchange, STANDARD_COMMISSION_RATE};
+use crate::faults::FaultPlan;
+use crate::http::ExchangeHandle;
+use crate::order::OrderRecord;
+use crate::wire::decimal8;
+
+/// The path prefix of the admin API.
+pub const ADMIN_PREFIX: &str = "/_sim";
+
+/// The admin routes, to nest under [`ADMIN_PREFIX`].
+pub fn router() -> Router<ExchangeHandle> {
+    Router::new()
+        .route("/accounts", post(create_account))
+        .route("/accounts/{api_key}/balances", post(fund_account))
+        .route("/faults", get(faults).put(set_faults).delete(clear_faults))
+        .route("/symbols/{symbol}/status", put(set_symbol_status))
+        .route("/orders", get(order_log))
+        .route("/clock", get(clock).put(set_clock))
+}
+
+/// Whether `peer` may use the admin API: loopback only (an IPv4-mapped IPv6 loopback included).
+pub fn is_admin_peer(peer: SocketAddr) -> bool {
+    peer.ip().to_canonical().is_loopback()
+}
+
+/// An admin answer: the JSON, or an error status with its reason.
+type AdminResult = Result<Value, (StatusCode, String)>;
+
+/// Runs `action` on the locked exchange if `peer` is allowed, and answers in JSON.
+fn admin(
+    exchange: &ExchangeHandle,
+    peer: SocketAddr,
+    action: impl FnOnce(&mut Exchange) -> AdminResult,
+) -> Response {
+    if !is_admin_peer(peer) {
+        return failure(
+            StatusCode::FORBIDDEN,
+            "the admin API is served to loopback clients only".to_owned(),
+        );
+    }
+    match action(&mut exchange.lock()) {
+        Ok(body) => axum::Json(body).into_response(),
+        Err((status, reason)) => failure(status, reason),
+    }
+}
+
+fn failure(status: StatusCode, reason: String) -> Response {
+    (status, axum::Json(json!({"error": reason}))).into_response()
+}
+
+/// Reads a JSON body; an empty body reads as `{}`.
+fn read_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, (StatusCode, String)> {
+    let text: &[u8] = if body.is_empty() { b"{}" } else { body };
+    serde_json::from_slice(text)
+        .map_err(|err| (StatusCode::BAD_REQUEST, format!("invalid body: {err}")))
+}
+
+fn bad_request(reason: impl ToString) -> (StatusCode, String) {
+    (StatusCode::BAD_REQUEST, reason.to_string())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAccount {
+    #[serde(default)]
+    balances: BTreeMap<String, Decimal>,
+    #[serde(default)]
+    commission_rate: Option<Decimal>,
+}
+
+async fn create_account(
+    State(exchange): State<ExchangeHandle>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response {
+    admin(&exchange, peer, |exchange| {
+        let request: NewAccount = read_body(&body)?;
+        if request.balances.values().any(Decimal::is_sign_negative) {
+            return Err(bad_request("balances must not be negative"));
+        }
+        let rate = request.commission_rate.unwrap_or(STANDARD_COMMISSION_RATE);
+        if rate.is_sign_negative() || rate >= Decimal::ONE {
+            return Err(bad_request("commission_rate must be in [0, 1)"));
+        }
+        let credentials = Credentials::generate();
+        exchange.add_account(Account::new(credentials.clone(), request.balances, rate));
+        let uid = exchange
+            .account(&credentials.api_key)
+            .map_or(0, |account| account.uid);
+        Ok(json!({"api_key": credentials.api_key, "secret": credentials.secret, "uid": uid}))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Funding {
+    asset: String,
+    amount: Decimal,
+}
+
+async fn fund_account(
+    State(exchange): State<ExchangeHandle>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(api_key): Path<String>,
+    body: Bytes,
+) -> Response {
+    admin(&exchange, peer, |exchange| {
+        let funding: Funding = read_body(&body)?;
+        if funding.amount <= Decimal::ZERO || funding.asset.is_empty() {
+            return Err(bad_request("amount must be positive and asset named"));
+        }
+        let account = exchange
+            .fund(&api_key, &funding.asset, funding.amount)
+            .ok_or((
+                StatusCode::NOT_FOUND,
+                "no account has this API key".to_owned(),
+            ))?;
+        let balances: BTreeMap<&str, String> = account
+            .balances
+            .iter()
+            .map(|(asset, free)| (asset.as_str(), decimal8(*free)))
+            .collect();
+        Ok(json!({"balances": balances}))
+    })
+}
+
+async fn faults(
+    State(exchange): State<ExchangeHandle>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    admin(&exchange, peer, |exchange| plan_json(exchange))
+}
+
+async fn set_faults(
+    State(exchange): State<ExchangeHandle>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response {
+    admin(&exchange, peer, |exchange| {
+        let plan: FaultPlan = read_body(&body)?;
+        exchange.set_faults(plan).map_err(bad_request)?;
+        plan_json(exchange)
+    })
+}
+
+async fn clear_faults(
+    State(exchange): State<ExchangeHandle>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    admin(&exchange, peer, |exchange| {
+        exchange
+            .set_faults(FaultPlan::default())
+            .map_err(bad_request)?;
+        plan_json(exchange)
+    })
+}
+
+fn plan_json(exchange: &Exchange) -> AdminResult {
+    serde_json::to_value(exchange.faults())
+        .map_err(|err| (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewStatus {
+    status: String,
+}
+
+async fn set_symbol_status(
+    State(exchange): State<ExchangeHandle>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(symbol): Path<String>,
+    body: Bytes,
+) -> Response {
+    admin(&exchange, peer, |exchange| {
+        let request: NewStatus = read_body(&body)?;
+        exchange
+            .set_symbol_status(&symbol, &request.status)
+            .map_err(bad_request)?;
+        Ok(json!({"symbol": symbol, "status": request.status}))
+    })
+}
+
+async fn order_log(
+    State(exchange): State<ExchangeHandle>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    admin(&exchange, peer, |exchange| {
+        Ok(Value::Array(
+            exchange.order_log().iter().map(order_json).collect(),
+        ))
+    })
+}
+
+/// One order of the log, with everything a test compares against.
+fn order_json(order: &OrderRecord) -> Value {
+    let (quantity, quote_order_qty) = match order.size {
+        OrderSize::Base(qty) => (Some(decimal8(qty)), None),
+        OrderSize::Quote(amount) => (None, Some(decimal8(amount))),
+    };
+    let fills: Vec<Value> = order
+        .fills
+        .iter()
+        .map(|fill| {
+            json!({
+                "trade_id": fill.trade_id,
+                "price": decimal8(fill.price),
+                "qty": decimal8(fill.qty),
+                "commission": decimal8(fill.commission),
+                "commission_asset": fill.commission_asset,
+            })
+        })
+        .collect();
+    json!({
+        "symbol": order.symbol,
+        "order_id": order.order_id,
+        "client_order_id": order.client_order_id,
+        "api_key": order.api_key,
+        "side": order.side.as_str(),
+        "quantity": quantity,
+        "quote_order_qty": quote_order_qty,
+        "status": order.status.as_str(),
+        "executed_qty": decimal8(order.executed_qty()),
+        "cumulative_quote_qty": decimal8(order.cumulative_quote_qty()),
+        "fills": fills,
+        "transact_time_ms": order.transact_time_ms,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockChange {
+    #[serde(default)]
+    now_ms: Option<i64>,
+    #[serde(default)]
+    advance_ms: Option<i64>,
+}
+
+async fn clock(
+    State(exchange): State<ExchangeHandle>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    admin(&exchange, peer, |exchange| Ok(clock_json(exchange)))
+}
+
+async fn set_clock(
+    State(exchange): State<ExchangeHandle>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response {
+    admin(&exchange, peer, |exchange| {
+        let change: ClockChange = read_body(&body)?;
+        let clock = exchange.clock().clone();
+        let manual = clock.as_manual().ok_or((
+            StatusCode::CONFLICT,
+            "the exchange runs on the system clock, which cannot be set".to_owned(),
+        ))?;
+        match (change.now_ms, change.advance_ms) {
+            (Some(now_ms), None) => manual.set_ms(now_ms),
+            (None, Some(delta_ms)) => manual.advance_ms(delta_ms),
+            _ => return Err(bad_request("send exactly one of now_ms and advance_ms")),
+        }
+        Ok(clock_json(exchange))
+    })
+}
+
+fn clock_json(exchange: &Exchange) -> Value {
+    json!({
+        "now_ms": exchange.now_ms(),
+        "clock_skew_ms": exchange.faults().clock_skew_ms,
+        "manual": exchange.clock().as_manual().is_some(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_peers_may_use_the_admin_api() {
+        for allowed in [
+            "127.0.0.1:5000",
+            "127.8.9.10:1",
+            "[::1]:5000",
+            "[::ffff:127.0.0.1]:80",
+        ] {
+            assert!(is_admin_peer(allowed.parse().unwrap()), "{allowed}");
+        }
+        for refused in [
+            "192.168.1.20:5000",
+            "10.0.0.1:80",
+            "[2001:db8::1]:443",
+            "0.0.0.0:1",
+        ] {
+            assert!(!is_admin_peer(refused.parse().unwrap()), "{refused}");
+        }
+    }
+}
