@@ -6,10 +6,7 @@
 
 use market::Interval;
 
-const SECOND_MS: i64 = 1_000;
-const MINUTE_MS: i64 = 60 * SECOND_MS;
-const HOUR_MS: i64 = 60 * MINUTE_MS;
-const DAY_MS: i64 = 24 * HOUR_MS;
+const DAY_MS: i64 = 86_400_000;
 /// The epoch (1970-01-01) was a Thursday; the first Monday after it is 4 days later.
 const FIRST_MONDAY_MS: i64 = 4 * DAY_MS;
 
@@ -52,26 +49,10 @@ pub fn previous_kline_open(interval: Interval, open_ms: i64) -> i64 {
     kline_open(interval, open_ms - 1)
 }
 
-/// The length of an interval that is not a week or a month.
+/// The length of an interval that is not a month (whose nominal length is only an estimate).
 fn fixed_length_ms(interval: Interval) -> i64 {
-    match interval {
-        Interval::S1 => SECOND_MS,
-        Interval::M1 => MINUTE_MS,
-        Interval::M3 => 3 * MINUTE_MS,
-        Interval::M5 => 5 * MINUTE_MS,
-        Interval::M15 => 15 * MINUTE_MS,
-        Interval::M30 => 30 * MINUTE_MS,
-        Interval::H1 => HOUR_MS,
-        Interval::H2 => 2 * HOUR_MS,
-        Interval::H4 => 4 * HOUR_MS,
-        Interval::H6 => 6 * HOUR_MS,
-        Interval::H8 => 8 * HOUR_MS,
-        Interval::H12 => 12 * HOUR_MS,
-        Interval::D1 => DAY_MS,
-        Interval::D3 => 3 * DAY_MS,
-        Interval::W1 => 7 * DAY_MS,
-        Interval::Mo1 => 30 * DAY_MS,
-    }
+    debug_assert!(interval != Interval::Mo1);
+    i64::try_from(interval.nominal_duration().as_millis()).expect("intervals are at most days long")
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{HISTORY_MS, START_MS, TestSim, assert_same_shape, decimal, fixture};
+use common::{HISTORY_MS, START_MS, TestSim, assert_same_shape, code_and_msg, decimal, fixture};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -258,14 +258,7 @@ async fn klines_refuse_bad_parameters_with_binances_codes() {
     for (query, code, msg) in cases {
         let (status, error) = sim.get("/api/v3/klines", query).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
-        assert_eq!(
-            (
-                error["code"].as_i64().unwrap(),
-                error["msg"].as_str().unwrap()
-            ),
-            (code, msg),
-            "{query}"
-        );
+        assert_eq!(code_and_msg(&error), (code, msg), "{query}");
     }
 }
 

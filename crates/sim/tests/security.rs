@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestSim, encode, starting_balances};
+use common::{TestSim, code_and_msg, encode, starting_balances};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -15,13 +15,6 @@ fn doc_credentials() -> Credentials {
         api_key: "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A".into(),
         secret: "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j".into(),
     }
-}
-
-fn code_and_msg(error: &Value) -> (i64, &str) {
-    (
-        error["code"].as_i64().unwrap(),
-        error["msg"].as_str().unwrap(),
-    )
 }
 
 async fn account_at(sim: &TestSim, timestamp: i64, extra: &[(&str, &str)]) -> (StatusCode, Value) {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{START_MS, TestSim, assert_same_shape, decimal, fixture};
+use common::{START_MS, TestSim, assert_same_shape, code_and_msg, decimal, fixture};
 use reqwest::{Method, StatusCode};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -249,10 +249,7 @@ async fn each_market_filter_rejects_with_binances_code_and_message() {
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{side} {size_name}={size}");
         assert_eq!(
-            (
-                error["code"].as_i64().unwrap(),
-                error["msg"].as_str().unwrap()
-            ),
+            code_and_msg(&error),
             (code, msg),
             "{side} {size_name}={size}"
         );
@@ -341,14 +338,7 @@ async fn order_parameters_that_binance_refuses_are_refused() {
     for (params, code, msg) in cases {
         let (status, error) = order(&sim, &params).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{params:?}");
-        assert_eq!(
-            (
-                error["code"].as_i64().unwrap(),
-                error["msg"].as_str().unwrap()
-            ),
-            (code, msg),
-            "{params:?}"
-        );
+        assert_eq!(code_and_msg(&error), (code, msg), "{params:?}");
     }
 }
 
@@ -462,14 +452,7 @@ async fn orders_are_found_by_id_or_client_id_and_duplicate_client_ids_execute_ag
     for (params, code, msg) in cases {
         let (status, error) = sim.signed(Method::GET, "/api/v3/order", &params).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{params:?}");
-        assert_eq!(
-            (
-                error["code"].as_i64().unwrap(),
-                error["msg"].as_str().unwrap()
-            ),
-            (code, msg),
-            "{params:?}"
-        );
+        assert_eq!(code_and_msg(&error), (code, msg), "{params:?}");
     }
 }
 

@@ -334,3 +334,11 @@ fn compare_shape(actual: &Value, fixture: &Value, optional: &[&str], path: &str)
         _ => panic!("{path}: {actual} has another JSON type than the fixture's {fixture}"),
     }
 }
+
+/// A Binance error payload's `(code, msg)`.
+pub fn code_and_msg(error: &Value) -> (i64, &str) {
+    (
+        error["code"].as_i64().expect("an error has a numeric code"),
+        error["msg"].as_str().expect("an error has a message"),
+    )
+}
