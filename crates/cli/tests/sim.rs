@@ -145,3 +145,55 @@ fn sim_refuses_a_non_loopback_address_with_status_2() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("loopback only"), "{stderr}");
 }
+
+#[test]
+fn sim_replays_a_candle_file_and_refuses_a_bad_one_naming_it() {
+    let dir = std::env::temp_dir().join(format!("spotbot-sim-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("btc.csv");
+    let rows: String = (0..10)
+        .map(|index| {
+            format!(
+                "{},123.45,123.45,123.45,123.45,1\n",
+                1_600_000_000_000i64 + index * 60_000
+            )
+        })
+        .collect();
+    std::fs::write(
+        &path,
+        format!("open_time_ms,open,high,low,close,volume\n{rows}"),
+    )
+    .unwrap();
+    let replay = format!("BTCUSDT={}", path.display());
+    let sim = RunningSim::start(&["--replay", &replay]);
+    assert!(
+        sim.banner.iter().any(|line| line.contains("replaying")),
+        "{:?}",
+        sim.banner
+    );
+    let ticker = http_get(&sim.address(), "/api/v3/ticker/price?symbol=BTCUSDT");
+    assert!(ticker.contains(r#""price":"123.45000000""#), "{ticker}");
+    assert!(sim.interrupt().0);
+
+    std::fs::write(
+        &path,
+        "open_time_ms,open,high,low,close,volume\n0,1,x,1,1,1\n",
+    )
+    .unwrap();
+    for arguments in [
+        vec!["--replay", replay.as_str()],
+        vec!["--replay", "XRPUSDT=/nonexistent.csv"],
+        vec!["--replay", "BTCUSDT"],
+    ] {
+        let output = spotbot()
+            .args(["sim", "--listen", "127.0.0.1:0"])
+            .args(&arguments)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let named = arguments[1].split('=').nth(1).unwrap_or("SYMBOL=FILE");
+        assert!(stderr.contains(named), "{arguments:?}: {stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

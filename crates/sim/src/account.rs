@@ -1,10 +1,13 @@
-//! Accounts: an API key, its HMAC secret, balances per asset and the commission rate charged on
-//! the account's trades.
+//! Accounts: an API key with the key that verifies its signatures (an HMAC secret or an Ed25519
+//! public key), balances per asset and the commission rate charged on the account's trades.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use ed25519_dalek::VerifyingKey;
 use rust_decimal::Decimal;
 
 /// The characters Binance API keys and secrets are made of.
@@ -42,7 +45,7 @@ impl fmt::Debug for Credentials {
 
 /// 64 random letters and digits, from the operating system's randomness that seeds std's hashers
 /// (enough for a loopback demo key; no extra dependency).
-fn random_key() -> String {
+pub(crate) fn random_key() -> String {
     let state = RandomState::new();
     (0..KEY_LENGTH)
         .map(|index| {
@@ -52,11 +55,75 @@ fn random_key() -> String {
         .collect()
 }
 
+/// What verifies an account's request signatures (reference § 2).
+#[derive(Clone, PartialEq, Eq)]
+pub enum SignatureKey {
+    /// HMAC-SHA256 with this secret: `signature` is the hex digest.
+    Hmac(String),
+    /// Ed25519 with this public key: `signature` is the base64 signature, percent-encoded.
+    Ed25519(VerifyingKey),
+}
+
+impl SignatureKey {
+    /// An Ed25519 public key from base64: either the raw 32 bytes or a PEM / DER
+    /// `SubjectPublicKeyInfo` (what `openssl pkey -pubout` writes and Binance asks users to register).
+    pub fn ed25519_from_text(text: &str) -> Result<SignatureKey, String> {
+        let body: String = text
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.starts_with("-----"))
+            .collect();
+        let bytes = BASE64
+            .decode(body.as_bytes())
+            .map_err(|err| format!("not base64 or PEM: {err}"))?;
+        let raw: &[u8] = match bytes.len() {
+            32 => &bytes,
+            44 if bytes.starts_with(&ED25519_SPKI_PREFIX) => &bytes[ED25519_SPKI_PREFIX.len()..],
+            other => {
+                return Err(format!(
+                    "an Ed25519 public key is 32 bytes (or a 44-byte SubjectPublicKeyInfo); found {other} bytes"
+                ));
+            }
+        };
+        let raw: [u8; 32] = raw
+            .try_into()
+            .map_err(|_| "an Ed25519 public key is 32 bytes".to_owned())?;
+        VerifyingKey::from_bytes(&raw)
+            .map(SignatureKey::Ed25519)
+            .map_err(|err| format!("not an Ed25519 public key: {err}"))
+    }
+
+    /// The key as the state file and the admin API write it: the HMAC secret, or the raw
+    /// Ed25519 public key in base64.
+    pub fn to_text(&self) -> String {
+        match self {
+            SignatureKey::Hmac(secret) => secret.clone(),
+            SignatureKey::Ed25519(key) => BASE64.encode(key.as_bytes()),
+        }
+    }
+}
+
+/// The DER header of an Ed25519 `SubjectPublicKeyInfo` (RFC 8410), before the 32 key bytes.
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+
+impl fmt::Debug for SignatureKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SignatureKey::Hmac(_) => f.write_str("Hmac(<hidden>)"),
+            SignatureKey::Ed25519(key) => write!(f, "Ed25519({})", BASE64.encode(key.as_bytes())),
+        }
+    }
+}
+
 /// One trading account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
-    /// How requests identify and sign for the account.
-    pub credentials: Credentials,
+    /// Sent in the `X-MBX-APIKEY` header.
+    pub api_key: String,
+    /// What verifies the account's signatures.
+    pub signature_key: SignatureKey,
     /// Free balance per asset. Nothing is ever locked: MARKET orders settle at once.
     pub balances: BTreeMap<String, Decimal>,
     /// The taker commission, as a fraction of what the account receives (`0.001` = 0.1%).
@@ -68,14 +135,30 @@ pub struct Account {
 }
 
 impl Account {
-    /// An account holding `balances` (asset, amount).
+    /// An HMAC account holding `balances` (asset, amount).
     pub fn new(
         credentials: Credentials,
         balances: impl IntoIterator<Item = (String, Decimal)>,
         commission_rate: Decimal,
     ) -> Account {
+        Account::with_key(
+            credentials.api_key,
+            SignatureKey::Hmac(credentials.secret),
+            balances,
+            commission_rate,
+        )
+    }
+
+    /// An account whose signatures `signature_key` verifies, holding `balances`.
+    pub fn with_key(
+        api_key: String,
+        signature_key: SignatureKey,
+        balances: impl IntoIterator<Item = (String, Decimal)>,
+        commission_rate: Decimal,
+    ) -> Account {
         Account {
-            credentials,
+            api_key,
+            signature_key,
             balances: balances.into_iter().collect(),
             commission_rate,
             update_time_ms: 0,
@@ -119,5 +202,25 @@ mod tests {
         let printed = format!("{credentials:?}");
         assert!(!printed.contains(&credentials.secret));
         assert!(printed.contains(&credentials.api_key));
+        let account = Account::new(credentials.clone(), [], Decimal::ZERO);
+        assert!(!format!("{account:?}").contains(&credentials.secret));
+    }
+
+    #[test]
+    fn ed25519_keys_read_from_raw_base64_and_pem() {
+        let signing = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let raw = BASE64.encode(signing.verifying_key().as_bytes());
+        let expected = SignatureKey::Ed25519(signing.verifying_key());
+        assert_eq!(SignatureKey::ed25519_from_text(&raw), Ok(expected.clone()));
+        let mut der = ED25519_SPKI_PREFIX.to_vec();
+        der.extend_from_slice(signing.verifying_key().as_bytes());
+        let pem = format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            BASE64.encode(&der)
+        );
+        assert_eq!(SignatureKey::ed25519_from_text(&pem), Ok(expected.clone()));
+        assert_eq!(expected.to_text(), raw);
+        assert!(SignatureKey::ed25519_from_text("not base64!").is_err());
+        assert!(SignatureKey::ed25519_from_text(&BASE64.encode([1; 31])).is_err());
     }
 }

@@ -1,4 +1,4 @@
-//! [`Exchange`]: the simulator's whole state (listed symbols with their price walks, accounts,
+//! [`Exchange`]: the simulator's whole state (listed symbols with their prices, accounts,
 //! the order log, rate-limit counters, injected faults) and the operations the HTTP layer
 //! exposes, free of HTTP.
 
@@ -21,6 +21,8 @@ use crate::klines::{Kline, KlineGrid, KlineQuery, query_klines, tick_price};
 use crate::limits::{RateLimit, RateLimiter, Throttle};
 use crate::listing::{Listing, ListingSpec};
 use crate::order::{Fill, NewMarketOrder, OrderRecord, OrderStatus};
+use crate::prices::PriceSource;
+use crate::replay::{CandleReplay, ReplayPrices};
 use crate::walk::PriceWalk;
 
 /// The minutes `GET /api/v3/avgPrice` averages over (its `mins`).
@@ -44,6 +46,8 @@ pub struct ExchangeConfig {
     pub listings: Vec<ListingSpec>,
     /// The rate limits enforced and published in `exchangeInfo.rateLimits`.
     pub rate_limits: Vec<RateLimit>,
+    /// Symbols whose prices replay candles instead of walking (see [`CandleReplay`]).
+    pub replays: BTreeMap<String, CandleReplay>,
 }
 
 impl Default for ExchangeConfig {
@@ -54,6 +58,7 @@ impl Default for ExchangeConfig {
             history_ms: 7 * 24 * 3_600_000,
             listings: vec![ListingSpec::btcusdt(), ListingSpec::ethusdt()],
             rate_limits: RateLimit::binance_defaults(),
+            replays: BTreeMap::new(),
         }
     }
 }
@@ -69,23 +74,26 @@ pub enum ConfigError {
         /// What the rules parser said.
         source: market::RulesError,
     },
+    /// A replay names a symbol that is not listed.
+    #[error("replay for {0}: no such symbol is listed")]
+    UnknownReplaySymbol(String),
     /// A rate limit with a zero-length window.
     #[error("rate limit {0}: intervalNum must be at least 1")]
     EmptyRateLimitWindow(&'static str),
 }
 
-/// One listed symbol with its price walk and id counters.
+/// One listed symbol with its prices and id counters.
 #[derive(Debug)]
 struct Market {
     listing: Listing,
-    walk: PriceWalk,
+    prices: PriceSource,
     next_order_id: u64,
     next_trade_id: u64,
 }
 
 impl Market {
     fn price_at(&mut self, now_ms: i64) -> Decimal {
-        tick_price(self.walk.price_at(now_ms), self.listing.spec.tick_size)
+        tick_price(self.prices.price_at(now_ms), self.listing.spec.tick_size)
     }
 }
 
@@ -137,11 +145,32 @@ impl Exchange {
         {
             return Err(ConfigError::EmptyRateLimitWindow(empty.limit_type.as_str()));
         }
-        let genesis_ms = clock.now_ms() - config.history_ms;
+        if let Some(symbol) = config
+            .replays
+            .keys()
+            .find(|symbol| !config.listings.iter().any(|spec| &spec.symbol == *symbol))
+        {
+            return Err(ConfigError::UnknownReplaySymbol(symbol.clone()));
+        }
+        let start_ms = clock.now_ms();
+        let genesis_ms = start_ms - config.history_ms;
         let mut markets = BTreeMap::new();
         for spec in config.listings {
             let symbol = spec.symbol.clone();
-            let walk = PriceWalk::new(spec.walk.clone(), config.seed, &symbol, genesis_ms);
+            let prices = match config.replays.get(&symbol) {
+                Some(replay) => PriceSource::Replay(ReplayPrices::new(
+                    replay,
+                    start_ms,
+                    config.history_ms,
+                    f64::try_from(spec.step_size).unwrap_or(1.0),
+                )),
+                None => PriceSource::Walk(PriceWalk::new(
+                    spec.walk.clone(),
+                    config.seed,
+                    &symbol,
+                    genesis_ms,
+                )),
+            };
             let listing = spec
                 .into_listing()
                 .map_err(|source| ConfigError::InvalidListing {
@@ -152,7 +181,7 @@ impl Exchange {
                 symbol,
                 Market {
                     listing,
-                    walk,
+                    prices,
                     next_order_id: 1,
                     next_trade_id: 1,
                 },
@@ -184,7 +213,7 @@ impl Exchange {
 
     /// Adds (or replaces) the account with this API key and gives it a `uid`.
     pub fn add_account(&mut self, mut account: Account) {
-        let key = account.credentials.api_key.clone();
+        let key = account.api_key.clone();
         account.uid = match self.accounts.get(&key) {
             Some(replaced) => replaced.uid,
             None => self.accounts.len() as u64 + 1,
@@ -327,7 +356,20 @@ impl Exchange {
             tick_size: market.listing.spec.tick_size,
             step_size: market.listing.spec.step_size,
         };
-        Ok(query_klines(&mut market.walk, grid, query, now_ms))
+        Ok(query_klines(&mut market.prices, grid, query, now_ms))
+    }
+
+    /// How many trades of the simulated market happened on `symbol` before `time_ms` (numbers
+    /// the kline stream's first and last trade ids); `None` for an unknown symbol.
+    pub fn trades_before(&mut self, symbol: &str, time_ms: i64) -> Option<u64> {
+        let now_ms = self.now_ms();
+        let prices = &mut self.markets.get_mut(symbol)?.prices;
+        let genesis_ms = prices.genesis_ms();
+        Some(
+            prices
+                .bar_between(genesis_ms, time_ms, now_ms)
+                .map_or(0, |bar| bar.trades),
+        )
     }
 
     /// Executes a MARKET order for the account `api_key` against the synthetic book, or rejects it
@@ -604,7 +646,7 @@ impl Exchange {
             .ok_or_else(ApiError::invalid_symbol)?;
         let window_start_ms = now_ms - AVG_PRICE_MINUTES * 60_000;
         let average = market
-            .walk
+            .prices
             .bar_between(window_start_ms, now_ms + 1, now_ms)
             .filter(|bar| bar.volume_units > 0)
             .and_then(|bar| Decimal::from_f64_retain(bar.quote_units / bar.volume_units as f64));

@@ -1,4 +1,4 @@
-//! Klines from a [`PriceWalk`], with Binance's query semantics (reference § 1 and § 6): without
+//! Klines from a [`PriceSource`] (the walk or a replay), with Binance's query semantics (reference § 1 and § 6): without
 //! `startTime`/`endTime` the newest `limit` klines; with `startTime` the oldest from it; with
 //! `endTime` the newest up to it; with both, from `startTime` and stopping at `endTime`. A kline
 //! is selected by its open time (`startTime <= open <= endTime`). The kline still open at
@@ -10,7 +10,8 @@ use market::Interval;
 
 use crate::book::round_to_step;
 use crate::calendar::{kline_open, next_kline_open, previous_kline_open};
-use crate::walk::{PriceWalk, RawBar};
+use crate::prices::PriceSource;
+use crate::walk::RawBar;
 
 /// The default number of klines (`limit` absent).
 pub const DEFAULT_LIMIT: usize = 500;
@@ -68,7 +69,7 @@ pub struct KlineGrid {
 
 /// The klines `query` selects from `walk` as of `now_ms`.
 pub fn query_klines(
-    walk: &mut PriceWalk,
+    walk: &mut PriceSource,
     grid: KlineGrid,
     query: KlineQuery,
     now_ms: i64,
@@ -142,7 +143,7 @@ fn f64_to_decimal(value: f64) -> Option<Decimal> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::walk::WalkParams;
+    use crate::walk::{PriceWalk, WalkParams};
     use rust_decimal_macros::dec;
 
     const GENESIS_MS: i64 = 1_700_000_040_000;
@@ -152,13 +153,13 @@ mod tests {
         step_size: dec!(0.00001),
     };
 
-    fn walk() -> PriceWalk {
+    fn walk() -> PriceSource {
         let params = WalkParams {
             start_price: 60_000.0,
             volatility_per_second: 0.0001,
             mean_volume_units_per_second: 5_000,
         };
-        PriceWalk::new(params, 1, "BTCUSDT", GENESIS_MS)
+        PriceSource::Walk(PriceWalk::new(params, 1, "BTCUSDT", GENESIS_MS))
     }
 
     fn query(

@@ -2,9 +2,11 @@
 //! parameters, JSON shapes, signatures and error codes, so that clients and bots are tested
 //! against the exchange's documented behaviour instead of canned answers.
 //!
-//! What it does today: seeded random-walk prices and klines per symbol, a synthetic order book
+//! What it does today: seeded random-walk prices and klines per symbol, or prices replayed from a
+//! candle file ([`CandleReplay`]), the kline WebSocket stream `/ws/<symbol>@kline_<interval>`,
+//! a synthetic order book
 //! that MARKET orders walk (and `depth` shows), every MARKET-order filter with Binance's -1013
-//! messages, balances and commissions in `Decimal`, HMAC-SHA256 request signing with the
+//! messages, balances and commissions in `Decimal`, HMAC-SHA256 and Ed25519 request signing with the
 //! `timestamp`/`recvWindow` rule, Binance's rate limits (weights, the unfilled-order count, 429
 //! and escalating 418 bans, all configurable and published in `exchangeInfo`), seeded fault
 //! injection ([`FaultPlan`]), an admin API under [`ADMIN_PREFIX`] for loopback clients, and an
@@ -43,11 +45,13 @@ mod klines;
 mod limits;
 mod listing;
 mod order;
+mod prices;
+mod replay;
 mod signing;
 mod walk;
 mod wire;
 
-pub use account::{Account, Credentials};
+pub use account::{Account, Credentials, SignatureKey};
 pub use book::{BookShape, OrderSize};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use endpoint::Endpoint;
@@ -62,5 +66,6 @@ pub use klines::{Kline, KlineQuery};
 pub use limits::{RateLimit, RateLimitInterval, RateLimitType, Throttle};
 pub use listing::{Listing, ListingSpec};
 pub use order::{Fill, NewMarketOrder, OrderRecord, OrderStatus};
-pub use signing::{sign, signed_payload, verify};
+pub use replay::{CandleReplay, ReplayError};
+pub use signing::{sign, sign_ed25519, signed_payload, verify, verify_ed25519};
 pub use walk::WalkParams;

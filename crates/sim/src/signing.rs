@@ -1,7 +1,11 @@
-//! HMAC-SHA256 request signatures, as Binance computes them (reference § 2): the hex digest, keyed
-//! with the secret, of the percent-encoded query string concatenated with the body, without the
-//! `signature` parameter itself.
+//! Request signatures, as Binance computes them (reference § 2), over the percent-encoded query
+//! string concatenated with the body, without the `signature` parameter itself: HMAC-SHA256 (the
+//! hex digest, keyed with the secret) or Ed25519 (the base64 signature, which the client
+//! percent-encodes in the request; base64 is case-sensitive).
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -19,6 +23,22 @@ pub fn verify(secret: &str, payload: &str, signature: &str) -> bool {
         return false;
     };
     keyed_mac(secret, payload).verify_slice(&expected).is_ok()
+}
+
+/// The base64 Ed25519 signature of `payload` under `key` (send it percent-encoded).
+pub fn sign_ed25519(key: &SigningKey, payload: &str) -> String {
+    BASE64.encode(key.sign(payload.as_bytes()).to_bytes())
+}
+
+/// Whether `signature` (base64, already percent-decoded) is `key`'s Ed25519 signature of `payload`.
+pub fn verify_ed25519(key: &VerifyingKey, payload: &str, signature: &str) -> bool {
+    let Ok(bytes) = BASE64.decode(signature.as_bytes()) else {
+        return false;
+    };
+    let Ok(signature) = Signature::from_slice(&bytes) else {
+        return false;
+    };
+    key.verify(payload.as_bytes(), &signature).is_ok()
 }
 
 /// The signed payload of a request: its raw query string and raw body with any `signature=...`
@@ -79,6 +99,36 @@ mod tests {
             sign(SECRET, &payload),
             "e1353ec6b14d888f1164ae9af8228a3dbd508bc82eb867db8ab6046442f33ef3"
         );
+    }
+
+    #[test]
+    fn ed25519_signatures_verify_only_unchanged_and_in_their_case() {
+        let key = SigningKey::from_bytes(&[42; 32]);
+        let payload = "symbol=BTCUSDT&side=SELL&type=MARKET&quantity=1&timestamp=1668481559918";
+        let signature = sign_ed25519(&key, payload);
+        let public = key.verifying_key();
+        assert!(verify_ed25519(&public, payload, &signature));
+        assert!(!verify_ed25519(
+            &public,
+            &payload.replace('1', "2"),
+            &signature
+        ));
+        let flipped: String = signature
+            .chars()
+            .map(|c| {
+                if c.is_ascii_lowercase() {
+                    c.to_ascii_uppercase()
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
+            .collect();
+        assert!(
+            !verify_ed25519(&public, payload, &flipped),
+            "base64 is case-sensitive"
+        );
+        assert!(!verify_ed25519(&public, payload, "not base64"));
+        assert!(!verify_ed25519(&public, payload, &BASE64.encode([0; 10])));
     }
 
     #[test]

@@ -42,7 +42,23 @@ pub struct RawBar {
 }
 
 impl RawBar {
-    fn merge(self, later: RawBar) -> RawBar {
+    /// A span without trades at `price`.
+    pub fn flat(price: f64) -> RawBar {
+        RawBar {
+            open: price,
+            high: price,
+            low: price,
+            close: price,
+            volume_units: 0,
+            taker_buy_units: 0,
+            quote_units: 0.0,
+            taker_buy_quote_units: 0.0,
+            trades: 0,
+        }
+    }
+
+    /// This span followed by `later`.
+    pub fn merge(self, later: RawBar) -> RawBar {
         RawBar {
             open: self.open,
             high: self.high.max(later.high),

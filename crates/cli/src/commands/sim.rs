@@ -1,5 +1,6 @@
 //! `spotbot sim`: runs the Binance-compatible simulator on loopback until Ctrl-C, with a funded
-//! demo account whose key and secret it prints, and optionally injected faults from a JSON file.
+//! demo account whose key and secret it prints, optionally injected faults from a JSON file and
+//! prices replayed from candle files.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use anyhow::Context;
 use clap::Args;
 use rust_decimal::Decimal;
 use sim::{
-    ADMIN_PREFIX, Account, Credentials, Exchange, ExchangeConfig, FaultPlan,
+    ADMIN_PREFIX, Account, CandleReplay, Credentials, Exchange, ExchangeConfig, FaultPlan,
     STANDARD_COMMISSION_RATE, StartError, SystemClock,
 };
 
@@ -26,10 +27,19 @@ Binance (429 with Retry-After, then 418 bans for clients that keep sending; the 
 /api/v3/exchangeInfo). A demo account with 10,000 USDT and 0.5 BTC is created at start; its API
 key and secret are printed. It serves loopback addresses only.
 
+With --replay SYMBOL=FILE a symbol's prices replay a candle file instead (spotbot's
+open_time_ms,open,high,low,close,volume CSV or Binance's 12-column kline CSV): the file is shifted
+so its first candle opens 7 days before the start (half-way through a shorter file), the price
+moves linearly inside each candle through its open, extremes and close, and stays at the last
+close after the file ends. Klines, tickers and fills follow the replayed prices.
+
 Endpoints: GET /api/v3/ping, /time, /exchangeInfo, /ticker/price, /avgPrice, /depth, /klines,
 /order, /account, /myTrades; POST /api/v3/order and /api/v3/order/test (MARKET only).
+Signatures: HMAC-SHA256 (hex) or Ed25519 (base64, percent-encoded) for accounts registered with
+an Ed25519 public key. WebSocket: /ws/<symbol>@kline_<interval> (e.g. /ws/btcusdt@kline_1m),
+pushed every server second and with x=true when a kline closes.
 
-Admin API (loopback clients only, JSON): POST /_sim/accounts, POST /_sim/accounts/KEY/balances,
+Admin API (loopback clients only, JSON): POST /_sim/accounts (optional \"ed25519_public_key\"), POST /_sim/accounts/KEY/balances,
 GET|PUT|DELETE /_sim/faults, PUT /_sim/symbols/SYMBOL/status, GET /_sim/orders (the order log),
 GET /_sim/clock.
 
@@ -53,8 +63,9 @@ A rule applies to the endpoints listed (all when absent), to the API key in \"ac
 clients when absent), \"always\" (the default), with {\"probability\": P} drawn from the seed, or
 for the {\"next\": N} matching requests.
 
-Example:
-  spotbot sim --listen 127.0.0.1:8765 --speed 60 --faults faults.json";
+Examples:
+  spotbot sim --listen 127.0.0.1:8765 --speed 60 --faults faults.json
+  spotbot sim --speed 60 --replay BTCUSDT=data/btcusdt-1m.csv";
 
 /// Options of `spotbot sim`.
 #[derive(Debug, Args)]
@@ -76,6 +87,23 @@ pub struct SimArgs {
     /// PUT /_sim/faults).
     #[arg(long, value_name = "FILE")]
     faults: Option<PathBuf>,
+
+    /// Replay SYMBOL's prices from a candle CSV instead of the random walk (repeatable; either
+    /// layout the backtest reads).
+    #[arg(long, value_name = "SYMBOL=FILE", value_parser = parse_replay)]
+    replay: Vec<(String, PathBuf)>,
+}
+
+/// Reads `SYMBOL=FILE`.
+fn parse_replay(text: &str) -> Result<(String, PathBuf), String> {
+    match text.split_once('=') {
+        Some((symbol, file)) if !symbol.is_empty() && !file.is_empty() => {
+            Ok((symbol.to_ascii_uppercase(), PathBuf::from(file)))
+        }
+        _ => Err(format!(
+            "expected SYMBOL=FILE, e.g. BTCUSDT=candles.csv; got {text:?}"
+        )),
+    }
 }
 
 /// Runs the command until Ctrl-C.
@@ -88,12 +116,29 @@ pub fn run(args: SimArgs) -> Result<(), Failure> {
 }
 
 async fn serve(args: SimArgs) -> Result<(), Failure> {
+    let mut replays = std::collections::BTreeMap::new();
+    let mut replay_lines = Vec::new();
+    for (symbol, path) in &args.replay {
+        let replay =
+            CandleReplay::from_file(path).map_err(|err| Failure::Usage(err.to_string()))?;
+        replay_lines.push(format!(
+            "  {symbol}: replaying {} ({} candles of {} s)",
+            path.display(),
+            replay.len(),
+            replay.candle_ms() / 1_000
+        ));
+        replays.insert(symbol.clone(), replay);
+    }
     let config = ExchangeConfig {
         seed: args.seed,
+        replays,
         ..ExchangeConfig::default()
     };
     let clock = Arc::new(SystemClock::with_speed(args.speed));
-    let mut exchange = Exchange::new(config, clock).context("cannot set up the exchange")?;
+    let mut exchange = Exchange::new(config, clock).map_err(|err| match err {
+        sim::ConfigError::UnknownReplaySymbol(_) => Failure::Usage(format!("--replay: {err}")),
+        other => Failure::Runtime(anyhow::Error::new(other).context("cannot set up the exchange")),
+    })?;
     if let Some(path) = &args.faults {
         exchange
             .set_faults(read_fault_plan(path)?)
@@ -139,6 +184,9 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
     println!("  admin API: http://{address}{ADMIN_PREFIX}/ (loopback only; see --help)");
     if let Some(path) = &args.faults {
         println!("  faults: from {}", path.display());
+    }
+    for line in &replay_lines {
+        println!("{line}");
     }
     println!("Try: curl 'http://{address}/api/v3/ticker/price?symbol=BTCUSDT'");
     println!("Press Ctrl-C to stop.");

@@ -8,7 +8,7 @@
 //!
 //! | request | body | answer |
 //! |---|---|---|
-//! | `POST /_sim/accounts` | `{"balances": {"USDT": "1000"}, "commission_rate": "0.001"}` (both optional) | `{"api_key", "secret", "uid"}` |
+//! | `POST /_sim/accounts` | `{"balances": {"USDT": "1000"}, "commission_rate": "0.001", "ed25519_public_key": "base64 or PEM"}` (all optional) | `{"api_key", "secret", "uid"}` (`secret` only for HMAC accounts) |
 //! | `POST /_sim/accounts/{api_key}/balances` | `{"asset": "USDT", "amount": "250"}` | `{"balances": {...}}` |
 //! | `GET`/`PUT`/`DELETE /_sim/faults` | a [`FaultPlan`] (PUT) | the plan in force |
 //! | `PUT /_sim/symbols/{symbol}/status` | `{"status": "HALT"}` | `{"symbol", "status"}` |
@@ -29,7 +29,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::account::{Account, Credentials};
+use crate::account::{Account, Credentials, SignatureKey, random_key};
 use crate::book::OrderSize;
 use crate::exchange::{Exchange, STANDARD_COMMISSION_RATE};
 use crate::faults::FaultPlan;
@@ -99,6 +99,8 @@ struct NewAccount {
     balances: BTreeMap<String, Decimal>,
     #[serde(default)]
     commission_rate: Option<Decimal>,
+    #[serde(default)]
+    ed25519_public_key: Option<String>,
 }
 
 async fn create_account(
@@ -115,12 +117,26 @@ async fn create_account(
         if rate.is_sign_negative() || rate >= Decimal::ONE {
             return Err(bad_request("commission_rate must be in [0, 1)"));
         }
-        let credentials = Credentials::generate();
-        exchange.add_account(Account::new(credentials.clone(), request.balances, rate));
-        let uid = exchange
-            .account(&credentials.api_key)
-            .map_or(0, |account| account.uid);
-        Ok(json!({"api_key": credentials.api_key, "secret": credentials.secret, "uid": uid}))
+        let account = match &request.ed25519_public_key {
+            Some(text) => {
+                let key = SignatureKey::ed25519_from_text(text)
+                    .map_err(|err| bad_request(format!("ed25519_public_key: {err}")))?;
+                Account::with_key(random_key(), key, request.balances, rate)
+            }
+            None => Account::new(Credentials::generate(), request.balances, rate),
+        };
+        let api_key = account.api_key.clone();
+        let secret = match &account.signature_key {
+            SignatureKey::Hmac(secret) => Some(secret.clone()),
+            SignatureKey::Ed25519(_) => None,
+        };
+        exchange.add_account(account);
+        let uid = exchange.account(&api_key).map_or(0, |account| account.uid);
+        let mut answer = json!({"api_key": api_key, "uid": uid});
+        if let Some(secret) = secret {
+            answer["secret"] = Value::String(secret);
+        }
+        Ok(answer)
     })
 }
 

@@ -1,13 +1,15 @@
-//! SIGNED endpoints (reference § 2): the `X-MBX-APIKEY` header, the HMAC `signature` over query
-//! string + body, and the `timestamp`/`recvWindow` rule, checked in that order.
+//! SIGNED endpoints (reference § 2): the `X-MBX-APIKEY` header, the `signature` over query
+//! string + body (HMAC-SHA256 or Ed25519, whichever key the account registered), and the
+//! `timestamp`/`recvWindow` rule, checked in that order.
 
 use axum::http::HeaderMap;
 use rust_decimal::Decimal;
 
+use crate::account::SignatureKey;
 use crate::error::ApiError;
 use crate::exchange::Exchange;
 use crate::http::params::Params;
-use crate::signing::{signed_payload, verify};
+use crate::signing::{signed_payload, verify, verify_ed25519};
 
 /// The header carrying the API key.
 pub const API_KEY_HEADER: &str = "X-MBX-APIKEY";
@@ -55,11 +57,12 @@ pub fn authenticate(
     let signature = params.required_text("signature")?;
     let timestamp = params.required_long("timestamp")?;
     let recv_window_us = recv_window_us(params)?;
-    if !verify(
-        &account.credentials.secret,
-        &signed_payload(raw_query, raw_body),
-        &signature,
-    ) {
+    let payload = signed_payload(raw_query, raw_body);
+    let valid = match &account.signature_key {
+        SignatureKey::Hmac(secret) => verify(secret, &payload, &signature),
+        SignatureKey::Ed25519(key) => verify_ed25519(key, &payload, &signature),
+    };
+    if !valid {
         return Err(ApiError::invalid_signature());
     }
 

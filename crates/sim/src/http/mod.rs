@@ -12,6 +12,7 @@ mod auth;
 mod market_data;
 mod params;
 mod responses;
+mod stream;
 mod trading;
 mod weights;
 
@@ -157,6 +158,7 @@ fn router(exchange: ExchangeHandle) -> Router {
         .route("/api/v3/order/test", post(test_order))
         .route("/api/v3/account", get(account))
         .route("/api/v3/myTrades", get(my_trades))
+        .route("/ws/{stream}", get(stream::kline_stream))
         .nest(ADMIN_PREFIX, admin::router())
         .with_state(exchange)
 }
