@@ -1,6 +1,7 @@
 //! `spotbot sim` as a user runs it: it prints its address and a demo key, answers HTTP on
-//! loopback, injects the faults of a `--faults` file, stops cleanly on Ctrl-C (SIGINT), and
-//! refuses to listen beyond loopback or to start with a bad faults file.
+//! loopback, injects the faults of a `--faults` file, creates the accounts of an `--accounts`
+//! file, keeps its state across a restart with `--state`, stops cleanly on Ctrl-C (SIGINT), and
+//! refuses to listen beyond loopback or to start with a bad faults, accounts or state file.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -21,6 +22,42 @@ fn http_get(address: &str, path: &str) -> String {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
+}
+
+/// A signed request (`params` in the query string, `timestamp` added) with the API key header;
+/// returns the whole response text.
+fn http_signed(
+    address: &str,
+    method: &str,
+    path: &str,
+    params: &str,
+    api_key: &str,
+    secret: &str,
+) -> String {
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let query = if params.is_empty() {
+        format!("timestamp={timestamp}")
+    } else {
+        format!("{params}&timestamp={timestamp}")
+    };
+    let signature = sim::sign(secret, &query);
+    let mut stream = TcpStream::connect(address).expect("the simulator accepts connections");
+    write!(
+        stream,
+        "{method} {path}?{query}&signature={signature} HTTP/1.1\r\nHost: {address}\r\nX-MBX-APIKEY: {api_key}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// The banner line starting with `prefix`, without it.
+fn banner_value<'a>(banner: &'a [String], prefix: &str) -> Option<&'a str> {
+    banner.iter().find_map(|line| line.strip_prefix(prefix))
 }
 
 /// A running `spotbot sim` with `extra` arguments, its banner lines and the rest of its stdout.
@@ -195,5 +232,152 @@ fn sim_replays_a_candle_file_and_refuses_a_bad_one_naming_it() {
         let named = arguments[1].split('=').nth(1).unwrap_or("SYMBOL=FILE");
         assert!(stderr.contains(named), "{arguments:?}: {stderr}");
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn sim_creates_the_accounts_of_an_accounts_file_and_names_the_field_of_a_bad_one() {
+    let dir = std::env::temp_dir().join(format!("spotbot-sim-accounts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("accounts.toml");
+    std::fs::write(
+        &path,
+        "demo = false\n[[accounts]]\napi_key = \"fileKey1\"\nsecret = \"fileSecret1\"\nbalances = { USDT = \"1234.5\", BNB = 2 }\ncommission_in_bnb = true\n",
+    )
+    .unwrap();
+    let sim = RunningSim::start(&["--accounts", path.to_str().unwrap()]);
+    assert!(
+        banner_value(&sim.banner, "  API key: ").is_none(),
+        "no demo account: {:?}",
+        sim.banner
+    );
+    assert!(
+        banner_value(&sim.banner, "  accounts: 1 from").is_some(),
+        "{:?}",
+        sim.banner
+    );
+    let account = http_signed(
+        &sim.address(),
+        "GET",
+        "/api/v3/account",
+        "",
+        "fileKey1",
+        "fileSecret1",
+    );
+    assert!(account.starts_with("HTTP/1.1 200"), "{account}");
+    assert!(
+        account.contains(r#"{"asset":"USDT","free":"1234.50000000","locked":"0.00000000"}"#),
+        "{account}"
+    );
+    assert!(sim.interrupt().0);
+
+    std::fs::write(
+        &path,
+        "[[accounts]]\napi_key = \"k\"\nsecret = \"s\"\nbalances = { BTC = \"-1\" }\n",
+    )
+    .unwrap();
+    let output = spotbot()
+        .args(["sim", "--listen", "127.0.0.1:0", "--accounts"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(path.to_str().unwrap()), "{stderr}");
+    assert!(stderr.contains("accounts[0].balances.BTC"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn sim_keeps_balances_orders_and_the_demo_key_in_a_state_file_across_a_restart() {
+    let dir = std::env::temp_dir().join(format!("spotbot-sim-state-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("state.json");
+    let state = path.to_str().unwrap();
+
+    let first = RunningSim::start(&["--state", state]);
+    assert!(
+        first.banner.iter().any(|line| line.ends_with("(new)")),
+        "{:?}",
+        first.banner
+    );
+    let api_key = banner_value(&first.banner, "  API key: ")
+        .unwrap()
+        .to_owned();
+    let secret = banner_value(&first.banner, "  secret:  ")
+        .unwrap()
+        .to_owned();
+    let placed = http_signed(
+        &first.address(),
+        "POST",
+        "/api/v3/order",
+        "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.01&newClientOrderId=paper-1",
+        &api_key,
+        &secret,
+    );
+    assert!(placed.starts_with("HTTP/1.1 200"), "{placed}");
+    let account_before = http_signed(
+        &first.address(),
+        "GET",
+        "/api/v3/account",
+        "",
+        &api_key,
+        &secret,
+    );
+    let (success, rest) = first.interrupt();
+    assert!(success, "{rest}");
+    assert!(rest.contains("state saved"), "{rest}");
+
+    let second = RunningSim::start(&["--state", state]);
+    assert_eq!(
+        banner_value(&second.banner, "  API key: "),
+        Some(api_key.as_str())
+    );
+    assert!(
+        second
+            .banner
+            .iter()
+            .any(|line| line.contains("restored, 1 orders")),
+        "{:?}",
+        second.banner
+    );
+    let order = http_signed(
+        &second.address(),
+        "GET",
+        "/api/v3/order",
+        "symbol=BTCUSDT&origClientOrderId=paper-1",
+        &api_key,
+        &secret,
+    );
+    assert!(order.starts_with("HTTP/1.1 200"), "{order}");
+    assert!(order.contains(r#""orderId":1"#), "{order}");
+    let account_after = http_signed(
+        &second.address(),
+        "GET",
+        "/api/v3/account",
+        "",
+        &api_key,
+        &secret,
+    );
+    let balances = |response: &str| {
+        response
+            .split("\"balances\":")
+            .nth(1)
+            .map(|rest| rest.split(']').next().unwrap_or_default().to_owned())
+    };
+    assert_eq!(balances(&account_after), balances(&account_before));
+    assert!(balances(&account_after).is_some_and(|text| text.contains("BTC")));
+    assert!(second.interrupt().0);
+
+    // A corrupt state file stops the start, names the file, and is left as it was.
+    std::fs::write(&path, "{ not json").unwrap();
+    let output = spotbot()
+        .args(["sim", "--listen", "127.0.0.1:0", "--state", state])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(state), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "{ not json");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,5 +1,6 @@
 //! Accounts: an API key with the key that verifies its signatures (an HMAC secret or an Ed25519
-//! public key), balances per asset and the commission rate charged on the account's trades.
+//! public key), balances per asset and the commission rate charged on the account's trades (in the
+//! asset received, or in BNB at a discount when the account enables it).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -128,6 +129,9 @@ pub struct Account {
     pub balances: BTreeMap<String, Decimal>,
     /// The taker commission, as a fraction of what the account receives (`0.001` = 0.1%).
     pub commission_rate: Decimal,
+    /// Pay commissions in BNB, at the exchange's BNB discount, when the account holds enough BNB
+    /// for the whole order (Binance's "use BNB to pay for fees"); otherwise in the asset received.
+    pub commission_in_bnb: bool,
     /// When the balances last changed, in ms.
     pub update_time_ms: i64,
     /// The account's number (`uid`), given by the exchange when the account is added.
@@ -161,6 +165,7 @@ impl Account {
             signature_key,
             balances: balances.into_iter().collect(),
             commission_rate,
+            commission_in_bnb: false,
             update_time_ms: 0,
             uid: 0,
         }

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -23,6 +24,7 @@ use crate::listing::{Listing, ListingSpec};
 use crate::order::{Fill, NewMarketOrder, OrderRecord, OrderStatus};
 use crate::prices::PriceSource;
 use crate::replay::{CandleReplay, ReplayPrices};
+use crate::state::{SavedAccount, SavedCounters, SavedOrder, SavedState, StateError, corrupt};
 use crate::walk::PriceWalk;
 
 /// The minutes `GET /api/v3/avgPrice` averages over (its `mins`).
@@ -48,17 +50,30 @@ pub struct ExchangeConfig {
     pub rate_limits: Vec<RateLimit>,
     /// Symbols whose prices replay candles instead of walking (see [`CandleReplay`]).
     pub replays: BTreeMap<String, CandleReplay>,
+    /// The fraction taken off commissions paid in BNB (Binance's discount: `0.25` = 25 % off),
+    /// in `[0, 1]`.
+    pub bnb_discount: Decimal,
 }
 
 impl Default for ExchangeConfig {
-    /// Seed 1, seven days of history, BTCUSDT and ETHUSDT, Binance's production rate limits.
+    /// Seed 1, seven days of history, BTCUSDT, ETHUSDT and BNBUSDT (the price of commissions
+    /// paid in BNB), Binance's production rate limits, and Binance's 25 % BNB discount.
+    ///
+    /// For load tests, raise every [`RateLimit::limit`] in `rate_limits` out of reach (the
+    /// `order_load` example does): an empty `rate_limits` also disables them, but then
+    /// `exchangeInfo` publishes no limits either.
     fn default() -> Self {
         ExchangeConfig {
             seed: 1,
             history_ms: 7 * 24 * 3_600_000,
-            listings: vec![ListingSpec::btcusdt(), ListingSpec::ethusdt()],
+            listings: vec![
+                ListingSpec::btcusdt(),
+                ListingSpec::ethusdt(),
+                ListingSpec::bnbusdt(),
+            ],
             rate_limits: RateLimit::binance_defaults(),
             replays: BTreeMap::new(),
+            bnb_discount: STANDARD_BNB_DISCOUNT,
         }
     }
 }
@@ -80,6 +95,9 @@ pub enum ConfigError {
     /// A rate limit with a zero-length window.
     #[error("rate limit {0}: intervalNum must be at least 1")]
     EmptyRateLimitWindow(&'static str),
+    /// A BNB discount outside `[0, 1]`.
+    #[error("bnb_discount {0}: must be between 0 and 1")]
+    InvalidBnbDiscount(Decimal),
 }
 
 /// One listed symbol with its prices and id counters.
@@ -131,8 +149,10 @@ pub struct Exchange {
     order_log: Vec<OrderRecord>,
     client_order_id_counter: u64,
     seed: u64,
+    bnb_discount: Decimal,
     limiter: RateLimiter,
     faults: FaultState,
+    revision: u64,
 }
 
 impl Exchange {
@@ -144,6 +164,9 @@ impl Exchange {
             .find(|limit| limit.interval_num == 0)
         {
             return Err(ConfigError::EmptyRateLimitWindow(empty.limit_type.as_str()));
+        }
+        if config.bnb_discount.is_sign_negative() || config.bnb_discount > Decimal::ONE {
+            return Err(ConfigError::InvalidBnbDiscount(config.bnb_discount));
         }
         if let Some(symbol) = config
             .replays
@@ -194,8 +217,10 @@ impl Exchange {
             order_log: Vec::new(),
             client_order_id_counter: 0,
             seed: config.seed,
+            bnb_discount: config.bnb_discount,
             limiter: RateLimiter::new(config.rate_limits),
             faults: FaultState::default(),
+            revision: 0,
         })
     }
 
@@ -216,9 +241,17 @@ impl Exchange {
         let key = account.api_key.clone();
         account.uid = match self.accounts.get(&key) {
             Some(replaced) => replaced.uid,
-            None => self.accounts.len() as u64 + 1,
+            None => {
+                self.accounts
+                    .values()
+                    .map(|other| other.uid)
+                    .max()
+                    .unwrap_or(0)
+                    + 1
+            }
         };
         self.accounts.insert(key, account);
+        self.revision += 1;
     }
 
     /// The account with this API key.
@@ -233,7 +266,28 @@ impl Exchange {
         let account = self.accounts.get_mut(api_key)?;
         account.add(asset, amount);
         account.update_time_ms = now_ms;
+        self.revision += 1;
         Some(account)
+    }
+
+    /// Turns paying commissions in BNB on or off for the account `api_key`; `None` when there is
+    /// no such account.
+    pub fn set_commission_in_bnb(&mut self, api_key: &str, enabled: bool) -> Option<&Account> {
+        let account = self.accounts.get_mut(api_key)?;
+        account.commission_in_bnb = enabled;
+        self.revision += 1;
+        Some(account)
+    }
+
+    /// The fraction taken off commissions paid in BNB (see [`ExchangeConfig::bnb_discount`]).
+    pub fn bnb_discount(&self) -> Decimal {
+        self.bnb_discount
+    }
+
+    /// A number that grows whenever accounts, balances or the order log change: a state file
+    /// needs saving when it differs from the one last saved.
+    pub fn revision(&self) -> u64 {
+        self.revision
     }
 
     /// The rate limits enforced (and published).
@@ -390,12 +444,17 @@ impl Exchange {
         deadline_ms: i64,
     ) -> Result<OrderRecord, ApiError> {
         let price = self.check_order_like_the_api(api_key, &order)?;
-        let commission_rate = self
+        let account = self
             .accounts
             .get(api_key)
-            .ok_or_else(ApiError::api_key_rejected)?
-            .commission_rate;
+            .ok_or_else(ApiError::api_key_rejected)?;
+        let (commission_rate, in_bnb) = (account.commission_rate, account.commission_in_bnb);
         let now_ms = self.now_ms();
+        let bnb_price = if in_bnb {
+            self.bnb_price_for(&order.symbol, now_ms)
+        } else {
+            None
+        };
         let market = self
             .markets
             .get_mut(&order.symbol)
@@ -431,26 +490,59 @@ impl Exchange {
             return Err(ApiError::insufficient_balance());
         }
 
+        // In BNB when enabled, priced, and the account holds BNB for the whole order's
+        // commission (and for what it pays, when it pays in BNB); otherwise in the asset received.
+        let bnb_commissions = bnb_price.and_then(|bnb_price| {
+            let commissions: Vec<Decimal> = execution
+                .matches
+                .iter()
+                .map(|traded| {
+                    bnb_commission(
+                        traded.price * traded.qty,
+                        commission_rate,
+                        self.bnb_discount,
+                        bnb_price,
+                    )
+                })
+                .collect();
+            let needed = commissions.iter().sum::<Decimal>()
+                + if paid_asset == BNB {
+                    paid
+                } else {
+                    Decimal::ZERO
+                };
+            (account.balance(BNB) >= needed).then_some(commissions)
+        });
+        let commission_asset = match bnb_commissions {
+            Some(_) => BNB.to_owned(),
+            None => received_asset.clone(),
+        };
+
         let (paid_asset, received_asset) = (paid_asset.clone(), received_asset.clone());
         let fills: Vec<Fill> = execution
             .matches
             .iter()
-            .map(|traded| {
+            .enumerate()
+            .map(|(index, traded)| {
                 let received = match order.side {
                     Side::Buy => traded.qty,
                     Side::Sell => traded.price * traded.qty,
                 };
                 let trade_id = market.next_trade_id;
                 market.next_trade_id += 1;
+                let commission = match &bnb_commissions {
+                    Some(commissions) => commissions[index],
+                    None => (received * commission_rate).round_dp_with_strategy(
+                        COMMISSION_DECIMALS,
+                        RoundingStrategy::MidpointAwayFromZero,
+                    ),
+                };
                 Fill {
                     trade_id,
                     price: traded.price,
                     qty: traded.qty,
-                    commission: (received * commission_rate).round_dp_with_strategy(
-                        COMMISSION_DECIMALS,
-                        RoundingStrategy::MidpointAwayFromZero,
-                    ),
-                    commission_asset: received_asset.clone(),
+                    commission,
+                    commission_asset: commission_asset.clone(),
                 }
             })
             .collect();
@@ -467,8 +559,10 @@ impl Exchange {
             .get_mut(api_key)
             .ok_or_else(ApiError::api_key_rejected)?;
         account.add(&paid_asset, -paid);
-        account.add(&received_asset, received - commission);
+        account.add(&received_asset, received);
+        account.add(&commission_asset, -commission);
         account.update_time_ms = now_ms;
+        self.revision += 1;
 
         let client_order_id = match order.client_order_id {
             Some(id) => id,
@@ -492,6 +586,18 @@ impl Exchange {
         };
         self.order_log.push(record.clone());
         Ok(record)
+    }
+
+    /// The price of one BNB in the quote asset of `symbol`: 1 when the quote is BNB, else the
+    /// last price of `BNB<quote>` when it is listed.
+    fn bnb_price_for(&mut self, symbol: &str, now_ms: i64) -> Option<Decimal> {
+        let quote = &self.markets.get(symbol)?.listing.spec.quote_asset;
+        if quote == BNB {
+            return Some(Decimal::ONE);
+        }
+        let bnb_symbol = format!("{BNB}{quote}");
+        let price = self.markets.get_mut(&bnb_symbol)?.price_at(now_ms);
+        (price > Decimal::ZERO).then_some(price)
     }
 
     /// Checks a MARKET order as `POST /api/v3/order/test` does: the API's checks (account,
@@ -662,6 +768,95 @@ impl Exchange {
         &self.order_log
     }
 
+    /// What the state file keeps: accounts, the order log and the id counters.
+    pub fn save_state(&self) -> SavedState {
+        let mut accounts: Vec<SavedAccount> = self
+            .accounts
+            .values()
+            .map(SavedAccount::from_account)
+            .collect();
+        accounts.sort_by_key(|account| account.uid_and_key());
+        SavedState::new(
+            self.client_order_id_counter,
+            self.markets
+                .iter()
+                .map(|(symbol, market)| {
+                    let counters = SavedCounters {
+                        next_order_id: market.next_order_id,
+                        next_trade_id: market.next_trade_id,
+                    };
+                    (symbol.clone(), counters)
+                })
+                .collect(),
+            accounts,
+            self.order_log.iter().map(SavedOrder::from_record).collect(),
+        )
+    }
+
+    /// Restores `state`, read from the file `path` (named in errors): its accounts replace
+    /// those with the same API keys (others stay), its order log replaces the log, and the id
+    /// counters continue after the saved ones. Nothing changes when it fails.
+    pub fn restore_state(&mut self, path: &Path, state: SavedState) -> Result<(), StateError> {
+        let unusable = |reason: String| corrupt(path, reason);
+        if let Some(symbol) = state
+            .counters
+            .keys()
+            .map(String::as_str)
+            .chain(state.order_log.iter().map(SavedOrder::symbol))
+            .find(|symbol| !self.markets.contains_key(*symbol))
+        {
+            return Err(unusable(format!(
+                "it has orders of {symbol}, which is not listed"
+            )));
+        }
+        let accounts = state
+            .accounts
+            .into_iter()
+            .map(SavedAccount::into_account)
+            .collect::<Result<Vec<Account>, String>>()
+            .map_err(unusable)?;
+        let order_log = state
+            .order_log
+            .into_iter()
+            .map(SavedOrder::into_record)
+            .collect::<Result<Vec<OrderRecord>, String>>()
+            .map_err(unusable)?;
+
+        for (symbol, market) in &mut self.markets {
+            let saved = state.counters.get(symbol);
+            let orders = order_log.iter().filter(|order| &order.symbol == symbol);
+            let last_order = orders.clone().map(|order| order.order_id).max();
+            let last_trade = orders
+                .flat_map(|order| order.fills.iter().map(|fill| fill.trade_id))
+                .max();
+            market.next_order_id = [
+                market.next_order_id,
+                saved.map_or(1, |saved| saved.next_order_id),
+                last_order.map_or(1, |id| id.saturating_add(1)),
+            ]
+            .into_iter()
+            .max()
+            .unwrap_or(1);
+            market.next_trade_id = [
+                market.next_trade_id,
+                saved.map_or(1, |saved| saved.next_trade_id),
+                last_trade.map_or(1, |id| id.saturating_add(1)),
+            ]
+            .into_iter()
+            .max()
+            .unwrap_or(1);
+        }
+        self.client_order_id_counter = self
+            .client_order_id_counter
+            .max(state.client_order_id_counter);
+        for account in accounts {
+            self.accounts.insert(account.api_key.clone(), account);
+        }
+        self.order_log = order_log;
+        self.revision += 1;
+        Ok(())
+    }
+
     /// A 22-character id like Binance's, unique within this exchange and reproducible per seed.
     fn generate_client_order_id(&mut self) -> String {
         self.client_order_id_counter += 1;
@@ -685,3 +880,51 @@ impl Exchange {
 
 /// The commission rate of a new demo account: Binance's standard spot taker fee.
 pub const STANDARD_COMMISSION_RATE: Decimal = dec!(0.001);
+/// Binance's discount on commissions paid in BNB: 25 % off.
+pub const STANDARD_BNB_DISCOUNT: Decimal = dec!(0.25);
+/// The asset commissions can be paid in at a discount.
+const BNB: &str = "BNB";
+
+/// The commission in BNB of a trade worth `quote_value` (in the symbol's quote asset): the
+/// account's `rate` less `discount`, converted at `bnb_price` (quote per BNB), rounded to
+/// [`COMMISSION_DECIMALS`] half away from zero.
+fn bnb_commission(
+    quote_value: Decimal,
+    rate: Decimal,
+    discount: Decimal,
+    bnb_price: Decimal,
+) -> Decimal {
+    let in_quote = quote_value * rate * (Decimal::ONE - discount);
+    in_quote
+        .checked_div(bnb_price)
+        .unwrap_or_default()
+        .round_dp_with_strategy(COMMISSION_DECIMALS, RoundingStrategy::MidpointAwayFromZero)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bnb_commission_is_the_discounted_rate_converted_at_the_bnb_price() {
+        // 0.5 BTC at 60,000 = 30,000 USDT; 0.1 % = 30 USDT; 25 % off = 22.5 USDT; at 600 USDT/BNB
+        // that is 0.0375 BNB.
+        assert_eq!(
+            bnb_commission(dec!(30000), dec!(0.001), dec!(0.25), dec!(600)),
+            dec!(0.0375)
+        );
+        // 1/3 rounds to 8 decimals, half away from zero.
+        assert_eq!(
+            bnb_commission(dec!(1), dec!(1), dec!(0), dec!(3)),
+            dec!(0.33333333)
+        );
+        assert_eq!(
+            bnb_commission(dec!(2), dec!(1), dec!(0), dec!(3)),
+            dec!(0.66666667)
+        );
+        assert_eq!(
+            bnb_commission(dec!(10), dec!(0.001), dec!(0.25), dec!(0)),
+            dec!(0)
+        );
+    }
+}

@@ -10,7 +10,14 @@
 //! `timestamp`/`recvWindow` rule, Binance's rate limits (weights, the unfilled-order count, 429
 //! and escalating 418 bans, all configurable and published in `exchangeInfo`), seeded fault
 //! injection ([`FaultPlan`]), an admin API under [`ADMIN_PREFIX`] for loopback clients, and an
-//! order log that is the ground truth for tests.
+//! order log that is the ground truth for tests. Commissions are charged in the asset received, or
+//! in BNB at a discount ([`ExchangeConfig::bnb_discount`]) for accounts that enable it; accounts
+//! can come from a TOML file ([`read_accounts_file`]); accounts, balances and the order log can be
+//! saved to and restored from a state file ([`save_state`], [`load_state`]).
+//!
+//! Speed: `cargo run --release -p sim --example order_load` drives it with concurrent signed
+//! MARKET orders over loopback (over 20,000 orders/s on 2 vCPUs, client included; see
+//! `docs/BENCHMARKS.md`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,6 +39,7 @@
 //! ```
 
 mod account;
+mod accounts_file;
 mod book;
 mod calendar;
 mod clock;
@@ -48,16 +56,18 @@ mod order;
 mod prices;
 mod replay;
 mod signing;
+mod state;
 mod walk;
 mod wire;
 
 pub use account::{Account, Credentials, SignatureKey};
+pub use accounts_file::{AccountsFile, AccountsFileError, read_accounts_file};
 pub use book::{BookShape, OrderSize};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use endpoint::Endpoint;
 pub use error::ApiError;
 pub use exchange::{
-    AVG_PRICE_MINUTES, ConfigError, Exchange, ExchangeConfig, OrderLookup,
+    AVG_PRICE_MINUTES, ConfigError, Exchange, ExchangeConfig, OrderLookup, STANDARD_BNB_DISCOUNT,
     STANDARD_COMMISSION_RATE, TradeQuery,
 };
 pub use faults::{Fault, FaultPlan, FaultPlanError, FaultRule, Timing, Trigger};
@@ -68,4 +78,5 @@ pub use listing::{Listing, ListingSpec};
 pub use order::{Fill, NewMarketOrder, OrderRecord, OrderStatus};
 pub use replay::{CandleReplay, ReplayError};
 pub use signing::{sign, sign_ed25519, signed_payload, verify, verify_ed25519};
+pub use state::{SavedState, StateError, load_state, save_state};
 pub use walk::WalkParams;

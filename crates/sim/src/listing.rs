@@ -96,6 +96,33 @@ impl ListingSpec {
         }
     }
 
+    /// BNBUSDT (tick 0.01, step 0.001, NOTIONAL min 5) with a price starting at 600: the price
+    /// commissions paid in BNB are converted at.
+    pub fn bnbusdt() -> ListingSpec {
+        ListingSpec {
+            symbol: "BNBUSDT".into(),
+            base_asset: "BNB".into(),
+            quote_asset: "USDT".into(),
+            tick_size: dec!(0.01),
+            step_size: dec!(0.001),
+            max_qty: dec!(9000),
+            market_max_qty: dec!(1000),
+            min_notional: dec!(5),
+            walk: WalkParams {
+                start_price: 600.0,
+                volatility_per_second: 0.00012,
+                mean_volume_units_per_second: 10_000,
+            },
+            book: BookShape {
+                levels: 20,
+                half_spread: dec!(0.0001),
+                level_gap: dec!(0.0001),
+                first_level_qty: dec!(5),
+                qty_growth: dec!(5),
+            },
+        }
+    }
+
     /// The symbol's entry in `exchangeInfo.symbols`, shaped like the live exchange's. Only MARKET
     /// orders are listed because they are all the simulator executes. Filters other than the
     /// MARKET-order ones are published for realism and not enforced: they constrain order kinds
@@ -217,5 +244,6 @@ mod tests {
         assert_eq!(notional.min_notional, dec!(5));
         assert_eq!(btc.rules.price_filter.unwrap().tick_size.get(), dec!(0.01));
         assert!(ListingSpec::ethusdt().into_listing().is_ok());
+        assert!(ListingSpec::bnbusdt().into_listing().is_ok());
     }
 }

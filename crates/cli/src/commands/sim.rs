@@ -1,17 +1,21 @@
 //! `spotbot sim`: runs the Binance-compatible simulator on loopback until Ctrl-C, with a funded
-//! demo account whose key and secret it prints, optionally injected faults from a JSON file and
-//! prices replayed from candle files.
+//! demo account whose key and secret it prints, optionally accounts from a TOML file, injected
+//! faults from a JSON file, prices replayed from candle files, and a state file that keeps
+//! balances and the order log across restarts (saved every few seconds and on Ctrl-C).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
 
 use anyhow::Context;
 use clap::Args;
 use rust_decimal::Decimal;
 use sim::{
-    ADMIN_PREFIX, Account, CandleReplay, Credentials, Exchange, ExchangeConfig, FaultPlan,
-    STANDARD_COMMISSION_RATE, StartError, SystemClock,
+    ADMIN_PREFIX, Account, CandleReplay, Credentials, Exchange, ExchangeConfig, ExchangeHandle,
+    FaultPlan, STANDARD_COMMISSION_RATE, SignatureKey, StartError, SystemClock,
 };
 
 use crate::Failure;
@@ -20,7 +24,7 @@ use crate::Failure;
 pub const LONG_ABOUT: &str = "\
 Run a local exchange that answers like Binance's spot REST API, for paper trading and tests.
 
-It lists BTCUSDT and ETHUSDT with Binance's filters, moves their prices by a seeded random walk,
+It lists BTCUSDT, ETHUSDT and BNBUSDT with Binance's filters, moves their prices by a seeded random walk,
 fills MARKET orders against a synthetic order book, and checks API keys, HMAC signatures and
 timestamps exactly as Binance does. Request weights and order counts are limited as on
 Binance (429 with Retry-After, then 418 bans for clients that keep sending; the limits are in
@@ -33,13 +37,32 @@ so its first candle opens 7 days before the start (half-way through a shorter fi
 moves linearly inside each candle through its open, extremes and close, and stays at the last
 close after the file ends. Klines, tickers and fills follow the replayed prices.
 
+With --accounts FILE the accounts of a TOML file are created too:
+  demo = false                        # optional: skip the demo account (default: create it)
+  [[accounts]]
+  api_key = \"myKey1\"                  # letters and digits, at most 64
+  secret = \"mySecret1\"                # HMAC secret, or ed25519_public_key = \"base64 or PEM\"
+  balances = { USDT = \"10000\", BTC = \"0.5\" }
+  commission_rate = \"0.001\"           # optional (0.1 %)
+  commission_in_bnb = true            # optional: pay commissions in BNB, 25 % off
+An account paying commissions in BNB pays them at the BNBUSDT price, 25 % off, when it holds
+enough BNB for the whole order; otherwise in the asset it receives (also settable with
+PUT /_sim/accounts/KEY/commission_in_bnb {\"enabled\": true}).
+
+With --state FILE, accounts, balances, the order log and the order ids are loaded from FILE at
+start when it exists, and saved to it (atomically) every 2 seconds when something changed and on
+Ctrl-C, so paper trading survives a restart; the demo account is kept with the same key. Accounts
+in the state win over the same keys in --accounts. A file that cannot be read is an error, never
+overwritten.
+
 Endpoints: GET /api/v3/ping, /time, /exchangeInfo, /ticker/price, /avgPrice, /depth, /klines,
 /order, /account, /myTrades; POST /api/v3/order and /api/v3/order/test (MARKET only).
 Signatures: HMAC-SHA256 (hex) or Ed25519 (base64, percent-encoded) for accounts registered with
 an Ed25519 public key. WebSocket: /ws/<symbol>@kline_<interval> (e.g. /ws/btcusdt@kline_1m),
 pushed every server second and with x=true when a kline closes.
 
-Admin API (loopback clients only, JSON): POST /_sim/accounts (optional \"ed25519_public_key\"), POST /_sim/accounts/KEY/balances,
+Admin API (loopback clients only, JSON): POST /_sim/accounts (optional \"ed25519_public_key\",
+\"commission_in_bnb\"), POST /_sim/accounts/KEY/balances, PUT /_sim/accounts/KEY/commission_in_bnb,
 GET|PUT|DELETE /_sim/faults, PUT /_sim/symbols/SYMBOL/status, GET /_sim/orders (the order log),
 GET /_sim/clock.
 
@@ -92,7 +115,19 @@ pub struct SimArgs {
     /// layout the backtest reads).
     #[arg(long, value_name = "SYMBOL=FILE", value_parser = parse_replay)]
     replay: Vec<(String, PathBuf)>,
+
+    /// TOML file of accounts to create (format in --help).
+    #[arg(long, value_name = "FILE")]
+    accounts: Option<PathBuf>,
+
+    /// Keep accounts, balances and the order log in FILE: loaded at start when it exists, saved
+    /// every 2 seconds when something changed and on Ctrl-C.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
 }
+
+/// How often the state file is saved when something changed.
+const SAVE_EVERY: Duration = Duration::from_secs(2);
 
 /// Reads `SYMBOL=FILE`.
 fn parse_replay(text: &str) -> Result<(String, PathBuf), String> {
@@ -116,6 +151,9 @@ pub fn run(args: SimArgs) -> Result<(), Failure> {
 }
 
 async fn serve(args: SimArgs) -> Result<(), Failure> {
+    // Listen for Ctrl-C before anything tells the user (or a test) to press it: a signal that
+    // arrived before the handler existed would kill the process instead of stopping it cleanly.
+    let interrupted = listen_for_interrupt().context("cannot listen for Ctrl-C")?;
     let mut replays = std::collections::BTreeMap::new();
     let mut replay_lines = Vec::new();
     for (symbol, path) in &args.replay {
@@ -144,16 +182,37 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
             .set_faults(read_fault_plan(path)?)
             .map_err(|err| Failure::Usage(format!("{}: {err}", path.display())))?;
     }
-    let credentials = Credentials::generate();
-    let balances = [
-        ("USDT".to_owned(), Decimal::from(10_000)),
-        ("BTC".to_owned(), Decimal::new(5, 1)),
-    ];
-    exchange.add_account(Account::new(
-        credentials.clone(),
-        balances,
-        STANDARD_COMMISSION_RATE,
-    ));
+    let usage = |err: &dyn std::fmt::Display| Failure::Usage(err.to_string());
+    let saved = match &args.state {
+        Some(path) => sim::load_state(path).map_err(|err| usage(&err))?,
+        None => None,
+    };
+    let restored_demo = saved.as_ref().and_then(|state| state.demo_api_key.clone());
+    let restored = saved.is_some();
+    if let (Some(path), Some(state)) = (&args.state, saved) {
+        exchange
+            .restore_state(path, state)
+            .map_err(|err| usage(&err))?;
+    }
+    let mut create_demo = true;
+    let mut file_accounts = 0;
+    if let Some(path) = &args.accounts {
+        let file = sim::read_accounts_file(path).map_err(|err| usage(&err))?;
+        create_demo = file.demo;
+        for account in file.accounts {
+            // The state file's copy of an account (its balances since) wins.
+            if exchange.account(&account.api_key).is_none() {
+                exchange.add_account(account);
+            }
+            file_accounts += 1;
+        }
+    }
+    let demo = if create_demo {
+        Some(demo_account(&mut exchange, restored_demo.as_deref()))
+    } else {
+        None
+    };
+    let restored_log = restored.then(|| exchange.order_log().len());
     // Asking for the prices also generates the price history, before the first client waits on it.
     let symbols: Vec<String> = exchange
         .listings()
@@ -178,9 +237,27 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
         args.seed,
         args.speed
     );
-    println!("  demo account: 10000 USDT, 0.5 BTC, commission 0.1% of what is received");
-    println!("  API key: {}", credentials.api_key);
-    println!("  secret:  {}", credentials.secret);
+    if let Some((credentials, restored)) = &demo {
+        if *restored {
+            println!("  demo account: restored from the state file");
+        } else {
+            println!("  demo account: 10000 USDT, 0.5 BTC, commission 0.1% of what is received");
+        }
+        println!("  API key: {}", credentials.api_key);
+        println!("  secret:  {}", credentials.secret);
+    }
+    if let Some(path) = &args.accounts {
+        println!("  accounts: {file_accounts} from {}", path.display());
+    }
+    if let Some(path) = &args.state {
+        match restored_log {
+            Some(orders) => println!(
+                "  state: {} (restored, {orders} orders in the log)",
+                path.display()
+            ),
+            None => println!("  state: {} (new)", path.display()),
+        }
+    }
     println!("  admin API: http://{address}{ADMIN_PREFIX}/ (loopback only; see --help)");
     if let Some(path) = &args.faults {
         println!("  faults: from {}", path.display());
@@ -191,15 +268,116 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
     println!("Try: curl 'http://{address}/api/v3/ticker/price?symbol=BTCUSDT'");
     println!("Press Ctrl-C to stop.");
 
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot listen for Ctrl-C")?;
+    let demo_key = demo.map(|(credentials, _)| credentials.api_key);
+    let (stop_saving, saving_stopped) = oneshot::channel();
+    let saver = args.state.clone().map(|path| {
+        let exchange = server.exchange().clone();
+        tokio::spawn(save_periodically(exchange, path, demo_key, saving_stopped))
+    });
+    interrupted.await;
     server
         .stop()
         .await
         .context("the server failed while stopping")?;
+    if let (Some(saver), Some(path)) = (saver, &args.state) {
+        // The saver makes the last save itself, so no earlier save can land after it. It is
+        // gone only if it panicked; then the send fails and the join says why.
+        let _ = stop_saving.send(());
+        saver
+            .await
+            .context("the state saver failed")?
+            .map_err(|err| Failure::Runtime(err.into()))?;
+        println!("spotbot sim: state saved to {}", path.display());
+    }
     println!("spotbot sim: stopped");
     Ok(())
+}
+
+/// A future that completes on the first Ctrl-C (SIGINT), registered now rather than when first
+/// awaited.
+#[cfg(unix)]
+fn listen_for_interrupt() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupts = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        interrupts.recv().await;
+    })
+}
+
+/// A future that completes on the first Ctrl-C.
+#[cfg(not(unix))]
+fn listen_for_interrupt() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        // If listening fails there is no Ctrl-C to wait for; stopping at once is the safe answer.
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
+
+/// The demo account: the one the state file remembers when it still exists with an HMAC secret,
+/// otherwise a new one with 10,000 USDT and 0.5 BTC. Returns its credentials and whether it was
+/// restored.
+fn demo_account(exchange: &mut Exchange, restored: Option<&str>) -> (Credentials, bool) {
+    if let Some(account) = restored.and_then(|key| exchange.account(key))
+        && let SignatureKey::Hmac(secret) = &account.signature_key
+    {
+        let credentials = Credentials {
+            api_key: account.api_key.clone(),
+            secret: secret.clone(),
+        };
+        return (credentials, true);
+    }
+    let credentials = Credentials::generate();
+    let balances = [
+        ("USDT".to_owned(), Decimal::from(10_000)),
+        ("BTC".to_owned(), Decimal::new(5, 1)),
+    ];
+    exchange.add_account(Account::new(
+        credentials.clone(),
+        balances,
+        STANDARD_COMMISSION_RATE,
+    ));
+    (credentials, false)
+}
+
+/// Saves the exchange's state to `path` (see [`sim::save_state`]), remembering the demo key.
+fn save(
+    exchange: &ExchangeHandle,
+    path: &Path,
+    demo_key: Option<&str>,
+) -> Result<(), sim::StateError> {
+    let mut state = exchange.lock().save_state();
+    state.demo_api_key = demo_key.map(str::to_owned);
+    sim::save_state(path, &state)
+}
+
+/// Saves the state every [`SAVE_EVERY`] when it changed (a failed save is reported and retried
+/// at the next tick), and once more when `stop` fires: that last save's outcome is returned.
+/// Saves run one at a time, so an older snapshot never replaces a newer one.
+async fn save_periodically(
+    exchange: ExchangeHandle,
+    path: PathBuf,
+    demo_key: Option<String>,
+    mut stop: oneshot::Receiver<()>,
+) -> Result<(), sim::StateError> {
+    let mut saved_revision = None;
+    let mut ticks = tokio::time::interval(SAVE_EVERY);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return save(&exchange, &path, demo_key.as_deref()),
+            _ = ticks.tick() => {}
+        }
+        let revision = exchange.lock().revision();
+        if saved_revision == Some(revision) {
+            continue;
+        }
+        let (handle, file, key) = (exchange.clone(), path.clone(), demo_key.clone());
+        let saved = tokio::task::spawn_blocking(move || save(&handle, &file, key.as_deref())).await;
+        match saved {
+            Ok(Ok(())) => saved_revision = Some(revision),
+            Ok(Err(err)) => eprintln!("spotbot sim: {err}"),
+            Err(err) => eprintln!("spotbot sim: saving the state failed: {err}"),
+        }
+    }
 }
 
 /// Reads a fault plan; an unreadable or malformed file is a usage error.

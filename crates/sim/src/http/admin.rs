@@ -8,8 +8,9 @@
 //!
 //! | request | body | answer |
 //! |---|---|---|
-//! | `POST /_sim/accounts` | `{"balances": {"USDT": "1000"}, "commission_rate": "0.001", "ed25519_public_key": "base64 or PEM"}` (all optional) | `{"api_key", "secret", "uid"}` (`secret` only for HMAC accounts) |
+//! | `POST /_sim/accounts` | `{"balances": {"USDT": "1000"}, "commission_rate": "0.001", "commission_in_bnb": true, "ed25519_public_key": "base64 or PEM"}` (all optional) | `{"api_key", "secret", "uid"}` (`secret` only for HMAC accounts) |
 //! | `POST /_sim/accounts/{api_key}/balances` | `{"asset": "USDT", "amount": "250"}` | `{"balances": {...}}` |
+//! | `PUT /_sim/accounts/{api_key}/commission_in_bnb` | `{"enabled": true}` | `{"api_key", "commission_in_bnb"}` |
 //! | `GET`/`PUT`/`DELETE /_sim/faults` | a [`FaultPlan`] (PUT) | the plan in force |
 //! | `PUT /_sim/symbols/{symbol}/status` | `{"status": "HALT"}` | `{"symbol", "status"}` |
 //! | `GET /_sim/orders` | | every executed order, oldest first |
@@ -45,6 +46,10 @@ pub fn router() -> Router<ExchangeHandle> {
     Router::new()
         .route("/accounts", post(create_account))
         .route("/accounts/{api_key}/balances", post(fund_account))
+        .route(
+            "/accounts/{api_key}/commission_in_bnb",
+            put(set_commission_in_bnb),
+        )
         .route("/faults", get(faults).put(set_faults).delete(clear_faults))
         .route("/symbols/{symbol}/status", put(set_symbol_status))
         .route("/orders", get(order_log))
@@ -100,6 +105,8 @@ struct NewAccount {
     #[serde(default)]
     commission_rate: Option<Decimal>,
     #[serde(default)]
+    commission_in_bnb: bool,
+    #[serde(default)]
     ed25519_public_key: Option<String>,
 }
 
@@ -117,7 +124,7 @@ async fn create_account(
         if rate.is_sign_negative() || rate >= Decimal::ONE {
             return Err(bad_request("commission_rate must be in [0, 1)"));
         }
-        let account = match &request.ed25519_public_key {
+        let mut account = match &request.ed25519_public_key {
             Some(text) => {
                 let key = SignatureKey::ed25519_from_text(text)
                     .map_err(|err| bad_request(format!("ed25519_public_key: {err}")))?;
@@ -125,6 +132,7 @@ async fn create_account(
             }
             None => Account::new(Credentials::generate(), request.balances, rate),
         };
+        account.commission_in_bnb = request.commission_in_bnb;
         let api_key = account.api_key.clone();
         let secret = match &account.signature_key {
             SignatureKey::Hmac(secret) => Some(secret.clone()),
@@ -170,6 +178,30 @@ async fn fund_account(
             .map(|(asset, free)| (asset.as_str(), decimal8(*free)))
             .collect();
         Ok(json!({"balances": balances}))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BnbCommission {
+    enabled: bool,
+}
+
+async fn set_commission_in_bnb(
+    State(exchange): State<ExchangeHandle>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(api_key): Path<String>,
+    body: Bytes,
+) -> Response {
+    admin(&exchange, peer, |exchange| {
+        let request: BnbCommission = read_body(&body)?;
+        exchange
+            .set_commission_in_bnb(&api_key, request.enabled)
+            .ok_or((
+                StatusCode::NOT_FOUND,
+                "no account has this API key".to_owned(),
+            ))?;
+        Ok(json!({"api_key": api_key, "commission_in_bnb": request.enabled}))
     })
 }
 

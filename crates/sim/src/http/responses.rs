@@ -108,18 +108,19 @@ fn order_state(order: &OrderRecord) -> Value {
 }
 
 /// The answer to `POST /api/v3/order/test` with `computeCommissionRates=true`: the account's
-/// rate for maker and taker, no special or tax rates, and no BNB discount.
-pub fn commission_rates(rate: Decimal) -> Value {
+/// rate for maker and taker, no special or tax rates, and the BNB discount (`bnb_discount`),
+/// enabled for the account when it pays commissions in BNB.
+pub fn commission_rates(rate: Decimal, in_bnb: bool, bnb_discount: Decimal) -> Value {
     let zero = decimal8(Decimal::ZERO);
     json!({
         "standardCommissionForOrder": {"maker": decimal8(rate), "taker": decimal8(rate)},
         "specialCommissionForOrder": {"maker": zero, "taker": zero},
         "taxCommissionForOrder": {"maker": zero, "taker": zero},
         "discount": {
-            "enabledForAccount": false,
-            "enabledForSymbol": false,
+            "enabledForAccount": in_bnb,
+            "enabledForSymbol": true,
             "discountAsset": "BNB",
-            "discount": zero,
+            "discount": decimal8(bnb_discount),
         },
     })
 }

@@ -62,8 +62,11 @@ pub fn test_order(exchange: &mut Exchange, request: &mut Request<'_>) -> Result<
     };
     request.params.finish()?;
     let commission_rate = exchange.test_market_order(&signed.api_key, &order)?;
+    let in_bnb = exchange
+        .account(&signed.api_key)
+        .is_some_and(|account| account.commission_in_bnb);
     Ok(if compute_commission_rates {
-        responses::commission_rates(commission_rate)
+        responses::commission_rates(commission_rate, in_bnb, exchange.bnb_discount())
     } else {
         json!({})
     })
