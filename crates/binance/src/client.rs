@@ -1,0 +1,591 @@
+//! The HTTP side of the client: configuration, one pooled rustls connection pool per [`Client`]
+//! (clones share it), signing, the retry loop, server-time sync, and the market-data and account
+//! calls. Order calls are in `orders.rs`.
+
+use std::collections::HashMap;
+use std::error::Error as _;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use market::{Candle, Interval, Price, Symbol, SymbolRules};
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+use crate::credentials::Credentials;
+use crate::error::{
+    BinanceError, ErrorClass, ErrorKind, ExchangeRefusal, RequestKind, TransportFailure,
+    TransportStage,
+};
+use crate::retry::RetryPolicy;
+use crate::time_sync::{ClockOffset, local_now_ms};
+use crate::wire::{Fields, parse_json, type_name};
+
+/// Binance's live spot REST base URL.
+pub const BINANCE_LIVE_URL: &str = "https://api.binance.com";
+/// Binance's spot testnet REST base URL.
+pub const BINANCE_SPOT_TESTNET_URL: &str = "https://testnet.binance.vision";
+/// The most klines one request returns; longer ranges are paged.
+pub const MAX_KLINES_PER_REQUEST: usize = 1000;
+
+/// Binance's largest `recvWindow`.
+const MAX_RECV_WINDOW: Duration = Duration::from_secs(60);
+/// Samples taken when the offset is unknown or was just found wrong.
+const FULL_SYNC_SAMPLES: usize = 3;
+/// How much of a non-Binance error body goes into the error message.
+const ERROR_BODY_EXCERPT_CHARS: usize = 200;
+/// The header carrying the API key.
+const API_KEY_HEADER: &str = "X-MBX-APIKEY";
+/// The prefix of the used-weight headers (lower case, as `HeaderMap` stores names).
+const USED_WEIGHT_HEADER_PREFIX: &str = "x-mbx-used-weight-";
+
+/// How a [`Client`] is set up.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The REST base URL without a trailing slash: [`BINANCE_LIVE_URL`],
+    /// [`BINANCE_SPOT_TESTNET_URL`] or a simulator's `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    /// The key pair for SIGNED endpoints; `None` for market data only.
+    pub credentials: Option<Credentials>,
+    /// The longest wait for a connection.
+    pub connect_timeout: Duration,
+    /// The longest wait for each read of an answer.
+    pub read_timeout: Duration,
+    /// `recvWindow` of SIGNED requests (at most 60 s).
+    pub recv_window: Duration,
+    /// Retries and the resolution of orders in doubt.
+    pub retry: RetryPolicy,
+    /// How long symbol rules are cached.
+    pub rules_ttl: Duration,
+    /// How often a new server-time sample is taken.
+    pub time_refresh: Duration,
+    /// How many server-time samples the median is taken over.
+    pub time_samples: usize,
+}
+
+impl ClientConfig {
+    /// Defaults for `base_url`: no credentials, connect timeout 5 s, read timeout 10 s,
+    /// `recvWindow` 5 s, the default [`RetryPolicy`], rules cached 5 minutes, a time sample every
+    /// minute and a median over 5.
+    pub fn new(base_url: impl Into<String>) -> ClientConfig {
+        ClientConfig {
+            base_url: base_url.into(),
+            credentials: None,
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(10),
+            recv_window: Duration::from_secs(5),
+            retry: RetryPolicy::default(),
+            rules_ttl: Duration::from_secs(300),
+            time_refresh: Duration::from_secs(60),
+            time_samples: 5,
+        }
+    }
+
+    /// The same configuration signing with `credentials`.
+    pub fn with_credentials(mut self, credentials: Credentials) -> ClientConfig {
+        self.credentials = Some(credentials);
+        self
+    }
+}
+
+/// Why a [`Client`] cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// `recvWindow` above 60 s or zero.
+    #[error("recvWindow of {0:?} is outside Binance's range (1 ms to 60000 ms)")]
+    RecvWindow(Duration),
+    /// A base URL that is not `http(s)://host[:port]`.
+    #[error("base URL {0:?} must start with http:// or https:// and have no trailing slash")]
+    BaseUrl(String),
+    /// The HTTP stack could not start (TLS roots, ...).
+    #[error("the HTTP client could not be built: {0}")]
+    Http(String),
+}
+
+/// A free and a locked amount of one asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Balance {
+    /// The asset, e.g. `USDT`.
+    pub asset: String,
+    /// Available.
+    pub free: Decimal,
+    /// Held by open orders.
+    pub locked: Decimal,
+}
+
+/// Whether an endpoint needs a signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Security {
+    Public,
+    Signed,
+}
+
+/// One REST endpoint.
+#[derive(Debug)]
+pub(crate) struct Endpoint {
+    pub(crate) method: Method,
+    pub(crate) path: &'static str,
+    /// `METHOD path`, as errors name it.
+    pub(crate) name: &'static str,
+    pub(crate) security: Security,
+    pub(crate) kind: RequestKind,
+}
+
+macro_rules! endpoint {
+    ($const_name:ident, $method:ident, $path:literal, $security:ident, $kind:ident) => {
+        pub(crate) const $const_name: Endpoint = Endpoint {
+            method: Method::$method,
+            path: $path,
+            name: concat!(stringify!($method), " ", $path),
+            security: Security::$security,
+            kind: RequestKind::$kind,
+        };
+    };
+}
+
+endpoint!(TIME, GET, "/api/v3/time", Public, Read);
+endpoint!(EXCHANGE_INFO, GET, "/api/v3/exchangeInfo", Public, Read);
+endpoint!(TICKER_PRICE, GET, "/api/v3/ticker/price", Public, Read);
+endpoint!(KLINES, GET, "/api/v3/klines", Public, Read);
+endpoint!(ACCOUNT, GET, "/api/v3/account", Signed, Read);
+endpoint!(QUERY_ORDER, GET, "/api/v3/order", Signed, Read);
+endpoint!(MY_TRADES, GET, "/api/v3/myTrades", Signed, Read);
+endpoint!(NEW_ORDER, POST, "/api/v3/order", Signed, PlaceOrder);
+
+/// Request parameters, in the order they go on the wire.
+pub(crate) type Params = Vec<(&'static str, String)>;
+
+/// A cached copy of a symbol's rules.
+#[derive(Debug)]
+struct CachedRules {
+    rules: Arc<SymbolRules>,
+    fetched: Instant,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    config: ClientConfig,
+    clock: Mutex<ClockOffset>,
+    rules: Mutex<HashMap<Symbol, CachedRules>>,
+}
+
+/// An async Binance spot client. Cheap to clone: clones share the connection pool, the
+/// server-time offset and the rules cache.
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl Client {
+    /// A client for `config`.
+    pub fn new(config: ClientConfig) -> Result<Client, ConfigError> {
+        if config.recv_window.is_zero() || config.recv_window > MAX_RECV_WINDOW {
+            return Err(ConfigError::RecvWindow(config.recv_window));
+        }
+        let url = &config.base_url;
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.ends_with('/') {
+            return Err(ConfigError::BaseUrl(url.clone()));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.read_timeout)
+            .build()
+            .map_err(|err| ConfigError::Http(error_chain(&err)))?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                clock: Mutex::new(ClockOffset::new(config.time_samples)),
+                rules: Mutex::new(HashMap::new()),
+                config,
+            }),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// The exchange's time, ms (`GET /api/v3/time`).
+    pub async fn server_time_ms(&self) -> Result<i64, BinanceError> {
+        let body = self.call(&TIME, Vec::new()).await?;
+        read(&TIME, &body, |fields| fields.i64("serverTime"))
+    }
+
+    /// Our estimate of the exchange's time now, ms: the local clock plus the median offset
+    /// (sampled first when due).
+    pub async fn server_now_ms(&self) -> Result<i64, BinanceError> {
+        self.sync_clock_if_due().await?;
+        Ok(local_now_ms() + self.offset_ms())
+    }
+
+    /// Resamples the server-time offset from scratch (as done after -1021).
+    pub async fn resync_clock(&self) -> Result<(), BinanceError> {
+        lock(&self.inner.clock).clear();
+        self.sample_server_time(FULL_SYNC_SAMPLES).await
+    }
+
+    /// The symbol's trading rules from `exchangeInfo`, cached for
+    /// [`rules_ttl`](ClientConfig::rules_ttl). An unknown symbol is the exchange's -1121.
+    pub async fn symbol_rules(&self, symbol: &Symbol) -> Result<Arc<SymbolRules>, BinanceError> {
+        let ttl = self.inner.config.rules_ttl;
+        if let Some(cached) = lock(&self.inner.rules).get(symbol)
+            && cached.fetched.elapsed() < ttl
+        {
+            return Ok(cached.rules.clone());
+        }
+        let body = self
+            .call(&EXCHANGE_INFO, vec![("symbol", symbol.to_string())])
+            .await?;
+        let rules = SymbolRules::from_exchange_info(&body, symbol)
+            .map(Arc::new)
+            .map_err(|err| malformed(&EXCHANGE_INFO, err.to_string()))?;
+        lock(&self.inner.rules).insert(
+            symbol.clone(),
+            CachedRules {
+                rules: rules.clone(),
+                fetched: Instant::now(),
+            },
+        );
+        Ok(rules)
+    }
+
+    /// The last traded price (`GET /api/v3/ticker/price`).
+    pub async fn current_price(&self, symbol: &Symbol) -> Result<Price, BinanceError> {
+        let body = self
+            .call(&TICKER_PRICE, vec![("symbol", symbol.to_string())])
+            .await?;
+        read(&TICKER_PRICE, &body, |fields| {
+            let price = fields.decimal("price")?;
+            Price::new(price).map_err(|err| format!("price: {err}"))
+        })
+    }
+
+    /// The closed candles of `symbol` opening from `start_ms` to `end_ms` (inclusive, ms),
+    /// oldest first, fetched in pages of [`MAX_KLINES_PER_REQUEST`]. The candle still forming
+    /// is left out.
+    pub async fn closed_klines(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<Candle>, BinanceError> {
+        let now_ms = self.server_now_ms().await?;
+        let mut candles = Vec::new();
+        let mut cursor_ms = start_ms;
+        while cursor_ms <= end_ms {
+            let params = vec![
+                ("symbol", symbol.to_string()),
+                ("interval", interval.as_str().to_owned()),
+                ("startTime", cursor_ms.to_string()),
+                ("endTime", end_ms.to_string()),
+                ("limit", MAX_KLINES_PER_REQUEST.to_string()),
+            ];
+            let body = self.call(&KLINES, params).await?;
+            let page = parse_klines(&body).map_err(|what| malformed(&KLINES, what))?;
+            let page_len = page.len();
+            let Some(last_open_ms) = page.last().map(|(_, candle)| candle.open_time_ms) else {
+                break;
+            };
+            if last_open_ms < cursor_ms {
+                return Err(malformed(
+                    &KLINES,
+                    format!(
+                        "klines went back in time: open {last_open_ms} < startTime {cursor_ms}"
+                    ),
+                ));
+            }
+            candles.extend(
+                page.into_iter()
+                    .filter(|&(close_ms, _)| close_ms < now_ms)
+                    .map(|(_, candle)| candle),
+            );
+            if page_len < MAX_KLINES_PER_REQUEST {
+                break;
+            }
+            cursor_ms = last_open_ms + 1;
+        }
+        Ok(candles)
+    }
+
+    /// The account's balances (`GET /api/v3/account`), every asset listed.
+    pub async fn balances(&self) -> Result<Vec<Balance>, BinanceError> {
+        let body = self.call(&ACCOUNT, Vec::new()).await?;
+        read(&ACCOUNT, &body, |fields| {
+            fields
+                .array("balances")?
+                .iter()
+                .enumerate()
+                .map(|(index, entry)| {
+                    let balance = Fields::new(entry, format!("balances[{index}]"))?;
+                    Ok(Balance {
+                        asset: balance.str("asset")?.to_owned(),
+                        free: balance.decimal("free")?,
+                        locked: balance.decimal("locked")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Sends a request to `endpoint`, retrying transient failures under the retry policy:
+    /// backoff with full jitter, `Retry-After` honoured, and on -1021 one resync of the clock and
+    /// one more try. Ambiguous and rejected failures are returned at once.
+    pub(crate) async fn call(
+        &self,
+        endpoint: &Endpoint,
+        params: Params,
+    ) -> Result<Value, BinanceError> {
+        let policy = &self.inner.config.retry;
+        let mut retry = 0;
+        let mut resynced = false;
+        loop {
+            let error = match self.send(endpoint, &params).await {
+                Ok(body) => return Ok(body),
+                Err(error) => error,
+            };
+            if error.code() == Some(-1021) && endpoint.security == Security::Signed {
+                if resynced {
+                    return Err(error);
+                }
+                resynced = true;
+                self.resync_clock().await?;
+                continue;
+            }
+            if error.class() != ErrorClass::Transient || retry + 1 >= policy.max_attempts {
+                return Err(error);
+            }
+            let Some(wait) = policy.wait_before_retry(retry, error.retry_after()) else {
+                return Err(error);
+            };
+            tokio::time::sleep(wait).await;
+            retry += 1;
+        }
+    }
+
+    /// One attempt: encodes `params` (adding `recvWindow`, `timestamp` and `signature` for SIGNED
+    /// endpoints) and sends them in the query string.
+    async fn send(&self, endpoint: &Endpoint, params: &Params) -> Result<Value, BinanceError> {
+        let mut serializer = form_urlencoded::Serializer::new(String::new());
+        serializer.extend_pairs(params.iter().map(|(name, value)| (*name, value.as_str())));
+        let credentials = match endpoint.security {
+            Security::Public => None,
+            Security::Signed => {
+                let credentials = self.inner.config.credentials.as_ref().ok_or_else(|| {
+                    BinanceError::invalid_request(
+                        endpoint.name,
+                        "this endpoint is SIGNED and the client has no credentials",
+                    )
+                })?;
+                let timestamp = self.server_now_ms().await?;
+                let recv_window_ms = self.inner.config.recv_window.as_millis();
+                serializer.append_pair("recvWindow", &recv_window_ms.to_string());
+                serializer.append_pair("timestamp", &timestamp.to_string());
+                Some(credentials)
+            }
+        };
+        let mut query = serializer.finish();
+        if let Some(credentials) = credentials {
+            let signature = credentials.sign(&query);
+            query.push_str("&signature=");
+            query.extend(form_urlencoded::byte_serialize(signature.as_bytes()));
+        }
+        self.execute(endpoint, &query, credentials).await
+    }
+
+    /// Sends `query` to `endpoint` and reads the answer: JSON on success, a refusal otherwise.
+    async fn execute(
+        &self,
+        endpoint: &Endpoint,
+        query: &str,
+        credentials: Option<&Credentials>,
+    ) -> Result<Value, BinanceError> {
+        let base = &self.inner.config.base_url;
+        let url = if query.is_empty() {
+            format!("{base}{}", endpoint.path)
+        } else {
+            format!("{base}{}?{query}", endpoint.path)
+        };
+        let mut request = self.inner.http.request(endpoint.method.clone(), url);
+        if let Some(credentials) = credentials {
+            request = request.header(API_KEY_HEADER, credentials.api_key());
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|err| transport_error(endpoint, err, false))?;
+        let status = response.status().as_u16();
+        let retry_after = retry_after(response.headers());
+        let used_weight = used_weight(response.headers());
+        let body = response
+            .text()
+            .await
+            .map_err(|err| transport_error(endpoint, err, true))?;
+        if (200..300).contains(&status) {
+            return parse_json(&body).map_err(|what| malformed(endpoint, what));
+        }
+        let parsed: Option<Value> = serde_json::from_str(&body).ok();
+        let code = parsed
+            .as_ref()
+            .and_then(|value| value.get("code"))
+            .and_then(Value::as_i64);
+        let message = match parsed.as_ref().and_then(|value| value.get("msg")) {
+            Some(Value::String(message)) => message.clone(),
+            _ => body.trim().chars().take(ERROR_BODY_EXCERPT_CHARS).collect(),
+        };
+        Err(BinanceError::new(
+            endpoint.name,
+            endpoint.kind,
+            ErrorKind::Exchange(ExchangeRefusal {
+                status,
+                code,
+                message,
+                retry_after,
+                used_weight,
+            }),
+        ))
+    }
+
+    async fn sync_clock_if_due(&self) -> Result<(), BinanceError> {
+        let samples = {
+            let clock = lock(&self.inner.clock);
+            if !clock.needs_sample(self.inner.config.time_refresh) {
+                return Ok(());
+            }
+            if clock.median_ms().is_none() {
+                FULL_SYNC_SAMPLES
+            } else {
+                1
+            }
+        };
+        self.sample_server_time(samples).await
+    }
+
+    /// Takes `count` server-time samples into the offset window.
+    async fn sample_server_time(&self, count: usize) -> Result<(), BinanceError> {
+        for _ in 0..count {
+            let sent_ms = local_now_ms();
+            let body = self.execute(&TIME, "", None).await?;
+            let received_ms = local_now_ms();
+            let server_ms = read(&TIME, &body, |fields| fields.i64("serverTime"))?;
+            lock(&self.inner.clock).record(sent_ms, server_ms, received_ms);
+        }
+        Ok(())
+    }
+
+    fn offset_ms(&self) -> i64 {
+        lock(&self.inner.clock).median_ms().unwrap_or(0)
+    }
+}
+
+/// Locks `mutex`; a panic elsewhere while it was held leaves plain data that is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Reads an answer object with `read_fields`, turning what was wrong into a malformed-answer
+/// error.
+pub(crate) fn read<T>(
+    endpoint: &Endpoint,
+    body: &Value,
+    read_fields: impl FnOnce(&Fields<'_>) -> Result<T, String>,
+) -> Result<T, BinanceError> {
+    Fields::new(body, "")
+        .and_then(|fields| read_fields(&fields))
+        .map_err(|what| malformed(endpoint, what))
+}
+
+/// A malformed-answer error from `endpoint`.
+pub(crate) fn malformed(endpoint: &Endpoint, what: String) -> BinanceError {
+    BinanceError::malformed(endpoint.name, endpoint.kind, what)
+}
+
+/// A transport failure; `reading_body` when the answer had started to arrive.
+fn transport_error(endpoint: &Endpoint, err: reqwest::Error, reading_body: bool) -> BinanceError {
+    let stage = if err.is_connect() && !reading_body {
+        TransportStage::NotSent
+    } else {
+        TransportStage::MaybeSent
+    };
+    let failure = TransportFailure {
+        stage,
+        timed_out: err.is_timeout(),
+        detail: error_chain(&err.without_url()),
+    };
+    BinanceError::new(endpoint.name, endpoint.kind, ErrorKind::Transport(failure))
+}
+
+/// An error and its sources, joined by `: `.
+fn error_chain(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// `Retry-After` in seconds.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let seconds = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    seconds.trim().parse().ok().map(Duration::from_secs)
+}
+
+/// Every `X-MBX-USED-WEIGHT-<interval>` header, as (interval, weight).
+fn used_weight(headers: &HeaderMap) -> Vec<(String, u64)> {
+    headers
+        .iter()
+        .filter_map(|(name, value)| {
+            let interval = name.as_str().strip_prefix(USED_WEIGHT_HEADER_PREFIX)?;
+            let weight = value.to_str().ok()?.parse().ok()?;
+            Some((interval.to_ascii_uppercase(), weight))
+        })
+        .collect()
+}
+
+/// Kline rows as (close time, candle); prices and volume as `f64` (candles feed indicators
+/// only).
+fn parse_klines(body: &Value) -> Result<Vec<(i64, Candle)>, String> {
+    let rows = body
+        .as_array()
+        .ok_or_else(|| format!("klines: expected an array, found {}", type_name(body)))?;
+    rows.iter()
+        .enumerate()
+        .map(|(index, row)| parse_kline(index, row))
+        .collect()
+}
+
+/// One kline row: `[openTime, open, high, low, close, volume, closeTime, ...]`.
+fn parse_kline(index: usize, row: &Value) -> Result<(i64, Candle), String> {
+    let path = format!("klines[{index}]");
+    let fields = row
+        .as_array()
+        .filter(|fields| fields.len() >= 7)
+        .ok_or_else(|| format!("{path}: expected an array of at least 7 fields"))?;
+    let time = |position: usize| {
+        fields[position]
+            .as_i64()
+            .ok_or_else(|| format!("{path}[{position}]: expected an integer time in ms"))
+    };
+    let number = |position: usize| {
+        fields[position]
+            .as_str()
+            .and_then(|text| text.parse::<f64>().ok())
+            .filter(|value| value.is_finite())
+            .ok_or_else(|| format!("{path}[{position}]: expected a decimal string"))
+    };
+    let candle = Candle {
+        open_time_ms: time(0)?,
+        open: number(1)?,
+        high: number(2)?,
+        low: number(3)?,
+        close: number(4)?,
+        volume: number(5)?,
+    };
+    Ok((time(6)?, candle))
+}

@@ -1,0 +1,336 @@
+//! The client's one error type, [`BinanceError`], and its classification into what the caller
+//! may do next ([`ErrorClass`]): retry, find out whether an order executed, or give up.
+
+use std::fmt;
+use std::time::Duration;
+
+/// What a failure means for the request that caused it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Nothing happened on the exchange: the same request may be sent again after a wait
+    /// (-1003, -1015, -1008, 429, 418 with `Retry-After`, -1021 after a time resync, connection
+    /// failures, and 5xx or lost answers on requests that change nothing).
+    Transient,
+    /// An order may or may not have executed (timeout or connection lost after sending, 5xx,
+    /// -1006, -1007, an unreadable answer to `POST /api/v3/order`): query it, never re-send it.
+    Ambiguous,
+    /// The exchange refused the request and would refuse it again (filters, -2010, -1121, -1111,
+    /// -1022, -2014/-2015, ...), or the client could not make sense of it.
+    Rejected,
+}
+
+/// Whether a request can have changed anything on the exchange, which decides how uncertain
+/// failures are classified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RequestKind {
+    /// Reads (and `/order/test`): repeating them is harmless.
+    Read,
+    /// `POST /api/v3/order`: repeating it may execute a second order.
+    PlaceOrder,
+}
+
+/// The exchange answered with an error status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExchangeRefusal {
+    /// The HTTP status.
+    pub status: u16,
+    /// Binance's error code (`-1013`, ...); `None` when the body was not a Binance error (a
+    /// gateway's plain-text 5xx, say).
+    pub code: Option<i64>,
+    /// Binance's `msg`, or the start of the body when it was not a Binance error.
+    pub message: String,
+    /// The `Retry-After` header (sent with 418 and 429).
+    pub retry_after: Option<Duration>,
+    /// The `X-MBX-USED-WEIGHT-<interval>` headers: interval (`1M`) and the IP's used weight.
+    pub used_weight: Vec<(String, u64)>,
+}
+
+/// Where the transport failed, which says whether the exchange can have seen the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportStage {
+    /// No connection was made: the request never left.
+    NotSent,
+    /// The request may have been received: the answer was lost, cut or late.
+    MaybeSent,
+}
+
+/// The request or its answer was lost on the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportFailure {
+    /// Whether the exchange may have seen the request.
+    pub stage: TransportStage,
+    /// Whether a connect or read timeout ran out.
+    pub timed_out: bool,
+    /// The transport's description (without the URL, which carries the signature).
+    pub detail: String,
+}
+
+/// What went wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The exchange answered with an error.
+    Exchange(ExchangeRefusal),
+    /// The network failed.
+    Transport(TransportFailure),
+    /// A success status with a body that is not what the endpoint documents: names the field and
+    /// what was wrong with it.
+    MalformedAnswer(String),
+    /// The client refused to send the request (bad input), naming what was wrong.
+    InvalidRequest(String),
+}
+
+/// A failed Binance request: where it went, what happened, and what the caller may do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinanceError {
+    endpoint: &'static str,
+    kind: ErrorKind,
+    class: ErrorClass,
+}
+
+impl BinanceError {
+    /// Classifies `kind` for a request of `request_kind` to `endpoint` (`"GET /api/v3/time"`).
+    pub(crate) fn new(endpoint: &'static str, request_kind: RequestKind, kind: ErrorKind) -> Self {
+        let class = classify(&kind, request_kind);
+        BinanceError {
+            endpoint,
+            kind,
+            class,
+        }
+    }
+
+    /// A malformed answer from `endpoint`, with what was wrong.
+    pub(crate) fn malformed(
+        endpoint: &'static str,
+        request_kind: RequestKind,
+        what: impl Into<String>,
+    ) -> Self {
+        BinanceError::new(
+            endpoint,
+            request_kind,
+            ErrorKind::MalformedAnswer(what.into()),
+        )
+    }
+
+    /// A request the client refuses to send.
+    pub(crate) fn invalid_request(endpoint: &'static str, what: impl Into<String>) -> Self {
+        BinanceError::new(
+            endpoint,
+            RequestKind::Read,
+            ErrorKind::InvalidRequest(what.into()),
+        )
+    }
+
+    /// The endpoint, e.g. `POST /api/v3/order`.
+    pub fn endpoint(&self) -> &'static str {
+        self.endpoint
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// What the caller may do about it.
+    pub fn class(&self) -> ErrorClass {
+        self.class
+    }
+
+    /// Binance's error code, when the exchange sent one.
+    pub fn code(&self) -> Option<i64> {
+        match &self.kind {
+            ErrorKind::Exchange(refusal) => refusal.code,
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, when the exchange answered.
+    pub fn status(&self) -> Option<u16> {
+        match &self.kind {
+            ErrorKind::Exchange(refusal) => Some(refusal.status),
+            _ => None,
+        }
+    }
+
+    /// How long the exchange asked to wait (`Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match &self.kind {
+            ErrorKind::Exchange(refusal) => refusal.retry_after,
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for BinanceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.endpoint)?;
+        match &self.kind {
+            ErrorKind::Exchange(refusal) => {
+                write!(f, "HTTP {}", refusal.status)?;
+                if let Some(code) = refusal.code {
+                    write!(f, ", code {code}")?;
+                }
+                write!(f, ": {}", refusal.message)?;
+                if let Some(wait) = refusal.retry_after {
+                    write!(f, " (retry after {} s)", wait.as_secs())?;
+                }
+                Ok(())
+            }
+            ErrorKind::Transport(failure) => {
+                let stage = match failure.stage {
+                    TransportStage::NotSent => "request not sent",
+                    TransportStage::MaybeSent => "answer lost after sending",
+                };
+                let timeout = if failure.timed_out { ", timed out" } else { "" };
+                write!(f, "{stage}{timeout}: {}", failure.detail)
+            }
+            ErrorKind::MalformedAnswer(what) => write!(f, "malformed answer: {what}"),
+            ErrorKind::InvalidRequest(what) => write!(f, "invalid request: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for BinanceError {}
+
+/// The class of `kind` on a request of `request_kind` (reference §§ 3-4).
+fn classify(kind: &ErrorKind, request_kind: RequestKind) -> ErrorClass {
+    let uncertain = match request_kind {
+        RequestKind::PlaceOrder => ErrorClass::Ambiguous,
+        RequestKind::Read => ErrorClass::Transient,
+    };
+    match kind {
+        ErrorKind::Exchange(refusal) => match (refusal.code, refusal.status) {
+            // Throttled, busy, or a stale timestamp: refused before anything happened.
+            (Some(-1003 | -1015 | -1008 | -1021), _) | (_, 429) => ErrorClass::Transient,
+            (_, 418) if refusal.retry_after.is_some() => ErrorClass::Transient,
+            // "Execution status unknown" and internal errors.
+            (Some(-1000 | -1001 | -1006 | -1007), _) => uncertain,
+            (_, 500..=599) => uncertain,
+            _ => ErrorClass::Rejected,
+        },
+        ErrorKind::Transport(failure) => match failure.stage {
+            TransportStage::NotSent => ErrorClass::Transient,
+            TransportStage::MaybeSent => uncertain,
+        },
+        ErrorKind::MalformedAnswer(_) => match request_kind {
+            // A success status on an order means it executed; the fill must be read another way.
+            RequestKind::PlaceOrder => ErrorClass::Ambiguous,
+            RequestKind::Read => ErrorClass::Rejected,
+        },
+        ErrorKind::InvalidRequest(_) => ErrorClass::Rejected,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(status: u16, code: Option<i64>, retry_after_s: Option<u64>) -> ErrorKind {
+        ErrorKind::Exchange(ExchangeRefusal {
+            status,
+            code,
+            message: "msg".into(),
+            retry_after: retry_after_s.map(Duration::from_secs),
+            used_weight: Vec::new(),
+        })
+    }
+
+    fn class_of(kind: ErrorKind, request_kind: RequestKind) -> ErrorClass {
+        BinanceError::new("POST /api/v3/order", request_kind, kind).class()
+    }
+
+    #[test]
+    fn throttling_and_timestamp_errors_are_transient_everywhere() {
+        for request_kind in [RequestKind::Read, RequestKind::PlaceOrder] {
+            for kind in [
+                refusal(429, Some(-1003), Some(1)),
+                refusal(429, Some(-1015), None),
+                refusal(418, Some(-1003), Some(120)),
+                refusal(503, Some(-1008), None),
+                refusal(400, Some(-1021), None),
+            ] {
+                assert_eq!(
+                    class_of(kind.clone(), request_kind),
+                    ErrorClass::Transient,
+                    "{kind:?}"
+                );
+            }
+        }
+        assert_eq!(
+            class_of(refusal(418, None, None), RequestKind::Read),
+            ErrorClass::Rejected,
+            "a ban without an end is not waited out"
+        );
+    }
+
+    #[test]
+    fn unknown_execution_is_ambiguous_on_orders_and_transient_on_reads() {
+        let lost = ErrorKind::Transport(TransportFailure {
+            stage: TransportStage::MaybeSent,
+            timed_out: true,
+            detail: "read timeout".into(),
+        });
+        for kind in [
+            refusal(502, None, None),
+            refusal(500, Some(-1006), None),
+            refusal(400, Some(-1007), None),
+            lost,
+        ] {
+            assert_eq!(
+                class_of(kind.clone(), RequestKind::PlaceOrder),
+                ErrorClass::Ambiguous
+            );
+            assert_eq!(class_of(kind, RequestKind::Read), ErrorClass::Transient);
+        }
+        let refused = ErrorKind::Transport(TransportFailure {
+            stage: TransportStage::NotSent,
+            timed_out: false,
+            detail: "connection refused".into(),
+        });
+        assert_eq!(
+            class_of(refused, RequestKind::PlaceOrder),
+            ErrorClass::Transient
+        );
+        assert_eq!(
+            class_of(
+                ErrorKind::MalformedAnswer("x".into()),
+                RequestKind::PlaceOrder
+            ),
+            ErrorClass::Ambiguous
+        );
+        assert_eq!(
+            class_of(ErrorKind::MalformedAnswer("x".into()), RequestKind::Read),
+            ErrorClass::Rejected
+        );
+    }
+
+    #[test]
+    fn filter_balance_symbol_precision_signature_and_key_errors_are_rejected() {
+        for code in [
+            -1013, -2010, -1121, -1111, -1022, -2014, -2015, -2013, -1102,
+        ] {
+            for request_kind in [RequestKind::Read, RequestKind::PlaceOrder] {
+                assert_eq!(
+                    class_of(refusal(400, Some(code), None), request_kind),
+                    ErrorClass::Rejected,
+                    "{code}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn display_names_the_endpoint_status_code_and_wait() {
+        let error = BinanceError::new(
+            "POST /api/v3/order",
+            RequestKind::PlaceOrder,
+            refusal(429, Some(-1003), Some(3)),
+        );
+        assert_eq!(
+            error.to_string(),
+            "POST /api/v3/order: HTTP 429, code -1003: msg (retry after 3 s)"
+        );
+        assert_eq!(error.code(), Some(-1003));
+        assert_eq!(error.status(), Some(429));
+        assert_eq!(error.retry_after(), Some(Duration::from_secs(3)));
+    }
+}

@@ -1,0 +1,38 @@
+//! `binance`: the async client for Binance's spot REST API (live, spot testnet, or the `sim`
+//! simulator, which speaks the same protocol on loopback).
+//!
+//! What it gives the engine:
+//!
+//! - [`Client`]: pooled rustls HTTP with explicit connect/read timeouts; signed requests (HMAC-SHA256
+//!   or Ed25519, over the percent-encoded query string); a rolling server-time offset (median of
+//!   recent samples) with a resync and one retry on -1021; symbol rules cached per symbol.
+//! - [`BinanceError`]: one error type carrying the HTTP status, Binance's code and message, and
+//!   `Retry-After`/used-weight headers, classified as [`ErrorClass::Transient`] (retry),
+//!   [`ErrorClass::Ambiguous`] (an order may have executed) or [`ErrorClass::Rejected`].
+//! - [`RetryPolicy`]: exponential backoff with full jitter, `Retry-After` honoured, settings from
+//!   `BINANCE_RETRY_MAX_ATTEMPTS` / `BINANCE_RETRY_BACKOFF_BASE`.
+//! - [`Client::place_market_order`]: a MARKET order is **never re-sent after an ambiguous
+//!   failure**. It is looked up by its client order id until its fate is known; only an order
+//!   proven absent is sent once more, with the same client order id.
+
+mod client;
+mod credentials;
+mod error;
+mod orders;
+mod retry;
+mod time_sync;
+mod wire;
+
+pub use client::{
+    BINANCE_LIVE_URL, BINANCE_SPOT_TESTNET_URL, Balance, Client, ClientConfig, ConfigError,
+    MAX_KLINES_PER_REQUEST,
+};
+pub use credentials::{Credentials, CredentialsError};
+pub use error::{
+    BinanceError, ErrorClass, ErrorKind, ExchangeRefusal, TransportFailure, TransportStage,
+};
+pub use orders::{
+    MarketOrderFill, OrderRef, OrderReport, OrderSize, OrderStatus, PlaceOrderError, TradeFill,
+};
+pub use retry::{BACKOFF_BASE_ENV, MAX_ATTEMPTS_ENV, RetryConfigError, RetryPolicy};
+pub use time_sync::ClockOffset;
