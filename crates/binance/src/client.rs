@@ -18,6 +18,7 @@ use crate::error::{
     BinanceError, ErrorClass, ErrorKind, ExchangeRefusal, RequestKind, TransportFailure,
     TransportStage,
 };
+use crate::rate_limit::{Budget, Cost, RateLimitSettings, budget_for};
 use crate::retry::RetryPolicy;
 use crate::time_sync::{ClockOffset, local_now_ms};
 use crate::wire::{Fields, parse_json, type_name};
@@ -39,6 +40,8 @@ const ERROR_BODY_EXCERPT_CHARS: usize = 200;
 const API_KEY_HEADER: &str = "X-MBX-APIKEY";
 /// The prefix of the used-weight headers (lower case, as `HeaderMap` stores names).
 const USED_WEIGHT_HEADER_PREFIX: &str = "x-mbx-used-weight-";
+/// The shortest period of the background time refresh.
+const MIN_TIME_REFRESH: Duration = Duration::from_secs(1);
 
 /// How a [`Client`] is set up.
 #[derive(Debug, Clone)]
@@ -62,12 +65,14 @@ pub struct ClientConfig {
     pub time_refresh: Duration,
     /// How many server-time samples the median is taken over.
     pub time_samples: usize,
+    /// Head-room and waits of the rate-limit budget shared by every client of `base_url`.
+    pub rate_limit: RateLimitSettings,
 }
 
 impl ClientConfig {
     /// Defaults for `base_url`: no credentials, connect timeout 5 s, read timeout 10 s,
     /// `recvWindow` 5 s, the default [`RetryPolicy`], rules cached 5 minutes, a time sample every
-    /// minute and a median over 5.
+    /// minute and a median over 5, the default [`RateLimitSettings`].
     pub fn new(base_url: impl Into<String>) -> ClientConfig {
         ClientConfig {
             base_url: base_url.into(),
@@ -79,6 +84,7 @@ impl ClientConfig {
             rules_ttl: Duration::from_secs(300),
             time_refresh: Duration::from_secs(60),
             time_samples: 5,
+            rate_limit: RateLimitSettings::default(),
         }
     }
 
@@ -130,28 +136,42 @@ pub(crate) struct Endpoint {
     pub(crate) name: &'static str,
     pub(crate) security: Security,
     pub(crate) kind: RequestKind,
+    /// The request weight, as Binance documents it for the parameters this client sends.
+    pub(crate) weight: u64,
+}
+
+impl Endpoint {
+    /// What one request costs the rate-limit budget.
+    fn cost(&self) -> Cost {
+        Cost {
+            weight: self.weight,
+            orders: u64::from(self.kind == RequestKind::PlaceOrder),
+        }
+    }
 }
 
 macro_rules! endpoint {
-    ($const_name:ident, $method:ident, $path:literal, $security:ident, $kind:ident) => {
+    ($const_name:ident, $method:ident, $path:literal, $security:ident, $kind:ident, $weight:literal) => {
         pub(crate) const $const_name: Endpoint = Endpoint {
             method: Method::$method,
             path: $path,
             name: concat!(stringify!($method), " ", $path),
             security: Security::$security,
             kind: RequestKind::$kind,
+            weight: $weight,
         };
     };
 }
 
-endpoint!(TIME, GET, "/api/v3/time", Public, Read);
-endpoint!(EXCHANGE_INFO, GET, "/api/v3/exchangeInfo", Public, Read);
-endpoint!(TICKER_PRICE, GET, "/api/v3/ticker/price", Public, Read);
-endpoint!(KLINES, GET, "/api/v3/klines", Public, Read);
-endpoint!(ACCOUNT, GET, "/api/v3/account", Signed, Read);
-endpoint!(QUERY_ORDER, GET, "/api/v3/order", Signed, Read);
-endpoint!(MY_TRADES, GET, "/api/v3/myTrades", Signed, Read);
-endpoint!(NEW_ORDER, POST, "/api/v3/order", Signed, PlaceOrder);
+endpoint!(TIME, GET, "/api/v3/time", Public, Read, 1);
+endpoint!(EXCHANGE_INFO, GET, "/api/v3/exchangeInfo", Public, Read, 20);
+endpoint!(TICKER_PRICE, GET, "/api/v3/ticker/price", Public, Read, 2);
+endpoint!(KLINES, GET, "/api/v3/klines", Public, Read, 2);
+endpoint!(ACCOUNT, GET, "/api/v3/account", Signed, Read, 20);
+endpoint!(QUERY_ORDER, GET, "/api/v3/order", Signed, Read, 4);
+endpoint!(MY_TRADES, GET, "/api/v3/myTrades", Signed, Read, 5);
+endpoint!(NEW_ORDER, POST, "/api/v3/order", Signed, PlaceOrder, 1);
+endpoint!(TEST_ORDER, POST, "/api/v3/order/test", Signed, Read, 1);
 
 /// Request parameters, in the order they go on the wire.
 pub(crate) type Params = Vec<(&'static str, String)>;
@@ -168,11 +188,20 @@ struct Inner {
     http: reqwest::Client,
     config: ClientConfig,
     clock: Mutex<ClockOffset>,
+    /// Held while server-time samples are taken, so that concurrent requests take them once.
+    syncing: tokio::sync::Mutex<()>,
     rules: Mutex<HashMap<Symbol, CachedRules>>,
+    budget: Arc<Budget>,
 }
 
 /// An async Binance spot client. Cheap to clone: clones share the connection pool, the
-/// server-time offset and the rules cache.
+/// server-time offset and the rules cache; every client of the same base URL in the process
+/// shares one rate-limit budget (see [`RateLimitSettings`]).
+///
+/// The server-time offset is refreshed by a background task every
+/// [`time_refresh`](ClientConfig::time_refresh) (at least 1 s) when the client is built inside a
+/// Tokio runtime; the task ends once every clone is dropped. Outside a runtime (and whenever the
+/// task's sample failed) the offset is refreshed on age, by the next request that needs it.
 #[derive(Debug, Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -193,14 +222,18 @@ impl Client {
             .read_timeout(config.read_timeout)
             .build()
             .map_err(|err| ConfigError::Http(error_chain(&err)))?;
-        Ok(Client {
-            inner: Arc::new(Inner {
-                http,
-                clock: Mutex::new(ClockOffset::new(config.time_samples)),
-                rules: Mutex::new(HashMap::new()),
-                config,
-            }),
-        })
+        let inner = Arc::new(Inner {
+            http,
+            clock: Mutex::new(ClockOffset::new(config.time_samples)),
+            syncing: tokio::sync::Mutex::new(()),
+            rules: Mutex::new(HashMap::new()),
+            budget: budget_for(&config.base_url),
+            config,
+        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(refresh_time(Arc::downgrade(&inner)));
+        }
+        Ok(Client { inner })
     }
 
     /// The configuration in force.
@@ -223,6 +256,7 @@ impl Client {
 
     /// Resamples the server-time offset from scratch (as done after -1021).
     pub async fn resync_clock(&self) -> Result<(), BinanceError> {
+        let _syncing = self.inner.syncing.lock().await;
         lock(&self.inner.clock).clear();
         self.sample_server_time(FULL_SYNC_SAMPLES).await
     }
@@ -239,6 +273,11 @@ impl Client {
         let body = self
             .call(&EXCHANGE_INFO, vec![("symbol", symbol.to_string())])
             .await?;
+        self.inner.budget.install_limits(
+            &body,
+            self.estimated_server_now_ms(),
+            &self.inner.config.rate_limit,
+        );
         let rules = SymbolRules::from_exchange_info(&body, symbol)
             .map(Arc::new)
             .map_err(|err| malformed(&EXCHANGE_INFO, err.to_string()))?;
@@ -343,7 +382,7 @@ impl Client {
         let mut retry = 0;
         let mut resynced = false;
         loop {
-            let error = match self.send(endpoint, &params).await {
+            let error = match self.prepare_and_send(endpoint, &params).await {
                 Ok(body) => return Ok(body),
                 Err(error) => error,
             };
@@ -366,12 +405,47 @@ impl Client {
         }
     }
 
+    /// One attempt: takes a server-time sample when due and loads the rate limits when unknown
+    /// (both place the budget's windows), then sends.
+    async fn prepare_and_send(
+        &self,
+        endpoint: &Endpoint,
+        params: &Params,
+    ) -> Result<Value, BinanceError> {
+        self.sync_clock_if_due().await?;
+        self.load_rate_limits().await?;
+        self.send(endpoint, params).await
+    }
+
+    /// Reads `exchangeInfo.rateLimits` into the shared budget once per process and base URL.
+    async fn load_rate_limits(&self) -> Result<(), BinanceError> {
+        let budget = &self.inner.budget;
+        if budget.has_limits() {
+            return Ok(());
+        }
+        let _loading = budget.loading.lock().await;
+        if budget.has_limits() {
+            return Ok(());
+        }
+        let body = self.execute(&EXCHANGE_INFO, "", None).await?;
+        if budget.install_limits(
+            &body,
+            self.estimated_server_now_ms(),
+            &self.inner.config.rate_limit,
+        ) {
+            Ok(())
+        } else {
+            Err(malformed(
+                &EXCHANGE_INFO,
+                "rateLimits: missing or not an array".to_owned(),
+            ))
+        }
+    }
+
     /// One attempt: encodes `params` (adding `recvWindow`, `timestamp` and `signature` for SIGNED
     /// endpoints) and sends them in the query string.
     async fn send(&self, endpoint: &Endpoint, params: &Params) -> Result<Value, BinanceError> {
-        let mut serializer = form_urlencoded::Serializer::new(String::new());
-        serializer.extend_pairs(params.iter().map(|(name, value)| (*name, value.as_str())));
-        let credentials = match endpoint.security {
+        let signing = match endpoint.security {
             Security::Public => None,
             Security::Signed => {
                 let credentials = self.inner.config.credentials.as_ref().ok_or_else(|| {
@@ -380,24 +454,22 @@ impl Client {
                         "this endpoint is SIGNED and the client has no credentials",
                     )
                 })?;
-                let timestamp = self.server_now_ms().await?;
-                let recv_window_ms = self.inner.config.recv_window.as_millis();
-                serializer.append_pair("recvWindow", &recv_window_ms.to_string());
-                serializer.append_pair("timestamp", &timestamp.to_string());
-                Some(credentials)
+                let timestamp_ms = self.server_now_ms().await?;
+                Some(Signing {
+                    credentials,
+                    recv_window_ms: self.inner.config.recv_window.as_millis(),
+                    timestamp_ms,
+                })
             }
         };
-        let mut query = serializer.finish();
-        if let Some(credentials) = credentials {
-            let signature = credentials.sign(&query);
-            query.push_str("&signature=");
-            query.extend(form_urlencoded::byte_serialize(signature.as_bytes()));
-        }
-        self.execute(endpoint, &query, credentials).await
+        let query = encode_query(params, signing.as_ref());
+        self.execute(endpoint, &query, signing.map(|signing| signing.credentials))
+            .await
     }
 
-    /// Sends `query` to `endpoint` and reads the answer: JSON on success, a refusal otherwise.
-    async fn execute(
+    /// Reserves the request's cost in the shared budget, sends `query` to `endpoint` and reads
+    /// the answer: JSON on success, a refusal otherwise.
+    pub(crate) async fn execute(
         &self,
         endpoint: &Endpoint,
         query: &str,
@@ -413,12 +485,42 @@ impl Client {
         if let Some(credentials) = credentials {
             request = request.header(API_KEY_HEADER, credentials.api_key());
         }
-        let response = request
-            .send()
+        let reservation = self
+            .inner
+            .budget
+            .reserve(endpoint.cost(), &self.inner.config.rate_limit, || {
+                self.estimated_server_now_ms()
+            })
             .await
-            .map_err(|err| transport_error(endpoint, err, false))?;
+            .map_err(|exhausted| {
+                BinanceError::new(
+                    endpoint.name,
+                    endpoint.kind,
+                    ErrorKind::BudgetExhausted {
+                        wait: exhausted.wait,
+                        banned: exhausted.blocked,
+                    },
+                )
+            })?;
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(err) => {
+                let error = transport_error(endpoint, err, false);
+                let sent = !matches!(
+                    error.kind(),
+                    ErrorKind::Transport(TransportFailure {
+                        stage: TransportStage::NotSent,
+                        ..
+                    })
+                );
+                reservation.finish(sent, None, None);
+                return Err(error);
+            }
+        };
         let status = response.status().as_u16();
         let retry_after = retry_after(response.headers());
+        let throttled_for = retry_after.filter(|_| status == 429 || status == 418);
+        reservation.finish(true, Some(response.headers()), throttled_for);
         let used_weight = used_weight(response.headers());
         let body = response
             .text()
@@ -449,7 +551,13 @@ impl Client {
         ))
     }
 
+    /// Takes a server-time sample when one is due (several when the offset is unknown); one
+    /// request at a time samples, the others find the fresh offset.
     async fn sync_clock_if_due(&self) -> Result<(), BinanceError> {
+        if !lock(&self.inner.clock).needs_sample(self.inner.config.time_refresh) {
+            return Ok(());
+        }
+        let _syncing = self.inner.syncing.lock().await;
         let samples = {
             let clock = lock(&self.inner.clock);
             if !clock.needs_sample(self.inner.config.time_refresh) {
@@ -476,13 +584,62 @@ impl Client {
         Ok(())
     }
 
+    /// The local clock plus the offset known now (no sampling).
+    fn estimated_server_now_ms(&self) -> i64 {
+        local_now_ms() + self.offset_ms()
+    }
+
     fn offset_ms(&self) -> i64 {
         lock(&self.inner.clock).median_ms().unwrap_or(0)
     }
 }
 
+/// What a SIGNED request adds to its parameters.
+struct Signing<'a> {
+    credentials: &'a Credentials,
+    recv_window_ms: u128,
+    timestamp_ms: i64,
+}
+
+/// The percent-encoded query string of `params`; when `signing`, followed by `recvWindow`,
+/// `timestamp` and the signature of everything before it.
+fn encode_query(params: &Params, signing: Option<&Signing<'_>>) -> String {
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    serializer.extend_pairs(params.iter().map(|(name, value)| (*name, value.as_str())));
+    if let Some(signing) = signing {
+        serializer.append_pair("recvWindow", &signing.recv_window_ms.to_string());
+        serializer.append_pair("timestamp", &signing.timestamp_ms.to_string());
+    }
+    let mut query = serializer.finish();
+    if let Some(signing) = signing {
+        let signature = signing.credentials.sign(&query);
+        query.push_str("&signature=");
+        query.extend(form_urlencoded::byte_serialize(signature.as_bytes()));
+    }
+    query
+}
+
+/// Refreshes the server-time offset of the client behind `inner` every `time_refresh` until the
+/// last clone is dropped. A failed sample is left to the next request, which finds it still due.
+async fn refresh_time(inner: std::sync::Weak<Inner>) {
+    loop {
+        let Some(every) = inner
+            .upgrade()
+            .map(|inner| inner.config.time_refresh.max(MIN_TIME_REFRESH))
+        else {
+            return;
+        };
+        tokio::time::sleep(every).await;
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        // Failure is not lost: the sample stays due and the next request takes it.
+        let _ = Client { inner }.sync_clock_if_due().await;
+    }
+}
+
 /// Locks `mutex`; a panic elsewhere while it was held leaves plain data that is still usable.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

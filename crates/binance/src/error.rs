@@ -77,6 +77,14 @@ pub enum ErrorKind {
     MalformedAnswer(String),
     /// The client refused to send the request (bad input), naming what was wrong.
     InvalidRequest(String),
+    /// The request was not sent: the shared rate-limit budget (or a 429/418 `Retry-After`)
+    /// would have made it wait longer than the configured maximum.
+    BudgetExhausted {
+        /// How long it would have had to wait.
+        wait: Duration,
+        /// Whether the wait was for a 429/418 to pass rather than for the budget.
+        banned: bool,
+    },
 }
 
 /// A failed Binance request: where it went, what happened, and what the caller may do about it.
@@ -155,6 +163,7 @@ impl BinanceError {
     pub fn retry_after(&self) -> Option<Duration> {
         match &self.kind {
             ErrorKind::Exchange(refusal) => refusal.retry_after,
+            ErrorKind::BudgetExhausted { wait, .. } => Some(*wait),
             _ => None,
         }
     }
@@ -185,6 +194,14 @@ impl fmt::Display for BinanceError {
             }
             ErrorKind::MalformedAnswer(what) => write!(f, "malformed answer: {what}"),
             ErrorKind::InvalidRequest(what) => write!(f, "invalid request: {what}"),
+            ErrorKind::BudgetExhausted { wait, banned } => {
+                let cause = if *banned {
+                    "the exchange asked to wait (429/418)"
+                } else {
+                    "the shared rate-limit budget is spent"
+                };
+                write!(f, "not sent: {cause} for {} ms more", wait.as_millis())
+            }
         }
     }
 }
@@ -217,6 +234,8 @@ fn classify(kind: &ErrorKind, request_kind: RequestKind) -> ErrorClass {
             RequestKind::Read => ErrorClass::Rejected,
         },
         ErrorKind::InvalidRequest(_) => ErrorClass::Rejected,
+        // Nothing was sent; it may go once the wait is over.
+        ErrorKind::BudgetExhausted { .. } => ErrorClass::Transient,
     }
 }
 

@@ -11,6 +11,8 @@
 //!   [`ErrorClass::Ambiguous`] (an order may have executed) or [`ErrorClass::Rejected`].
 //! - [`RetryPolicy`]: exponential backoff with full jitter, `Retry-After` honoured, settings from
 //!   `BINANCE_RETRY_MAX_ATTEMPTS` / `BINANCE_RETRY_BACKOFF_BASE`.
+//! - One rate-limit budget per process and base URL ([`RateLimitSettings`]): limits from
+//!   `exchangeInfo`, usage from the `X-MBX-*` headers, requests wait instead of provoking 429s.
 //! - [`Client::place_market_order`]: a MARKET order is **never re-sent after an ambiguous
 //!   failure**. It is looked up by its client order id until its fate is known; only an order
 //!   proven absent is sent once more, with the same client order id.
@@ -19,6 +21,7 @@ mod client;
 mod credentials;
 mod error;
 mod orders;
+mod rate_limit;
 mod retry;
 mod time_sync;
 mod wire;
@@ -32,7 +35,9 @@ pub use error::{
     BinanceError, ErrorClass, ErrorKind, ExchangeRefusal, TransportFailure, TransportStage,
 };
 pub use orders::{
-    MarketOrderFill, OrderRef, OrderReport, OrderSize, OrderStatus, PlaceOrderError, TradeFill,
+    MarketOrderFill, NormalizeError, OrderRef, OrderReport, OrderSize, OrderStatus,
+    PlaceOrderError, TradeFill,
 };
+pub use rate_limit::RateLimitSettings;
 pub use retry::{BACKOFF_BASE_ENV, MAX_ATTEMPTS_ENV, RetryConfigError, RetryPolicy};
 pub use time_sync::ClockOffset;

@@ -8,11 +8,14 @@
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use market::{NormalizedQuantity, NormalizedQuoteAmount, Quantity, Side, Symbol};
+use market::{
+    NormalizedQuantity, NormalizedQuoteAmount, Quantity, Rejection, Side, Symbol,
+    normalize_market_quantity,
+};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use crate::client::{Client, MY_TRADES, NEW_ORDER, Params, QUERY_ORDER, read};
+use crate::client::{Client, MY_TRADES, NEW_ORDER, Params, QUERY_ORDER, TEST_ORDER, read};
 use crate::error::{BinanceError, ErrorClass};
 use crate::wire::Fields;
 
@@ -212,6 +215,20 @@ impl PlaceOrderError {
     }
 }
 
+/// Why [`Client::normalize_quantity`] found no quantity to send.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum NormalizeError {
+    /// The rules or the price could not be fetched.
+    #[error(transparent)]
+    Exchange(#[from] BinanceError),
+    /// No legal quantity exists at or below the one asked for: skip the order.
+    #[error(transparent)]
+    Skipped(#[from] Rejection),
+}
+
+/// The client order id sent with [`Client::test_order`] (validated, never recorded).
+const TEST_CLIENT_ORDER_ID: &str = "test-order";
+
 /// What the lookups of an order in doubt found.
 enum Resolution {
     Executed(MarketOrderFill),
@@ -258,6 +275,55 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// [`place_market_order`](Self::place_market_order) buying `size`.
+    pub async fn place_market_buy_order(
+        &self,
+        symbol: &Symbol,
+        size: OrderSize,
+        client_order_id: &str,
+    ) -> Result<MarketOrderFill, PlaceOrderError> {
+        self.place_market_order(symbol, Side::Buy, size, client_order_id)
+            .await
+    }
+
+    /// [`place_market_order`](Self::place_market_order) selling `size`.
+    pub async fn place_market_sell_order(
+        &self,
+        symbol: &Symbol,
+        size: OrderSize,
+        client_order_id: &str,
+    ) -> Result<MarketOrderFill, PlaceOrderError> {
+        self.place_market_order(symbol, Side::Sell, size, client_order_id)
+            .await
+    }
+
+    /// The largest legal MARKET quantity at or below `desired`, by
+    /// [`market::normalize_market_quantity`] over the cached [`symbol_rules`](Self::symbol_rules)
+    /// and the [`current_price`](Self::current_price) as the reference price.
+    pub async fn normalize_quantity(
+        &self,
+        symbol: &Symbol,
+        side: Side,
+        desired: Quantity,
+    ) -> Result<NormalizedQuantity, NormalizeError> {
+        let rules = self.symbol_rules(symbol).await?;
+        let price = self.current_price(symbol).await?;
+        Ok(normalize_market_quantity(&rules, side, price, desired)?)
+    }
+
+    /// Has the exchange validate a MARKET order without placing it (`POST /api/v3/order/test`):
+    /// `Ok` when it would be accepted, the refusal otherwise. Retried like a read: nothing
+    /// executes.
+    pub async fn test_order(
+        &self,
+        symbol: &Symbol,
+        side: Side,
+        size: OrderSize,
+    ) -> Result<(), BinanceError> {
+        let params = new_order_params(symbol, side, size, TEST_CLIENT_ORDER_ID)?;
+        self.call(&TEST_ORDER, params).await.map(drop)
     }
 
     /// An order's state (`GET /api/v3/order`). An order the exchange does not know is -2013.

@@ -7,13 +7,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use binance::{
-    Client, ClientConfig, Credentials, ErrorClass, MarketOrderFill, OrderRef, OrderSize,
-    OrderStatus, PlaceOrderError, RetryPolicy,
+    Client, ClientConfig, Credentials, ErrorClass, MarketOrderFill, NormalizeError, OrderRef,
+    OrderSize, OrderStatus, PlaceOrderError, RateLimitSettings, RetryPolicy,
 };
 use market::{Interval, Quantity, Side, Symbol};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use sim::{Account, Exchange, ExchangeConfig, FaultPlan, ManualClock, OrderRecord, RunningSim};
+use sim::{
+    Account, Exchange, ExchangeConfig, FaultPlan, ManualClock, OrderRecord, RateLimit,
+    RateLimitInterval, RateLimitType, RunningSim,
+};
 
 /// Where the simulator's clock starts: 2025-06-15 12:00:30 UTC.
 const START_MS: i64 = 1_749_988_830_000;
@@ -73,11 +76,19 @@ fn fast_retry_policy() -> RetryPolicy {
 }
 
 async fn start_sim(key: sim::SignatureKey) -> RunningSim {
+    start_sim_with(key, Vec::new()).await
+}
+
+/// A simulator enforcing `rate_limits` (Binance's defaults when empty).
+async fn start_sim_with(key: sim::SignatureKey, rate_limits: Vec<RateLimit>) -> RunningSim {
     let clock = Arc::new(ManualClock::new(START_MS));
-    let config = ExchangeConfig {
+    let mut config = ExchangeConfig {
         history_ms: HISTORY_MS,
         ..ExchangeConfig::default()
     };
+    if !rate_limits.is_empty() {
+        config.rate_limits = rate_limits;
+    }
     let mut exchange = Exchange::new(config, clock.clone()).expect("a valid exchange");
     exchange.add_account(Account::with_key(
         API_KEY.to_owned(),
@@ -434,4 +445,142 @@ async fn ed25519_credentials_sign_requests_the_exchange_accepts() {
         .unwrap();
     assert_eq!(server.exchange().lock().order_log().len(), 1);
     assert_eq!(fill.client_order_id, "ed-1");
+}
+
+/// Point 6: 200 tasks share one client (through clones and a second client for the same URL)
+/// on a simulator allowing 100 weight per second, far less than they ask for at once. The
+/// shared budget makes them wait: none sees a 429, the simulator never throttled or banned the
+/// IP, every order executed exactly once, and all complete.
+#[tokio::test]
+async fn two_hundred_tasks_on_a_tight_weight_limit_never_get_a_429() {
+    let limit = |limit_type, interval, interval_num, limit| RateLimit {
+        limit_type,
+        interval,
+        interval_num,
+        limit,
+    };
+    let server = start_sim_with(
+        sim::SignatureKey::Hmac(SECRET.to_owned()),
+        vec![
+            limit(
+                RateLimitType::RequestWeight,
+                RateLimitInterval::Second,
+                1,
+                100,
+            ),
+            limit(RateLimitType::Orders, RateLimitInterval::Second, 10, 50),
+        ],
+    )
+    .await;
+    let mut config = ClientConfig::new(format!("http://{}", server.local_addr()))
+        .with_credentials(Credentials::hmac(API_KEY, SECRET));
+    // No retries: a 429 would surface in the results instead of being retried away.
+    config.retry = RetryPolicy {
+        max_attempts: 1,
+        ..fast_retry_policy()
+    };
+    config.rate_limit = RateLimitSettings {
+        headroom_percent: 10,
+        window_margin: Duration::from_millis(100),
+        max_wait: Duration::from_secs(10),
+    };
+    let client = Client::new(config.clone()).unwrap();
+    let other_client = Client::new(config).unwrap();
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..200)
+        .map(|task| {
+            let client = if task % 2 == 0 {
+                client.clone()
+            } else {
+                other_client.clone()
+            };
+            tokio::spawn(async move {
+                if task % 10 == 0 {
+                    client
+                        .place_market_order(
+                            &btcusdt(),
+                            Side::Buy,
+                            base("0.001"),
+                            &format!("budget-{task}"),
+                        )
+                        .await
+                        .map(|_| ())
+                        .map_err(|error| error.cause().clone())
+                } else {
+                    client.current_price(&btcusdt()).await.map(|_| ())
+                }
+            })
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for task in tasks {
+        if let Err(error) = task.await.expect("the task ran") {
+            failures.push(error);
+        }
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+    // 180 tickers of weight 2 and 20 orders of weight 1 (and more for their timestamps) at 90
+    // per second: the budget spread them over a few seconds.
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let mut exchange = server.exchange().lock();
+    assert_eq!(
+        exchange.admit_request("127.0.0.1".parse().unwrap(), 0),
+        Ok(()),
+        "the simulator has no 429 or ban in force"
+    );
+    let log = exchange.order_log().to_vec();
+    assert_eq!(log.len(), 20, "{log:?}");
+    for task in (0..200).step_by(10) {
+        let id = format!("budget-{task}");
+        assert_eq!(
+            log.iter()
+                .filter(|order| order.client_order_id == id)
+                .count(),
+            1
+        );
+    }
+}
+
+/// The seed's convenience calls: normalise through the cached rules and the price, validate with
+/// `/order/test` (nothing executes), then buy and sell by side-named calls.
+#[tokio::test]
+async fn normalize_test_order_and_side_named_orders() {
+    let harness = Harness::start().await;
+    let client = &harness.client;
+    let desired: Quantity = "0.0012345678".parse().unwrap();
+    let legal = client
+        .normalize_quantity(&btcusdt(), Side::Buy, desired)
+        .await
+        .expect("a legal quantity");
+    assert!(legal.quantity() <= desired && !legal.quantity().is_zero());
+    let skipped = client
+        .normalize_quantity(&btcusdt(), Side::Buy, "0.00000001".parse().unwrap())
+        .await;
+    assert!(
+        matches!(skipped, Err(NormalizeError::Skipped(_))),
+        "{skipped:?}"
+    );
+    client
+        .test_order(&btcusdt(), Side::Buy, legal.into())
+        .await
+        .expect("the exchange accepts the order");
+    assert!(
+        harness.order_log().is_empty(),
+        "a test order executes nothing"
+    );
+    let bought = client
+        .place_market_buy_order(&btcusdt(), legal.into(), "convenience-buy")
+        .await
+        .expect("bought");
+    let sold = client
+        .place_market_sell_order(&btcusdt(), legal.into(), "convenience-sell")
+        .await
+        .expect("sold");
+    assert_eq!((bought.side, sold.side), (Side::Buy, Side::Sell));
+    assert_eq!(bought.executed_qty, legal.quantity().get());
+    assert_eq!(harness.order_log().len(), 2);
 }
