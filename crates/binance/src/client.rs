@@ -27,6 +27,10 @@ use crate::wire::{Fields, parse_json, type_name};
 pub const BINANCE_LIVE_URL: &str = "https://api.binance.com";
 /// Binance's spot testnet REST base URL.
 pub const BINANCE_SPOT_TESTNET_URL: &str = "https://testnet.binance.vision";
+/// Binance's live spot WebSocket stream base URL.
+pub const BINANCE_LIVE_STREAM_URL: &str = "wss://stream.binance.com:9443";
+/// Binance's spot testnet WebSocket stream base URL.
+pub const BINANCE_SPOT_TESTNET_STREAM_URL: &str = "wss://stream.testnet.binance.vision";
 /// The most klines one request returns; longer ranges are paged.
 pub const MAX_KLINES_PER_REQUEST: usize = 1000;
 
@@ -49,6 +53,10 @@ pub struct ClientConfig {
     /// The REST base URL without a trailing slash: [`BINANCE_LIVE_URL`],
     /// [`BINANCE_SPOT_TESTNET_URL`] or a simulator's `http://127.0.0.1:<port>`.
     pub base_url: String,
+    /// The WebSocket stream base URL without a trailing slash (streams are under `/ws/`):
+    /// [`BINANCE_LIVE_STREAM_URL`], [`BINANCE_SPOT_TESTNET_STREAM_URL`] or a simulator's
+    /// `ws://127.0.0.1:<port>`.
+    pub stream_url: String,
     /// The key pair for SIGNED endpoints; `None` for market data only.
     pub credentials: Option<Credentials>,
     /// The longest wait for a connection.
@@ -70,12 +78,20 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// Defaults for `base_url`: no credentials, connect timeout 5 s, read timeout 10 s,
+    /// Defaults for `base_url`: the matching stream URL (Binance's for Binance's REST URLs,
+    /// otherwise `base_url` with `http` turned into `ws`), no credentials, connect timeout 5 s, read timeout 10 s,
     /// `recvWindow` 5 s, the default [`RetryPolicy`], rules cached 5 minutes, a time sample every
     /// minute and a median over 5, the default [`RateLimitSettings`].
     pub fn new(base_url: impl Into<String>) -> ClientConfig {
+        let base_url = base_url.into();
+        let stream_url = match base_url.as_str() {
+            BINANCE_LIVE_URL => BINANCE_LIVE_STREAM_URL.to_owned(),
+            BINANCE_SPOT_TESTNET_URL => BINANCE_SPOT_TESTNET_STREAM_URL.to_owned(),
+            other => other.replacen("http", "ws", 1),
+        };
         ClientConfig {
-            base_url: base_url.into(),
+            base_url,
+            stream_url,
             credentials: None,
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(10),
@@ -104,6 +120,9 @@ pub enum ConfigError {
     /// A base URL that is not `http(s)://host[:port]`.
     #[error("base URL {0:?} must start with http:// or https:// and have no trailing slash")]
     BaseUrl(String),
+    /// A stream URL that is not `ws(s)://host[:port]`.
+    #[error("stream URL {0:?} must start with ws:// or wss:// and have no trailing slash")]
+    StreamUrl(String),
     /// The HTTP stack could not start (TLS roots, ...).
     #[error("the HTTP client could not be built: {0}")]
     Http(String),
@@ -216,6 +235,12 @@ impl Client {
         let url = &config.base_url;
         if !(url.starts_with("http://") || url.starts_with("https://")) || url.ends_with('/') {
             return Err(ConfigError::BaseUrl(url.clone()));
+        }
+        let stream_url = &config.stream_url;
+        if !(stream_url.starts_with("ws://") || stream_url.starts_with("wss://"))
+            || stream_url.ends_with('/')
+        {
+            return Err(ConfigError::StreamUrl(stream_url.clone()));
         }
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
@@ -595,15 +620,18 @@ impl Client {
 }
 
 /// What a SIGNED request adds to its parameters.
-struct Signing<'a> {
-    credentials: &'a Credentials,
-    recv_window_ms: u128,
-    timestamp_ms: i64,
+pub(crate) struct Signing<'a> {
+    /// The key pair signing.
+    pub(crate) credentials: &'a Credentials,
+    /// `recvWindow`, ms.
+    pub(crate) recv_window_ms: u128,
+    /// `timestamp`, ms of server time.
+    pub(crate) timestamp_ms: i64,
 }
 
 /// The percent-encoded query string of `params`; when `signing`, followed by `recvWindow`,
 /// `timestamp` and the signature of everything before it.
-fn encode_query(params: &Params, signing: Option<&Signing<'_>>) -> String {
+pub(crate) fn encode_query(params: &Params, signing: Option<&Signing<'_>>) -> String {
     let mut serializer = form_urlencoded::Serializer::new(String::new());
     serializer.extend_pairs(params.iter().map(|(name, value)| (*name, value.as_str())));
     if let Some(signing) = signing {

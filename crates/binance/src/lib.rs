@@ -16,19 +16,23 @@
 //! - [`Client::place_market_order`]: a MARKET order is **never re-sent after an ambiguous
 //!   failure**. It is looked up by its client order id until its fate is known; only an order
 //!   proven absent is sent once more, with the same client order id.
+//! - [`Client::kline_stream`]: the kline WebSocket stream as parsed [`KlineEvent`]s, reconnecting
+//!   with backoff when the connection drops.
 
 mod client;
 mod credentials;
 mod error;
 mod orders;
+mod overhead;
 mod rate_limit;
 mod retry;
+mod stream;
 mod time_sync;
 mod wire;
 
 pub use client::{
-    BINANCE_LIVE_URL, BINANCE_SPOT_TESTNET_URL, Balance, Client, ClientConfig, ConfigError,
-    MAX_KLINES_PER_REQUEST,
+    BINANCE_LIVE_STREAM_URL, BINANCE_LIVE_URL, BINANCE_SPOT_TESTNET_STREAM_URL,
+    BINANCE_SPOT_TESTNET_URL, Balance, Client, ClientConfig, ConfigError, MAX_KLINES_PER_REQUEST,
 };
 pub use credentials::{Credentials, CredentialsError};
 pub use error::{
@@ -38,6 +42,9 @@ pub use orders::{
     MarketOrderFill, NormalizeError, OrderRef, OrderReport, OrderSize, OrderStatus,
     PlaceOrderError, TradeFill,
 };
+#[doc(hidden)]
+pub use overhead::market_order_cpu_work;
 pub use rate_limit::RateLimitSettings;
 pub use retry::{BACKOFF_BASE_ENV, MAX_ATTEMPTS_ENV, RetryConfigError, RetryPolicy};
+pub use stream::{KlineEvent, KlineStream};
 pub use time_sync::ClockOffset;

@@ -417,7 +417,7 @@ impl Client {
 }
 
 /// The parameters of a FULL-answer MARKET order, or why it cannot be sent.
-fn new_order_params(
+pub(crate) fn new_order_params(
     symbol: &Symbol,
     side: Side,
     size: OrderSize,
@@ -461,7 +461,7 @@ fn read_side(fields: &Fields<'_>) -> Result<Side, String> {
 }
 
 /// The FULL answer to `POST /api/v3/order`.
-fn read_full_fill(fields: &Fields<'_>) -> Result<MarketOrderFill, String> {
+pub(crate) fn read_full_fill(fields: &Fields<'_>) -> Result<MarketOrderFill, String> {
     let fills = fields
         .array("fills")?
         .iter()
