@@ -279,6 +279,12 @@ impl Client {
         Ok(local_now_ms() + self.offset_ms())
     }
 
+    /// The median server-time offset known now (server minus local clock, ms), without taking a
+    /// sample; `None` before the first.
+    pub fn clock_offset_ms(&self) -> Option<i64> {
+        lock(&self.inner.clock).median_ms()
+    }
+
     /// Resamples the server-time offset from scratch (as done after -1021).
     pub async fn resync_clock(&self) -> Result<(), BinanceError> {
         let _syncing = self.inner.syncing.lock().await;
@@ -615,7 +621,7 @@ impl Client {
     }
 
     fn offset_ms(&self) -> i64 {
-        lock(&self.inner.clock).median_ms().unwrap_or(0)
+        self.clock_offset_ms().unwrap_or(0)
     }
 }
 

@@ -1,7 +1,8 @@
 //! The client against the simulator over loopback, no mocks: market data, signed calls (HMAC and
 //! Ed25519), and every fault the simulator injects around a MARKET order. For each fault the
 //! simulator's order log, the ground truth, must show that no order executed twice and that the
-//! client returned what really happened.
+//! client returned what really happened. Also: -1015 from an exhausted order count, an unknown
+//! symbol, and the background refresh of the server-time offset.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,7 +11,7 @@ use binance::{
     Client, ClientConfig, Credentials, ErrorClass, MarketOrderFill, NormalizeError, OrderRef,
     OrderSize, OrderStatus, PlaceOrderError, RateLimitSettings, RetryPolicy,
 };
-use market::{Interval, Quantity, Side, Symbol};
+use market::{Interval, Quantity, Rejection, Side, Symbol};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use sim::{
@@ -76,19 +77,20 @@ fn fast_retry_policy() -> RetryPolicy {
 }
 
 async fn start_sim(key: sim::SignatureKey) -> RunningSim {
-    start_sim_with(key, Vec::new()).await
+    start_sim_with(key, |_| {}).await
 }
 
-/// A simulator enforcing `rate_limits` (Binance's defaults when empty).
-async fn start_sim_with(key: sim::SignatureKey, rate_limits: Vec<RateLimit>) -> RunningSim {
+/// A simulator on the test configuration changed by `adjust`.
+async fn start_sim_with(
+    key: sim::SignatureKey,
+    adjust: impl FnOnce(&mut ExchangeConfig),
+) -> RunningSim {
     let clock = Arc::new(ManualClock::new(START_MS));
     let mut config = ExchangeConfig {
         history_ms: HISTORY_MS,
         ..ExchangeConfig::default()
     };
-    if !rate_limits.is_empty() {
-        config.rate_limits = rate_limits;
-    }
+    adjust(&mut config);
     let mut exchange = Exchange::new(config, clock.clone()).expect("a valid exchange");
     exchange.add_account(Account::with_key(
         API_KEY.to_owned(),
@@ -131,8 +133,36 @@ async fn buy(harness: &Harness, client_order_id: &str) -> Result<MarketOrderFill
         .await
 }
 
+/// No client order id appears twice in the log: nothing executed twice.
+fn assert_nothing_executed_twice(log: &[OrderRecord]) {
+    for (index, order) in log.iter().enumerate() {
+        assert!(
+            log[..index]
+                .iter()
+                .all(|earlier| earlier.client_order_id != order.client_order_id),
+            "{} executed twice: {log:?}",
+            order.client_order_id
+        );
+    }
+}
+
+/// An order the client reported as not executed is absent from the log.
+fn assert_not_executed(error: &PlaceOrderError, client_order_id: &str, log: &[OrderRecord]) {
+    assert!(
+        matches!(error, PlaceOrderError::NotExecuted { .. }),
+        "{error}"
+    );
+    assert!(
+        log.iter()
+            .all(|order| order.client_order_id != client_order_id),
+        "{client_order_id} did execute: {log:?}"
+    );
+    assert_nothing_executed_twice(log);
+}
+
 /// The fill matches the log's single order with this client id, trade by trade.
 fn assert_fill_is_the_logged_order(fill: &MarketOrderFill, log: &[OrderRecord]) {
+    assert_nothing_executed_twice(log);
     let matching: Vec<&OrderRecord> = log
         .iter()
         .filter(|order| order.client_order_id == fill.client_order_id)
@@ -286,12 +316,10 @@ async fn failures_before_executing_are_proven_absent_then_sent_once_more() {
         "endpoints": ["POST /api/v3/order"], "trigger": {"next": 2}}]}),
     );
     let error = buy(&harness, "before-twice").await.unwrap_err();
-    assert!(
-        matches!(error, PlaceOrderError::NotExecuted { .. }),
-        "{error}"
-    );
     assert_eq!(error.cause().code(), Some(-1007));
-    assert_eq!(harness.order_log().len(), 4, "nothing executed");
+    let log = harness.order_log();
+    assert_eq!(log.len(), 4, "nothing executed");
+    assert_not_executed(&error, "before-twice", &log);
 }
 
 #[tokio::test]
@@ -331,9 +359,13 @@ async fn an_order_whose_lookups_fail_is_reported_unknown_and_not_resent() {
         lookup_error.as_ref().and_then(|err| err.status()),
         Some(500)
     );
+    assert_eq!(error.cause().class(), ErrorClass::Ambiguous);
+    // Unknown is the true answer the client could give: the order did execute, once, and was
+    // never re-sent.
     let log = harness.order_log();
     assert_eq!(log.len(), 1, "it did execute, once");
     assert_eq!(log[0].client_order_id, "unknown-1");
+    assert_nothing_executed_twice(&log);
 }
 
 #[tokio::test]
@@ -360,7 +392,9 @@ async fn throttling_and_bans_with_retry_after_are_waited_out() {
     let error = buy(&harness, "banned-long").await.unwrap_err();
     assert_eq!(error.cause().status(), Some(418));
     assert_eq!(error.cause().retry_after(), Some(Duration::from_secs(600)));
-    assert_eq!(harness.order_log().len(), 2);
+    let log = harness.order_log();
+    assert_eq!(log.len(), 2);
+    assert_not_executed(&error, "banned-long", &log);
 }
 
 #[tokio::test]
@@ -398,10 +432,7 @@ async fn rejections_are_returned_at_once_and_nothing_executes() {
             .place_market_order(&btcusdt(), side, base(quantity), "rejected-1")
             .await
             .unwrap_err();
-        assert!(
-            matches!(error, PlaceOrderError::NotExecuted { .. }),
-            "{error}"
-        );
+        assert_not_executed(&error, "rejected-1", &harness.order_log());
         assert_eq!(error.cause().code(), Some(code), "{error}");
         assert_eq!(error.cause().class(), ErrorClass::Rejected);
     }
@@ -459,9 +490,8 @@ async fn two_hundred_tasks_on_a_tight_weight_limit_never_get_a_429() {
         interval_num,
         limit,
     };
-    let server = start_sim_with(
-        sim::SignatureKey::Hmac(SECRET.to_owned()),
-        vec![
+    let server = start_sim_with(sim::SignatureKey::Hmac(SECRET.to_owned()), |config| {
+        config.rate_limits = vec![
             limit(
                 RateLimitType::RequestWeight,
                 RateLimitInterval::Second,
@@ -469,8 +499,8 @@ async fn two_hundred_tasks_on_a_tight_weight_limit_never_get_a_429() {
                 100,
             ),
             limit(RateLimitType::Orders, RateLimitInterval::Second, 10, 50),
-        ],
-    )
+        ];
+    })
     .await;
     let mut config = ClientConfig::new(format!("http://{}", server.local_addr()))
         .with_credentials(Credentials::hmac(API_KEY, SECRET));
@@ -560,9 +590,16 @@ async fn normalize_test_order_and_side_named_orders() {
     let skipped = client
         .normalize_quantity(&btcusdt(), Side::Buy, "0.00000001".parse().unwrap())
         .await;
+    let Err(NormalizeError::Skipped(reason)) = skipped else {
+        panic!("expected Skipped, got {skipped:?}");
+    };
     assert!(
-        matches!(skipped, Err(NormalizeError::Skipped(_))),
-        "{skipped:?}"
+        matches!(reason, Rejection::BelowMinQty { .. }),
+        "{reason:?}"
+    );
+    assert!(
+        reason.to_string().contains("is below") && reason.to_string().contains("minQty"),
+        "{reason}"
     );
     client
         .test_order(&btcusdt(), Side::Buy, legal.into())
@@ -583,4 +620,130 @@ async fn normalize_test_order_and_side_named_orders() {
     assert_eq!((bought.side, sold.side), (Side::Buy, Side::Sell));
     assert_eq!(bought.executed_qty, legal.quantity().get());
     assert_eq!(harness.order_log().len(), 2);
+}
+
+/// Point 7, -1015: another bot on the account has used up the daily count of unfilled orders
+/// (two ETHUSDT orders on an empty book, placed behind the client's back). The client's order is
+/// refused with -1015 and a wait far beyond the policy's, returned at once as not executed, and
+/// the log shows it never executed.
+#[tokio::test]
+async fn an_exhausted_order_count_is_a_1015_returned_as_not_executed() {
+    let server = start_sim_with(sim::SignatureKey::Hmac(SECRET.to_owned()), |config| {
+        let mut empty_book = sim::ListingSpec::ethusdt();
+        empty_book.book.levels = 0;
+        config.listings = vec![sim::ListingSpec::btcusdt(), empty_book];
+        config.rate_limits = vec![
+            RateLimit {
+                limit_type: RateLimitType::RequestWeight,
+                interval: RateLimitInterval::Minute,
+                interval_num: 1,
+                limit: 6_000,
+            },
+            RateLimit {
+                limit_type: RateLimitType::Orders,
+                interval: RateLimitInterval::Day,
+                interval_num: 1,
+                limit: 2,
+            },
+        ];
+    })
+    .await;
+    {
+        let mut exchange = server.exchange().lock();
+        exchange.fund(API_KEY, "ETH", Decimal::from(10));
+        for index in 0..2 {
+            let order = sim::NewMarketOrder {
+                symbol: "ETHUSDT".to_owned(),
+                side: Side::Sell,
+                size: sim::OrderSize::Base(Decimal::new(1, 2)),
+                client_order_id: Some(format!("elsewhere-{index}")),
+            };
+            let record = exchange
+                .place_market_order(API_KEY, order, i64::MAX)
+                .expect("an unfilled order");
+            assert!(record.executed_qty().is_zero());
+        }
+    }
+    let mut config = ClientConfig::new(format!("http://{}", server.local_addr()))
+        .with_credentials(Credentials::hmac(API_KEY, SECRET));
+    config.retry = fast_retry_policy();
+    let client = Client::new(config).unwrap();
+    let error = client
+        .place_market_order(&btcusdt(), Side::Buy, base("0.001"), "over-count")
+        .await
+        .unwrap_err();
+    assert_eq!(error.cause().code(), Some(-1015), "{error}");
+    assert_eq!(error.cause().class(), ErrorClass::Transient);
+    assert!(
+        error.cause().retry_after() > Some(fast_retry_policy().max_retry_after),
+        "{error}"
+    );
+    let log = server.exchange().lock().order_log().to_vec();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_not_executed(&error, "over-count", &log);
+}
+
+/// Point 8: an unknown symbol is the exchange's -1121, a rejection with a clear message, for an
+/// order (nothing executes) as for normalisation.
+#[tokio::test]
+async fn an_unknown_symbol_is_a_clear_rejection() {
+    let harness = Harness::start().await;
+    let nope = Symbol::new("NOPEUSDT").unwrap();
+    let error = harness
+        .client
+        .place_market_order(&nope, Side::Buy, base("0.001"), "unknown-symbol")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (error.cause().code(), error.cause().class()),
+        (Some(-1121), ErrorClass::Rejected)
+    );
+    assert!(error.to_string().contains("Invalid symbol"), "{error}");
+    assert_not_executed(&error, "unknown-symbol", &harness.order_log());
+
+    let normalized = harness
+        .client
+        .normalize_quantity(&nope, Side::Buy, "0.001".parse().unwrap())
+        .await;
+    let Err(NormalizeError::Exchange(error)) = normalized else {
+        panic!("expected the exchange's refusal, got {normalized:?}");
+    };
+    assert_eq!(error.code(), Some(-1121));
+    assert!(error.to_string().contains("Invalid symbol"), "{error}");
+}
+
+/// Point 5: the background task resamples the offset on its own. The simulator's clock jumps an
+/// hour ahead through the admin API; within a few refresh periods, with no request made through
+/// the client, its offset has followed.
+#[tokio::test]
+async fn the_offset_is_refreshed_in_the_background() {
+    const JUMP_MS: i64 = 3_600_000;
+    let server = start_sim(sim::SignatureKey::Hmac(SECRET.to_owned())).await;
+    let base_url = format!("http://{}", server.local_addr());
+    let mut config = ClientConfig::new(base_url.clone());
+    config.time_refresh = Duration::from_secs(1);
+    config.time_samples = 1;
+    let client = Client::new(config).unwrap();
+    let before = client.server_now_ms().await.unwrap();
+    let offset_before = client.clock_offset_ms().expect("sampled");
+
+    let answer = reqwest::Client::new()
+        .put(format!("{base_url}{}/clock", sim::ADMIN_PREFIX))
+        .header("content-type", "application/json")
+        .body(json!({ "advance_ms": JUMP_MS }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{answer:?}");
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client
+        .clock_offset_ms()
+        .is_none_or(|offset| offset - offset_before < JUMP_MS - 10_000)
+    {
+        assert!(Instant::now() < deadline, "{:?}", client.clock_offset_ms());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let after = client.server_now_ms().await.unwrap();
+    assert!(after - before >= JUMP_MS - 10_000, "{before} -> {after}");
 }
