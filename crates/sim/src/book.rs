@@ -24,6 +24,20 @@ pub struct BookShape {
     pub qty_growth: Decimal,
 }
 
+impl BookShape {
+    /// The default listings' book: 20 levels a side, 1 bp from the price and 1 bp apart, with
+    /// `unit` base quantity at the best level and `unit` more at each level further away.
+    pub fn standard(unit: Decimal) -> BookShape {
+        BookShape {
+            levels: 20,
+            half_spread: Decimal::new(1, 4),
+            level_gap: Decimal::new(1, 4),
+            first_level_qty: unit,
+            qty_growth: unit,
+        }
+    }
+}
+
 /// One price level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Level {

@@ -60,13 +60,7 @@ impl ListingSpec {
                 volatility_per_second: 0.0001,
                 mean_volume_units_per_second: 5_000,
             },
-            book: BookShape {
-                levels: 20,
-                half_spread: dec!(0.0001),
-                level_gap: dec!(0.0001),
-                first_level_qty: dec!(0.05),
-                qty_growth: dec!(0.05),
-            },
+            book: BookShape::standard(dec!(0.05)),
         }
     }
 
@@ -86,13 +80,7 @@ impl ListingSpec {
                 volatility_per_second: 0.00012,
                 mean_volume_units_per_second: 10_000,
             },
-            book: BookShape {
-                levels: 20,
-                half_spread: dec!(0.0001),
-                level_gap: dec!(0.0001),
-                first_level_qty: dec!(1),
-                qty_growth: dec!(1),
-            },
+            book: BookShape::standard(dec!(1)),
         }
     }
 
@@ -113,13 +101,7 @@ impl ListingSpec {
                 volatility_per_second: 0.00012,
                 mean_volume_units_per_second: 10_000,
             },
-            book: BookShape {
-                levels: 20,
-                half_spread: dec!(0.0001),
-                level_gap: dec!(0.0001),
-                first_level_qty: dec!(5),
-                qty_growth: dec!(5),
-            },
+            book: BookShape::standard(dec!(5)),
         }
     }
 
