@@ -1,6 +1,7 @@
 //! The HTTP side of the client: configuration, one pooled rustls connection pool per [`Client`]
-//! (clones share it), signing, the retry loop, server-time sync, and the market-data and account
-//! calls. Order calls are in `orders.rs`.
+//! (clones share it), signing, the retry loop, server-time sync (or the exchange's own clock,
+//! when a [`ServerClock`] is configured), and the market-data and account calls. Order calls are
+//! in `orders.rs`.
 
 use std::collections::HashMap;
 use std::error::Error as _;
@@ -20,6 +21,7 @@ use crate::error::{
 };
 use crate::rate_limit::{Budget, Cost, RateLimitSettings, budget_for};
 use crate::retry::RetryPolicy;
+use crate::server_clock::ServerClock;
 use crate::time_sync::{ClockOffset, local_now_ms};
 use crate::wire::{Fields, parse_json, type_name};
 
@@ -75,13 +77,17 @@ pub struct ClientConfig {
     pub time_samples: usize,
     /// Head-room and waits of the rate-limit budget shared by every client of `base_url`.
     pub rate_limit: RateLimitSettings,
+    /// The exchange's own clock, when the process can read it (an in-process simulator); `None`
+    /// to estimate it from `GET /api/v3/time` samples. See
+    /// [`with_server_clock`](ClientConfig::with_server_clock).
+    pub server_clock: Option<Arc<dyn ServerClock>>,
 }
 
 impl ClientConfig {
     /// Defaults for `base_url`: the matching stream URL (Binance's for Binance's REST URLs,
     /// otherwise `base_url` with `http` turned into `ws`), no credentials, connect timeout 5 s, read timeout 10 s,
     /// `recvWindow` 5 s, the default [`RetryPolicy`], rules cached 5 minutes, a time sample every
-    /// minute and a median over 5, the default [`RateLimitSettings`].
+    /// minute and a median over 5, the default [`RateLimitSettings`], no [`ServerClock`].
     pub fn new(base_url: impl Into<String>) -> ClientConfig {
         let base_url = base_url.into();
         let stream_url = match base_url.as_str() {
@@ -101,12 +107,28 @@ impl ClientConfig {
             time_refresh: Duration::from_secs(60),
             time_samples: 5,
             rate_limit: RateLimitSettings::default(),
+            server_clock: None,
         }
     }
 
     /// The same configuration signing with `credentials`.
     pub fn with_credentials(mut self, credentials: Credentials) -> ClientConfig {
         self.credentials = Some(credentials);
+        self
+    }
+
+    /// The same configuration reading the exchange's time from `clock`: signed `timestamp`s,
+    /// [`Client::server_now_ms`], the candle still forming in [`Client::closed_klines`] and the
+    /// rate-limit windows all follow it. No `GET /api/v3/time` sample is ever taken (no
+    /// background refresh either; `time_refresh` and `time_samples` go unused), and a -1021 is
+    /// returned at once instead of being retried after a resync: with the exchange's own clock
+    /// there is no offset to correct.
+    ///
+    /// `recvWindow` is measured on the exchange's clock: against market time sped up `N` times
+    /// a signed request must arrive within `recv_window / N` of real time, so a sped-up
+    /// simulator wants the largest window, 60 s (a second of real time at 60×).
+    pub fn with_server_clock(mut self, clock: Arc<dyn ServerClock>) -> ClientConfig {
+        self.server_clock = Some(clock);
         self
     }
 }
@@ -220,7 +242,8 @@ struct Inner {
 /// The server-time offset is refreshed by a background task every
 /// [`time_refresh`](ClientConfig::time_refresh) (at least 1 s) when the client is built inside a
 /// Tokio runtime; the task ends once every clone is dropped. Outside a runtime (and whenever the
-/// task's sample failed) the offset is refreshed on age, by the next request that needs it.
+/// task's sample failed) the offset is refreshed on age, by the next request that needs it. With
+/// a [`ServerClock`] there is no offset: no task, no samples.
 #[derive(Debug, Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -255,7 +278,9 @@ impl Client {
             budget: budget_for(&config.base_url),
             config,
         });
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        if inner.config.server_clock.is_none()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
             runtime.spawn(refresh_time(Arc::downgrade(&inner)));
         }
         Ok(Client { inner })
@@ -272,21 +297,25 @@ impl Client {
         read(&TIME, &body, |fields| fields.i64("serverTime"))
     }
 
-    /// Our estimate of the exchange's time now, ms: the local clock plus the median offset
-    /// (sampled first when due).
+    /// The exchange's time now, ms: read from the [`ServerClock`] when one is configured,
+    /// otherwise estimated as the local clock plus the median offset (sampled first when due).
     pub async fn server_now_ms(&self) -> Result<i64, BinanceError> {
         self.sync_clock_if_due().await?;
-        Ok(local_now_ms() + self.offset_ms())
+        Ok(self.estimated_server_now_ms())
     }
 
     /// The median server-time offset known now (server minus local clock, ms), without taking a
-    /// sample; `None` before the first.
+    /// sample; `None` before the first, and always with a [`ServerClock`] (nothing is sampled).
     pub fn clock_offset_ms(&self) -> Option<i64> {
         lock(&self.inner.clock).median_ms()
     }
 
-    /// Resamples the server-time offset from scratch (as done after -1021).
+    /// Resamples the server-time offset from scratch (as done after -1021). Does nothing with a
+    /// [`ServerClock`]: there is no offset to resample.
     pub async fn resync_clock(&self) -> Result<(), BinanceError> {
+        if self.inner.config.server_clock.is_some() {
+            return Ok(());
+        }
         let _syncing = self.inner.syncing.lock().await;
         lock(&self.inner.clock).clear();
         self.sample_server_time(FULL_SYNC_SAMPLES).await
@@ -403,7 +432,8 @@ impl Client {
 
     /// Sends a request to `endpoint`, retrying transient failures under the retry policy:
     /// backoff with full jitter, `Retry-After` honoured, and on -1021 one resync of the clock and
-    /// one more try. Ambiguous and rejected failures are returned at once.
+    /// one more try (with a [`ServerClock`], -1021 is returned at once: resyncing cannot fix
+    /// the exchange's own clock). Ambiguous and rejected failures are returned at once.
     pub(crate) async fn call(
         &self,
         endpoint: &Endpoint,
@@ -418,7 +448,9 @@ impl Client {
                 Err(error) => error,
             };
             if error.code() == Some(-1021) && endpoint.security == Security::Signed {
-                if resynced {
+                // Our timestamp came from the exchange's clock itself, so resyncing would sign
+                // the same way again: the request really was too slow, or the clock is wrong.
+                if resynced || self.inner.config.server_clock.is_some() {
                     return Err(error);
                 }
                 resynced = true;
@@ -583,8 +615,11 @@ impl Client {
     }
 
     /// Takes a server-time sample when one is due (several when the offset is unknown); one
-    /// request at a time samples, the others find the fresh offset.
+    /// request at a time samples, the others find the fresh offset. Never with a [`ServerClock`].
     async fn sync_clock_if_due(&self) -> Result<(), BinanceError> {
+        if self.inner.config.server_clock.is_some() {
+            return Ok(());
+        }
         if !lock(&self.inner.clock).needs_sample(self.inner.config.time_refresh) {
             return Ok(());
         }
@@ -615,9 +650,13 @@ impl Client {
         Ok(())
     }
 
-    /// The local clock plus the offset known now (no sampling).
+    /// The [`ServerClock`]'s time, or else the local clock plus the offset known now (no
+    /// sampling).
     fn estimated_server_now_ms(&self) -> i64 {
-        local_now_ms() + self.offset_ms()
+        match &self.inner.config.server_clock {
+            Some(clock) => clock.now_ms(),
+            None => local_now_ms() + self.offset_ms(),
+        }
     }
 
     fn offset_ms(&self) -> i64 {

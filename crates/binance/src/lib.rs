@@ -6,6 +6,10 @@
 //! - [`Client`]: pooled rustls HTTP with explicit connect/read timeouts; signed requests (HMAC-SHA256
 //!   or Ed25519, over the percent-encoded query string); a rolling server-time offset (median of
 //!   recent samples) with a resync and one retry on -1021; symbol rules cached per symbol.
+//! - [`ServerClock`]: when the exchange runs in the same process (the `sim` simulator, whose
+//!   market time may run many times faster than ours), the client reads its clock directly,
+//!   set with [`ClientConfig::with_server_clock`]: timestamps follow it exactly, no time samples
+//!   are taken, and -1021 is an error to report rather than an offset to resync.
 //! - [`BinanceError`]: one error type carrying the HTTP status, Binance's code and message, and
 //!   `Retry-After`/used-weight headers, classified as [`ErrorClass::Transient`] (retry),
 //!   [`ErrorClass::Ambiguous`] (an order may have executed) or [`ErrorClass::Rejected`].
@@ -14,8 +18,8 @@
 //! - One rate-limit budget per process and base URL ([`RateLimitSettings`]): limits from
 //!   `exchangeInfo`, usage from the `X-MBX-*` headers, requests wait instead of provoking 429s.
 //! - [`Client::place_market_order`]: a MARKET order is **never re-sent after an ambiguous
-//!   failure**. It is looked up by its client order id until its fate is known; only an order
-//!   proven absent is sent once more, with the same client order id.
+//!   failure**. It is looked up by its client order id until its fate is known; an order the
+//!   exchange still does not show is reported unknown for the engine to reconcile, never re-sent.
 //! - [`Client::kline_stream`]: the kline WebSocket stream as parsed [`KlineEvent`]s, reconnecting
 //!   with backoff when the connection drops.
 
@@ -26,6 +30,7 @@ mod orders;
 mod overhead;
 mod rate_limit;
 mod retry;
+mod server_clock;
 mod stream;
 mod time_sync;
 mod wire;
@@ -46,5 +51,6 @@ pub use orders::{
 pub use overhead::market_order_cpu_work;
 pub use rate_limit::RateLimitSettings;
 pub use retry::{BACKOFF_BASE_ENV, MAX_ATTEMPTS_ENV, RetryConfigError, RetryPolicy};
+pub use server_clock::ServerClock;
 pub use stream::{KlineEvent, KlineStream};
 pub use time_sync::ClockOffset;

@@ -2,8 +2,12 @@
 //! sending (timeout, lost connection, 5xx, -1006, -1007, an unreadable answer) is **never sent
 //! again blindly**. It is looked up by its client order id, tolerating -2013 ("not yet visible")
 //! for [`RetryPolicy::order_visibility_timeout`](crate::RetryPolicy::order_visibility_timeout),
-//! and the real outcome is returned: executed, not executed (then it is sent once more with the
-//! same client order id), or still unknown for the engine to reconcile.
+//! and the real outcome is returned: executed, or still unknown for the engine to reconcile.
+//! An order the exchange still does not show at the end of that window is **not** sent again:
+//! Binance accepts a second MARKET order with the same client order id once the first is no
+//! longer open, so an exchange whose order queries lag would execute it twice. It is reported
+//! [`PlaceOrderError::Unknown`], and the engine's reconciliation declares it not executed only
+//! after it has stayed absent far longer.
 
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -165,6 +169,8 @@ pub struct MarketOrderFill {
     pub executed_qty: Decimal,
     /// Quote quantity executed (`cummulativeQuoteQty`).
     pub cumulative_quote_qty: Decimal,
+    /// When the exchange executed it, ms (`transactTime`; `updateTime` when found by a query).
+    pub transact_time_ms: i64,
     /// Each trade with its commission.
     pub fills: Vec<TradeFill>,
     /// Whether the outcome was found by querying the order after an ambiguous failure, rather
@@ -182,8 +188,8 @@ impl MarketOrderFill {
 /// Why [`Client::place_market_order`] returned no fill.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PlaceOrderError {
-    /// The exchange did not execute the order: it refused it, retries ran out on failures that
-    /// execute nothing, or it was proven absent after an ambiguous failure (twice).
+    /// The exchange did not execute the order: it refused it, or retries ran out on failures
+    /// that execute nothing.
     #[error("order {client_order_id} was not executed: {cause}")]
     NotExecuted {
         /// The client order id.
@@ -191,8 +197,9 @@ pub enum PlaceOrderError {
         /// Why.
         cause: BinanceError,
     },
-    /// The order may have executed and its fate could not be learned in time: reconcile it by
-    /// its client order id before trading again.
+    /// The order may have executed and its fate could not be learned in time (the lookups
+    /// failed, or the exchange did not show the order within the visibility window): reconcile
+    /// it by its client order id before trading again.
     #[error("order {client_order_id} may have executed; reconcile it: {cause}")]
     Unknown {
         /// The client order id.
@@ -232,8 +239,8 @@ const TEST_CLIENT_ORDER_ID: &str = "test-order";
 /// What the lookups of an order in doubt found.
 enum Resolution {
     Executed(MarketOrderFill),
-    /// The exchange kept saying -2013 until the visibility timeout.
-    Absent,
+    /// The exchange kept saying -2013 until the visibility timeout: its last answer.
+    Absent(BinanceError),
     /// Nothing conclusive; the last lookup failure.
     Unknown(Option<BinanceError>),
 }
@@ -254,27 +261,22 @@ impl Client {
             cause,
         };
         let params = new_order_params(symbol, side, size, client_order_id).map_err(not_executed)?;
-        let mut sent_again = false;
-        loop {
-            let sent = self.call(&NEW_ORDER, params.clone()).await;
-            let cause = match sent.and_then(|body| read(&NEW_ORDER, &body, read_full_fill)) {
-                Ok(fill) => return Ok(fill),
-                Err(error) if error.class() == ErrorClass::Ambiguous => error,
-                Err(error) => return Err(not_executed(error)),
-            };
-            match self.resolve_order(symbol, client_order_id).await {
-                Resolution::Executed(fill) => return Ok(fill),
-                Resolution::Absent if !sent_again => sent_again = true,
-                Resolution::Absent => return Err(not_executed(cause)),
-                Resolution::Unknown(lookup_error) => {
-                    return Err(PlaceOrderError::Unknown {
-                        client_order_id: client_order_id.to_owned(),
-                        cause,
-                        lookup_error,
-                    });
-                }
-            }
-        }
+        let sent = self.call(&NEW_ORDER, params).await;
+        let cause = match sent.and_then(|body| read(&NEW_ORDER, &body, read_full_fill)) {
+            Ok(fill) => return Ok(fill),
+            Err(error) if error.class() == ErrorClass::Ambiguous => error,
+            Err(error) => return Err(not_executed(error)),
+        };
+        let lookup_error = match self.resolve_order(symbol, client_order_id).await {
+            Resolution::Executed(fill) => return Ok(fill),
+            Resolution::Absent(not_found) => Some(not_found),
+            Resolution::Unknown(lookup_error) => lookup_error,
+        };
+        Err(PlaceOrderError::Unknown {
+            client_order_id: client_order_id.to_owned(),
+            cause,
+            lookup_error,
+        })
     }
 
     /// [`place_market_order`](Self::place_market_order) buying `size`.
@@ -382,7 +384,7 @@ impl Client {
         let mut lookup_error = None;
         let mut retry = 0u32;
         loop {
-            let mut absent = false;
+            let mut absent = None;
             match self.query_order(symbol, &reference).await {
                 Ok(report) if report.status.is_final() => {
                     match self.order_trades(symbol, report.order_id).await {
@@ -395,7 +397,7 @@ impl Client {
                 }
                 // Still working: a MARKET order finishes within the backend's timeout.
                 Ok(_) => {}
-                Err(error) if error.code() == Some(UNKNOWN_ORDER_CODE) => absent = true,
+                Err(error) if error.code() == Some(UNKNOWN_ORDER_CODE) => absent = Some(error),
                 Err(error) if error.class() == ErrorClass::Rejected => {
                     return Resolution::Unknown(Some(error));
                 }
@@ -403,10 +405,9 @@ impl Client {
             }
             let now = Instant::now();
             if now >= deadline {
-                return if absent {
-                    Resolution::Absent
-                } else {
-                    Resolution::Unknown(lookup_error)
+                return match absent {
+                    Some(not_found) => Resolution::Absent(not_found),
+                    None => Resolution::Unknown(lookup_error),
                 };
             }
             let pause = policy.backoff(retry).max(MIN_LOOKUP_PAUSE);
@@ -479,6 +480,7 @@ pub(crate) fn read_full_fill(fields: &Fields<'_>) -> Result<MarketOrderFill, Str
         status: OrderStatus::from_binance(fields.str("status")?),
         executed_qty: fields.decimal("executedQty")?,
         cumulative_quote_qty: fields.decimal("cummulativeQuoteQty")?,
+        transact_time_ms: fields.i64("transactTime")?,
         fills,
         resolved_by_query: false,
     })
@@ -518,6 +520,7 @@ fn fill_from_report(report: OrderReport, fills: Vec<TradeFill>) -> MarketOrderFi
         status: report.status,
         executed_qty: report.executed_qty,
         cumulative_quote_qty: report.cumulative_quote_qty,
+        transact_time_ms: report.update_time_ms,
         fills,
         resolved_by_query: true,
     }

@@ -1,6 +1,7 @@
 //! The offset between the exchange's clock and ours: a rolling window of samples, each the
 //! server's time minus the midpoint of our request's round trip; the median keeps one slow or
-//! odd sample from moving the signed `timestamp`.
+//! odd sample from moving the signed `timestamp`. A client given a `ServerClock`
+//! (`server_clock.rs`) reads the exchange's time directly instead and keeps no offset.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use binance::{
-    Client, ClientConfig, Credentials, ErrorClass, MarketOrderFill, NormalizeError, OrderRef,
-    OrderSize, OrderStatus, PlaceOrderError, RateLimitSettings, RetryPolicy,
+    BinanceError, Client, ClientConfig, Credentials, ErrorClass, MarketOrderFill, NormalizeError,
+    OrderRef, OrderSize, OrderStatus, PlaceOrderError, RateLimitSettings, RetryPolicy,
 };
 use market::{Interval, Quantity, Rejection, Side, Symbol};
 use rust_decimal::Decimal;
@@ -291,7 +291,7 @@ async fn failures_after_executing_are_resolved_by_lookup_never_resent() {
 }
 
 #[tokio::test]
-async fn failures_before_executing_are_proven_absent_then_sent_once_more() {
+async fn an_order_the_exchange_never_shows_is_unknown_and_never_resent() {
     let harness = Harness::start().await;
     let faults = [
         json!({"drop_connection": "before_executing"}),
@@ -301,25 +301,21 @@ async fn failures_before_executing_are_proven_absent_then_sent_once_more() {
     ];
     for (index, fault) in faults.into_iter().enumerate() {
         harness.set_faults(json!({"rules": [order_fault(fault.clone())]}));
-        let fill = buy(&harness, &format!("before-{index}"))
-            .await
-            .unwrap_or_else(|err| panic!("{fault}: {err}"));
-        assert!(!fill.resolved_by_query, "{fault}: the second send answered");
-        let log = harness.order_log();
-        assert_eq!(log.len(), index + 1, "{fault}");
-        assert_fill_is_the_logged_order(&fill, &log);
+        let client_order_id = format!("before-{index}");
+        let error = buy(&harness, &client_order_id).await.unwrap_err();
+        let PlaceOrderError::Unknown { lookup_error, .. } = &error else {
+            panic!("{fault}: {error:?}");
+        };
+        assert_eq!(
+            lookup_error.as_ref().and_then(BinanceError::code),
+            Some(-2013),
+            "{fault}: the lookups found no such order"
+        );
+        assert!(
+            harness.order_log().is_empty(),
+            "{fault}: not executed, and not sent again"
+        );
     }
-
-    // Ambiguous twice in a row: proven absent twice, not sent a third time.
-    harness.set_faults(
-        json!({"rules": [{"fault": {"backend_timeout": "before_executing"},
-        "endpoints": ["POST /api/v3/order"], "trigger": {"next": 2}}]}),
-    );
-    let error = buy(&harness, "before-twice").await.unwrap_err();
-    assert_eq!(error.cause().code(), Some(-1007));
-    let log = harness.order_log();
-    assert_eq!(log.len(), 4, "nothing executed");
-    assert_not_executed(&error, "before-twice", &log);
 }
 
 #[tokio::test]

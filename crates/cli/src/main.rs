@@ -4,7 +4,10 @@
 //! work failed (unreadable or malformed input), 2 when the command line itself is wrong.
 
 mod commands;
+mod logging;
 mod progress;
+mod run_config;
+mod signals;
 mod strategy_args;
 
 use std::process::ExitCode;
@@ -13,9 +16,9 @@ use clap::{Parser, Subcommand};
 
 /// Automated spot-trading bots for Binance that get every order right.
 ///
-/// Today: backtests and parameter sweeps of the EMA/RSI cross strategy, with the exact indicators
-/// and order rules the live bots use. Start with
-/// `spotbot backtest --data candles.csv` and `spotbot backtest --help`.
+/// `spotbot run` runs the bots (with no configuration: a complete demo on the built-in exchange);
+/// `spotbot backtest` and `spotbot sweep` test strategies on candle files with the exact
+/// indicators and order rules the live bots use; `spotbot sim` runs the built-in exchange alone.
 #[derive(Debug, Parser)]
 #[command(name = "spotbot", version, propagate_version = true)]
 struct Cli {
@@ -25,6 +28,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the trading bots (by default a complete demo on the built-in exchange).
+    #[command(long_about = commands::run::LONG_ABOUT)]
+    Run(commands::run::RunArgs),
+    /// List the bots in the database with their status and position.
+    Bots(commands::listing::BotsArgs),
+    /// List the trades in the database.
+    Trades(commands::listing::TradesArgs),
     /// Replay a candle file through a strategy and report how it would have traded.
     #[command(long_about = commands::backtest::LONG_ABOUT)]
     Backtest(commands::backtest::BacktestArgs),
@@ -69,6 +79,9 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Run(args) => commands::run::run(args),
+        Command::Bots(args) => commands::listing::bots(args),
+        Command::Trades(args) => commands::listing::trades(args),
         Command::Backtest(args) => commands::backtest::run(args),
         Command::Sweep(args) => commands::sweep::run(args),
         Command::Sim(args) => commands::sim::run(args),

@@ -11,6 +11,7 @@ mod normalize;
 mod rules;
 mod side;
 mod symbol;
+mod utc;
 
 pub use amount::{AmountError, Price, Quantity};
 pub use candle::{Candle, CandleSeries, Interval, OutOfOrderCandle, UnknownInterval};
@@ -25,3 +26,4 @@ pub use rules::{
 };
 pub use side::{Side, UnknownSide};
 pub use symbol::{Symbol, SymbolError};
+pub use utc::format_utc_ms;

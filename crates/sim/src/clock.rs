@@ -37,16 +37,28 @@ impl SystemClock {
     /// Time that starts at the real now and then runs `speed` times faster (`60` = one minute of
     /// market per real second). A speed of 0 counts as 1.
     pub fn with_speed(speed: u32) -> SystemClock {
-        let started_at_ms = SystemTime::now()
+        let real_now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |elapsed| {
                 i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
             });
         SystemClock {
             started_at: Instant::now(),
-            started_at_ms,
+            started_at_ms: real_now_ms,
             speed: speed.max(1),
         }
+    }
+
+    /// Time that resumes at `saved_ms` (when given and later than the real now) and then runs
+    /// `speed` times faster: an accelerated exchange restarted from a state file carries on from
+    /// where its market time stopped, instead of jumping back to the real now and replaying
+    /// candles its clients have already seen.
+    pub fn resume(saved_ms: Option<i64>, speed: u32) -> SystemClock {
+        let mut clock = SystemClock::with_speed(speed);
+        if let Some(saved_ms) = saved_ms {
+            clock.started_at_ms = clock.started_at_ms.max(saved_ms);
+        }
+        clock
     }
 }
 

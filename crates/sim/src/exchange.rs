@@ -776,7 +776,7 @@ impl Exchange {
             .map(SavedAccount::from_account)
             .collect();
         accounts.sort_by_key(|account| account.uid_and_key());
-        SavedState::new(
+        let mut state = SavedState::new(
             self.client_order_id_counter,
             self.markets
                 .iter()
@@ -790,7 +790,9 @@ impl Exchange {
                 .collect(),
             accounts,
             self.order_log.iter().map(SavedOrder::from_record).collect(),
-        )
+        );
+        state.market_time_ms = Some(self.now_ms());
+        state
     }
 
     /// Restores `state`, read from the file `path` (named in errors): its accounts replace

@@ -37,6 +37,10 @@ pub struct SavedState {
     /// making a new one.
     #[serde(default)]
     pub demo_api_key: Option<String>,
+    /// The market time when the state was saved, ms: an accelerated exchange restarted from
+    /// the file resumes from it (see [`SystemClock::resume`](crate::SystemClock::resume)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market_time_ms: Option<i64>,
     pub(crate) client_order_id_counter: u64,
     pub(crate) counters: BTreeMap<String, SavedCounters>,
     pub(crate) accounts: Vec<SavedAccount>,
@@ -226,6 +230,7 @@ impl SavedState {
             format: FORMAT.to_owned(),
             version: VERSION,
             demo_api_key: None,
+            market_time_ms: None,
             client_order_id_counter,
             counters,
             accounts,

@@ -1,5 +1,7 @@
 //! One module per `spotbot` subcommand.
 
 pub mod backtest;
+pub mod listing;
+pub mod run;
 pub mod sim;
 pub mod sweep;

@@ -153,7 +153,7 @@ pub fn run(args: SimArgs) -> Result<(), Failure> {
 async fn serve(args: SimArgs) -> Result<(), Failure> {
     // Listen for Ctrl-C before anything tells the user (or a test) to press it: a signal that
     // arrived before the handler existed would kill the process instead of stopping it cleanly.
-    let interrupted = listen_for_interrupt().context("cannot listen for Ctrl-C")?;
+    let interrupted = crate::signals::shutdown_signal().context("cannot listen for Ctrl-C")?;
     let mut replays = std::collections::BTreeMap::new();
     let mut replay_lines = Vec::new();
     for (symbol, path) in &args.replay {
@@ -172,7 +172,17 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
         replays,
         ..ExchangeConfig::default()
     };
-    let clock = Arc::new(SystemClock::with_speed(args.speed));
+    let usage = |err: &dyn std::fmt::Display| Failure::Usage(err.to_string());
+    let saved = match &args.state {
+        Some(path) => sim::load_state(path).map_err(|err| usage(&err))?,
+        None => None,
+    };
+    // A restarted exchange resumes its market time, which an accelerated clock has carried past
+    // the real now: time going backwards would replay candles clients have already seen.
+    let clock = Arc::new(SystemClock::resume(
+        saved.as_ref().and_then(|state| state.market_time_ms),
+        args.speed,
+    ));
     let mut exchange = Exchange::new(config, clock).map_err(|err| match err {
         sim::ConfigError::UnknownReplaySymbol(_) => Failure::Usage(format!("--replay: {err}")),
         other => Failure::Runtime(anyhow::Error::new(other).context("cannot set up the exchange")),
@@ -182,11 +192,6 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
             .set_faults(read_fault_plan(path)?)
             .map_err(|err| Failure::Usage(format!("{}: {err}", path.display())))?;
     }
-    let usage = |err: &dyn std::fmt::Display| Failure::Usage(err.to_string());
-    let saved = match &args.state {
-        Some(path) => sim::load_state(path).map_err(|err| usage(&err))?,
-        None => None,
-    };
     let restored_demo = saved.as_ref().and_then(|state| state.demo_api_key.clone());
     let restored = saved.is_some();
     if let (Some(path), Some(state)) = (&args.state, saved) {
@@ -293,30 +298,10 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A future that completes on the first Ctrl-C (SIGINT), registered now rather than when first
-/// awaited.
-#[cfg(unix)]
-fn listen_for_interrupt() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupts = signal(SignalKind::interrupt())?;
-    Ok(async move {
-        interrupts.recv().await;
-    })
-}
-
-/// A future that completes on the first Ctrl-C.
-#[cfg(not(unix))]
-fn listen_for_interrupt() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    Ok(async {
-        // If listening fails there is no Ctrl-C to wait for; stopping at once is the safe answer.
-        let _ = tokio::signal::ctrl_c().await;
-    })
-}
-
 /// The demo account: the one the state file remembers when it still exists with an HMAC secret,
 /// otherwise a new one with 10,000 USDT and 0.5 BTC. Returns its credentials and whether it was
 /// restored.
-fn demo_account(exchange: &mut Exchange, restored: Option<&str>) -> (Credentials, bool) {
+pub(crate) fn demo_account(exchange: &mut Exchange, restored: Option<&str>) -> (Credentials, bool) {
     if let Some(account) = restored.and_then(|key| exchange.account(key))
         && let SignatureKey::Hmac(secret) = &account.signature_key
     {
@@ -353,7 +338,7 @@ fn save(
 /// Saves the state every [`SAVE_EVERY`] when it changed (a failed save is reported and retried
 /// at the next tick), and once more when `stop` fires: that last save's outcome is returned.
 /// Saves run one at a time, so an older snapshot never replaces a newer one.
-async fn save_periodically(
+pub(crate) async fn save_periodically(
     exchange: ExchangeHandle,
     path: PathBuf,
     demo_key: Option<String>,

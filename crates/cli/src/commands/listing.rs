@@ -1,0 +1,217 @@
+//! `spotbot bots` and `spotbot trades`: what the database holds, as aligned tables (or CSV for
+//! trades), read with the same configuration `spotbot run` uses. Until the HTTP API exists these
+//! are how a user sees their bots' status and trades.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use store::{BotId, Store, TradeFilter};
+
+use crate::Failure;
+use crate::run_config::ConfigFile;
+
+/// Where the database is: the same sources as `spotbot run`.
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// TOML configuration file (as for `spotbot run`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database URL: sqlite://FILE or postgres://USER[:PASSWORD]@HOST[:PORT]/DB
+    /// (default: SPOTBOT_DATABASE_URL, the config file, then sqlite://data/spotbot.db).
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
+}
+
+impl DatabaseArgs {
+    async fn open(&self) -> Result<Store, Failure> {
+        let file = match &self.config {
+            Some(path) => ConfigFile::read(path).map_err(Failure::Usage)?,
+            None => ConfigFile::default(),
+        };
+        let mut config = file
+            .with_env(|name| std::env::var(name).ok())
+            .map_err(Failure::Usage)?;
+        if let Some(url) = &self.database {
+            config.database_url = Some(url.clone());
+        }
+        let url = config.database_url();
+        if let Some(path) = url.strip_prefix("sqlite://")
+            && !std::path::Path::new(path).exists()
+        {
+            return Err(Failure::Usage(format!(
+                "no database at {path}: run `spotbot run` first, or pass --database"
+            )));
+        }
+        Store::connect(&url)
+            .await
+            .map_err(|err| Failure::Runtime(err.into()))
+    }
+}
+
+/// Options of `spotbot bots`.
+#[derive(Debug, Args)]
+pub struct BotsArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+}
+
+/// Options of `spotbot trades`.
+#[derive(Debug, Args)]
+pub struct TradesArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// Only this bot's trades.
+    #[arg(long, value_name = "ID")]
+    bot: Option<i64>,
+    /// Only the last N trades (default 50; 0 for all).
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    limit: usize,
+    /// CSV with a header instead of a table.
+    #[arg(long)]
+    csv: bool,
+}
+
+/// Lists every bot with its status and position.
+pub fn bots(args: BotsArgs) -> Result<(), Failure> {
+    block_on(async move {
+        let store = args.database.open().await?;
+        let bots = store.bots(None).await.map_err(runtime)?;
+        let mut rows = vec![
+            [
+                "id",
+                "user",
+                "name",
+                "symbol",
+                "interval",
+                "mode",
+                "active",
+                "status",
+                "position",
+                "realised PnL",
+                "last error",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        ];
+        for bot in &bots {
+            let position = store.position(bot.id).await.map_err(runtime)?;
+            rows.push(vec![
+                bot.id.to_string(),
+                bot.user_id.to_string(),
+                bot.name.clone(),
+                bot.symbol.clone(),
+                bot.interval.clone(),
+                bot.mode.as_str().to_owned(),
+                if bot.is_active { "yes" } else { "no" }.to_owned(),
+                bot.status.as_str().to_owned(),
+                position.quantity.normalize().to_string(),
+                position.realized_pnl.round_dp(8).normalize().to_string(),
+                bot.last_error.clone().unwrap_or_default(),
+            ]);
+        }
+        store.close().await;
+        print_table(&rows)
+    })
+}
+
+/// Lists trades, oldest first.
+pub fn trades(args: TradesArgs) -> Result<(), Failure> {
+    block_on(async move {
+        let store = args.database.open().await?;
+        let filter = TradeFilter {
+            bot: args.bot.map(BotId),
+            ..TradeFilter::default()
+        };
+        let mut trades = store.trades(&filter).await.map_err(runtime)?;
+        store.close().await;
+        if args.limit > 0 && trades.len() > args.limit {
+            trades.drain(..trades.len() - args.limit);
+        }
+        let header = [
+            "id",
+            "bot",
+            "time (UTC ms)",
+            "symbol",
+            "side",
+            "price",
+            "quantity",
+            "quote",
+            "commission",
+            "commission asset",
+            "realised PnL",
+            "exchange order",
+            "client order",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let mut rows = vec![header];
+        for trade in &trades {
+            rows.push(vec![
+                trade.id.to_string(),
+                trade.bot_id.to_string(),
+                market::format_utc_ms(trade.executed_at_ms),
+                trade.symbol.clone(),
+                trade.side.to_string(),
+                trade.price.normalize().to_string(),
+                trade.quantity_filled.normalize().to_string(),
+                trade.quote_quantity_filled.normalize().to_string(),
+                trade.commission.normalize().to_string(),
+                trade.commission_asset.clone(),
+                trade
+                    .realized_pnl
+                    .map(|pnl| pnl.normalize().to_string())
+                    .unwrap_or_default(),
+                trade.binance_order_id.to_string(),
+                trade.client_order_id.clone(),
+            ]);
+        }
+        if args.csv {
+            let mut out = std::io::stdout().lock();
+            for row in &rows {
+                writeln!(out, "{}", row.join(","))?;
+            }
+            return Ok(());
+        }
+        print_table(&rows)
+    })
+}
+
+fn runtime(error: store::StoreError) -> Failure {
+    Failure::Runtime(error.into())
+}
+
+fn block_on<F: std::future::Future<Output = Result<(), Failure>>>(work: F) -> Result<(), Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(work)
+}
+
+/// Prints `rows` (the first is the header) with columns padded to their widest cell.
+fn print_table(rows: &[Vec<String>]) -> Result<(), Failure> {
+    let columns = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..columns)
+        .map(|column| {
+            rows.iter()
+                .map(|row| row[column].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        writeln!(out, "{}", line.join("  ").trim_end())?;
+    }
+    if rows.len() == 1 {
+        writeln!(out, "(none)")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,304 @@
+//! The configuration of `spotbot run` (and of the commands that read its database): a TOML file
+//! (`--config`), then environment variables, then command-line flags, each overriding the one
+//! before. Every key is optional; with none at all the bot runs on the built-in simulator with a
+//! SQLite database under `./data/`. Unknown keys are refused (a typo must not silently mean the
+//! default), and every error names the file, the key or the variable.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The phrase that `[live] confirm` must hold before `--exchange live` sends real orders.
+pub const LIVE_CONFIRMATION: &str = "I accept that spotbot trades real money";
+
+/// Where bots trade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ExchangeKind {
+    /// The built-in simulator, in this process (paper bots).
+    Sim,
+    /// Binance's spot testnet (testnet bots; needs testnet API keys).
+    Testnet,
+    /// Binance (live bots; needs API keys and the confirmation in the config).
+    Live,
+}
+
+/// The whole configuration, as read from the file (every field optional).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// `sqlite://...` or `postgres://...`.
+    pub database_url: Option<String>,
+    /// Where the default database and the simulator's state live.
+    pub data_dir: Option<PathBuf>,
+    /// Which exchange.
+    pub exchange: Option<ExchangeKind>,
+    /// The built-in simulator.
+    #[serde(default)]
+    pub sim: SimSection,
+    /// API keys and retries for the testnet and live Binance.
+    #[serde(default)]
+    pub binance: BinanceSection,
+    /// The engine and its scheduler.
+    #[serde(default)]
+    pub engine: EngineSection,
+    /// Live trading's confirmation.
+    #[serde(default)]
+    pub live: LiveSection,
+}
+
+/// `[sim]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimSection {
+    /// How many times faster than real time the market runs (default 60: a minute a second).
+    pub speed: Option<u32>,
+    /// The price walk's seed.
+    pub seed: Option<u64>,
+    /// Where balances and the order log are kept across restarts.
+    pub state_file: Option<PathBuf>,
+}
+
+/// `[binance]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BinanceSection {
+    /// API key (`BINANCE_API_KEY`).
+    pub api_key: Option<String>,
+    /// API secret (`BINANCE_API_SECRET`).
+    pub api_secret: Option<String>,
+    /// `BINANCE_RETRY_MAX_ATTEMPTS`.
+    pub retry_max_attempts: Option<u32>,
+    /// `BINANCE_RETRY_BACKOFF_BASE`, seconds.
+    pub retry_backoff_base: Option<f64>,
+}
+
+/// `[engine]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSection {
+    /// Most bot cycles at once (default 64).
+    pub parallelism: Option<usize>,
+    /// Milliseconds of exchange time after a candle closes before its cycle (default 1000).
+    pub cycle_delay_ms: Option<u64>,
+    /// Consecutive failed cycles that pause a bot (default 5).
+    pub max_consecutive_failures: Option<u32>,
+    /// Seconds a bot's lease lasts (default 60).
+    pub lease_ttl_secs: Option<u64>,
+    /// This worker's name in lease rows (default host name and process id).
+    pub worker_id: Option<String>,
+}
+
+/// `[live]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveSection {
+    /// Must equal [`LIVE_CONFIRMATION`] for live trading.
+    pub confirm: Option<String>,
+}
+
+impl ConfigFile {
+    /// Reads `path`; a TOML error names the file, line and key.
+    pub fn read(path: &Path) -> Result<ConfigFile, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| format!("cannot read the config file {}: {err}", path.display()))?;
+        toml::from_str(&text).map_err(|err| format!("{}: {err}", path.display()))
+    }
+
+    /// The file's values with the environment's on top (`lookup` reads a variable).
+    pub fn with_env(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<ConfigFile, String> {
+        let set = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        if let Some(url) = set("SPOTBOT_DATABASE_URL") {
+            self.database_url = Some(url);
+        }
+        if let Some(key) = set("BINANCE_API_KEY") {
+            self.binance.api_key = Some(key);
+        }
+        if let Some(secret) = set("BINANCE_API_SECRET") {
+            self.binance.api_secret = Some(secret);
+        }
+        if let Some(exchange) = set("SPOTBOT_EXCHANGE") {
+            self.exchange = Some(match exchange.trim() {
+                "sim" => ExchangeKind::Sim,
+                "testnet" => ExchangeKind::Testnet,
+                "live" => ExchangeKind::Live,
+                other => {
+                    return Err(format!(
+                        "SPOTBOT_EXCHANGE={other:?}: expected sim, testnet or live"
+                    ));
+                }
+            });
+        }
+        // BINANCE_RETRY_* are read by binance::RetryPolicy::from_lookup, which names the
+        // variable in its errors; the file's values are its defaults.
+        Ok(self)
+    }
+
+    /// The data directory (default `data`).
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("data"))
+    }
+
+    /// The database URL (default a SQLite file in the data directory).
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir().join("spotbot.db").display()))
+    }
+
+    /// The exchange (default the simulator).
+    pub fn exchange(&self) -> ExchangeKind {
+        self.exchange.unwrap_or(ExchangeKind::Sim)
+    }
+
+    /// The simulator's speed (default 60).
+    pub fn sim_speed(&self) -> u32 {
+        self.sim.speed.unwrap_or(60)
+    }
+
+    /// The simulator's state file (default `sim-state.json` in the data directory).
+    pub fn sim_state_file(&self) -> PathBuf {
+        self.sim
+            .state_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("sim-state.json"))
+    }
+
+    /// The retry policy: built-in defaults, then the file's `[binance]` values, then
+    /// `BINANCE_RETRY_MAX_ATTEMPTS` / `BINANCE_RETRY_BACKOFF_BASE`.
+    pub fn retry_policy(
+        &self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<binance::RetryPolicy, String> {
+        let file_attempts = self.binance.retry_max_attempts.map(|n| n.to_string());
+        let file_base = self.binance.retry_backoff_base.map(|s| s.to_string());
+        binance::RetryPolicy::from_lookup(|name| {
+            lookup(name)
+                .filter(|value| !value.trim().is_empty())
+                .or_else(|| match name {
+                    binance::MAX_ATTEMPTS_ENV => file_attempts.clone(),
+                    binance::BACKOFF_BASE_ENV => file_base.clone(),
+                    _ => None,
+                })
+        })
+        .map_err(|err| err.to_string())
+    }
+
+    /// The engine's settings for worker `default_worker_id` unless the file names one.
+    pub fn engine_settings(&self, default_worker_id: String) -> engine::EngineSettings {
+        let mut settings =
+            engine::EngineSettings::new(self.engine.worker_id.clone().unwrap_or(default_worker_id));
+        if let Some(failures) = self.engine.max_consecutive_failures {
+            settings.max_consecutive_failures = failures.max(1);
+        }
+        if let Some(secs) = self.engine.lease_ttl_secs {
+            settings.lease_ttl = Duration::from_secs(secs.max(1));
+        }
+        settings
+    }
+
+    /// The scheduler's settings.
+    pub fn scheduler_settings(&self) -> engine::SchedulerSettings {
+        let mut settings = engine::SchedulerSettings::default();
+        if let Some(parallelism) = self.engine.parallelism {
+            settings.parallelism = parallelism.max(1);
+        }
+        if let Some(delay_ms) = self.engine.cycle_delay_ms {
+            settings.cycle_delay = Duration::from_millis(delay_ms);
+        }
+        settings
+    }
+
+    /// Checks that live trading was confirmed in the file.
+    pub fn check_live_confirmed(&self) -> Result<(), String> {
+        match self.live.confirm.as_deref() {
+            Some(LIVE_CONFIRMATION) => Ok(()),
+            _ => Err(format!(
+                "--exchange live sends real orders with real money; to allow it, put this in the config file:\n\n[live]\nconfirm = \"{LIVE_CONFIRMATION}\""
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn no_configuration_means_the_simulator_and_sqlite_under_data() {
+        let config = ConfigFile::default().with_env(no_env).unwrap();
+        assert_eq!(config.exchange(), ExchangeKind::Sim);
+        assert_eq!(config.database_url(), "sqlite://data/spotbot.db");
+        assert_eq!(
+            config.sim_state_file(),
+            PathBuf::from("data/sim-state.json")
+        );
+        assert_eq!(config.sim_speed(), 60);
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let file: ConfigFile = toml::from_str(
+            "database_url = \"sqlite://a.db\"\n[binance]\napi_key = \"file\"\nretry_max_attempts = 3\n",
+        )
+        .unwrap();
+        let env = |name: &str| match name {
+            "SPOTBOT_DATABASE_URL" => Some("postgres://x@localhost/db".to_owned()),
+            "BINANCE_API_KEY" => Some("env".to_owned()),
+            "BINANCE_RETRY_BACKOFF_BASE" => Some("0.25".to_owned()),
+            _ => None,
+        };
+        let config = file.with_env(env).unwrap();
+        assert_eq!(config.database_url(), "postgres://x@localhost/db");
+        assert_eq!(config.binance.api_key.as_deref(), Some("env"));
+        let retry = config.retry_policy(env).unwrap();
+        assert_eq!(retry.max_attempts, 3, "from the file");
+        assert_eq!(
+            retry.backoff_base,
+            Duration::from_millis(250),
+            "from the environment"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key_or_variable() {
+        let typo = toml::from_str::<ConfigFile>("[engine]\nparalelism = 4\n").unwrap_err();
+        assert!(typo.to_string().contains("paralelism"), "{typo}");
+        let bad_exchange = ConfigFile::default()
+            .with_env(|name| (name == "SPOTBOT_EXCHANGE").then(|| "mainnet".to_owned()))
+            .unwrap_err();
+        assert!(bad_exchange.contains("SPOTBOT_EXCHANGE"), "{bad_exchange}");
+        let bad_retry = ConfigFile::default()
+            .retry_policy(|name| (name == "BINANCE_RETRY_MAX_ATTEMPTS").then(|| "lots".to_owned()))
+            .unwrap_err();
+        assert!(
+            bad_retry.contains("BINANCE_RETRY_MAX_ATTEMPTS"),
+            "{bad_retry}"
+        );
+    }
+
+    #[test]
+    fn live_trading_needs_the_exact_confirmation() {
+        let mut config = ConfigFile::default();
+        assert!(
+            config
+                .check_live_confirmed()
+                .unwrap_err()
+                .contains(LIVE_CONFIRMATION)
+        );
+        config.live.confirm = Some("yes".to_owned());
+        assert!(config.check_live_confirmed().is_err());
+        config.live.confirm = Some(LIVE_CONFIRMATION.to_owned());
+        assert!(config.check_live_confirmed().is_ok());
+    }
+}

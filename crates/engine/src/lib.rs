@@ -1,0 +1,29 @@
+//! `engine`: the live bot cycle, the scheduler that runs many users' bots in one process, and
+//! reconciliation with the exchange.
+//!
+//! One cycle ([`Engine::run_cycle`]) follows `ARCHITECTURE.md` step by step: take the bot's
+//! lease (the store's cross-process guard), reconcile its unresolved orders, feed the new closed
+//! candles to the same [`strategy::Strategy`] the backtester runs, size the signal
+//! ([`sizing`]), normalise it to the exchange's filters (a refusal is a logged skip), write the
+//! order ahead, send it with [`binance::Client::place_market_order`] (which never doubles an
+//! order), and record the trade, the order's status and the bot's position with its realised
+//! PnL ([`ledger`]) in one transaction. [`run_scheduler`] starts every bot's cycle when its
+//! candle closes, with bounded parallelism and a graceful shutdown.
+
+mod cycle;
+mod error;
+pub mod ledger;
+mod reconcile;
+mod record;
+mod scheduler;
+pub mod sizing;
+pub mod strategy_spec;
+mod venue;
+
+pub use cycle::{
+    CycleOutcome, Engine, EngineSettings, client_order_id, history_anchor_ms, wall_now_ms,
+};
+pub use error::CycleError;
+pub use reconcile::{OrderFate, reconcile_order};
+pub use scheduler::{SchedulerSettings, SchedulerStats, run_scheduler};
+pub use venue::Venues;

@@ -1,0 +1,167 @@
+//! Full bot cycles against the real simulator over loopback and a real database, on SQLite and
+//! PostgreSQL: trades equal to the exchange's fills field by field, realised PnL by average cost,
+//! skips below the exchange's minimum, restarts that change no decision, and a bot that keeps
+//! failing ending paused.
+
+mod common;
+
+use common::{World, count_sides};
+use engine::CycleOutcome;
+use market::Side;
+use rust_decimal::Decimal;
+use store::{BotStatus, OrderStatus};
+
+/// The side each cycle traded, or `None`: the bot's decisions, comparable across runs.
+fn decisions(outcomes: &[CycleOutcome]) -> Vec<Option<Side>> {
+    outcomes
+        .iter()
+        .map(|outcome| match outcome {
+            CycleOutcome::Traded(trade) => Some(trade.side),
+            _ => None,
+        })
+        .collect()
+}
+
+store::backend_tests! {
+    async fn trades_equal_the_exchange_fills_field_by_field(store: Store) {
+        let world = World::start(store, Decimal::from(500)).await;
+        let outcomes = world.run_minutes(90).await;
+        for outcome in &outcomes {
+            assert!(
+                !matches!(outcome, CycleOutcome::Failed { .. } | CycleOutcome::Blocked { .. }),
+                "{outcome:?}"
+            );
+        }
+        let trades = world.trades().await;
+        let (buys, sells) = count_sides(&trades);
+        assert!(buys >= 3 && sells >= 3, "the fast cross trades: {buys} buys, {sells} sells");
+        world.assert_trades_equal_exchange_fills().await;
+
+        // Each BUY spent about the configured 500 USDT: sized at the last price, it walks the
+        // book's asks, which sit a little above it. The orders all ended filled.
+        for trade in trades.iter().filter(|trade| trade.side == Side::Buy) {
+            let spent = trade.quote_quantity_filled;
+            assert!(spent > Decimal::from(490) && spent < Decimal::from(505), "{trade:?}");
+            assert!(trade.realized_pnl.is_none());
+        }
+        for order in world.store.orders(world.bot_id).await.unwrap() {
+            assert_eq!(order.status, OrderStatus::Filled, "{order:?}");
+        }
+        let bot = world.bot().await;
+        assert_eq!(bot.status, BotStatus::Running);
+        assert_eq!(bot.last_error, None);
+        // Every decision is in the audit trail.
+        let events = world.store.events(world.bot_id, 1_000).await.unwrap();
+        assert_eq!(events.iter().filter(|event| event.kind == "trade").count(), trades.len());
+        assert!(events.iter().any(|event| event.kind == "hold"));
+    }
+
+    async fn sells_realise_pnl_by_average_cost_with_both_sides_fees(store: Store) {
+        let world = World::start(store, Decimal::from(500)).await;
+        world.run_minutes(90).await;
+        let trades = world.trades().await;
+        // Recomputed from the exchange's own numbers: a BUY adds what arrived (quantity minus
+        // the fee in BTC) at its whole quote cost; a SELL realises what it raised minus its fee
+        // in USDT, minus the average cost of what left.
+        let mut held = Decimal::ZERO;
+        let mut cost = Decimal::ZERO;
+        let mut realised_total = Decimal::ZERO;
+        for trade in &trades {
+            match trade.side {
+                Side::Buy => {
+                    assert_eq!(trade.commission_asset, "BTC");
+                    held += trade.quantity_filled - trade.commission;
+                    cost += trade.quote_quantity_filled;
+                }
+                Side::Sell => {
+                    assert_eq!(trade.commission_asset, "USDT");
+                    let cost_of_sold = if trade.quantity_filled == held {
+                        cost
+                    } else {
+                        (cost * trade.quantity_filled / held)
+                            .round_dp_with_strategy(18, rust_decimal::RoundingStrategy::ToZero)
+                    };
+                    let expected = trade.quote_quantity_filled - trade.commission - cost_of_sold;
+                    assert_eq!(trade.realized_pnl, Some(expected), "{trade:?}");
+                    realised_total += expected;
+                    held -= trade.quantity_filled;
+                    cost -= cost_of_sold;
+                }
+            }
+        }
+        let position = world.store.position(world.bot_id).await.unwrap();
+        assert_eq!(position.quantity, held);
+        assert_eq!(position.cost_quote, cost);
+        assert_eq!(position.realized_pnl, realised_total);
+        // The position never sells more than it holds: the dust the step size leaves stays.
+        assert!(position.quantity >= Decimal::ZERO);
+    }
+
+    async fn an_order_below_the_minimum_is_a_logged_skip(store: Store) {
+        // 1 USDT is below BTCUSDT's NOTIONAL minimum: every BUY signal is skipped with the reason.
+        let world = World::start(store, Decimal::ONE).await;
+        let outcomes = world.run_minutes(40).await;
+        let skips: Vec<&String> = outcomes
+            .iter()
+            .filter_map(|outcome| match outcome {
+                CycleOutcome::Skipped { reason } => Some(reason),
+                _ => None,
+            })
+            .collect();
+        assert!(!skips.is_empty(), "{outcomes:?}");
+        for reason in &skips {
+            assert!(reason.starts_with("order skipped: BUY"), "{reason}");
+            assert!(reason.contains("NOTIONAL") || reason.contains("LOT_SIZE"), "{reason}");
+        }
+        assert!(world.store.orders(world.bot_id).await.unwrap().is_empty(), "no order sent");
+        assert!(world.order_log().is_empty());
+        let events = world.store.events(world.bot_id, 1_000).await.unwrap();
+        assert_eq!(events.iter().filter(|event| event.kind == "skip").count(), skips.len());
+        assert_eq!(world.bot().await.status, BotStatus::Running, "a skip is not an error");
+    }
+
+    async fn a_restart_changes_no_decision(store: Store) {
+        // Two identical exchanges (same seed and clock), two bots created at the same time: one
+        // engine runs 80 minutes straight; the other is replaced by a fresh engine (empty
+        // memory, as after a restart) every 20 minutes. Their decisions must be identical.
+        let straight = World::start(store.clone(), Decimal::from(500)).await;
+        let straight_decisions = decisions(&straight.run_minutes(80).await);
+        let other_db = store::testing::TestDatabase::sqlite().await;
+        let restarted = World::start(other_db.store().clone(), Decimal::from(500)).await;
+        let mut restarted_outcomes = Vec::new();
+        for restart in 0..4 {
+            let engine = restarted.restarted_engine(&format!("worker-{restart}"));
+            for _ in 0..20 {
+                restarted_outcomes.push(restarted.next_minute(&engine).await);
+            }
+        }
+        assert_eq!(decisions(&restarted_outcomes), straight_decisions);
+        assert!(straight_decisions.iter().flatten().count() >= 4, "the bots traded");
+        other_db.cleanup().await;
+    }
+
+    async fn a_failing_bot_gets_an_error_then_is_paused(store: Store) {
+        let world = World::start_with(store, Decimal::from(500), |settings| {
+            settings.max_consecutive_failures = 3;
+        })
+        .await;
+        world.run_minutes(2).await;
+        // The exchange stops answering every request.
+        world.set_faults(serde_json::json!({"rules": [{"fault": {"server_error": {"status": 503, "timing": "before_executing"}}}]}));
+        let first = world.next_minute(&world.engine).await;
+        assert!(matches!(first, CycleOutcome::Failed { paused: false, .. }), "{first:?}");
+        let bot = world.bot().await;
+        assert_eq!(bot.status, BotStatus::Error);
+        assert_eq!(bot.consecutive_failures, 1);
+        let message = bot.last_error.expect("a last error");
+        assert!(message.contains("503"), "{message}");
+        world.next_minute(&world.engine).await;
+        let third = world.next_minute(&world.engine).await;
+        assert!(matches!(third, CycleOutcome::Failed { paused: true, .. }), "{third:?}");
+        let bot = world.bot().await;
+        assert_eq!(bot.status, BotStatus::Paused);
+        assert!(bot.last_error.unwrap().contains("paused after 3 consecutive failed cycles"));
+        let runnable = world.store.runnable_bots().await.unwrap();
+        assert!(runnable.iter().all(|bot| bot.id != world.bot_id), "a paused bot is not scheduled");
+    }
+}

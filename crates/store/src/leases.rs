@@ -1,0 +1,172 @@
+//! Bot leases: the guard that a bot never runs twice at once, across tasks, processes and
+//! machines sharing one database. A lease lives in the bot's own row (`lease_owner`,
+//! `lease_token`, `lease_expires_at_ms`) and is taken by one conditional `UPDATE`, atomic on both
+//! backends: SQLite serialises writers, and PostgreSQL re-checks the condition on the row a
+//! concurrent winner just committed, so exactly one of many racing callers gets it.
+//!
+//! The token grows by one on every acquisition and is never reset, so it works as a fencing
+//! token: a holder that stalled past its expiry finds its token changed and knows it lost the
+//! bot.
+
+use crate::Store;
+use crate::error::{StoreError, StoreResult};
+use crate::model::BotId;
+
+/// A held lease on a bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The bot.
+    pub bot_id: BotId,
+    /// Who holds it (a worker's name, unique per process).
+    pub owner: String,
+    /// The fencing token: the previous holder's plus one.
+    pub token: i64,
+    /// When it expires unless renewed, in ms since the epoch.
+    pub expires_at_ms: i64,
+}
+
+/// `now_ms + ttl_ms`, refusing a ttl that is not positive or overflows.
+fn expiry(now_ms: i64, ttl_ms: i64) -> StoreResult<i64> {
+    if ttl_ms <= 0 {
+        return Err(StoreError::InvalidValue {
+            field: "lease ttl_ms",
+            detail: format!("must be positive, got {ttl_ms}"),
+        });
+    }
+    now_ms
+        .checked_add(ttl_ms)
+        .ok_or_else(|| StoreError::InvalidValue {
+            field: "lease ttl_ms",
+            detail: format!("{now_ms} + {ttl_ms} overflows"),
+        })
+}
+
+impl Store {
+    /// Takes the lease on `bot` for `owner` until `now_ms + ttl_ms`, when nobody holds it or the
+    /// holder's lease has expired (`expires_at_ms <= now_ms`). `None` when someone holds it,
+    /// `owner` included: leases are not re-entrant, so a second cycle of the same worker cannot
+    /// start while the first runs. [`StoreError::NotFound`] when there is no such bot.
+    pub async fn try_acquire_lease(
+        &self,
+        bot: BotId,
+        owner: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> StoreResult<Option<Lease>> {
+        if owner.is_empty() {
+            return Err(StoreError::InvalidValue {
+                field: "lease owner",
+                detail: "must not be empty".to_owned(),
+            });
+        }
+        let expires_at_ms = expiry(now_ms, ttl_ms)?;
+        let token: Option<i64> = sqlx::query_scalar(
+            "UPDATE bot_configs \
+             SET lease_owner = $2, lease_token = lease_token + 1, lease_expires_at_ms = $3 \
+             WHERE id = $1 AND (lease_owner IS NULL OR lease_expires_at_ms <= $4) \
+             RETURNING lease_token",
+        )
+        .bind(bot.0)
+        .bind(owner)
+        .bind(expires_at_ms)
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        match token {
+            Some(token) => Ok(Some(Lease {
+                bot_id: bot,
+                owner: owner.to_owned(),
+                token,
+                expires_at_ms,
+            })),
+            None if self.bot_exists(bot).await? => Ok(None),
+            None => Err(StoreError::NotFound {
+                what: "bot",
+                key: bot.to_string(),
+            }),
+        }
+    }
+
+    /// Extends `lease` to `now_ms + ttl_ms`. `None` when it was lost: released, or taken by
+    /// another owner (its token changed). A lease that expired but that nobody took since is
+    /// still this holder's, and is renewed.
+    pub async fn renew_lease(
+        &self,
+        lease: &Lease,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> StoreResult<Option<Lease>> {
+        let expires_at_ms = expiry(now_ms, ttl_ms)?;
+        let result = sqlx::query(
+            "UPDATE bot_configs SET lease_expires_at_ms = $4 \
+             WHERE id = $1 AND lease_owner = $2 AND lease_token = $3",
+        )
+        .bind(lease.bot_id.0)
+        .bind(&lease.owner)
+        .bind(lease.token)
+        .bind(expires_at_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok((result.rows_affected() > 0).then(|| Lease {
+            expires_at_ms,
+            ..lease.clone()
+        }))
+    }
+
+    /// Gives `lease` up, if it is still held with its token; whether it was.
+    pub async fn release_lease(&self, lease: &Lease) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE bot_configs SET lease_owner = NULL, lease_expires_at_ms = 0 \
+             WHERE id = $1 AND lease_owner = $2 AND lease_token = $3",
+        )
+        .bind(lease.bot_id.0)
+        .bind(&lease.owner)
+        .bind(lease.token)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// Gives up every lease `owner` holds (at shutdown); how many there were.
+    pub async fn release_leases_of(&self, owner: &str) -> StoreResult<u64> {
+        let result = sqlx::query(
+            "UPDATE bot_configs SET lease_owner = NULL, lease_expires_at_ms = 0 \
+             WHERE lease_owner = $1",
+        )
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
+    }
+
+    /// The lease on `bot` as stored (possibly expired), or `None` when nobody holds it.
+    /// [`StoreError::NotFound`] when there is no such bot.
+    pub async fn lease(&self, bot: BotId) -> StoreResult<Option<Lease>> {
+        let row: Option<(Option<String>, i64, i64)> = sqlx::query_as(
+            "SELECT lease_owner, lease_token, lease_expires_at_ms FROM bot_configs WHERE id = $1",
+        )
+        .bind(bot.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            None => Err(StoreError::NotFound {
+                what: "bot",
+                key: bot.to_string(),
+            }),
+            Some((owner, token, expires_at_ms)) => Ok(owner.map(|owner| Lease {
+                bot_id: bot,
+                owner,
+                token,
+                expires_at_ms,
+            })),
+        }
+    }
+
+    async fn bot_exists(&self, bot: BotId) -> StoreResult<bool> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM bot_configs WHERE id = $1")
+            .bind(bot.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+}

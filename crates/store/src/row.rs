@@ -1,0 +1,146 @@
+//! Reading and writing column values the way both backends store them: decimals as canonical text,
+//! booleans as 0/1 integers, enums as their spelling. Every value read back goes through
+//! [`RowReader`], which turns anything that does not decode or parse into
+//! [`StoreError::Corrupt`] naming the table, column and row, so bad data never panics.
+
+use std::fmt::Display;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::error::{StoreError, StoreResult};
+
+/// The stored form of a decimal: normalised (no trailing zeros, no negative zero) so that equal
+/// amounts are equal text and `0.00000001` never turns into `1E-8`.
+pub(crate) fn decimal_text(value: Decimal) -> String {
+    value.normalize().to_string()
+}
+
+/// The stored form of a boolean.
+pub(crate) fn bool_int(value: bool) -> i64 {
+    i64::from(value)
+}
+
+/// Reads the columns of one row of `table`, reporting failures against that row's key.
+pub(crate) struct RowReader<'r> {
+    row: &'r AnyRow,
+    table: &'static str,
+    row_id: String,
+}
+
+impl<'r> RowReader<'r> {
+    /// A reader for `row`, identified in errors by its integer `key_column` (the id, or the bot or
+    /// user id for tables keyed by those).
+    pub(crate) fn new(
+        row: &'r AnyRow,
+        table: &'static str,
+        key_column: &'static str,
+    ) -> StoreResult<Self> {
+        let mut reader = RowReader {
+            row,
+            table,
+            row_id: "?".to_owned(),
+        };
+        reader.row_id = reader.i64(key_column)?.to_string();
+        Ok(reader)
+    }
+
+    fn corrupt(&self, column: &'static str, detail: impl Display) -> StoreError {
+        StoreError::Corrupt {
+            table: self.table,
+            column,
+            row_id: self.row_id.clone(),
+            detail: detail.to_string(),
+        }
+    }
+
+    fn get<T>(&self, column: &'static str) -> StoreResult<T>
+    where
+        T: for<'a> sqlx::Decode<'a, sqlx::Any> + sqlx::Type<sqlx::Any>,
+    {
+        self.row
+            .try_get::<T, _>(column)
+            .map_err(|error| self.corrupt(column, error))
+    }
+
+    /// An integer column.
+    pub(crate) fn i64(&self, column: &'static str) -> StoreResult<i64> {
+        self.get(column)
+    }
+
+    /// A nullable integer column.
+    pub(crate) fn opt_i64(&self, column: &'static str) -> StoreResult<Option<i64>> {
+        self.get(column)
+    }
+
+    /// A text column.
+    pub(crate) fn string(&self, column: &'static str) -> StoreResult<String> {
+        self.get(column)
+    }
+
+    /// A nullable text column.
+    pub(crate) fn opt_string(&self, column: &'static str) -> StoreResult<Option<String>> {
+        self.get(column)
+    }
+
+    /// A binary column.
+    pub(crate) fn bytes(&self, column: &'static str) -> StoreResult<Vec<u8>> {
+        self.get(column)
+    }
+
+    /// A boolean stored as 0 or 1.
+    pub(crate) fn bool(&self, column: &'static str) -> StoreResult<bool> {
+        match self.i64(column)? {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => Err(self.corrupt(column, format!("{other} is not a boolean (0 or 1)"))),
+        }
+    }
+
+    /// A text column holding a value of `T`'s spelling (an enum, a side).
+    pub(crate) fn parse<T>(&self, column: &'static str) -> StoreResult<T>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        self.string(column)?
+            .parse()
+            .map_err(|error| self.corrupt(column, error))
+    }
+
+    /// A text column holding a decimal.
+    pub(crate) fn decimal(&self, column: &'static str) -> StoreResult<Decimal> {
+        let text = self.string(column)?;
+        self.parse_decimal(column, &text)
+    }
+
+    /// A nullable text column holding a decimal.
+    pub(crate) fn opt_decimal(&self, column: &'static str) -> StoreResult<Option<Decimal>> {
+        self.opt_string(column)?
+            .map(|text| self.parse_decimal(column, &text))
+            .transpose()
+    }
+
+    fn parse_decimal(&self, column: &'static str, text: &str) -> StoreResult<Decimal> {
+        // Exact: a value with more digits than a Decimal holds is corrupt, not silently rounded.
+        Decimal::from_str_exact(text)
+            .map_err(|error| self.corrupt(column, format!("{text:?} is not a decimal: {error}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_stored_in_canonical_form() {
+        let text = |s: &str| decimal_text(Decimal::from_str_exact(s).unwrap());
+        assert_eq!(text("0.00000001"), "0.00000001");
+        assert_eq!(text("1.50000000"), "1.5");
+        assert_eq!(text("100"), "100");
+        assert_eq!(text("-0.000"), "0");
+        assert_eq!(text("12345678901.12345678"), "12345678901.12345678");
+    }
+}

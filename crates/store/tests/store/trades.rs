@@ -1,0 +1,436 @@
+//! Recording executions (one transaction, idempotent) and reading trades back.
+
+use market::Side;
+use store::{OrderStatus, StoreError, TradeFilter, TradeId, UserId};
+
+use crate::common::{NO_BOT, bot, count, d, execution, new_order, traded, user};
+
+store::backend_tests! {
+    async fn an_execution_writes_trade_order_position_and_event(store: Store) {
+        let alice = user(&store, "alice").await;
+        let one = bot(&store, alice.id, "one").await;
+        store
+            .insert_pending_order(&new_order(&one, "sb-1", Side::Sell), 100)
+            .await
+            .unwrap();
+        let wanted = execution(&one, "sb-1", 9_007_199_254_740_993, Side::Sell, 1_000);
+        let (trade, fresh) = store.record_execution(&wanted, 1_234).await.unwrap();
+        assert!(fresh);
+        assert_eq!(trade.bot_id, one.id);
+        assert_eq!(trade.user_id, alice.id);
+        assert_eq!(trade.binance_order_id, 9_007_199_254_740_993);
+        assert_eq!(trade.client_order_id, "sb-1");
+        assert_eq!(trade.symbol, "BTCUSDT");
+        assert_eq!(trade.side, Side::Sell);
+        assert_eq!(trade.order_type, "MARKET");
+        assert_eq!(trade.price, d("12345678901.12345678"));
+        assert_eq!(trade.quantity_filled, d("0.00000001"));
+        assert_eq!(trade.quote_quantity_filled, d("123.4567890112345678"));
+        assert_eq!(trade.commission, d("0.00000001"));
+        assert_eq!(trade.commission_asset, "BNB");
+        assert_eq!(trade.realized_pnl, Some(d("-1.23456789")));
+        assert_eq!(trade.executed_at_ms, 1_000);
+        assert_eq!(
+            store.trades(&TradeFilter::default()).await.unwrap(),
+            vec![trade.clone()]
+        );
+
+        let order = store.order("sb-1").await.unwrap().unwrap();
+        assert_eq!(order.status, OrderStatus::Filled);
+        assert_eq!(order.exchange_order_id, Some(9_007_199_254_740_993));
+        assert_eq!(order.updated_at_ms, 1_234);
+        assert_eq!(store.position(one.id).await.unwrap(), wanted.position_after);
+        let events = store.events(one.id, 10).await.unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!((events[0].kind.as_str(), events[0].at_ms), ("trade", 1_234));
+        assert!(
+            events[0]
+                .message
+                .starts_with("SELL 0.00000001 BTCUSDT at 12345678901.12345678"),
+            "{}",
+            events[0].message
+        );
+        assert!(
+            events[0].message.contains("realised PnL -1.23456789"),
+            "{}",
+            events[0].message
+        );
+
+        // A BUY: no realised PnL; a partial fill.
+        store
+            .insert_pending_order(&new_order(&one, "sb-2", Side::Buy), 2_000)
+            .await
+            .unwrap();
+        let mut partial = execution(&one, "sb-2", 2, Side::Buy, 2_100);
+        partial.order_status = OrderStatus::PartiallyFilled;
+        let (buy, _) = store.record_execution(&partial, 2_200).await.unwrap();
+        assert_eq!(buy.realized_pnl, None);
+        assert_eq!(
+            store.order("sb-2").await.unwrap().unwrap().status,
+            OrderStatus::PartiallyFilled
+        );
+        assert!(store.unresolved_orders(None).await.unwrap().is_empty());
+    }
+
+    async fn recording_an_execution_twice_changes_nothing(store: Store) {
+        let alice = user(&store, "alice").await;
+        let one = bot(&store, alice.id, "one").await;
+        let first = traded(&store, &one, "sb-1", 42, Side::Buy, 1_000).await;
+        let position = store.position(one.id).await.unwrap();
+
+        let mut again = execution(&one, "sb-1", 42, Side::Buy, 1_000);
+        again.position_after.quantity = d("99");
+        again.position_after.updated_at_ms = 5_000;
+        again.order_status = OrderStatus::PartiallyFilled;
+        let (row, fresh) = store.record_execution(&again, 5_000).await.unwrap();
+        assert!(!fresh);
+        assert_eq!(row, first);
+        assert_eq!(store.position(one.id).await.unwrap(), position);
+        let order = store.order("sb-1").await.unwrap().unwrap();
+        assert_eq!(
+            (order.status, order.updated_at_ms),
+            (OrderStatus::Filled, 1_001)
+        );
+        assert_eq!(count(&store, "trades").await, 1);
+        assert_eq!(count(&store, "events").await, 1);
+    }
+
+    async fn an_exchange_order_id_of_another_client_order_is_a_collision_not_a_repeat(
+        store: Store,
+    ) {
+        let alice = user(&store, "alice").await;
+        let one = bot(&store, alice.id, "one").await;
+        traded(&store, &one, "sb-1", 42, Side::Buy, 1_000).await;
+        store
+            .insert_pending_order(&new_order(&one, "sb-2", Side::Buy), 1_500)
+            .await
+            .unwrap();
+        match store
+            .record_execution(&execution(&one, "sb-2", 42, Side::Buy, 2_000), 2_000)
+            .await
+        {
+            Err(StoreError::Duplicate {
+                what: "trade with exchange order id",
+                key,
+            }) => {
+                assert!(key.contains("sb-1") && key.contains("sb-2"), "{key}");
+            }
+            other => panic!("expected a collision, got {other:?}"),
+        }
+        // One order, one trade: a second exchange order for sb-1 is refused too.
+        assert!(matches!(
+            store
+                .record_execution(&execution(&one, "sb-1", 43, Side::Buy, 2_000), 2_000)
+                .await,
+            Err(StoreError::Duplicate {
+                what: "trade for client order id",
+                ..
+            })
+        ));
+        assert_eq!(count(&store, "trades").await, 1);
+        assert_eq!(
+            store.order("sb-2").await.unwrap().unwrap().status,
+            OrderStatus::Pending
+        );
+    }
+
+    async fn a_failed_execution_rolls_everything_back(store: Store) {
+        let alice = user(&store, "alice").await;
+        let one = bot(&store, alice.id, "one").await;
+        let two = bot(&store, alice.id, "two").await;
+
+        // No order row: the trade row inserted first is rolled back.
+        match store
+            .record_execution(&execution(&one, "ghost", 7, Side::Buy, 1_000), 1_000)
+            .await
+        {
+            Err(StoreError::NotFound { what, key }) => {
+                assert_eq!(
+                    (what, key.as_str()),
+                    ("order with client order id", "ghost")
+                );
+            }
+            other => panic!("expected a missing order, got {other:?}"),
+        }
+        // The order belongs to another bot: refused after the insert, rolled back too.
+        store
+            .insert_pending_order(&new_order(&two, "twos", Side::Buy), 1_000)
+            .await
+            .unwrap();
+        match store
+            .record_execution(&execution(&one, "twos", 8, Side::Buy, 1_000), 1_000)
+            .await
+        {
+            Err(StoreError::InvalidValue {
+                field: "trade",
+                detail,
+            }) => {
+                assert!(detail.contains(&format!("has bot {}", two.id)), "{detail}");
+            }
+            other => panic!("expected a mismatch, got {other:?}"),
+        }
+        let mut wrong_side = execution(&two, "twos", 9, Side::Sell, 1_000);
+        wrong_side.position_after.bot_id = two.id;
+        assert!(matches!(
+            store.record_execution(&wrong_side, 1_000).await,
+            Err(StoreError::InvalidValue { field: "trade", .. })
+        ));
+        // A bot that does not exist.
+        let mut orphan = execution(&one, "twos", 10, Side::Buy, 1_000);
+        orphan.trade.bot_id = NO_BOT;
+        orphan.position_after.bot_id = NO_BOT;
+        assert!(matches!(
+            store.record_execution(&orphan, 1_000).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        let mut orphan = execution(&two, "twos", 10, Side::Buy, 1_000);
+        orphan.trade.user_id = UserId(424_242);
+        assert!(store.record_execution(&orphan, 1_000).await.is_err());
+
+        assert_eq!(count(&store, "trades").await, 0);
+        assert_eq!(count(&store, "positions").await, 0);
+        assert_eq!(count(&store, "events").await, 0);
+        let order = store.order("twos").await.unwrap().unwrap();
+        assert_eq!(
+            (order.status, order.exchange_order_id),
+            (OrderStatus::Pending, None)
+        );
+
+        // The rolled-back attempts left the order recordable.
+        let (_, fresh) = store
+            .record_execution(&execution(&two, "twos", 8, Side::Buy, 1_000), 1_100)
+            .await
+            .unwrap();
+        assert!(fresh);
+        assert_eq!(count(&store, "trades").await, 1);
+    }
+
+    async fn executions_that_cannot_be_right_are_refused_up_front(store: Store) {
+        let alice = user(&store, "alice").await;
+        let one = bot(&store, alice.id, "one").await;
+        store
+            .insert_pending_order(&new_order(&one, "sb-1", Side::Buy), 1)
+            .await
+            .unwrap();
+        let valid = execution(&one, "sb-1", 1, Side::Buy, 1_000);
+        for status in [
+            OrderStatus::Pending,
+            OrderStatus::Rejected,
+            OrderStatus::Unknown,
+            OrderStatus::NotExecuted,
+        ] {
+            let mut bad = valid.clone();
+            bad.order_status = status;
+            assert!(matches!(
+                store.record_execution(&bad, 1).await,
+                Err(StoreError::InvalidValue {
+                    field: "order_status",
+                    ..
+                })
+            ));
+        }
+        let mut bad = valid.clone();
+        bad.position_after.bot_id = NO_BOT;
+        assert!(matches!(
+            store.record_execution(&bad, 1).await,
+            Err(StoreError::InvalidValue {
+                field: "position_after.bot_id",
+                ..
+            })
+        ));
+        let mut bad = valid.clone();
+        bad.trade.quantity_filled = d("0");
+        assert!(matches!(
+            store.record_execution(&bad, 1).await,
+            Err(StoreError::InvalidValue {
+                field: "quantity_filled",
+                ..
+            })
+        ));
+        let mut bad = valid.clone();
+        bad.trade.commission = d("-0.1");
+        assert!(matches!(
+            store.record_execution(&bad, 1).await,
+            Err(StoreError::InvalidValue {
+                field: "commission",
+                ..
+            })
+        ));
+        assert_eq!(count(&store, "trades").await, 0);
+    }
+
+    async fn trades_filter_and_page_by_id(store: Store) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let a1 = bot(&store, alice.id, "a1").await;
+        let mut eth = crate::common::new_bot(alice.id, "a2");
+        eth.symbol = "ETHUSDT".to_owned();
+        let a2 = store.create_bot(&eth, 1).await.unwrap();
+        let b1 = bot(&store, bob.id, "b1").await;
+        // (bot, side, executed_at_ms), inserted in this order.
+        let plan = [
+            (&a1, Side::Buy, 1_000),
+            (&b1, Side::Buy, 1_500),
+            (&a2, Side::Buy, 2_000),
+            (&a1, Side::Sell, 3_000),
+            (&b1, Side::Sell, 3_000),
+            (&a2, Side::Sell, 4_000),
+            (&a1, Side::Buy, 5_000),
+            (&a1, Side::Sell, 6_000),
+        ];
+        let mut all = Vec::new();
+        for (i, (bot, side, at)) in plan.iter().enumerate() {
+            all.push(traded(&store, bot, &format!("o{i}"), 100 + i as i64, *side, *at).await);
+        }
+        let ids = |trades: &[store::TradeRow]| {
+            trades
+                .iter()
+                .map(|t| t.client_order_id.clone())
+                .collect::<Vec<_>>()
+        };
+        let select = |filter: TradeFilter| {
+            let store = store.clone();
+            async move { ids(&store.trades(&filter).await.unwrap()) }
+        };
+        assert_eq!(store.trades(&TradeFilter::default()).await.unwrap(), all);
+        assert_eq!(
+            select(TradeFilter {
+                user: Some(alice.id),
+                ..Default::default()
+            })
+            .await,
+            ["o0", "o2", "o3", "o5", "o6", "o7"]
+        );
+        assert_eq!(
+            select(TradeFilter {
+                user: Some(bob.id),
+                ..Default::default()
+            })
+            .await,
+            ["o1", "o4"]
+        );
+        assert_eq!(
+            select(TradeFilter {
+                bot: Some(a1.id),
+                ..Default::default()
+            })
+            .await,
+            ["o0", "o3", "o6", "o7"]
+        );
+        assert_eq!(
+            select(TradeFilter {
+                symbol: Some("ETHUSDT".to_owned()),
+                ..Default::default()
+            })
+            .await,
+            ["o2", "o5"]
+        );
+        assert_eq!(
+            select(TradeFilter {
+                side: Some(Side::Sell),
+                ..Default::default()
+            })
+            .await,
+            ["o3", "o4", "o5", "o7"]
+        );
+        // from inclusive, to exclusive.
+        assert_eq!(
+            select(TradeFilter {
+                from_ms: Some(3_000),
+                ..Default::default()
+            })
+            .await,
+            ["o3", "o4", "o5", "o6", "o7"]
+        );
+        assert_eq!(
+            select(TradeFilter {
+                to_ms: Some(3_000),
+                ..Default::default()
+            })
+            .await,
+            ["o0", "o1", "o2"]
+        );
+        assert_eq!(
+            select(TradeFilter {
+                from_ms: Some(1_500),
+                to_ms: Some(4_000),
+                ..Default::default()
+            })
+            .await,
+            ["o1", "o2", "o3", "o4"]
+        );
+        assert_eq!(
+            select(TradeFilter {
+                user: Some(alice.id),
+                symbol: Some("BTCUSDT".to_owned()),
+                side: Some(Side::Buy),
+                from_ms: Some(0),
+                to_ms: Some(10_000),
+                ..Default::default()
+            })
+            .await,
+            ["o0", "o6"]
+        );
+        assert_eq!(
+            select(TradeFilter {
+                user: Some(UserId(424_242)),
+                ..Default::default()
+            })
+            .await,
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            select(TradeFilter {
+                limit: Some(0),
+                ..Default::default()
+            })
+            .await,
+            Vec::<String>::new()
+        );
+
+        // Cursor pagination: pages of 3 by the last id seen, with and without another filter.
+        for (filter, expected) in [
+            (TradeFilter::default(), ids(&all)),
+            (
+                TradeFilter {
+                    user: Some(alice.id),
+                    ..Default::default()
+                },
+                ids(&[
+                    all[0].clone(),
+                    all[2].clone(),
+                    all[3].clone(),
+                    all[5].clone(),
+                    all[6].clone(),
+                    all[7].clone(),
+                ]),
+            ),
+        ] {
+            let mut pages = Vec::new();
+            let mut after_id: Option<TradeId> = None;
+            loop {
+                let page = store
+                    .trades(&TradeFilter {
+                        after_id,
+                        limit: Some(3),
+                        ..filter.clone()
+                    })
+                    .await
+                    .unwrap();
+                assert!(page.len() <= 3);
+                let Some(last) = page.last() else { break };
+                after_id = Some(last.id);
+                pages.extend(ids(&page));
+            }
+            assert_eq!(pages, expected);
+        }
+        assert_eq!(
+            select(TradeFilter {
+                after_id: Some(all[7].id),
+                ..Default::default()
+            })
+            .await,
+            Vec::<String>::new()
+        );
+    }
+}
