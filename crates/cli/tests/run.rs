@@ -69,7 +69,10 @@ impl Running {
                         return line;
                     }
                 }
-                Err(_) => panic!("no line with {text:?} within {within:?}; saw:\n{}", self.seen.join("\n")),
+                Err(_) => panic!(
+                    "no line with {text:?} within {within:?}; saw:\n{}",
+                    self.seen.join("\n")
+                ),
             }
         }
     }
@@ -107,16 +110,27 @@ fn the_demo_trades_stops_cleanly_and_continues_with_the_same_database() {
     first.wait_for("no signal at the candle of", Duration::from_secs(30));
     let (success, lines) = first.stop("-INT");
     assert!(success, "Ctrl-C is a clean stop:\n{}", lines.join("\n"));
-    assert!(lines.iter().any(|line| line.contains("spotbot run: stopped after")), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("spotbot run: stopped after")),
+        "{lines:?}"
+    );
     assert!(dir.path().join("data/spotbot.db").exists());
     assert!(dir.path().join("data/sim-state.json").exists());
 
-    let trades = spotbot(dir.path()).args(["trades", "--csv"]).output().unwrap();
+    let trades = spotbot(dir.path())
+        .args(["trades", "--csv"])
+        .output()
+        .unwrap();
     assert!(trades.status.success(), "{}", output_text(&trades));
     let csv = String::from_utf8(trades.stdout).unwrap();
     let rows_before = csv.lines().count() - 1;
     assert!(rows_before >= 1, "{csv}");
-    assert!(csv.lines().nth(1).unwrap().contains(",BTCUSDT,BUY,"), "{csv}");
+    assert!(
+        csv.lines().nth(1).unwrap().contains(",BTCUSDT,BUY,"),
+        "{csv}"
+    );
 
     // Again, in the same directory: the same database and exchange, no second demo bot.
     let mut second = Running::start(dir.path());
@@ -124,14 +138,25 @@ fn the_demo_trades_stops_cleanly_and_continues_with_the_same_database() {
     second.wait_for("no signal at the candle of", Duration::from_secs(30));
     let (success, lines) = second.stop("-TERM");
     assert!(success, "SIGTERM is a clean stop:\n{}", lines.join("\n"));
-    assert!(!lines.iter().any(|line| line.contains("created the demo user")), "{lines:?}");
+    assert!(
+        !lines
+            .iter()
+            .any(|line| line.contains("created the demo user")),
+        "{lines:?}"
+    );
 
     let bots = spotbot(dir.path()).arg("bots").output().unwrap();
     let listing = output_text(&bots);
     assert!(bots.status.success(), "{listing}");
-    assert!(listing.contains("demo-ema-rsi") && listing.contains("BTCUSDT"), "{listing}");
+    assert!(
+        listing.contains("demo-ema-rsi") && listing.contains("BTCUSDT"),
+        "{listing}"
+    );
     assert_eq!(listing.lines().count(), 2, "one bot: {listing}");
-    let trades = spotbot(dir.path()).args(["trades", "--csv"]).output().unwrap();
+    let trades = spotbot(dir.path())
+        .args(["trades", "--csv"])
+        .output()
+        .unwrap();
     let rows_after = String::from_utf8(trades.stdout).unwrap().lines().count() - 1;
     assert!(rows_after >= rows_before, "trades are kept across runs");
 }
@@ -139,14 +164,21 @@ fn the_demo_trades_stops_cleanly_and_continues_with_the_same_database() {
 #[test]
 fn bad_configuration_is_refused_naming_what_is_wrong() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("spotbot.toml"), "[engine]\nparalelism = 4\n").unwrap();
+    std::fs::write(
+        dir.path().join("spotbot.toml"),
+        "[engine]\nparalelism = 4\n",
+    )
+    .unwrap();
     let typo = spotbot(dir.path())
         .args(["run", "--config", "spotbot.toml"])
         .output()
         .unwrap();
     assert_eq!(typo.status.code(), Some(2));
     let message = output_text(&typo);
-    assert!(message.contains("spotbot.toml") && message.contains("paralelism"), "{message}");
+    assert!(
+        message.contains("spotbot.toml") && message.contains("paralelism"),
+        "{message}"
+    );
 
     let live = spotbot(dir.path())
         .args(["run", "--exchange", "live"])
@@ -155,7 +187,11 @@ fn bad_configuration_is_refused_naming_what_is_wrong() {
         .output()
         .unwrap();
     assert_eq!(live.status.code(), Some(2));
-    assert!(output_text(&live).contains("[live]\nconfirm = "), "{}", output_text(&live));
+    assert!(
+        output_text(&live).contains("[live]\nconfirm = "),
+        "{}",
+        output_text(&live)
+    );
 
     let retries = spotbot(dir.path())
         .arg("run")
@@ -168,5 +204,8 @@ fn bad_configuration_is_refused_naming_what_is_wrong() {
     let no_database = spotbot(dir.path()).arg("trades").output().unwrap();
     assert_eq!(no_database.status.code(), Some(2));
     assert!(output_text(&no_database).contains("run `spotbot run` first"));
-    assert!(!dir.path().join("data").exists(), "a refused start creates nothing");
+    assert!(
+        !dir.path().join("data").exists(),
+        "a refused start creates nothing"
+    );
 }

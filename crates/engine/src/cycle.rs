@@ -6,21 +6,25 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use binance::{Client, OrderSize, PlaceOrderError};
 use market::{Candle, Interval, Side, Symbol};
 use rust_decimal::Decimal;
 use store::{
-    BotConfig, BotId, BotStatus, Lease, NewOrder, OrderStatus, Store, StoreError, TradeRow,
+    BotConfig, BotId, BotStatus, Lease, NewEvent, NewOrder, OrderStatus, PositionRow, Store,
+    StoreError, TradeRow,
 };
 use strategy::{Position, Signal};
 use tracing::{info, warn};
 
 use crate::error::CycleError;
+use crate::event_writer::EventWriter;
+use crate::lease_book::LeaseBook;
 use crate::reconcile::{OrderFate, reconcile_order};
 use crate::record::{Recorded, record_fill};
 use crate::sizing::{SizedOrder, SizingInputs, min_tradable_quantity, size_order};
+use crate::stopwatch::Stopwatch;
 use crate::strategy_spec::{BoxedStrategy, build_strategy};
 use crate::venue::Venues;
 
@@ -91,6 +95,23 @@ pub enum CycleOutcome {
     },
 }
 
+/// How long a cycle took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CycleTimes {
+    /// From start to end.
+    pub total: Duration,
+    /// Of which awaiting the exchange's answers.
+    pub exchange: Duration,
+}
+
+impl CycleTimes {
+    /// The engine's own time: everything but the exchange's answers (database, strategy,
+    /// bookkeeping).
+    pub fn engine(&self) -> Duration {
+        self.total.saturating_sub(self.exchange)
+    }
+}
+
 /// A bot's in-memory state between cycles: only what its strategy rebuilds from history.
 struct BotMemory {
     /// What the state was built for; a changed configuration rebuilds it.
@@ -100,6 +121,15 @@ struct BotMemory {
     last_open_ms: i64,
     /// Whether any candle was fed (the exchange may have no history for a new symbol).
     fed_any: bool,
+    /// The token of the lease under which `orders_clean` and `position` were learned. While
+    /// this worker holds that lease nobody else writes the bot's orders or position, so the
+    /// facts stay true and a cycle that holds needs no database read; a new lease (the bot may
+    /// have run elsewhere in between) means reading them again.
+    facts_lease_token: i64,
+    /// No order of the bot is pending or unknown.
+    orders_clean: bool,
+    /// The bot's position, when read or written under `facts_lease_token`.
+    position: Option<PositionRow>,
 }
 
 /// The per-bot slot: the in-process guard (a bot's cycles never overlap) and its memory.
@@ -116,13 +146,18 @@ struct Inner {
     venues: Venues,
     settings: EngineSettings,
     slots: Mutex<HashMap<BotId, BotSlot>>,
+    leases: LeaseBook,
+    events: EventWriter,
 }
 
 impl Engine {
-    /// An engine over `store` trading on `venues`.
+    /// An engine over `store` trading on `venues`. Call it inside a Tokio runtime: it starts
+    /// the task that writes the cycles' events.
     pub fn new(store: Store, venues: Venues, settings: EngineSettings) -> Engine {
         Engine {
             inner: Arc::new(Inner {
+                events: EventWriter::start(store.clone()),
+                leases: LeaseBook::new(settings.worker_id.clone(), settings.lease_ttl),
                 store,
                 venues,
                 settings,
@@ -146,27 +181,78 @@ impl Engine {
         &self.inner.settings
     }
 
-    /// Forgets the in-memory state of bots not in `keep` (deleted or deactivated bots).
-    pub fn retain_bots(&self, keep: &[BotId]) {
-        let mut slots = self
-            .inner
+    /// Forgets the in-memory state of bots not in `keep` (deleted, paused or deactivated bots)
+    /// and gives up their leases.
+    pub async fn retain_bots(&self, keep: &[BotId]) -> Result<(), StoreError> {
+        let kept: std::collections::HashSet<BotId> = keep.iter().copied().collect();
+        self.inner
             .slots
             .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        slots.retain(|id, _| keep.contains(id));
+            .unwrap_or_else(|poison| poison.into_inner())
+            .retain(|id, _| kept.contains(id));
+        self.inner
+            .leases
+            .release_except(&self.inner.store, keep)
+            .await
+    }
+
+    /// Takes, in one statement, the leases of those of `bots` this engine does not hold yet
+    /// (the scheduler does so for every bot due, before their cycles start).
+    pub async fn acquire_leases(&self, bots: &[BotId]) -> Result<(), StoreError> {
+        self.inner
+            .leases
+            .acquire(&self.inner.store, bots, wall_now_ms())
+            .await
+    }
+
+    /// Renews every lease this engine holds, in one statement.
+    pub async fn renew_leases(&self) -> Result<(), StoreError> {
+        self.inner
+            .leases
+            .renew_all(&self.inner.store, wall_now_ms())
+            .await
+    }
+
+    /// Returns once every cycle event queued so far is committed.
+    pub async fn flush_events(&self) {
+        self.inner.events.flush().await;
+    }
+
+    /// Gives up every lease this engine holds (a clean shutdown: another worker may take the
+    /// bots at once instead of after the leases expire); how many were released.
+    pub async fn release_leases(&self) -> Result<u64, StoreError> {
+        self.inner.leases.release_all(&self.inner.store).await
     }
 
     /// Runs one cycle of `bot` and returns what it did. Never panics on bad data; every outcome
     /// but [`CycleOutcome::Busy`] and [`CycleOutcome::NoNewCandle`] is recorded as an event.
     pub async fn run_cycle(&self, bot: &BotConfig) -> CycleOutcome {
+        self.run_cycle_timed(bot).await.0
+    }
+
+    /// [`run_cycle`](Self::run_cycle), also saying how long the cycle took and how much of that
+    /// it waited for the exchange.
+    pub async fn run_cycle_timed(&self, bot: &BotConfig) -> (CycleOutcome, CycleTimes) {
+        let started = Instant::now();
+        let watch = Stopwatch::default();
+        let outcome = self.run_cycle_watched(bot, &watch).await;
+        let times = CycleTimes {
+            total: started.elapsed(),
+            exchange: watch.exchange_time(),
+        };
+        (outcome, times)
+    }
+
+    async fn run_cycle_watched(&self, bot: &BotConfig, watch: &Stopwatch) -> CycleOutcome {
         let slot = self.slot(bot.id);
         let Ok(mut memory) = slot.try_lock() else {
             return CycleOutcome::Busy;
         };
         let store = &self.inner.store;
-        let settings = &self.inner.settings;
-        let lease = match store
-            .try_acquire_lease(bot.id, &settings.worker_id, wall_now_ms(), ttl_ms(settings))
+        let lease = match self
+            .inner
+            .leases
+            .lease_for(store, bot.id, wall_now_ms())
             .await
         {
             Ok(Some(lease)) => lease,
@@ -179,7 +265,10 @@ impl Engine {
                 };
             }
         };
-        let outcome = match self.cycle_under_lease(bot, &lease, &mut memory).await {
+        let outcome = match self
+            .cycle_under_lease(bot, &lease, &mut memory, watch)
+            .await
+        {
             Ok(outcome) => outcome,
             Err(error) => {
                 // A failed cycle may have left the strategy half-fed; rebuild it next time.
@@ -190,11 +279,7 @@ impl Engine {
                 }
             }
         };
-        let outcome = self.settle(bot, outcome).await;
-        if let Err(error) = store.release_lease(&lease).await {
-            warn!(bot = %bot.id, %error, "cannot release the bot's lease; it expires by itself");
-        }
-        outcome
+        self.settle(bot, outcome).await
     }
 
     /// Reconciles every unresolved order of `bot` under its lease (the startup pass); returns
@@ -205,18 +290,17 @@ impl Engine {
             return Ok(None);
         };
         let store = &self.inner.store;
-        let settings = &self.inner.settings;
-        let Some(lease) = store
-            .try_acquire_lease(bot.id, &settings.worker_id, wall_now_ms(), ttl_ms(settings))
+        if self
+            .inner
+            .leases
+            .lease_for(store, bot.id, wall_now_ms())
             .await?
-        else {
+            .is_none()
+        {
             return Ok(None);
-        };
-        let result = self.reconcile_orders_of(bot).await;
-        if let Err(error) = store.release_lease(&lease).await {
-            warn!(bot = %bot.id, %error, "cannot release the bot's lease; it expires by itself");
         }
-        result.map(|unresolved| Some(unresolved.len()))
+        let unresolved = self.reconcile_orders_of(bot, &Stopwatch::default()).await?;
+        Ok(Some(unresolved.len()))
     }
 
     fn slot(&self, bot: BotId) -> BotSlot {
@@ -229,7 +313,11 @@ impl Engine {
     }
 
     /// Reconciles the bot's pending/unknown orders; returns the ones still unresolved with why.
-    async fn reconcile_orders_of(&self, bot: &BotConfig) -> Result<Vec<String>, CycleError> {
+    async fn reconcile_orders_of(
+        &self,
+        bot: &BotConfig,
+        watch: &Stopwatch,
+    ) -> Result<Vec<String>, CycleError> {
         let store = &self.inner.store;
         let orders = store.unresolved_orders(Some(bot.id)).await?;
         if orders.is_empty() {
@@ -249,6 +337,7 @@ impl Engine {
                 order,
                 self.inner.settings.order_absent_after,
                 wall_now_ms(),
+                watch,
             )
             .await?;
             let message = match &fate {
@@ -282,6 +371,7 @@ impl Engine {
         bot: &BotConfig,
         lease: &Lease,
         memory: &mut Option<BotMemory>,
+        watch: &Stopwatch,
     ) -> Result<CycleOutcome, CycleError> {
         let client = self
             .inner
@@ -297,12 +387,23 @@ impl Engine {
         let interval_ms =
             i64::try_from(interval.nominal_duration().as_millis()).unwrap_or(i64::MAX);
 
-        let unresolved = self.reconcile_orders_of(bot).await?;
-        if let Some(first) = unresolved.into_iter().next() {
-            return Ok(CycleOutcome::Blocked { reason: first });
+        let facts_valid = memory
+            .as_ref()
+            .is_some_and(|state| state.facts_lease_token == lease.token);
+        if !(facts_valid && memory.as_ref().is_some_and(|state| state.orders_clean)) {
+            let unresolved = self.reconcile_orders_of(bot, watch).await?;
+            if let Some(state) = memory.as_mut() {
+                // Reconciliation may have recorded trades: the position is read again.
+                state.facts_lease_token = lease.token;
+                state.orders_clean = unresolved.is_empty();
+                state.position = None;
+            }
+            if let Some(first) = unresolved.into_iter().next() {
+                return Ok(CycleOutcome::Blocked { reason: first });
+            }
         }
 
-        let now_ms = client.server_now_ms().await?;
+        let now_ms = watch.exchange(client.server_now_ms()).await?;
         let fingerprint = format!(
             "{}|{}|{}|{}|{}",
             bot.symbol, bot.interval, bot.strategy, bot.strategy_params, bot.created_at_ms
@@ -320,6 +421,8 @@ impl Engine {
                     interval_ms,
                     now_ms,
                     fingerprint,
+                    lease.token,
+                    watch,
                 )
                 .await?;
             let state = memory.insert(rebuilt);
@@ -327,21 +430,39 @@ impl Engine {
                 return Ok(CycleOutcome::NoNewCandle);
             }
             return self
-                .decide(bot, lease, client, &symbol, interval_ms, state, now_ms)
+                .decide(
+                    bot,
+                    lease,
+                    client,
+                    &symbol,
+                    interval_ms,
+                    state,
+                    now_ms,
+                    watch,
+                )
                 .await;
         }
         let Some(state) = memory.as_mut() else {
             unreachable!("the memory is rebuilt above when missing");
         };
-        let candles = client
-            .closed_klines(&symbol, interval, state.last_open_ms + 1, now_ms)
+        let candles = watch
+            .exchange(client.closed_klines(&symbol, interval, state.last_open_ms + 1, now_ms))
             .await?;
         if candles.is_empty() {
             return Ok(CycleOutcome::NoNewCandle);
         }
         feed(state, &candles);
-        self.decide(bot, lease, client, &symbol, interval_ms, state, now_ms)
-            .await
+        self.decide(
+            bot,
+            lease,
+            client,
+            &symbol,
+            interval_ms,
+            state,
+            now_ms,
+            watch,
+        )
+        .await
     }
 
     /// A fresh strategy fed the bot's history from its fixed anchor (see
@@ -356,14 +477,16 @@ impl Engine {
         interval_ms: i64,
         now_ms: i64,
         fingerprint: String,
+        lease_token: i64,
+        watch: &Stopwatch,
     ) -> Result<BotMemory, CycleError> {
         let settings = &self.inner.settings;
         let mut strategy = build_strategy(&bot.strategy, &bot.strategy_params)?;
         let anchor_ms = history_anchor_ms(bot.created_at_ms, interval_ms, settings.history_candles);
         let cap_ms =
             now_ms.saturating_sub(interval_ms.saturating_mul(settings.max_history_candles as i64));
-        let candles = client
-            .closed_klines(symbol, interval, anchor_ms.max(cap_ms), now_ms)
+        let candles = watch
+            .exchange(client.closed_klines(symbol, interval, anchor_ms.max(cap_ms), now_ms))
             .await?;
         strategy.reset();
         let mut state = BotMemory {
@@ -371,6 +494,10 @@ impl Engine {
             strategy,
             last_open_ms: anchor_ms.max(cap_ms) - 1,
             fed_any: false,
+            // The cycle reconciled the bot's orders under this lease just before.
+            facts_lease_token: lease_token,
+            orders_clean: true,
+            position: None,
         };
         feed(&mut state, &candles);
         info!(bot = %bot.id, candles = candles.len(), "strategy rebuilt from history");
@@ -388,12 +515,19 @@ impl Engine {
         interval_ms: i64,
         state: &mut BotMemory,
         now_ms: i64,
+        watch: &Stopwatch,
     ) -> Result<CycleOutcome, CycleError> {
         let store = &self.inner.store;
-        let settings = &self.inner.settings;
         let candle_open_ms = state.last_open_ms;
-        let rules = client.symbol_rules(symbol).await?;
-        let holding = store.position(bot.id).await?;
+        let rules = watch.exchange(client.symbol_rules(symbol)).await?;
+        let holding = match &state.position {
+            Some(position) => position.clone(),
+            None => {
+                let position = store.position(bot.id).await?;
+                state.position = Some(position.clone());
+                position
+            }
+        };
         let position = if holding.quantity > Decimal::ZERO
             && holding.quantity >= min_tradable_quantity(&rules)
         {
@@ -431,8 +565,8 @@ impl Engine {
                 ),
             });
         }
-        let price = client.current_price(symbol).await?;
-        let balances = client.balances().await?;
+        let price = watch.exchange(client.current_price(symbol)).await?;
+        let balances = watch.exchange(client.balances()).await?;
         let free = |asset: &str| {
             balances
                 .iter()
@@ -451,6 +585,8 @@ impl Engine {
         };
 
         // Write-ahead: the order exists in the database before it can exist on the exchange.
+        // Until its fate is recorded, the bot's orders are not clean.
+        state.orders_clean = false;
         let new_order = NewOrder {
             client_order_id: client_order_id.clone(),
             bot_id: bot.id,
@@ -460,8 +596,17 @@ impl Engine {
             requested_quantity: quantity.quantity().get(),
             signal_candle_open_ms: candle_open_ms,
         };
-        match store.insert_pending_order(&new_order, wall_now_ms()).await {
-            Ok(_) => {}
+        // Fenced in the same statement: if this process stalled past the lease's expiry,
+        // another worker may own the bot now, and the order must not exist, let alone be sent.
+        match store
+            .insert_pending_order_fenced(&new_order, lease, wall_now_ms())
+            .await
+        {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                self.inner.leases.forget(bot.id);
+                return Err(CycleError::LeaseLost);
+            }
             Err(StoreError::Duplicate { .. }) => {
                 return Ok(CycleOutcome::Skipped {
                     reason: format!("{side} signal already acted on (order {client_order_id})"),
@@ -469,26 +614,14 @@ impl Engine {
             }
             Err(error) => return Err(error.into()),
         }
-        // Fencing: if this process stalled past the lease's expiry, another worker may own the
-        // bot now; the order must not be sent from here.
-        if store
-            .renew_lease(lease, wall_now_ms(), ttl_ms(settings))
-            .await?
-            .is_none()
-        {
-            store
-                .set_order_status(
-                    &client_order_id,
-                    OrderStatus::NotExecuted,
-                    Some("not sent: the bot's lease expired before sending"),
-                    wall_now_ms(),
-                )
-                .await?;
-            return Err(CycleError::LeaseLost);
-        }
         info!(bot = %bot.id, %symbol, %side, quantity = %quantity, %client_order_id, "sending MARKET order");
-        let fill = match client
-            .place_market_order(symbol, side, OrderSize::from(quantity), &client_order_id)
+        let fill = match watch
+            .exchange(client.place_market_order(
+                symbol,
+                side,
+                OrderSize::from(quantity),
+                &client_order_id,
+            ))
             .await
         {
             Ok(fill) => fill,
@@ -502,6 +635,7 @@ impl Engine {
                 store
                     .set_order_status(&client_order_id, status, Some(&cause), wall_now_ms())
                     .await?;
+                state.orders_clean = true;
                 return Err(CycleError::OrderRejected {
                     client_order_id,
                     cause,
@@ -523,11 +657,18 @@ impl Engine {
                 });
             }
         };
-        match record_fill(store, client, bot, &rules, &fill, wall_now_ms()).await? {
-            Recorded::Trade(trade) => Ok(CycleOutcome::Traded(trade)),
-            Recorded::NothingExecuted => Ok(CycleOutcome::Skipped {
-                reason: format!("order {client_order_id} expired with nothing executed"),
-            }),
+        match record_fill(store, client, bot, &rules, &fill, wall_now_ms(), watch).await? {
+            Recorded::Trade(trade, position) => {
+                state.orders_clean = true;
+                state.position = Some(position);
+                Ok(CycleOutcome::Traded(trade))
+            }
+            Recorded::NothingExecuted => {
+                state.orders_clean = true;
+                Ok(CycleOutcome::Skipped {
+                    reason: format!("order {client_order_id} expired with nothing executed"),
+                })
+            }
         }
     }
 
@@ -598,7 +739,13 @@ impl Engine {
                 }
                 _ => info!(bot = %bot.id, name = %bot.name, "{kind}: {message}"),
             }
-            if let Err(error) = store.record_event(bot.id, now_ms, kind, message).await {
+            let event = NewEvent {
+                bot_id: bot.id,
+                at_ms: now_ms,
+                kind: (*kind).to_owned(),
+                message: message.clone(),
+            };
+            if let Err(error) = self.inner.events.record(event) {
                 warn!(bot = %bot.id, %error, "cannot record the cycle's event");
             }
         }
@@ -677,8 +824,4 @@ pub fn wall_now_ms() -> i64 {
         .map_or(0, |elapsed| {
             i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
         })
-}
-
-fn ttl_ms(settings: &EngineSettings) -> i64 {
-    i64::try_from(settings.lease_ttl.as_millis()).unwrap_or(i64::MAX)
 }

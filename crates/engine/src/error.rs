@@ -42,8 +42,8 @@ pub enum CycleError {
     #[error("ledger: {0}")]
     Ledger(#[from] LedgerError),
     /// Another worker took the bot's lease while this cycle ran (this process stalled past the
-    /// lease's expiry); the order was not sent.
-    #[error("the bot's lease expired mid-cycle (the process stalled); the order was not sent")]
+    /// lease's expiry); the order was neither written nor sent.
+    #[error("the bot's lease expired mid-cycle (the process stalled); no order was sent")]
     LeaseLost,
 }
 

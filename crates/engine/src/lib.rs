@@ -12,18 +12,22 @@
 
 mod cycle;
 mod error;
+mod event_writer;
+mod lease_book;
 pub mod ledger;
 mod reconcile;
 mod record;
 mod scheduler;
 pub mod sizing;
+mod stopwatch;
 pub mod strategy_spec;
 mod venue;
 
 pub use cycle::{
-    CycleOutcome, Engine, EngineSettings, client_order_id, history_anchor_ms, wall_now_ms,
+    CycleOutcome, CycleTimes, Engine, EngineSettings, client_order_id, history_anchor_ms,
+    wall_now_ms,
 };
 pub use error::CycleError;
 pub use reconcile::{OrderFate, reconcile_order};
-pub use scheduler::{SchedulerSettings, SchedulerStats, run_scheduler};
+pub use scheduler::{SchedulerSettings, SchedulerStats, TimeHistogram, run_scheduler};
 pub use venue::Venues;

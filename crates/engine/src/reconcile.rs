@@ -12,6 +12,7 @@ use store::{BotConfig, OrderRow, OrderStatus, Store};
 
 use crate::error::CycleError;
 use crate::record::{Recorded, record_fill};
+use crate::stopwatch::Stopwatch;
 
 /// Binance's "Order does not exist."
 const UNKNOWN_ORDER_CODE: i64 = -2013;
@@ -29,7 +30,7 @@ pub enum OrderFate {
 }
 
 /// Reconciles `order`, an order of `bot`. `absent_after` is how long after its creation an order
-/// the exchange does not know counts as never placed.
+/// the exchange does not know counts as never placed; exchange calls are timed on `watch`.
 pub async fn reconcile_order(
     store: &Store,
     client: &Client,
@@ -37,11 +38,15 @@ pub async fn reconcile_order(
     order: &OrderRow,
     absent_after: Duration,
     now_ms: i64,
+    watch: &Stopwatch,
 ) -> Result<OrderFate, CycleError> {
     let symbol = Symbol::new(order.symbol.clone())
         .map_err(|err| CycleError::Config(format!("order {}: {err}", order.client_order_id)))?;
     let reference = OrderRef::ClientOrderId(order.client_order_id.clone());
-    let report = match client.query_order(&symbol, &reference).await {
+    let report = match watch
+        .exchange(client.query_order(&symbol, &reference))
+        .await
+    {
         Ok(report) => report,
         Err(error) if error.code() == Some(UNKNOWN_ORDER_CODE) => {
             let age_ms = now_ms - order.created_at_ms;
@@ -78,7 +83,9 @@ pub async fn reconcile_order(
     let fills = if report.executed_qty.is_zero() {
         Vec::new()
     } else {
-        client.order_trades(&symbol, report.order_id).await?
+        watch
+            .exchange(client.order_trades(&symbol, report.order_id))
+            .await?
     };
     let fill = MarketOrderFill {
         symbol: report.symbol,
@@ -92,9 +99,9 @@ pub async fn reconcile_order(
         fills,
         resolved_by_query: true,
     };
-    let rules = client.symbol_rules(&symbol).await?;
-    match record_fill(store, client, bot, &rules, &fill, now_ms).await? {
-        Recorded::Trade(trade) => Ok(OrderFate::Executed(trade)),
+    let rules = watch.exchange(client.symbol_rules(&symbol)).await?;
+    match record_fill(store, client, bot, &rules, &fill, now_ms, watch).await? {
+        Recorded::Trade(trade, _) => Ok(OrderFate::Executed(trade)),
         Recorded::NothingExecuted => Ok(OrderFate::NotExecuted),
     }
 }

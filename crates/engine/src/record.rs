@@ -11,12 +11,13 @@ use store::{BotConfig, Execution, NewTrade, OrderStatus, PositionRow, Store, Tra
 
 use crate::error::CycleError;
 use crate::ledger::{self, Commission, ExecutionAmounts, Holding};
+use crate::stopwatch::Stopwatch;
 
 /// What recording an exchange outcome did.
 #[derive(Debug, Clone)]
 pub enum Recorded {
-    /// The order executed (fully or partly): its trade row.
-    Trade(Box<TradeRow>),
+    /// The order executed (fully or partly): its trade row, and the bot's position after it.
+    Trade(Box<TradeRow>, PositionRow),
     /// The order ended without executing anything (a MARKET order that expired on an empty book).
     NothingExecuted,
 }
@@ -29,6 +30,7 @@ pub async fn record_fill(
     rules: &SymbolRules,
     fill: &MarketOrderFill,
     now_ms: i64,
+    watch: &Stopwatch,
 ) -> Result<Recorded, CycleError> {
     if fill.executed_qty.is_zero() {
         store
@@ -45,7 +47,7 @@ pub async fn record_fill(
         return Ok(Recorded::NothingExecuted);
     }
     let commissions = commissions(fill);
-    let third_asset_prices = third_asset_prices(client, rules, &commissions).await?;
+    let third_asset_prices = third_asset_prices(client, rules, &commissions, watch).await?;
     let (fee_base, fee_quote) = ledger::split_fees(
         &rules.base_asset,
         &rules.quote_asset,
@@ -114,7 +116,7 @@ pub async fn record_fill(
         },
     };
     let (trade, _) = store.record_execution(&execution, now_ms).await?;
-    Ok(Recorded::Trade(Box::new(trade)))
+    Ok(Recorded::Trade(Box::new(trade), execution.position_after))
 }
 
 /// The order's commissions summed per asset, in the order the assets first appear.
@@ -140,6 +142,7 @@ async fn third_asset_prices(
     client: &Client,
     rules: &SymbolRules,
     commissions: &[Commission],
+    watch: &Stopwatch,
 ) -> Result<Vec<(String, Decimal)>, CycleError> {
     let mut prices = Vec::new();
     for commission in commissions {
@@ -150,7 +153,7 @@ async fn third_asset_prices(
         }
         let pair = Symbol::new(format!("{asset}{}", rules.quote_asset))
             .map_err(|err| CycleError::Exchange(format!("commission asset {asset:?}: {err}")))?;
-        let price = client.current_price(&pair).await?;
+        let price = watch.exchange(client.current_price(&pair)).await?;
         prices.push((asset.clone(), price.get()));
     }
     Ok(prices)

@@ -3,10 +3,11 @@
 //! At start every bot's unresolved orders are reconciled; on shutdown no new cycle starts, the
 //! cycles in flight finish, and this worker's leases are released.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
 use std::time::{Duration, Instant};
 
 use market::Interval;
@@ -15,7 +16,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
-use crate::cycle::{CycleOutcome, Engine};
+use crate::cycle::{CycleOutcome, CycleTimes, Engine};
 
 /// How the scheduler paces cycles.
 #[derive(Debug, Clone)]
@@ -28,7 +29,8 @@ pub struct SchedulerSettings {
     /// How often the scheduler looks at the clock (real time). Short, because an accelerated
     /// simulator's minute may last a second.
     pub tick: Duration,
-    /// How often the list of runnable bots is re-read from the database (real time).
+    /// How often the scheduler checks whether the bots changed (one cheap query), re-reading
+    /// the list of runnable bots when they did (real time).
     pub refresh_bots: Duration,
 }
 
@@ -44,13 +46,23 @@ impl Default for SchedulerSettings {
     }
 }
 
-/// Counts of what the scheduler's cycles did, readable while it runs.
+/// Counts of what the scheduler's cycles did, and the engine's own time per cycle, readable
+/// while it runs.
 #[derive(Debug, Default)]
 pub struct SchedulerStats {
+    /// The engine's own time of each cycle that ran (everything but the exchange's answers).
+    pub engine_time: TimeHistogram,
+    /// The same, of the cycles that traded only (they write the order ahead and the trade).
+    pub trade_engine_time: TimeHistogram,
     /// Cycles that ran (every outcome but busy).
     pub cycles: AtomicU64,
+    /// Cycles that decided on a new candle (every outcome but busy and no new candle): the
+    /// work the bots asked for.
+    pub decisions: AtomicU64,
     /// Cycles that traded.
     pub trades: AtomicU64,
+    /// Cycles whose signal produced no order (below the exchange's minimum, stale, ...).
+    pub skips: AtomicU64,
     /// Cycles that failed.
     pub failures: AtomicU64,
     /// Cycles skipped because the bot was busy elsewhere.
@@ -58,7 +70,16 @@ pub struct SchedulerStats {
 }
 
 impl SchedulerStats {
-    fn count(&self, outcome: &CycleOutcome) {
+    fn count(&self, outcome: &CycleOutcome, times: CycleTimes) {
+        if !matches!(outcome, CycleOutcome::Busy) {
+            self.engine_time.record(times.engine());
+        }
+        if matches!(outcome, CycleOutcome::Traded(_)) {
+            self.trade_engine_time.record(times.engine());
+        }
+        if !matches!(outcome, CycleOutcome::Busy | CycleOutcome::NoNewCandle) {
+            self.decisions.fetch_add(1, Ordering::Relaxed);
+        }
         let counter = match outcome {
             CycleOutcome::Busy => &self.busy,
             CycleOutcome::Traded(_) => {
@@ -68,6 +89,10 @@ impl SchedulerStats {
             CycleOutcome::Failed { .. } => {
                 self.cycles.fetch_add(1, Ordering::Relaxed);
                 &self.failures
+            }
+            CycleOutcome::Skipped { .. } => {
+                self.cycles.fetch_add(1, Ordering::Relaxed);
+                &self.skips
             }
             _ => &self.cycles,
         };
@@ -90,26 +115,47 @@ pub async fn run_scheduler(
     let permits = Arc::new(Semaphore::new(settings.parallelism.max(1)));
     let mut cycles = JoinSet::new();
     let mut due_after: HashMap<BotId, i64> = HashMap::new();
+    // Bots whose cycle is queued or running: not dispatched again until it ends (the cycle
+    // catches up on every candle it missed), so a slow stretch never piles up cycles.
+    let in_flight: Arc<Mutex<HashSet<BotId>>> = Arc::default();
     let mut bots: Vec<BotConfig> = Vec::new();
-    let mut bots_read_at: Option<Instant> = None;
+    let mut bots_checked_at: Option<Instant> = None;
+    let mut bots_revision = None;
     let delay_ms = i64::try_from(settings.cycle_delay.as_millis()).unwrap_or(i64::MAX);
+    // Renewed well before they expire, so that a slow tick never lets one lapse.
+    let renew_every = engine.settings().lease_ttl / 3;
+    let mut leases_renewed_at = Instant::now();
     loop {
-        if bots_read_at.is_none_or(|at| at.elapsed() >= settings.refresh_bots) {
-            match store.runnable_bots().await {
-                Ok(runnable) => {
-                    bots = runnable
-                        .into_iter()
-                        .filter(|bot| engine.venues().serves(bot.mode))
-                        .collect();
-                    let ids: Vec<BotId> = bots.iter().map(|bot| bot.id).collect();
-                    engine.retain_bots(&ids);
-                    due_after.retain(|id, _| ids.contains(id));
+        if bots_checked_at.is_none_or(|at| at.elapsed() >= settings.refresh_bots) {
+            bots_checked_at = Some(Instant::now());
+            let revision = store.bots_revision().await.ok();
+            if revision.is_none() || revision != bots_revision {
+                match store.runnable_bots().await {
+                    Ok(runnable) => {
+                        bots = runnable
+                            .into_iter()
+                            .filter(|bot| engine.venues().serves(bot.mode))
+                            .collect();
+                        let ids: Vec<BotId> = bots.iter().map(|bot| bot.id).collect();
+                        if let Err(error) = engine.retain_bots(&ids).await {
+                            warn!(%error, "cannot release the leases of bots no longer runnable");
+                        }
+                        let kept: HashSet<BotId> = ids.into_iter().collect();
+                        due_after.retain(|id, _| kept.contains(id));
+                        bots_revision = revision;
+                    }
+                    Err(error) => warn!(%error, "cannot read the bots; keeping the last list"),
                 }
-                Err(error) => warn!(%error, "cannot read the bots; keeping the last list"),
             }
-            bots_read_at = Some(Instant::now());
+        }
+        if leases_renewed_at.elapsed() >= renew_every {
+            if let Err(error) = engine.renew_leases().await {
+                warn!(%error, "cannot renew the leases; cycles take them one by one");
+            }
+            leases_renewed_at = Instant::now();
         }
         let mut exchange_now: HashMap<Mode, i64> = HashMap::new();
+        let mut due_bots = Vec::new();
         for bot in &bots {
             let now_ms = match exchange_now.get(&bot.mode) {
                 Some(&now_ms) => now_ms,
@@ -136,20 +182,29 @@ pub async fn run_scheduler(
             let due = due_after
                 .get(&bot.id)
                 .is_none_or(|&done_through| done_through < last_close);
-            if !due {
+            if !due || !lock(&in_flight).insert(bot.id) {
                 continue;
             }
             due_after.insert(bot.id, last_close);
+            due_bots.push(bot.clone());
+        }
+        if !due_bots.is_empty() {
+            let ids: Vec<BotId> = due_bots.iter().map(|bot| bot.id).collect();
+            if let Err(error) = engine.acquire_leases(&ids).await {
+                warn!(%error, "cannot take the due bots' leases; cycles take them one by one");
+            }
+        }
+        for bot in due_bots {
             let engine = engine.clone();
-            let bot = bot.clone();
             let permits = permits.clone();
             let stats = stats.clone();
+            let in_flight = in_flight.clone();
             cycles.spawn(async move {
-                let Ok(_permit) = permits.acquire_owned().await else {
-                    return;
-                };
-                let outcome = engine.run_cycle(&bot).await;
-                stats.count(&outcome);
+                if let Ok(_permit) = permits.acquire_owned().await {
+                    let (outcome, times) = engine.run_cycle_timed(&bot).await;
+                    stats.count(&outcome, times);
+                }
+                lock(&in_flight).remove(&bot.id);
             });
         }
         while cycles.try_join_next().is_some() {}
@@ -169,11 +224,14 @@ pub async fn run_scheduler(
             warn!(%error, "a cycle panicked");
         }
     }
-    let released = store
-        .release_leases_of(&engine.settings().worker_id)
-        .await?;
+    engine.flush_events().await;
+    let released = engine.release_leases().await?;
     info!(released, "leases released; scheduler stopped");
     Ok(())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
 /// Reconciles the unresolved orders of every bot before any bot trades.
@@ -200,4 +258,88 @@ async fn reconcile_at_start(engine: &Engine) -> Result<(), store::StoreError> {
         }
     }
     Ok(())
+}
+
+/// The width of one [`TimeHistogram`] bucket.
+const BUCKET: Duration = Duration::from_micros(25);
+/// Buckets up to 20 ms; longer times share the last one.
+const BUCKETS: usize = 800;
+
+/// A lock-free histogram of durations in 25 µs buckets up to 20 ms, for percentiles of the
+/// engine's time per cycle without keeping every sample.
+#[derive(Debug)]
+pub struct TimeHistogram {
+    buckets: Vec<AtomicU64>,
+}
+
+impl Default for TimeHistogram {
+    fn default() -> TimeHistogram {
+        TimeHistogram {
+            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+impl TimeHistogram {
+    /// Counts `duration`.
+    pub fn record(&self, duration: Duration) {
+        let index = (duration.as_nanos() / BUCKET.as_nanos()).min(BUCKETS as u128 - 1) as usize;
+        self.buckets[index].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many durations were counted.
+    pub fn count(&self) -> u64 {
+        self.buckets
+            .iter()
+            .map(|bucket| bucket.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// The duration at or below which a share `quantile` (0 to 1) of the counts lie, as the
+    /// upper edge of its 25 µs bucket (20 ms or more reads as 20 ms); `None` when empty.
+    pub fn quantile(&self, quantile: f64) -> Option<Duration> {
+        let total = self.count();
+        if total == 0 {
+            return None;
+        }
+        let rank = ((quantile.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (index, bucket) in self.buckets.iter().enumerate() {
+            seen += bucket.load(Ordering::Relaxed);
+            if seen >= rank {
+                return Some(BUCKET * (index as u32 + 1));
+            }
+        }
+        Some(BUCKET * BUCKETS as u32)
+    }
+
+    /// Forgets every count (the load benchmark drops its warm-up).
+    pub fn reset(&self) {
+        for bucket in &self.buckets {
+            bucket.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_are_bucket_upper_edges() {
+        let histogram = TimeHistogram::default();
+        assert_eq!(histogram.quantile(0.99), None);
+        for micros in 1..=100 {
+            histogram.record(Duration::from_micros(micros * 10));
+        }
+        assert_eq!(histogram.count(), 100);
+        // The 50th value is 500 µs, in the bucket [500, 525).
+        assert_eq!(histogram.quantile(0.5), Some(Duration::from_micros(525)));
+        // The 99th is 990 µs, in [975, 1000).
+        assert_eq!(histogram.quantile(0.99), Some(Duration::from_micros(1_000)));
+        histogram.record(Duration::from_secs(3));
+        assert_eq!(histogram.quantile(1.0), Some(Duration::from_millis(20)));
+        histogram.reset();
+        assert_eq!(histogram.count(), 0);
+    }
 }

@@ -51,6 +51,7 @@ store::backend_tests! {
         assert_eq!(bot.status, BotStatus::Running);
         assert_eq!(bot.last_error, None);
         // Every decision is in the audit trail.
+        world.engine.flush_events().await;
         let events = world.store.events(world.bot_id, 1_000).await.unwrap();
         assert_eq!(events.iter().filter(|event| event.kind == "trade").count(), trades.len());
         assert!(events.iter().any(|event| event.kind == "hold"));
@@ -115,6 +116,7 @@ store::backend_tests! {
         }
         assert!(world.store.orders(world.bot_id).await.unwrap().is_empty(), "no order sent");
         assert!(world.order_log().is_empty());
+        world.engine.flush_events().await;
         let events = world.store.events(world.bot_id, 1_000).await.unwrap();
         assert_eq!(events.iter().filter(|event| event.kind == "skip").count(), skips.len());
         assert_eq!(world.bot().await.status, BotStatus::Running, "a skip is not an error");
@@ -123,7 +125,8 @@ store::backend_tests! {
     async fn a_restart_changes_no_decision(store: Store) {
         // Two identical exchanges (same seed and clock), two bots created at the same time: one
         // engine runs 80 minutes straight; the other is replaced by a fresh engine (empty
-        // memory, as after a restart) every 20 minutes. Their decisions must be identical.
+        // memory, another worker, as after a restart) every 20 minutes. Their decisions must be
+        // identical.
         let straight = World::start(store.clone(), Decimal::from(500)).await;
         let straight_decisions = decisions(&straight.run_minutes(80).await);
         let other_db = store::testing::TestDatabase::sqlite().await;
@@ -134,6 +137,8 @@ store::backend_tests! {
             for _ in 0..20 {
                 restarted_outcomes.push(restarted.next_minute(&engine).await);
             }
+            // A clean stop gives the bot up, so the next process takes it at once.
+            engine.release_leases().await.unwrap();
         }
         assert_eq!(decisions(&restarted_outcomes), straight_decisions);
         assert!(straight_decisions.iter().flatten().count() >= 4, "the bots traded");

@@ -83,6 +83,46 @@ store::backend_tests! {
         }
     }
 
+    async fn a_rejected_order_sets_the_error_and_is_not_retried(store: Store) {
+        let world = World::start(store, Decimal::from(200)).await;
+        world.run_minutes(2).await;
+        // The market closes; the client still has the rules it cached while it was open, so
+        // the next signal's order goes out and the exchange refuses it (-2010).
+        world.set_faults(json!({"symbol_status": {"BTCUSDT": "HALT"}, "rules": []}));
+        run_until_an_order(&world, 0).await;
+        let orders = world.store.orders(world.bot_id).await.unwrap();
+        assert_eq!(orders.len(), 1);
+        let rejected = &orders[0];
+        assert_eq!(rejected.status, OrderStatus::Rejected, "{rejected:?}");
+        assert!(rejected.error.as_deref().unwrap().contains("Market is closed"), "{rejected:?}");
+        let bot = world.bot().await;
+        assert_eq!(bot.status, BotStatus::Error);
+        assert_eq!(bot.consecutive_failures, 1);
+        let message = bot.last_error.unwrap();
+        assert!(message.contains("rejected") && message.contains("-2010"), "{message}");
+        assert!(world.order_log().is_empty(), "nothing executed");
+        // The next cycles decide on new candles only: the refused signal is not sent again.
+        world.run_minutes(3).await;
+        let orders = world.store.orders(world.bot_id).await.unwrap();
+        let same_signal = orders
+            .iter()
+            .filter(|order| order.signal_candle_open_ms == rejected.signal_candle_open_ms)
+            .count();
+        assert_eq!(same_signal, 1, "{orders:?}");
+        // Once the market reopens, the bot trades and its status recovers.
+        world.clear_faults();
+        world.set_faults(json!({"symbol_status": {}, "rules": []}));
+        for _ in 0..60 {
+            world.next_minute(&world.engine).await;
+            if !world.trades().await.is_empty() {
+                break;
+            }
+        }
+        assert!(!world.trades().await.is_empty());
+        assert_eq!(world.bot().await.status, BotStatus::Running);
+        world.assert_trades_equal_exchange_fills().await;
+    }
+
     async fn an_order_in_doubt_blocks_the_bot_until_reconciled(store: Store) {
         let world = World::start(store, Decimal::from(200)).await;
         let orders_before = 0;
@@ -119,7 +159,11 @@ store::backend_tests! {
     }
 
     async fn a_restart_after_the_order_was_written_reconciles_it(store: Store) {
-        let world = World::start(store, Decimal::from(200)).await;
+        // Short leases: the crashed process's lease must expire for the new one to take over.
+        let world = World::start_with(store, Decimal::from(200), |settings| {
+            settings.lease_ttl = Duration::from_millis(300);
+        })
+        .await;
         world.run_minutes(3).await;
         let bot = world.bot().await;
         let symbol = Symbol::new("BTCUSDT").unwrap();
@@ -140,10 +184,12 @@ store::backend_tests! {
         }
         let quantity: Quantity = "0.001".parse().unwrap();
         world.client.place_market_order(&symbol, Side::Buy, binance::OrderSize::Base(quantity), &sent).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(350)).await; // past the absent-after window
-
-        // The new process reconciles at start, before any cycle.
+        // The process is gone without releasing the bot. While its lease runs, nobody else may
+        // touch the bot; once it expired (and the orders are older than the absent-after
+        // window), the new process reconciles them at start, before any cycle.
         let engine = world.restarted_engine("worker-after-crash");
+        assert_eq!(engine.reconcile_bot(&world.bot().await).await.unwrap(), None, "still leased");
+        tokio::time::sleep(Duration::from_millis(350)).await;
         let left = engine.reconcile_bot(&world.bot().await).await.unwrap();
         assert_eq!(left, Some(0));
         assert_eq!(world.store.order(&sent).await.unwrap().unwrap().status, OrderStatus::Filled);

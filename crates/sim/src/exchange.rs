@@ -50,6 +50,10 @@ pub struct ExchangeConfig {
     pub rate_limits: Vec<RateLimit>,
     /// Symbols whose prices replay candles instead of walking (see [`CandleReplay`]).
     pub replays: BTreeMap<String, CandleReplay>,
+    /// The id of each symbol's first order (Binance's ids are large numbers). A paper exchange
+    /// restarted without its state file should start from a time-based id, so that its ids
+    /// never repeat those a bot's database recorded from an earlier run.
+    pub first_order_id: u64,
     /// The fraction taken off commissions paid in BNB (Binance's discount: `0.25` = 25 % off),
     /// in `[0, 1]`.
     pub bnb_discount: Decimal,
@@ -57,7 +61,8 @@ pub struct ExchangeConfig {
 
 impl Default for ExchangeConfig {
     /// Seed 1, seven days of history, BTCUSDT, ETHUSDT and BNBUSDT (the price of commissions
-    /// paid in BNB), Binance's production rate limits, and Binance's 25 % BNB discount.
+    /// paid in BNB), Binance's production rate limits, Binance's 25 % BNB discount, and order
+    /// ids from 1.
     ///
     /// For load tests, raise every [`RateLimit::limit`] in `rate_limits` out of reach (the
     /// `order_load` example does): an empty `rate_limits` also disables them, but then
@@ -73,6 +78,7 @@ impl Default for ExchangeConfig {
             ],
             rate_limits: RateLimit::binance_defaults(),
             replays: BTreeMap::new(),
+            first_order_id: 1,
             bnb_discount: STANDARD_BNB_DISCOUNT,
         }
     }
@@ -205,7 +211,7 @@ impl Exchange {
                 Market {
                     listing,
                     prices,
-                    next_order_id: 1,
+                    next_order_id: config.first_order_id.max(1),
                     next_trade_id: 1,
                 },
             );

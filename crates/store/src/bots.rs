@@ -134,7 +134,7 @@ impl Store {
         .bind(bool_int(bot.is_active))
         .bind(BotStatus::Idle.as_str())
         .bind(now_ms)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(|error| {
             if is_unique_violation(&error) {
@@ -202,6 +202,17 @@ impl Store {
         .collect()
     }
 
+    /// A cheap fingerprint of the bot table: the number of bots and the latest `updated_at_ms`.
+    /// It changes whenever a bot is created, deleted or changed (status included), so the
+    /// scheduler re-reads [`runnable_bots`](Self::runnable_bots) only then.
+    pub async fn bots_revision(&self) -> StoreResult<(i64, i64)> {
+        let (count, latest): (i64, Option<i64>) =
+            sqlx::query_as("SELECT COUNT(*), MAX(updated_at_ms) FROM bot_configs")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok((count, latest.unwrap_or(0)))
+    }
+
     /// Turns bot `id` on or off. [`StoreError::NotFound`] when there is no such bot.
     pub async fn set_bot_active(&self, id: BotId, active: bool, now_ms: i64) -> StoreResult<()> {
         let result =
@@ -209,7 +220,7 @@ impl Store {
                 .bind(id.0)
                 .bind(bool_int(active))
                 .bind(now_ms)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
         found(result.rows_affected(), id)
     }
@@ -239,7 +250,7 @@ impl Store {
         .bind(last_error)
         .bind(consecutive_failures)
         .bind(now_ms)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         found(result.rows_affected(), id)
     }

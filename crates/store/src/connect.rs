@@ -47,22 +47,40 @@ impl Store {
             source,
         };
         let pool_options = AnyPoolOptions::new().max_connections(options.connections_for(backend));
-        let pool = match backend {
+        let (pool, writer) = match backend {
             Backend::Sqlite => {
                 let url = prepare_sqlite(url).map_err(connect_error)?;
-                pool_options
-                    .after_connect(|connection, _| Box::pin(configure_sqlite(connection)))
+                let sqlite_pool = |options: AnyPoolOptions| {
+                    options.after_connect(|connection, _| Box::pin(configure_sqlite(connection)))
+                };
+                // SQLite lets one connection write at a time. Writers queued on a one-connection
+                // pool wait their turn without cost, where writers on many connections would
+                // spin in SQLite's busy handler (sleeps of up to 100 ms) for the file's lock.
+                let writer = sqlite_pool(AnyPoolOptions::new().max_connections(1))
                     .connect(&url)
                     .await
+                    .map_err(connect_error)?;
+                let readers = sqlite_pool(pool_options)
+                    .connect(&url)
+                    .await
+                    .map_err(connect_error)?;
+                (readers, writer)
             }
-            Backend::Postgres => pool_options.connect(url).await,
-        }
-        .map_err(connect_error)?;
-        if let Err(error) = migrate(&pool, backend).await {
+            Backend::Postgres => {
+                let pool = pool_options.connect(url).await.map_err(connect_error)?;
+                (pool.clone(), pool)
+            }
+        };
+        if let Err(error) = migrate(&writer, backend).await {
             pool.close().await;
+            writer.close().await;
             return Err(error);
         }
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            writer,
+            backend,
+        })
     }
 }
 

@@ -56,7 +56,7 @@ impl Store {
         .bind(api_key)
         .bind(secret_ciphertext)
         .bind(now_ms)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|error| {
             if is_foreign_key_violation(&error) {
@@ -96,7 +96,7 @@ impl Store {
     pub async fn delete_credentials(&self, user: UserId) -> StoreResult<bool> {
         let result = sqlx::query("DELETE FROM exchange_credentials WHERE user_id = $1")
             .bind(user.0)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(result.rows_affected() > 0)
     }

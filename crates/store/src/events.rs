@@ -52,7 +52,42 @@ pub(crate) async fn insert_event(
     Ok(())
 }
 
+/// An event to append with [`Store::record_events`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// The bot.
+    pub bot_id: BotId,
+    /// When, in ms since the epoch.
+    pub at_ms: i64,
+    /// What kind of decision or incident (`hold`, `skip`, `error`, ...).
+    pub kind: String,
+    /// What happened, for people.
+    pub message: String,
+}
+
 impl Store {
+    /// Appends `events` (of any bots) in one transaction, so one durable commit serves them all:
+    /// the engine groups the decisions of many bots' cycles this way. All or nothing:
+    /// [`StoreError::NotFound`] when one names no bot.
+    pub async fn record_events(&self, events: &[NewEvent]) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for event in events {
+            insert_event(
+                &mut tx,
+                event.bot_id,
+                event.at_ms,
+                &event.kind,
+                &event.message,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Appends an event to `bot`'s trail. [`StoreError::NotFound`] when there is no such bot.
     pub async fn record_event(
         &self,
@@ -61,7 +96,7 @@ impl Store {
         kind: &str,
         message: &str,
     ) -> StoreResult<()> {
-        let mut connection = self.pool.acquire().await?;
+        let mut connection = self.writer.acquire().await?;
         insert_event(&mut connection, bot, at_ms, kind, message).await
     }
 

@@ -12,6 +12,10 @@ use crate::Store;
 use crate::error::{StoreError, StoreResult};
 use crate::model::BotId;
 
+/// The most bots one [`Store::try_acquire_leases`] statement names (well under SQLite's and
+/// PostgreSQL's limits on bound parameters).
+pub const LEASE_BATCH: usize = 500;
+
 /// A held lease on a bot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
@@ -70,7 +74,7 @@ impl Store {
         .bind(owner)
         .bind(expires_at_ms)
         .bind(now_ms)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         match token {
             Some(token) => Ok(Some(Lease {
@@ -105,7 +109,7 @@ impl Store {
         .bind(&lease.owner)
         .bind(lease.token)
         .bind(expires_at_ms)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok((result.rows_affected() > 0).then(|| Lease {
             expires_at_ms,
@@ -122,9 +126,89 @@ impl Store {
         .bind(lease.bot_id.0)
         .bind(&lease.owner)
         .bind(lease.token)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(result.rows_affected() > 0)
+    }
+
+    /// Takes, in one statement per [`LEASE_BATCH`] bots, the leases of `bots` that nobody holds
+    /// or whose lease expired, for `owner` until `now_ms + ttl_ms`; returns the leases taken
+    /// (bots held by others, or already by `owner`, are left out). The scheduler takes the
+    /// leases of every bot due at once this way instead of one write per cycle.
+    pub async fn try_acquire_leases(
+        &self,
+        bots: &[BotId],
+        owner: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> StoreResult<Vec<Lease>> {
+        if owner.is_empty() {
+            return Err(StoreError::InvalidValue {
+                field: "lease owner",
+                detail: "must not be empty".to_owned(),
+            });
+        }
+        let expires_at_ms = expiry(now_ms, ttl_ms)?;
+        let mut taken = Vec::new();
+        for chunk in bots.chunks(LEASE_BATCH) {
+            let ids: Vec<String> = (0..chunk.len())
+                .map(|index| format!("${}", index + 4))
+                .collect();
+            let sql = format!(
+                "UPDATE bot_configs \
+                 SET lease_owner = $1, lease_token = lease_token + 1, lease_expires_at_ms = $2 \
+                 WHERE id IN ({}) AND (lease_owner IS NULL OR lease_expires_at_ms <= $3) \
+                 RETURNING id, lease_token",
+                ids.join(", ")
+            );
+            let mut query = sqlx::query_as::<_, (i64, i64)>(&sql)
+                .bind(owner)
+                .bind(expires_at_ms)
+                .bind(now_ms);
+            for bot in chunk {
+                query = query.bind(bot.0);
+            }
+            for (id, token) in query.fetch_all(&self.writer).await? {
+                taken.push(Lease {
+                    bot_id: BotId(id),
+                    owner: owner.to_owned(),
+                    token,
+                    expires_at_ms,
+                });
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Extends every unexpired lease of `owner` to `now_ms + ttl_ms` in one statement; returns
+    /// the leases still held. A lease that expired is not renewed (another worker may have taken
+    /// it since, or may be about to): its bot needs a fresh acquisition.
+    pub async fn renew_leases_of(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> StoreResult<Vec<Lease>> {
+        let expires_at_ms = expiry(now_ms, ttl_ms)?;
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "UPDATE bot_configs SET lease_expires_at_ms = $2 \
+             WHERE lease_owner = $1 AND lease_expires_at_ms > $3 \
+             RETURNING id, lease_token",
+        )
+        .bind(owner)
+        .bind(expires_at_ms)
+        .bind(now_ms)
+        .fetch_all(&self.writer)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, token)| Lease {
+                bot_id: BotId(id),
+                owner: owner.to_owned(),
+                token,
+                expires_at_ms,
+            })
+            .collect())
     }
 
     /// Gives up every lease `owner` holds (at shutdown); how many there were.
@@ -134,7 +218,7 @@ impl Store {
              WHERE lease_owner = $1",
         )
         .bind(owner)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(result.rows_affected())
     }

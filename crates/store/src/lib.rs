@@ -39,8 +39,8 @@ pub use bots::{BotConfig, NewBot};
 pub use connect::redacted_url;
 pub use credentials::StoredCredentials;
 pub use error::{StoreError, StoreResult};
-pub use events::EventRow;
-pub use leases::Lease;
+pub use events::{EventRow, NewEvent};
+pub use leases::{LEASE_BATCH, Lease};
 pub use model::{BotId, BotStatus, Mode, OrderStatus, Role, TradeId, UnknownValue, UserId};
 pub use orders::{NewOrder, OrderRow};
 pub use positions::PositionRow;
@@ -50,7 +50,11 @@ pub use users::{NewUser, User};
 /// A handle on the database: a connection pool, cheap to clone and share between tasks.
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// Reads (and, on PostgreSQL, everything).
     pool: AnyPool,
+    /// Writes: on SQLite a pool of one connection (see [`Store::connect_with`]); on PostgreSQL
+    /// the same pool as `pool`.
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -115,6 +119,7 @@ impl Store {
     /// Closes every connection, waiting for those in use to be returned. Later calls fail.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     /// The connection pool itself, for tests that must write what the store never would (garbage
@@ -130,8 +135,8 @@ impl Store {
     /// taking the lock up front waits for it (the busy timeout).
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
         })
     }
 }

@@ -9,6 +9,7 @@ use sqlx::any::AnyRow;
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult, is_foreign_key_violation, is_unique_violation};
+use crate::leases::Lease;
 use crate::model::{BotId, OrderStatus, UserId};
 use crate::row::{RowReader, decimal_text};
 
@@ -94,6 +95,43 @@ impl Store {
         order: &NewOrder,
         now_ms: i64,
     ) -> StoreResult<OrderRow> {
+        // Without a fence the insert always happens (or fails with an error).
+        self.insert_order(order, now_ms, None)
+            .await?
+            .ok_or_else(|| StoreError::InvalidValue {
+                field: "order",
+                detail: "was not inserted".to_owned(),
+            })
+    }
+
+    /// [`insert_pending_order`](Self::insert_pending_order) only while `lease` is still held
+    /// (same owner and token, unexpired at `now_ms`), checked in the same statement: the fence
+    /// that keeps a worker that stalled past its lease from sending an order for a bot another
+    /// worker now runs. `None` when the lease was lost (nothing written).
+    pub async fn insert_pending_order_fenced(
+        &self,
+        order: &NewOrder,
+        lease: &Lease,
+        now_ms: i64,
+    ) -> StoreResult<Option<OrderRow>> {
+        if lease.bot_id != order.bot_id {
+            return Err(StoreError::InvalidValue {
+                field: "lease",
+                detail: format!(
+                    "is for bot {}, the order for bot {}",
+                    lease.bot_id, order.bot_id
+                ),
+            });
+        }
+        self.insert_order(order, now_ms, Some(lease)).await
+    }
+
+    async fn insert_order(
+        &self,
+        order: &NewOrder,
+        now_ms: i64,
+        fence: Option<&Lease>,
+    ) -> StoreResult<Option<OrderRow>> {
         if order.client_order_id.is_empty() {
             return Err(StoreError::InvalidValue {
                 field: "client_order_id",
@@ -106,23 +144,31 @@ impl Store {
                 detail: format!("must be positive, got {}", order.requested_quantity),
             });
         }
-        let row = sqlx::query(&format!(
+        let condition = if fence.is_some() {
+            "WHERE EXISTS (SELECT 1 FROM bot_configs WHERE id = $2 AND lease_owner = $10 \
+             AND lease_token = $11 AND lease_expires_at_ms > $9)"
+        } else {
+            ""
+        };
+        let sql = format!(
             "INSERT INTO orders (client_order_id, bot_id, user_id, symbol, side, \
              requested_quantity, signal_candle_open_ms, status, created_at_ms, updated_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING {ORDER_COLUMNS}"
-        ))
-        .bind(&order.client_order_id)
-        .bind(order.bot_id.0)
-        .bind(order.user_id.0)
-        .bind(&order.symbol)
-        .bind(order.side.as_str())
-        .bind(decimal_text(order.requested_quantity))
-        .bind(order.signal_candle_open_ms)
-        .bind(OrderStatus::Pending.as_str())
-        .bind(now_ms)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|error| {
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $9 {condition} RETURNING {ORDER_COLUMNS}"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(&order.client_order_id)
+            .bind(order.bot_id.0)
+            .bind(order.user_id.0)
+            .bind(&order.symbol)
+            .bind(order.side.as_str())
+            .bind(decimal_text(order.requested_quantity))
+            .bind(order.signal_candle_open_ms)
+            .bind(OrderStatus::Pending.as_str())
+            .bind(now_ms);
+        if let Some(lease) = fence {
+            query = query.bind(&lease.owner).bind(lease.token);
+        }
+        let row = query.fetch_optional(&self.writer).await.map_err(|error| {
             if is_unique_violation(&error) {
                 StoreError::Duplicate {
                     what: "order with client order id",
@@ -138,7 +184,7 @@ impl Store {
                 error.into()
             }
         })?;
-        order_from_row(&row)
+        row.as_ref().map(order_from_row).transpose()
     }
 
     /// The order whose client order id is `client_order_id`, if any.
@@ -221,7 +267,7 @@ impl Store {
         .bind(now_ms)
         .bind(OrderStatus::Filled.as_str())
         .bind(OrderStatus::PartiallyFilled.as_str())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         if result.rows_affected() > 0 {
             return Ok(());

@@ -248,14 +248,15 @@ impl Store {
     /// exchange order id, sets the bot's position to `position_after`, and appends a `trade`
     /// event. Returns the trade and `true`.
     ///
-    /// Idempotent: when a trade with this `binance_order_id` exists already (the execution was
+    /// Idempotent: when the trade of this client order exists already (the execution was
     /// recorded before, by this or another process), nothing changes and that trade is returned
     /// with `false`.
     ///
     /// Fails, writing nothing, when the order row does not exist ([`StoreError::NotFound`]), when
     /// the trade does not match it (bot, user, symbol, side, or another exchange order id:
     /// [`StoreError::InvalidValue`]), when the order already has another trade, or when the
-    /// exchange order id is recorded for another client order ([`StoreError::Duplicate`]).
+    /// exchange order id is recorded for another client order of the same venue and symbol
+    /// ([`StoreError::Duplicate`]).
     pub async fn record_execution(
         &self,
         execution: &Execution,
@@ -264,7 +265,7 @@ impl Store {
         validate(execution)?;
         let trade = &execution.trade;
         if let Some(existing) = self
-            .trade_by_binance_order_id(trade.binance_order_id)
+            .trade_by_client_order_id(&trade.client_order_id)
             .await?
         {
             return same_execution(existing, trade).map(|row| (row, false));
@@ -274,7 +275,7 @@ impl Store {
             Err(error @ StoreError::Duplicate { .. }) => {
                 // Another process may have recorded it between our check and our insert.
                 match self
-                    .trade_by_binance_order_id(trade.binance_order_id)
+                    .trade_by_client_order_id(&trade.client_order_id)
                     .await?
                 {
                     Some(existing) => same_execution(existing, trade).map(|row| (row, false)),
@@ -291,10 +292,11 @@ impl Store {
         let trade = &execution.trade;
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(&format!(
-            "INSERT INTO trades (bot_config_id, user_id, binance_order_id, client_order_id, \
-             symbol, side, price, quantity_filled, quote_quantity_filled, commission, \
-             commission_asset, realized_pnl, executed_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+            "INSERT INTO trades (bot_config_id, user_id, mode, binance_order_id, \
+             client_order_id, symbol, side, price, quantity_filled, quote_quantity_filled, \
+             commission, commission_asset, realized_pnl, executed_at_ms) \
+             VALUES ($1, $2, COALESCE((SELECT mode FROM bot_configs WHERE id = $1), ''), \
+             $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              RETURNING {TRADE_COLUMNS}"
         ))
         .bind(trade.bot_id.0)
@@ -316,7 +318,7 @@ impl Store {
             if unique_violation_on(&error, "binance_order_id") {
                 StoreError::Duplicate {
                     what: "trade with exchange order id",
-                    key: trade.binance_order_id.to_string(),
+                    key: format!("{} {}", trade.symbol, trade.binance_order_id),
                 }
             } else if unique_violation_on(&error, "client_order_id") {
                 StoreError::Duplicate {
@@ -368,14 +370,14 @@ impl Store {
         Ok(stored)
     }
 
-    async fn trade_by_binance_order_id(
+    async fn trade_by_client_order_id(
         &self,
-        binance_order_id: i64,
+        client_order_id: &str,
     ) -> StoreResult<Option<TradeRow>> {
         sqlx::query(&format!(
-            "SELECT {TRADE_COLUMNS} FROM trades WHERE binance_order_id = $1"
+            "SELECT {TRADE_COLUMNS} FROM trades WHERE client_order_id = $1"
         ))
-        .bind(binance_order_id)
+        .bind(client_order_id)
         .fetch_optional(&self.pool)
         .await?
         .as_ref()
@@ -438,18 +440,22 @@ impl Store {
     }
 }
 
-/// `existing`, when it records the same client order as `trade`: exchange order ids are unique
-/// per symbol only, so a different client order under the same id is a collision to report, not
-/// a repeat to swallow (that would lose a trade).
+/// `existing` (the trade of `trade`'s client order), when it records the same exchange order: a
+/// client order recorded under another exchange order is an error to report, not a repeat to
+/// swallow.
 fn same_execution(existing: TradeRow, trade: &NewTrade) -> StoreResult<TradeRow> {
-    if existing.client_order_id == trade.client_order_id {
+    if existing.binance_order_id == trade.binance_order_id && existing.symbol == trade.symbol {
         Ok(existing)
     } else {
         Err(StoreError::Duplicate {
-            what: "trade with exchange order id",
+            what: "trade for client order id",
             key: format!(
-                "{} (recorded for client order {}, now given for {})",
-                trade.binance_order_id, existing.client_order_id, trade.client_order_id
+                "{} (recorded as exchange order {} {}, now given as {} {})",
+                trade.client_order_id,
+                existing.symbol,
+                existing.binance_order_id,
+                trade.symbol,
+                trade.binance_order_id
             ),
         })
     }

@@ -88,7 +88,7 @@ impl Store {
         .bind(user.password_hash.as_deref())
         .bind(user.role.as_str())
         .bind(now_ms)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(|error| {
             if unique_violation_on(&error, "email") {

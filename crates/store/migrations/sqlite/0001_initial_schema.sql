@@ -68,12 +68,14 @@ CREATE TABLE orders (
 CREATE INDEX orders_status ON orders (status, id);
 CREATE INDEX orders_bot_id ON orders (bot_id, id);
 
--- One row per executed order: unique by the exchange's order id and by our client order id.
+-- One row per executed order: unique by our client order id, and by the exchange's order id
+-- within its venue (the bot's mode) and symbol, since Binance numbers orders per symbol.
 CREATE TABLE trades (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     bot_config_id BIGINT NOT NULL REFERENCES bot_configs (id),
     user_id BIGINT NOT NULL REFERENCES users (id),
-    binance_order_id BIGINT NOT NULL UNIQUE,
+    mode TEXT NOT NULL,
+    binance_order_id BIGINT NOT NULL,
     client_order_id TEXT NOT NULL UNIQUE,
     symbol TEXT NOT NULL,
     side TEXT NOT NULL,
@@ -84,7 +86,8 @@ CREATE TABLE trades (
     commission TEXT NOT NULL,
     commission_asset TEXT NOT NULL,
     realized_pnl TEXT,
-    executed_at_ms BIGINT NOT NULL
+    executed_at_ms BIGINT NOT NULL,
+    UNIQUE (mode, symbol, binance_order_id)
 );
 CREATE INDEX trades_user_id ON trades (user_id, id);
 CREATE INDEX trades_bot_config_id ON trades (bot_config_id, id);

@@ -251,6 +251,41 @@ store::backend_tests! {
         assert_eq!(third.token, 3);
     }
 
+    async fn leases_taken_and_renewed_in_batches(store: Store) {
+        let alice = user(&store, "alice").await;
+        let mut ids = Vec::new();
+        for index in 0..620 {
+            ids.push(bot(&store, alice.id, &format!("bot-{index}")).await.id);
+        }
+        // Someone else holds bot 0; bot 1's lease expired.
+        store.try_acquire_lease(ids[0], "worker-b", 0, 60_000).await.unwrap().unwrap();
+        store.try_acquire_lease(ids[1], "worker-b", 0, 10).await.unwrap().unwrap();
+        // More bots than one statement names: taken in two chunks.
+        let taken = store.try_acquire_leases(&ids, "worker-a", 100, 1_000).await.unwrap();
+        assert_eq!(taken.len(), 619, "all but the one held");
+        assert!(taken.iter().all(|lease| lease.bot_id != ids[0] && lease.owner == "worker-a"));
+        let taken_over = taken.iter().find(|lease| lease.bot_id == ids[1]).unwrap();
+        assert_eq!(taken_over.token, 2, "the expired lease was taken with the next token");
+        assert_eq!(taken_over.expires_at_ms, 1_100);
+        // Not re-entrant: asking again takes nothing.
+        assert!(store.try_acquire_leases(&ids, "worker-a", 200, 1_000).await.unwrap().is_empty());
+        assert!(store.try_acquire_leases(&[], "worker-a", 200, 1_000).await.unwrap().is_empty());
+
+        // Renewing extends every live lease of the owner, in one statement.
+        let renewed = store.renew_leases_of("worker-a", 900, 1_000).await.unwrap();
+        assert_eq!(renewed.len(), 619);
+        assert!(renewed.iter().all(|lease| lease.expires_at_ms == 1_900));
+        assert_eq!(store.lease(ids[5]).await.unwrap().unwrap().expires_at_ms, 1_900);
+        // Once expired, they are not renewed: another worker may take them.
+        assert!(store.renew_leases_of("worker-a", 1_900, 1_000).await.unwrap().is_empty());
+        let stolen = store.try_acquire_leases(&ids[2..4], "worker-c", 2_000, 1_000).await.unwrap();
+        assert_eq!(stolen.len(), 2);
+        assert!(matches!(
+            store.try_acquire_leases(&ids, "", 0, 1).await,
+            Err(StoreError::InvalidValue { .. })
+        ));
+    }
+
     async fn leases_released_at_shutdown_and_refused_arguments(store: Store) {
         let alice = user(&store, "alice").await;
         let one = bot(&store, alice.id, "one").await;

@@ -6,6 +6,42 @@ use store::{BotId, OrderStatus, PositionRow, StoreError, UserId};
 use crate::common::{NO_BOT, bot, count, d, new_order, traded, user};
 
 store::backend_tests! {
+    async fn a_fenced_order_is_written_only_while_the_lease_is_held(store: Store) {
+        let alice = user(&store, "alice").await;
+        let one = bot(&store, alice.id, "one").await;
+        let lease = store.try_acquire_lease(one.id, "worker-a", 1_000, 500).await.unwrap().unwrap();
+        let written = store
+            .insert_pending_order_fenced(&new_order(&one, "sb-fenced-1", Side::Buy), &lease, 1_200)
+            .await
+            .unwrap()
+            .expect("written while the lease is held");
+        assert_eq!(written.status, OrderStatus::Pending);
+        // Expired at 1_500 and taken by another worker: the stale holder writes nothing.
+        store.try_acquire_lease(one.id, "worker-b", 1_600, 500).await.unwrap().unwrap();
+        let refused = store
+            .insert_pending_order_fenced(&new_order(&one, "sb-fenced-2", Side::Buy), &lease, 1_700)
+            .await
+            .unwrap();
+        assert_eq!(refused, None);
+        assert_eq!(store.order("sb-fenced-2").await.unwrap(), None);
+        // Expired, even if nobody took it yet: refused too.
+        let lease_b = store.lease(one.id).await.unwrap().unwrap();
+        let late = store
+            .insert_pending_order_fenced(&new_order(&one, "sb-fenced-3", Side::Buy), &lease_b, 2_100)
+            .await
+            .unwrap();
+        assert_eq!(late, None);
+        // A duplicate is still a duplicate.
+        let fresh = store.try_acquire_lease(one.id, "worker-c", 3_000, 500).await.unwrap().unwrap();
+        assert!(matches!(
+            store
+                .insert_pending_order_fenced(&new_order(&one, "sb-fenced-1", Side::Buy), &fresh, 3_100)
+                .await,
+            Err(StoreError::Duplicate { .. })
+        ));
+        assert_eq!(count(&store, "orders").await, 1);
+    }
+
     async fn pending_orders_round_trip_every_field(store: Store) {
         let alice = user(&store, "alice").await;
         let one = bot(&store, alice.id, "one").await;

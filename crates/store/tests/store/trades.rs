@@ -113,7 +113,7 @@ store::backend_tests! {
                 what: "trade with exchange order id",
                 key,
             }) => {
-                assert!(key.contains("sb-1") && key.contains("sb-2"), "{key}");
+                assert_eq!(key, "BTCUSDT 42");
             }
             other => panic!("expected a collision, got {other:?}"),
         }
@@ -132,6 +132,23 @@ store::backend_tests! {
             store.order("sb-2").await.unwrap().unwrap().status,
             OrderStatus::Pending
         );
+    }
+
+    async fn exchange_order_ids_are_unique_per_symbol_and_venue_only(store: Store) {
+        // Binance numbers orders per symbol, and the simulator and Binance count separately:
+        // order 42 of ETHUSDT, and order 42 of BTCUSDT on the testnet, are other executions.
+        let alice = user(&store, "alice").await;
+        let btc = bot(&store, alice.id, "btc").await;
+        let mut eth = crate::common::new_bot(alice.id, "eth");
+        eth.symbol = "ETHUSDT".to_owned();
+        let eth = store.create_bot(&eth, 2_000).await.unwrap();
+        let mut testnet = crate::common::new_bot(alice.id, "testnet");
+        testnet.mode = store::Mode::Testnet;
+        let testnet = store.create_bot(&testnet, 2_000).await.unwrap();
+        traded(&store, &btc, "sb-btc", 42, Side::Buy, 1_000).await;
+        traded(&store, &eth, "sb-eth", 42, Side::Buy, 1_000).await;
+        traded(&store, &testnet, "sb-testnet", 42, Side::Buy, 1_000).await;
+        assert_eq!(count(&store, "trades").await, 3);
     }
 
     async fn a_failed_execution_rolls_everything_back(store: Store) {

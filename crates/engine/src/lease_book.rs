@@ -1,0 +1,130 @@
+//! [`LeaseBook`]: the leases this worker holds, kept in memory between cycles. A worker takes a
+//! bot's lease once (the scheduler takes those of every bot due in one statement), renews all of
+//! its leases together before they expire, and gives them up at shutdown, so a cycle costs no
+//! lease write at all. The guarantee stays the store's: a lease row held by one worker cannot be
+//! taken by another until it expires, and a holder that stalled past its expiry finds, at the
+//! next renewal or before sending an order, that it lost the bot.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use store::{BotId, Lease, Store, StoreResult};
+
+/// The leases of one worker.
+#[derive(Debug)]
+pub struct LeaseBook {
+    owner: String,
+    ttl_ms: i64,
+    held: Mutex<HashMap<BotId, Lease>>,
+}
+
+impl LeaseBook {
+    /// An empty book for worker `owner`, whose leases last `ttl`.
+    pub fn new(owner: String, ttl: Duration) -> LeaseBook {
+        LeaseBook {
+            owner,
+            ttl_ms: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1),
+            held: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<BotId, Lease>> {
+        self.held
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// The lease on `bot` valid for at least half a ttl from `now_ms`: the one held (renewed
+    /// when it is older), or a newly taken one; `None` when another worker holds the bot.
+    pub async fn lease_for(
+        &self,
+        store: &Store,
+        bot: BotId,
+        now_ms: i64,
+    ) -> StoreResult<Option<Lease>> {
+        let held = self.held().get(&bot).cloned();
+        if let Some(lease) = held {
+            if lease.expires_at_ms - now_ms > self.ttl_ms / 2 {
+                return Ok(Some(lease));
+            }
+            if let Some(renewed) = store.renew_lease(&lease, now_ms, self.ttl_ms).await? {
+                self.held().insert(bot, renewed.clone());
+                return Ok(Some(renewed));
+            }
+            self.held().remove(&bot);
+        }
+        let taken = store
+            .try_acquire_lease(bot, &self.owner, now_ms, self.ttl_ms)
+            .await?;
+        if let Some(lease) = &taken {
+            self.held().insert(bot, lease.clone());
+        }
+        Ok(taken)
+    }
+
+    /// Drops `bot`'s lease from the book, after finding it lost.
+    pub fn forget(&self, bot: BotId) {
+        self.held().remove(&bot);
+    }
+
+    /// Takes, in one statement, the leases of those of `bots` not held yet.
+    pub async fn acquire(&self, store: &Store, bots: &[BotId], now_ms: i64) -> StoreResult<()> {
+        let wanted: Vec<BotId> = {
+            let held = self.held();
+            bots.iter()
+                .copied()
+                .filter(|bot| !held.contains_key(bot))
+                .collect()
+        };
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let taken = store
+            .try_acquire_leases(&wanted, &self.owner, now_ms, self.ttl_ms)
+            .await?;
+        let mut held = self.held();
+        for lease in taken {
+            held.insert(lease.bot_id, lease);
+        }
+        Ok(())
+    }
+
+    /// Renews every lease in one statement; leases found lost are dropped from the book.
+    pub async fn renew_all(&self, store: &Store, now_ms: i64) -> StoreResult<()> {
+        let renewed = store
+            .renew_leases_of(&self.owner, now_ms, self.ttl_ms)
+            .await?;
+        let mut held = self.held();
+        held.clear();
+        for lease in renewed {
+            held.insert(lease.bot_id, lease);
+        }
+        Ok(())
+    }
+
+    /// Gives up the leases of bots not in `keep` (deleted, paused or deactivated bots).
+    pub async fn release_except(&self, store: &Store, keep: &[BotId]) -> StoreResult<()> {
+        let kept: HashSet<BotId> = keep.iter().copied().collect();
+        let dropped: Vec<Lease> = {
+            let mut held = self.held();
+            let dropped = held
+                .values()
+                .filter(|lease| !kept.contains(&lease.bot_id))
+                .cloned()
+                .collect();
+            held.retain(|bot, _| kept.contains(bot));
+            dropped
+        };
+        for lease in dropped {
+            store.release_lease(&lease).await?;
+        }
+        Ok(())
+    }
+
+    /// Gives up every lease of this worker; how many rows were released.
+    pub async fn release_all(&self, store: &Store) -> StoreResult<u64> {
+        self.held().clear();
+        store.release_leases_of(&self.owner).await
+    }
+}

@@ -1,0 +1,29 @@
+//! [`Stopwatch`]: how long a cycle waited for the exchange, so that the engine's own time per
+//! cycle (database, strategy, bookkeeping) can be told apart from the network round trips it
+//! cannot control. The scheduler's statistics and the load benchmark report it.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Accumulates the time spent awaiting exchange calls.
+#[derive(Debug, Default)]
+pub struct Stopwatch {
+    exchange_ns: AtomicU64,
+}
+
+impl Stopwatch {
+    /// Awaits `call`, an exchange request, adding its duration to the exchange time.
+    pub async fn exchange<F: Future>(&self, call: F) -> F::Output {
+        let started = Instant::now();
+        let output = call.await;
+        let elapsed = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.exchange_ns.fetch_add(elapsed, Ordering::Relaxed);
+        output
+    }
+
+    /// The time spent in exchange calls so far.
+    pub fn exchange_time(&self) -> Duration {
+        Duration::from_nanos(self.exchange_ns.load(Ordering::Relaxed))
+    }
+}
