@@ -179,6 +179,24 @@ pub struct MarketOrderFill {
 }
 
 impl MarketOrderFill {
+    /// The fill of an order learned by querying it (`GET /api/v3/order`) and its trades
+    /// (`GET /api/v3/myTrades`), as reconciliation does; `transact_time_ms` is the order's
+    /// `updateTime`.
+    pub fn from_report(report: OrderReport, fills: Vec<TradeFill>) -> MarketOrderFill {
+        MarketOrderFill {
+            symbol: report.symbol,
+            order_id: report.order_id,
+            client_order_id: report.client_order_id,
+            side: report.side,
+            status: report.status,
+            executed_qty: report.executed_qty,
+            cumulative_quote_qty: report.cumulative_quote_qty,
+            transact_time_ms: report.update_time_ms,
+            fills,
+            resolved_by_query: true,
+        }
+    }
+
     /// `cumulative_quote_qty / executed_qty`; `None` when nothing executed.
     pub fn average_price(&self) -> Option<Decimal> {
         self.cumulative_quote_qty.checked_div(self.executed_qty)
@@ -388,7 +406,11 @@ impl Client {
             match self.query_order(symbol, &reference).await {
                 Ok(report) if report.status.is_final() => {
                     match self.order_trades(symbol, report.order_id).await {
-                        Ok(fills) => return Resolution::Executed(fill_from_report(report, fills)),
+                        Ok(fills) => {
+                            return Resolution::Executed(MarketOrderFill::from_report(
+                                report, fills,
+                            ));
+                        }
                         Err(error) if error.class() == ErrorClass::Rejected => {
                             return Resolution::Unknown(Some(error));
                         }
@@ -509,21 +531,6 @@ fn read_order_report(fields: &Fields<'_>) -> Result<OrderReport, String> {
         cumulative_quote_qty: fields.decimal("cummulativeQuoteQty")?,
         update_time_ms: fields.i64("updateTime")?,
     })
-}
-
-fn fill_from_report(report: OrderReport, fills: Vec<TradeFill>) -> MarketOrderFill {
-    MarketOrderFill {
-        symbol: report.symbol,
-        order_id: report.order_id,
-        client_order_id: report.client_order_id,
-        side: report.side,
-        status: report.status,
-        executed_qty: report.executed_qty,
-        cumulative_quote_qty: report.cumulative_quote_qty,
-        transact_time_ms: report.update_time_ms,
-        fills,
-        resolved_by_query: true,
-    }
 }
 
 #[cfg(test)]

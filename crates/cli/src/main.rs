@@ -44,6 +44,8 @@ enum Command {
     /// Run a local Binance-compatible spot exchange for paper trading and tests.
     #[command(long_about = commands::sim::LONG_ABOUT)]
     Sim(commands::sim::SimArgs),
+    /// Create and list the users who log in to the HTTP API.
+    User(commands::user::UserArgs),
 }
 
 /// A failure and the exit code it deserves.
@@ -85,6 +87,7 @@ fn main() -> ExitCode {
         Command::Backtest(args) => commands::backtest::run(args),
         Command::Sweep(args) => commands::sweep::run(args),
         Command::Sim(args) => commands::sim::run(args),
+        Command::User(args) => commands::user::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

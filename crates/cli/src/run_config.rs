@@ -4,6 +4,7 @@
 //! SQLite database under `./data/`. Unknown keys are refused (a typo must not silently mean the
 //! default), and every error names the file, the key or the variable.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -46,7 +47,14 @@ pub struct ConfigFile {
     /// Live trading's confirmation.
     #[serde(default)]
     pub live: LiveSection,
+    /// The HTTP API.
+    #[serde(default)]
+    pub api: ApiSection,
 }
+
+/// The address the HTTP API listens on when none is configured.
+pub const DEFAULT_API_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
 
 /// `[sim]`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -98,12 +106,32 @@ pub struct LiveSection {
     pub confirm: Option<String>,
 }
 
+/// `[api]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    /// The address the HTTP API listens on (default `127.0.0.1:8080`; port 0 picks a free one).
+    pub listen: Option<SocketAddr>,
+    /// How long a login's token works, in seconds (default 86400).
+    pub session_ttl_secs: Option<u64>,
+}
+
 impl ConfigFile {
     /// Reads `path`; a TOML error names the file, line and key.
     pub fn read(path: &Path) -> Result<ConfigFile, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|err| format!("cannot read the config file {}: {err}", path.display()))?;
         toml::from_str(&text).map_err(|err| format!("{}: {err}", path.display()))
+    }
+
+    /// The configuration from `path` (all defaults without one) with the process environment on
+    /// top: what every command that reads `spotbot run`'s configuration starts from.
+    pub fn load(path: Option<&Path>) -> Result<ConfigFile, String> {
+        let file = match path {
+            Some(path) => ConfigFile::read(path)?,
+            None => ConfigFile::default(),
+        };
+        file.with_env(|name| std::env::var(name).ok())
     }
 
     /// The file's values with the environment's on top (`lookup` reads a variable).
@@ -215,6 +243,20 @@ impl ConfigFile {
         settings
     }
 
+    /// The address the HTTP API listens on.
+    pub fn api_listen(&self) -> SocketAddr {
+        self.api.listen.unwrap_or(DEFAULT_API_LISTEN)
+    }
+
+    /// The HTTP API's settings.
+    pub fn api_config(&self) -> api::ApiConfig {
+        let mut config = api::ApiConfig::default();
+        if let Some(secs) = self.api.session_ttl_secs {
+            config.session_ttl = Duration::from_secs(secs.max(1));
+        }
+        config
+    }
+
     /// Checks that live trading was confirmed in the file.
     pub fn check_live_confirmed(&self) -> Result<(), String> {
         match self.live.confirm.as_deref() {
@@ -244,6 +286,18 @@ mod tests {
             PathBuf::from("data/sim-state.json")
         );
         assert_eq!(config.sim_speed(), 60);
+        assert_eq!(config.api_listen().to_string(), "127.0.0.1:8080");
+        assert_eq!(config.api_config().session_ttl, Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn the_api_section_sets_the_address_and_the_token_lifetime() {
+        let file: ConfigFile =
+            toml::from_str("[api]\nlisten = \"0.0.0.0:9000\"\nsession_ttl_secs = 60\n").unwrap();
+        assert_eq!(file.api_listen().to_string(), "0.0.0.0:9000");
+        assert_eq!(file.api_config().session_ttl, Duration::from_secs(60));
+        let bad = toml::from_str::<ConfigFile>("[api]\nlisten = \"localhost\"\n").unwrap_err();
+        assert!(bad.to_string().contains("listen"), "{bad}");
     }
 
     #[test]

@@ -30,7 +30,8 @@ struct Running {
 impl Running {
     fn start(dir: &Path) -> Running {
         let mut child = spotbot(dir)
-            .args(["run", "--sim-speed", "600"])
+            // Port 0: a test machine may have 8080 taken.
+            .args(["run", "--sim-speed", "600", "--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -92,6 +93,20 @@ impl Running {
     }
 }
 
+/// The whole answer to `GET path` on `address`, over a plain socket.
+fn http_get(address: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
 fn output_text(output: &Output) -> String {
     format!(
         "{}{}",
@@ -104,6 +119,13 @@ fn output_text(output: &Output) -> String {
 fn the_demo_trades_stops_cleanly_and_continues_with_the_same_database() {
     let dir = tempfile::tempdir().unwrap();
     let mut first = Running::start(dir.path());
+    let api = first.wait_for("HTTP API at http://", Duration::from_secs(30));
+    let address = api.rsplit("http://").next().unwrap().trim();
+    let health = http_get(address, "/health");
+    assert!(
+        health.starts_with("HTTP/1.1 200") && health.ends_with("{\"status\":\"ok\"}"),
+        "{health}"
+    );
     first.wait_for("created the demo user", Duration::from_secs(30));
     let trade = first.wait_for("trade: BUY", Duration::from_secs(60));
     assert!(trade.contains("BTCUSDT"), "{trade}");
@@ -207,5 +229,22 @@ fn bad_configuration_is_refused_naming_what_is_wrong() {
     assert!(
         !dir.path().join("data").exists(),
         "a refused start creates nothing"
+    );
+}
+
+#[test]
+fn a_taken_api_address_is_refused_naming_it_and_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let run = spotbot(dir.path())
+        .args(["run", "--listen", &address])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1), "{}", output_text(&run));
+    let message = output_text(&run);
+    assert!(
+        message.contains(&address) && message.contains("--listen"),
+        "{message}"
     );
 }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use binance::{Client, ClientConfig, Credentials};
 use engine::{Engine, EngineSettings, SchedulerSettings, SchedulerStats, Venues, run_scheduler};
 use rust_decimal::Decimal;
-use sim::{Account, Exchange, ExchangeConfig, RateLimit, SystemClock};
+use sim::{Account, Exchange, ExchangeConfig, SystemClock};
 use store::testing::TestDatabase;
 use store::{Mode, NewBot, NewUser, Role, Store};
 
@@ -150,19 +150,14 @@ async fn main() -> Result<(), String> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let mut config = ExchangeConfig {
+    // The load is the point: no request-weight or order-count limit may throttle it.
+    let config = ExchangeConfig {
         history_ms: 3_600_000,
         // A PostgreSQL database may keep trades of earlier runs: ids must not repeat theirs.
         first_order_id: u64::try_from(engine::wall_now_ms()).unwrap_or(1) * 1_000,
         ..ExchangeConfig::default()
-    };
-    // The load is the point: no request-weight or order-count limit may throttle it.
-    for limit in &mut config.rate_limits {
-        *limit = RateLimit {
-            limit: u64::MAX / 2,
-            ..*limit
-        };
     }
+    .with_unreachable_rate_limits();
     let mut exchange =
         Exchange::new(config, Arc::new(SystemClock::new())).map_err(|err| err.to_string())?;
     exchange.add_account(Account::with_key(

@@ -408,7 +408,7 @@ impl Engine {
             "{}|{}|{}|{}|{}",
             bot.symbol, bot.interval, bot.strategy, bot.strategy_params, bot.created_at_ms
         );
-        if memory
+        let state = if memory
             .as_ref()
             .is_none_or(|state| state.fingerprint != fingerprint)
         {
@@ -429,29 +429,20 @@ impl Engine {
             if !state.fed_any {
                 return Ok(CycleOutcome::NoNewCandle);
             }
-            return self
-                .decide(
-                    bot,
-                    lease,
-                    client,
-                    &symbol,
-                    interval_ms,
-                    state,
-                    now_ms,
-                    watch,
-                )
-                .await;
-        }
-        let Some(state) = memory.as_mut() else {
-            unreachable!("the memory is rebuilt above when missing");
+            state
+        } else {
+            let Some(state) = memory.as_mut() else {
+                unreachable!("a missing memory is rebuilt above");
+            };
+            let candles = watch
+                .exchange(client.closed_klines(&symbol, interval, state.last_open_ms + 1, now_ms))
+                .await?;
+            if candles.is_empty() {
+                return Ok(CycleOutcome::NoNewCandle);
+            }
+            feed(state, &candles);
+            state
         };
-        let candles = watch
-            .exchange(client.closed_klines(&symbol, interval, state.last_open_ms + 1, now_ms))
-            .await?;
-        if candles.is_empty() {
-            return Ok(CycleOutcome::NoNewCandle);
-        }
-        feed(state, &candles);
         self.decide(
             bot,
             lease,

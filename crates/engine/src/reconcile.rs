@@ -87,18 +87,7 @@ pub async fn reconcile_order(
             .exchange(client.order_trades(&symbol, report.order_id))
             .await?
     };
-    let fill = MarketOrderFill {
-        symbol: report.symbol,
-        order_id: report.order_id,
-        client_order_id: report.client_order_id,
-        side: report.side,
-        status: report.status,
-        executed_qty: report.executed_qty,
-        cumulative_quote_qty: report.cumulative_quote_qty,
-        transact_time_ms: report.update_time_ms,
-        fills,
-        resolved_by_query: true,
-    };
+    let fill = MarketOrderFill::from_report(report, fills);
     let rules = watch.exchange(client.symbol_rules(&symbol)).await?;
     match record_fill(store, client, bot, &rules, &fill, now_ms, watch).await? {
         Recorded::Trade(trade, _) => Ok(OrderFate::Executed(trade)),

@@ -20,8 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rust_decimal::Decimal;
 use sim::{
-    Account, Credentials, Exchange, ExchangeConfig, RateLimit, STANDARD_COMMISSION_RATE,
-    SystemClock, sign,
+    Account, Credentials, Exchange, ExchangeConfig, STANDARD_COMMISSION_RATE, SystemClock, sign,
 };
 
 /// What to run.
@@ -93,16 +92,11 @@ fn main() -> ExitCode {
 }
 
 async fn run(options: Options) -> Result<(), String> {
-    let mut config = ExchangeConfig {
+    let config = ExchangeConfig {
         history_ms: 3_600_000,
         ..ExchangeConfig::default()
-    };
-    for limit in &mut config.rate_limits {
-        *limit = RateLimit {
-            limit: u64::MAX / 2,
-            ..*limit
-        };
     }
+    .with_unreachable_rate_limits();
     let mut exchange =
         Exchange::new(config, Arc::new(SystemClock::new())).map_err(|err| err.to_string())?;
     let accounts: Vec<Credentials> = (0..options.connections)

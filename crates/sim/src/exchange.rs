@@ -64,8 +64,8 @@ impl Default for ExchangeConfig {
     /// paid in BNB), Binance's production rate limits, Binance's 25 % BNB discount, and order
     /// ids from 1.
     ///
-    /// For load tests, raise every [`RateLimit::limit`] in `rate_limits` out of reach (the
-    /// `order_load` example does): an empty `rate_limits` also disables them, but then
+    /// For load tests, [`ExchangeConfig::with_unreachable_rate_limits`] keeps the limits
+    /// published but out of reach: an empty `rate_limits` also disables them, but then
     /// `exchangeInfo` publishes no limits either.
     fn default() -> Self {
         ExchangeConfig {
@@ -81,6 +81,17 @@ impl Default for ExchangeConfig {
             first_order_id: 1,
             bnb_discount: STANDARD_BNB_DISCOUNT,
         }
+    }
+}
+
+impl ExchangeConfig {
+    /// The same configuration with every rate limit raised out of reach, still published in
+    /// `exchangeInfo`: load tests measure the exchange and its clients, not the throttle.
+    pub fn with_unreachable_rate_limits(mut self) -> ExchangeConfig {
+        for limit in &mut self.rate_limits {
+            limit.limit = u64::MAX / 2;
+        }
+        self
     }
 }
 

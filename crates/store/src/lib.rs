@@ -1,5 +1,6 @@
-//! spotbot's persistence: users and their exchange credentials, bot configurations and the leases
-//! that keep a bot from running twice, write-ahead orders, trades, positions and the cycle events.
+//! spotbot's persistence: users, their login sessions and their exchange credentials, bot
+//! configurations and the leases that keep a bot from running twice, write-ahead orders, trades,
+//! positions and the cycle events.
 //!
 //! One [`Store`] speaks to SQLite (the default, one file) or PostgreSQL (many worker processes)
 //! through sqlx's `Any` driver, so every repository function is written once in portable SQL.
@@ -28,6 +29,7 @@ mod positions;
 mod row;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tokens;
 mod trades;
 mod users;
 
@@ -44,6 +46,7 @@ pub use leases::{LEASE_BATCH, Lease};
 pub use model::{BotId, BotStatus, Mode, OrderStatus, Role, TradeId, UnknownValue, UserId};
 pub use orders::{NewOrder, OrderRow};
 pub use positions::PositionRow;
+pub use tokens::{Session, SessionId};
 pub use trades::{Execution, NewTrade, TradeFilter, TradeRow};
 pub use users::{NewUser, User};
 

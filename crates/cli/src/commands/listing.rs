@@ -25,18 +25,18 @@ pub struct DatabaseArgs {
 }
 
 impl DatabaseArgs {
-    async fn open(&self) -> Result<Store, Failure> {
-        let file = match &self.config {
-            Some(path) => ConfigFile::read(path).map_err(Failure::Usage)?,
-            None => ConfigFile::default(),
-        };
-        let mut config = file
-            .with_env(|name| std::env::var(name).ok())
-            .map_err(Failure::Usage)?;
+    /// The database URL these options name (flag, then environment, then file, then default).
+    pub(crate) fn url(&self) -> Result<String, Failure> {
+        let mut config = ConfigFile::load(self.config.as_deref()).map_err(Failure::Usage)?;
         if let Some(url) = &self.database {
             config.database_url = Some(url.clone());
         }
-        let url = config.database_url();
+        Ok(config.database_url())
+    }
+
+    /// Opens the database, which must exist already.
+    pub(crate) async fn open(&self) -> Result<Store, Failure> {
+        let url = self.url()?;
         if let Some(path) = url.strip_prefix("sqlite://")
             && !std::path::Path::new(path).exists()
         {
@@ -182,7 +182,9 @@ fn runtime(error: store::StoreError) -> Failure {
     Failure::Runtime(error.into())
 }
 
-fn block_on<F: std::future::Future<Output = Result<(), Failure>>>(work: F) -> Result<(), Failure> {
+pub(crate) fn block_on<F: std::future::Future<Output = Result<(), Failure>>>(
+    work: F,
+) -> Result<(), Failure> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -191,7 +193,7 @@ fn block_on<F: std::future::Future<Output = Result<(), Failure>>>(work: F) -> Re
 }
 
 /// Prints `rows` (the first is the header) with columns padded to their widest cell.
-fn print_table(rows: &[Vec<String>]) -> Result<(), Failure> {
+pub(crate) fn print_table(rows: &[Vec<String>]) -> Result<(), Failure> {
     let columns = rows.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..columns)
         .map(|column| {

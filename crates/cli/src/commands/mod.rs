@@ -5,3 +5,4 @@ pub mod listing;
 pub mod run;
 pub mod sim;
 pub mod sweep;
+pub mod user;

@@ -1,8 +1,9 @@
 //! `spotbot run`: the main job. Opens the database (migrating it), connects the exchange (by
 //! default the simulator, started in this process on loopback with an accelerated clock and a
 //! state file, so one command runs everything on a fresh machine), creates a demo user and bot
-//! the first time, and runs every active bot's cycle at each candle close until Ctrl-C or
-//! SIGTERM, which finish the cycles in flight, release the leases and save the simulator.
+//! the first time, serves the HTTP API (the `api` crate) and runs every active bot's cycle at each
+//! candle close until Ctrl-C or SIGTERM, which finish the cycles in flight, release the leases,
+//! stop the API after its requests in flight and save the simulator.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -44,6 +45,10 @@ Configuration: a TOML file (--config), overridden by environment variables, over
   [engine]   parallelism = 64, cycle_delay_ms = 1000, max_consecutive_failures = 5,
              lease_ttl_secs = 60, worker_id = \"host-pid\"
   [live]     confirm = \"I accept that spotbot trades real money\"   (required for --exchange live)
+  [api]      listen = \"127.0.0.1:8080\" (--listen), session_ttl_secs = 86400
+
+The HTTP API (health, readiness, register, login, logout, me) is served on --listen; create the
+first admin with `spotbot user add --admin`.
 
 A process trades the bots whose mode matches its exchange: paper bots on sim, testnet bots on
 testnet, live bots on live. Several processes may share one PostgreSQL database: a bot's lease
@@ -73,18 +78,15 @@ pub struct RunArgs {
     /// How many times faster than real time the built-in exchange's market runs.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub sim_speed: Option<u32>,
+    /// Address of the HTTP API (default 127.0.0.1:8080; port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 impl RunArgs {
     /// The configuration: file, then environment, then these flags.
     pub fn config(&self) -> Result<ConfigFile, Failure> {
-        let file = match &self.config {
-            Some(path) => ConfigFile::read(path).map_err(Failure::Usage)?,
-            None => ConfigFile::default(),
-        };
-        let mut config = file
-            .with_env(|name| std::env::var(name).ok())
-            .map_err(Failure::Usage)?;
+        let mut config = ConfigFile::load(self.config.as_deref()).map_err(Failure::Usage)?;
         if let Some(url) = &self.database {
             config.database_url = Some(url.clone());
         }
@@ -96,6 +98,9 @@ impl RunArgs {
         }
         if let Some(speed) = self.sim_speed {
             config.sim.speed = Some(speed);
+        }
+        if let Some(listen) = self.listen {
+            config.api.listen = Some(listen);
         }
         Ok(config)
     }
@@ -151,6 +156,25 @@ async fn serve(config: ConfigFile) -> Result<(), Failure> {
         "spotbot run: database {}",
         store::redacted_url(&database_url)
     );
+    // Bound before anything else starts, so that a taken address stops the run at once.
+    let listen = config.api_listen();
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|err| {
+        Failure::Runtime(anyhow::anyhow!(
+            "cannot listen on {listen} for the HTTP API: {err}; choose another address with --listen ADDR (or [api] listen in the config file)"
+        ))
+    })?;
+    let api_address = listener
+        .local_addr()
+        .context("cannot read the HTTP API's address")?;
+    let (stop_api, api_stopped) = oneshot::channel::<()>();
+    let api_server = tokio::spawn(api::serve(
+        listener,
+        api::ApiState::new(store.clone(), config.api_config()),
+        async {
+            let _ = api_stopped.await;
+        },
+    ));
+    println!("spotbot run: HTTP API at http://{api_address}");
 
     let (venues, sim, mode) = match exchange {
         ExchangeKind::Sim => {
@@ -206,6 +230,12 @@ async fn serve(config: ConfigFile) -> Result<(), Failure> {
     run_scheduler(engine, config.scheduler_settings(), stats.clone(), shutdown)
         .await
         .map_err(|err| Failure::Runtime(err.into()))?;
+
+    let _ = stop_api.send(());
+    api_server
+        .await
+        .context("the HTTP API's task failed")?
+        .context("the HTTP API failed")?;
 
     if let Some(sim) = sim {
         sim.server

@@ -175,7 +175,7 @@ async fn indexes(store: &Store) -> Vec<String> {
 async fn both_dialects_describe_the_same_schema() {
     let sqlite = TestDatabase::sqlite().await;
     let sqlite_columns = columns(sqlite.store()).await;
-    assert_eq!(sqlite_columns.len(), 67, "{sqlite_columns:#?}");
+    assert_eq!(sqlite_columns.len(), 73, "{sqlite_columns:#?}");
     assert!(sqlite_columns.contains(&("trades".to_owned(), "bot_config_id".to_owned(), false)));
     assert!(sqlite_columns.contains(&("trades".to_owned(), "realized_pnl".to_owned(), true)));
     let sqlite_indexes = indexes(sqlite.store()).await;

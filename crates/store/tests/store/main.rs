@@ -8,5 +8,6 @@ mod concurrency;
 mod connect;
 mod corrupt;
 mod orders;
+mod sessions;
 mod trades;
 mod users;

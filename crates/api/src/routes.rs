@@ -1,0 +1,265 @@
+//! The handlers: health and readiness, register, login, logout and `me`, the JSON 404 and 405,
+//! and the request and response bodies they speak.
+
+use std::fmt;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use store::{NewUser, Role, StoreError, User, UserId};
+
+use crate::auth::{AuthUser, ClientIp, new_token, token_hash};
+use crate::error::ApiError;
+use crate::json::Json;
+use crate::password::{hash_password, verify_password};
+use crate::{ApiState, now_ms, validate};
+
+/// The body of `GET /health` and of a successful `GET /ready`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// `"ok"` for health, `"ready"` for readiness.
+    pub status: String,
+}
+
+/// The body of `POST /api/v1/auth/register`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// The email address (unique).
+    pub email: String,
+    /// The login name (unique), 3 to 32 of `A-Z a-z 0-9 _ . -`.
+    pub username: String,
+    /// The password, 10 to 128 characters.
+    pub password: String,
+}
+
+impl fmt::Debug for RegisterRequest {
+    /// Everything but the password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegisterRequest")
+            .field("email", &self.email)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The body of `POST /api/v1/auth/login`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The login name.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+impl fmt::Debug for LoginRequest {
+    /// Everything but the password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to a login: the bearer token (shown this once; the server keeps only its hash)
+/// and when it expires.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct LoginResponse {
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// When the token stops working, in ms since the epoch.
+    pub expires_at_ms: i64,
+}
+
+impl fmt::Debug for LoginResponse {
+    /// Everything but the token.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginResponse")
+            .field("expires_at_ms", &self.expires_at_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A user as the API shows it (never with the password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserBody {
+    /// The user's id.
+    pub id: i64,
+    /// The email address.
+    pub email: String,
+    /// The login name.
+    pub username: String,
+    /// `"user"` or `"admin"`.
+    pub role: String,
+    /// When the user was created, in ms since the epoch.
+    pub created_at_ms: i64,
+}
+
+impl From<User> for UserBody {
+    fn from(user: User) -> Self {
+        UserBody {
+            id: user.id.0,
+            email: user.email,
+            username: user.username,
+            role: user.role.as_str().to_owned(),
+            created_at_ms: user.created_at_ms,
+        }
+    }
+}
+
+/// Runs CPU-heavy password work on the blocking pool, so that it does not stall the requests
+/// sharing this worker thread.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, crate::password::PasswordError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+/// `GET /health`: the process answers.
+pub(crate) async fn health() -> Json<Status> {
+    Json(Status {
+        status: "ok".to_owned(),
+    })
+}
+
+/// `GET /ready`: the database answers too.
+pub(crate) async fn ready(State(state): State<ApiState>) -> Result<Json<Status>, ApiError> {
+    // Any query proves the database answers; looking up a user id that never exists is one that
+    // costs an index probe on both backends.
+    match state.store.user(UserId(0)).await {
+        Ok(_) => Ok(Json(Status {
+            status: "ready".to_owned(),
+        })),
+        Err(error) => {
+            tracing::warn!(%error, "not ready: the database does not answer");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "the database does not answer",
+            ))
+        }
+    }
+}
+
+/// `POST /api/v1/auth/register`: a new account with the `user` role.
+pub(crate) async fn register(
+    State(state): State<ApiState>,
+    Json(request): Json<RegisterRequest>,
+) -> Result<(StatusCode, Json<UserBody>), ApiError> {
+    validate::account(&request.email, &request.username, &request.password)
+        .map_err(|invalid| ApiError::invalid_value(invalid.field, invalid.message))?;
+    let cost = state.config.password_cost;
+    let password = request.password;
+    let password_hash = blocking(move || hash_password(&password, cost)).await?;
+    let new_user = NewUser {
+        email: request.email,
+        username: request.username,
+        password_hash: Some(password_hash),
+        role: Role::User,
+    };
+    let user = match state.store.create_user(&new_user, now_ms()).await {
+        Ok(user) => user,
+        Err(StoreError::Duplicate { what, .. }) => {
+            let field = if what.contains("email") {
+                "email"
+            } else {
+                "username"
+            };
+            return Err(ApiError::conflict(
+                field,
+                format!("a user with this {field} exists already"),
+            ));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    tracing::info!(user = %user.id, username = %user.username, "user registered");
+    Ok((StatusCode::CREATED, Json(user.into())))
+}
+
+/// `POST /api/v1/auth/login`: a new session for the right username and password.
+pub(crate) async fn login(
+    State(state): State<ApiState>,
+    ClientIp(ip): ClientIp,
+    Json(request): Json<LoginRequest>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    let now = now_ms();
+    if let Err(retry_after_secs) = state.limiter.begin(&request.username, ip, now) {
+        tracing::warn!(username = %request.username, %ip, "login refused: too many failures");
+        return Err(ApiError::too_many_requests(retry_after_secs));
+    }
+    let user = state.store.user_by_username(&request.username).await?;
+    let stored_hash = match &user {
+        Some(user) => state.store.password_hash(user.id).await?,
+        None => None,
+    };
+    let dummy = state.dummy_hash.clone();
+    let cost = state.config.password_cost;
+    let password = request.password;
+    // Unknown users, and users without a password, are checked against a dummy hash of the same
+    // cost, so that the answer takes as long as for a wrong password.
+    let matches = blocking(move || match stored_hash {
+        Some(hash) => verify_password(&password, &hash),
+        None => {
+            let dummy = match dummy.get() {
+                Some(dummy) => dummy,
+                None => {
+                    let made = hash_password("spotbot dummy password", cost)?;
+                    dummy.get_or_init(|| made)
+                }
+            };
+            verify_password(&password, dummy).map(|_| false)
+        }
+    })
+    .await?;
+    let Some(user) = user.filter(|_| matches) else {
+        return Err(ApiError::unauthorized("wrong username or password"));
+    };
+    state.limiter.succeeded(&request.username, ip);
+    let token = new_token().map_err(ApiError::internal)?;
+    let ttl_ms = i64::try_from(state.config.session_ttl.as_millis()).unwrap_or(i64::MAX);
+    let session = state
+        .store
+        .create_session(user.id, &token_hash(&token), now, ttl_ms)
+        .await?;
+    tracing::info!(user = %user.id, session = %session.id, "logged in");
+    Ok(Json(LoginResponse {
+        token,
+        expires_at_ms: session.expires_at_ms,
+    }))
+}
+
+/// `POST /api/v1/auth/logout`: revokes the caller's token.
+pub(crate) async fn logout(
+    State(state): State<ApiState>,
+    auth: AuthUser,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .revoke_session(&auth.token_hash, now_ms())
+        .await?;
+    tracing::info!(user = %auth.user.id, session = %auth.session, "logged out");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/me`: the caller.
+pub(crate) async fn me(auth: AuthUser) -> Json<UserBody> {
+    Json(auth.user.into())
+}
+
+/// Any path no route serves.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+/// A route served, with a method it does not take.
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take this method",
+    )
+}

@@ -1,0 +1,144 @@
+//! Login sessions: [`Session`], [`SessionId`] and the [`Store`] methods that create, resolve and
+//! revoke them. A session is what a bearer token stands for; the store only ever sees the token's
+//! hash (the caller hashes it), so the table holds nothing that would let a reader log in.
+
+use std::fmt;
+
+use crate::Store;
+use crate::error::{StoreError, StoreResult, is_foreign_key_violation, is_unique_violation};
+use crate::model::UserId;
+use crate::row::RowReader;
+use crate::users::User;
+
+/// A session's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub i64);
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// A session, as created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The session's id.
+    pub id: SessionId,
+    /// Whose session it is.
+    pub user_id: UserId,
+    /// When it was created, in ms since the epoch.
+    pub created_at_ms: i64,
+    /// When it stops working, in ms since the epoch (it is live while `now < expires_at_ms`).
+    pub expires_at_ms: i64,
+}
+
+impl Store {
+    /// Opens a session for `user`, known by `token_hash`, live until `now_ms + ttl_ms`.
+    /// [`StoreError::NotFound`] when there is no such user, [`StoreError::Duplicate`] when the
+    /// hash is taken (a token was reused), [`StoreError::InvalidValue`] for an empty hash or a ttl
+    /// that is not positive.
+    pub async fn create_session(
+        &self,
+        user: UserId,
+        token_hash: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> StoreResult<Session> {
+        if token_hash.is_empty() {
+            return Err(StoreError::InvalidValue {
+                field: "session token_hash",
+                detail: "must not be empty".to_owned(),
+            });
+        }
+        let expires_at_ms = (ttl_ms > 0)
+            .then(|| now_ms.checked_add(ttl_ms))
+            .flatten()
+            .ok_or_else(|| StoreError::InvalidValue {
+                field: "session ttl_ms",
+                detail: format!("must be positive and not overflow, got {ttl_ms}"),
+            })?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO sessions (user_id, token_hash, created_at_ms, expires_at_ms) \
+             VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(user.0)
+        .bind(token_hash)
+        .bind(now_ms)
+        .bind(expires_at_ms)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(|error| {
+            if is_foreign_key_violation(&error) {
+                StoreError::NotFound {
+                    what: "user",
+                    key: user.to_string(),
+                }
+            } else if is_unique_violation(&error) {
+                // The hash itself is not shown: it identifies a session as well as the token does
+                // to anyone holding the database.
+                StoreError::Duplicate {
+                    what: "session with token hash",
+                    key: "<redacted>".to_owned(),
+                }
+            } else {
+                error.into()
+            }
+        })?;
+        Ok(Session {
+            id: SessionId(id),
+            user_id: user,
+            created_at_ms: now_ms,
+            expires_at_ms,
+        })
+    }
+
+    /// The live session known by `token_hash` and its user: `None` when there is none, or it
+    /// expired (`expires_at_ms <= now_ms`) or was revoked.
+    pub async fn session_user(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<(SessionId, User)>> {
+        let Some(row) = sqlx::query(
+            "SELECT id, user_id FROM sessions \
+             WHERE token_hash = $1 AND expires_at_ms > $2 AND revoked_at_ms IS NULL",
+        )
+        .bind(token_hash)
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let reader = RowReader::new(&row, "sessions", "id")?;
+        let session = SessionId(reader.i64("id")?);
+        let user_id = UserId(reader.i64("user_id")?);
+        // The foreign key keeps the user from vanishing; a missing one means the database was
+        // changed behind the store's back.
+        let user = self
+            .user(user_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt {
+                table: "sessions",
+                column: "user_id",
+                row_id: session.to_string(),
+                detail: format!("user {user_id} does not exist"),
+            })?;
+        Ok(Some((session, user)))
+    }
+
+    /// Revokes the session known by `token_hash` at `now_ms`; whether there was one not yet
+    /// revoked (an expired one is still marked, so that the record says it was ended).
+    pub async fn revoke_session(&self, token_hash: &str, now_ms: i64) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE sessions SET revoked_at_ms = $2 \
+             WHERE token_hash = $1 AND revoked_at_ms IS NULL",
+        )
+        .bind(token_hash)
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+}
