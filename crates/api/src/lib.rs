@@ -1,7 +1,8 @@
 //! spotbot's HTTP API: health and readiness, accounts (register, login, logout, `me`) with
 //! argon2id password hashes, expiring and revocable bearer tokens, and failed-login limits per
-//! account and per IP. Everything speaks JSON, errors included (`{code, message, field}`, see
-//! [`ApiError`]).
+//! account and per IP; each user's exchange keys (encrypted at rest), bots, trades, positions and
+//! performance, every query scoped to the caller (another user's resource is a 404). Everything
+//! speaks JSON, errors included (`{code, message, field}`, see [`ApiError`]).
 //!
 //! [`router`] builds the routes on an [`ApiState`]; [`serve`] runs them on a listener with the
 //! client addresses the login limits need:
@@ -22,14 +23,23 @@
 //! | `POST /api/v1/auth/login` | 200 [`LoginResponse`] from a [`LoginRequest`] |
 //! | `POST /api/v1/auth/logout` | 204, revoking the bearer token |
 //! | `GET /api/v1/me` | 200 [`UserBody`] of the bearer token's user |
+//! | `PUT`/`GET`/`DELETE /api/v1/credentials` | the caller's exchange keys, the secret encrypted ([`vault`]) and never returned |
+//! | `/api/v1/bots` (+ `/{id}`, `/{id}/start\|stop\|pause`) | the caller's bots ([`BotBody`]) |
+//! | `GET /api/v1/trades` (+ `.csv`) | the caller's trades: filters by bot, symbol, side and time, cursor pages |
+//! | `GET /api/v1/positions` | the caller's bots' positions |
+//! | `GET /api/v1/performance` (`?bot=ID`) | realised PnL, fees, win rate, trade counts, max drawdown |
 
 mod auth;
+mod bots;
+mod credentials;
 mod error;
 mod json;
 mod limiter;
 pub mod password;
 mod routes;
+mod trades;
 pub mod validate;
+pub mod vault;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -43,6 +53,10 @@ use store::Store;
 use tokio::net::TcpListener;
 
 pub use auth::AuthUser;
+pub use bots::{
+    BOT_NAME_MAX_CHARS, BotBody, CreateBotRequest, KnownSymbols, PatchBotRequest, PositionBody,
+};
+pub use credentials::{CREDENTIAL_MAX_CHARS, CredentialsBody, PutCredentialsRequest};
 pub use error::{ApiError, ErrorBody};
 pub use json::Json;
 pub use limiter::LoginLimits;
@@ -55,7 +69,7 @@ use limiter::LoginLimiter;
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 /// How the API behaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ApiConfig {
     /// How long a login's token works (default 24 hours).
     pub session_ttl: Duration,
@@ -63,6 +77,11 @@ pub struct ApiConfig {
     pub login_limits: LoginLimits,
     /// The work each new password hash takes.
     pub password_cost: PasswordCost,
+    /// The key that encrypts users' exchange secrets; without one (the default) storing
+    /// credentials answers 503. `spotbot run` always sets it (see [`vault::MasterKey::load`]).
+    pub master_key: Option<vault::MasterKey>,
+    /// The symbols bots may trade, with their rules (default: the simulator's listings).
+    pub symbols: KnownSymbols,
 }
 
 impl Default for ApiConfig {
@@ -71,6 +90,8 @@ impl Default for ApiConfig {
             session_ttl: Duration::from_secs(24 * 60 * 60),
             login_limits: LoginLimits::default(),
             password_cost: PasswordCost::default(),
+            master_key: None,
+            symbols: KnownSymbols::default(),
         }
     }
 }
@@ -113,6 +134,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/auth/login", post(routes::login))
         .route("/api/v1/auth/logout", post(routes::logout))
         .route("/api/v1/me", get(routes::me))
+        .merge(credentials::routes())
+        .merge(bots::routes())
+        .merge(trades::routes())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))

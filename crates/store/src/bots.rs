@@ -1,6 +1,9 @@
 //! Bot configurations: [`BotConfig`], [`NewBot`] and the [`Store`] methods that create, list and
-//! update them (activation and the status the engine records after each cycle). The lease columns
-//! of the same table belong to [`crate::leases`].
+//! update them (activation and the status the engine records after each cycle), plus the
+//! owner-scoped ones the API uses ([`Store::user_bot`], [`Store::update_bot`],
+//! [`Store::control_bot`], [`Store::delete_bot`]): each names the user as well as the bot, so a
+//! bot of someone else is simply not found. The lease columns of the same table belong to
+//! [`crate::leases`].
 
 use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
@@ -45,7 +48,8 @@ pub struct BotConfig {
     pub updated_at_ms: i64,
 }
 
-/// A bot to create; it starts [`BotStatus::Idle`] with no failures.
+/// A bot to create (it starts [`BotStatus::Idle`] with no failures), or the new configuration of
+/// an existing one (see [`Store::update_bot`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewBot {
     /// Whose bot it is.
@@ -66,6 +70,33 @@ pub struct NewBot {
     pub mode: Mode,
     /// Whether it should run.
     pub is_active: bool,
+}
+
+/// What a user does to a bot's run state (see [`Store::control_bot`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BotControl {
+    /// Active and idle, with no last error and no failure count: a fresh start, also after the
+    /// engine paused it for failing.
+    Start,
+    /// Inactive and idle. The last error and failure count stay, to tell why it had stopped.
+    Stop,
+    /// Paused: the scheduler skips it until it is started. Active, error and count stay.
+    Pause,
+}
+
+/// What [`Store::delete_bot`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BotDeletion {
+    /// The bot and its events are gone.
+    Deleted,
+    /// The user has no such bot.
+    NotFound,
+    /// The bot is active, or a worker holds its lease (a cycle may be writing an order): stop it
+    /// first.
+    Running,
+    /// The bot has orders or trades, which stay as the user's history: it can be stopped, not
+    /// deleted.
+    HasHistory,
 }
 
 const BOT_COLUMNS: &str = "id, user_id, name, symbol, candle_interval, strategy, strategy_params, \
@@ -97,25 +128,7 @@ impl Store {
     /// Creates a bot. [`StoreError::Duplicate`] when the user has a bot of that name,
     /// [`StoreError::NotFound`] when there is no such user.
     pub async fn create_bot(&self, bot: &NewBot, now_ms: i64) -> StoreResult<BotConfig> {
-        for (field, value) in [
-            ("bot name", &bot.name),
-            ("symbol", &bot.symbol),
-            ("interval", &bot.interval),
-            ("strategy", &bot.strategy),
-        ] {
-            if value.trim().is_empty() {
-                return Err(StoreError::InvalidValue {
-                    field,
-                    detail: "must not be empty".to_owned(),
-                });
-            }
-        }
-        if bot.quote_per_buy <= Decimal::ZERO {
-            return Err(StoreError::InvalidValue {
-                field: "quote_per_buy",
-                detail: format!("must be positive, got {}", bot.quote_per_buy),
-            });
-        }
+        check_new_bot(bot)?;
         let row = sqlx::query(&format!(
             "INSERT INTO bot_configs (user_id, name, symbol, candle_interval, strategy, \
              strategy_params, quote_per_buy, mode, is_active, status, consecutive_failures, \
@@ -254,6 +267,190 @@ impl Store {
         .await?;
         found(result.rows_affected(), id)
     }
+}
+
+impl Store {
+    /// Bot `id` if `user` owns it: another user's bot is `None`, exactly like a missing one.
+    pub async fn user_bot(&self, user: UserId, id: BotId) -> StoreResult<Option<BotConfig>> {
+        sqlx::query(&format!(
+            "SELECT {BOT_COLUMNS} FROM bot_configs WHERE id = $1 AND user_id = $2"
+        ))
+        .bind(id.0)
+        .bind(user.0)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(bot_from_row)
+        .transpose()
+    }
+
+    /// Replaces the configuration of bot `id` of `bot.user_id` with `bot`'s (name, symbol,
+    /// interval, strategy and its parameters, quote per BUY, mode, activation) and sets
+    /// `updated_at_ms`, which the scheduler watches (see [`Store::bots_revision`]). Status, last
+    /// error and failure count are left to [`Store::control_bot`] and the engine. `None` when the
+    /// user has no such bot; [`StoreError::Duplicate`] when another of their bots has the name.
+    pub async fn update_bot(
+        &self,
+        id: BotId,
+        bot: &NewBot,
+        now_ms: i64,
+    ) -> StoreResult<Option<BotConfig>> {
+        check_new_bot(bot)?;
+        let row = sqlx::query(&format!(
+            "UPDATE bot_configs SET name = $3, symbol = $4, candle_interval = $5, strategy = $6, \
+             strategy_params = $7, quote_per_buy = $8, mode = $9, is_active = $10, \
+             updated_at_ms = $11 WHERE id = $1 AND user_id = $2 RETURNING {BOT_COLUMNS}"
+        ))
+        .bind(id.0)
+        .bind(bot.user_id.0)
+        .bind(&bot.name)
+        .bind(&bot.symbol)
+        .bind(&bot.interval)
+        .bind(&bot.strategy)
+        .bind(&bot.strategy_params)
+        .bind(decimal_text(bot.quote_per_buy))
+        .bind(bot.mode.as_str())
+        .bind(bool_int(bot.is_active))
+        .bind(now_ms)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(|error| {
+            if is_unique_violation(&error) {
+                StoreError::Duplicate {
+                    what: "bot",
+                    key: format!("{:?} of user {}", bot.name, bot.user_id),
+                }
+            } else {
+                error.into()
+            }
+        })?;
+        row.as_ref().map(bot_from_row).transpose()
+    }
+
+    /// Starts, stops or pauses bot `id` of `user` (see [`BotControl`]); the bot as it is now, or
+    /// `None` when the user has no such bot.
+    pub async fn control_bot(
+        &self,
+        user: UserId,
+        id: BotId,
+        control: BotControl,
+        now_ms: i64,
+    ) -> StoreResult<Option<BotConfig>> {
+        let set = match control {
+            BotControl::Start => {
+                "is_active = 1, status = $3, last_error = NULL, consecutive_failures = 0"
+            }
+            BotControl::Stop => "is_active = 0, status = $3",
+            BotControl::Pause => "status = $3",
+        };
+        let status = match control {
+            BotControl::Start | BotControl::Stop => BotStatus::Idle,
+            BotControl::Pause => BotStatus::Paused,
+        };
+        sqlx::query(&format!(
+            "UPDATE bot_configs SET {set}, updated_at_ms = $4 WHERE id = $1 AND user_id = $2 \
+             RETURNING {BOT_COLUMNS}"
+        ))
+        .bind(id.0)
+        .bind(user.0)
+        .bind(status.as_str())
+        .bind(now_ms)
+        .fetch_optional(&self.writer)
+        .await?
+        .as_ref()
+        .map(bot_from_row)
+        .transpose()
+    }
+
+    /// Whether bot `id` ever wrote an order or a trade: from then on its symbol and mode are
+    /// part of its history (its position is in that symbol, on that venue).
+    pub async fn bot_has_history(&self, id: BotId) -> StoreResult<bool> {
+        let count: i64 = sqlx::query_scalar(HISTORY_COUNT)
+            .bind(id.0)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(count > 0)
+    }
+
+    /// Deletes bot `id` of `user` with its cycle events, unless it is running or has orders or
+    /// trades (see [`BotDeletion`]): trades are the user's record and refer to the bot, so such
+    /// a bot is stopped rather than deleted.
+    pub async fn delete_bot(
+        &self,
+        user: UserId,
+        id: BotId,
+        now_ms: i64,
+    ) -> StoreResult<BotDeletion> {
+        let mut tx = self.begin_write().await?;
+        let row: Option<(i64, Option<String>, i64)> = sqlx::query_as(
+            "SELECT is_active, lease_owner, lease_expires_at_ms FROM bot_configs \
+             WHERE id = $1 AND user_id = $2",
+        )
+        .bind(id.0)
+        .bind(user.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((is_active, lease_owner, lease_expires_at_ms)) = row else {
+            return Ok(BotDeletion::NotFound);
+        };
+        if is_active != 0 || (lease_owner.is_some() && lease_expires_at_ms > now_ms) {
+            return Ok(BotDeletion::Running);
+        }
+        let history: i64 = sqlx::query_scalar(HISTORY_COUNT)
+            .bind(id.0)
+            .fetch_one(&mut *tx)
+            .await?;
+        if history > 0 {
+            return Ok(BotDeletion::HasHistory);
+        }
+        sqlx::query("DELETE FROM events WHERE bot_id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        let deleted = sqlx::query("DELETE FROM bot_configs WHERE id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await;
+        match deleted {
+            // On PostgreSQL a worker may still insert an order between the check and the delete:
+            // the foreign key then refuses, and the bot has history after all.
+            Err(error) if is_foreign_key_violation(&error) => Ok(BotDeletion::HasHistory),
+            Err(error) => Err(error.into()),
+            Ok(_) => {
+                tx.commit().await?;
+                Ok(BotDeletion::Deleted)
+            }
+        }
+    }
+}
+
+/// How many orders and trades refer to bot `$1`.
+const HISTORY_COUNT: &str = "SELECT (SELECT COUNT(*) FROM orders WHERE bot_id = $1) \
+     + (SELECT COUNT(*) FROM trades WHERE bot_config_id = $1)";
+
+/// Refuses a bot whose name, symbol, interval or strategy is blank, or whose quote per BUY is
+/// not positive.
+fn check_new_bot(bot: &NewBot) -> StoreResult<()> {
+    for (field, value) in [
+        ("bot name", &bot.name),
+        ("symbol", &bot.symbol),
+        ("interval", &bot.interval),
+        ("strategy", &bot.strategy),
+    ] {
+        if value.trim().is_empty() {
+            return Err(StoreError::InvalidValue {
+                field,
+                detail: "must not be empty".to_owned(),
+            });
+        }
+    }
+    if bot.quote_per_buy <= Decimal::ZERO {
+        return Err(StoreError::InvalidValue {
+            field: "quote_per_buy",
+            detail: format!("must be positive, got {}", bot.quote_per_buy),
+        });
+    }
+    Ok(())
 }
 
 /// `Ok` when an update by bot id touched a row.

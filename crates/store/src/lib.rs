@@ -37,7 +37,7 @@ use std::fmt;
 
 use sqlx::AnyPool;
 
-pub use bots::{BotConfig, NewBot};
+pub use bots::{BotConfig, BotControl, BotDeletion, NewBot};
 pub use connect::redacted_url;
 pub use credentials::StoredCredentials;
 pub use error::{StoreError, StoreResult};
@@ -47,7 +47,7 @@ pub use model::{BotId, BotStatus, Mode, OrderStatus, Role, TradeId, UnknownValue
 pub use orders::{NewOrder, OrderRow};
 pub use positions::PositionRow;
 pub use tokens::{Session, SessionId};
-pub use trades::{Execution, NewTrade, TradeFilter, TradeRow};
+pub use trades::{Execution, NewTrade, Performance, RATIO_DECIMAL_PLACES, TradeFilter, TradeRow};
 pub use users::{NewUser, User};
 
 /// A handle on the database: a connection pool, cheap to clone and share between tasks.

@@ -1,6 +1,9 @@
 //! Trades: one row per executed order, written by [`Store::record_execution`] in one transaction
 //! with the order's final status, the bot's new position and a `trade` event, so that none of
-//! them can exist without the others; and [`Store::trades`], filtered and paged by id.
+//! them can exist without the others; [`Store::trades`], filtered and paged by id; and
+//! [`Performance`], the results (realised PnL, fees, win rate, drawdown) of a set of trades.
+
+use std::collections::BTreeMap;
 
 use market::Side;
 use rust_decimal::Decimal;
@@ -458,5 +461,284 @@ fn same_execution(existing: TradeRow, trade: &NewTrade) -> StoreResult<TradeRow>
                 trade.binance_order_id
             ),
         })
+    }
+}
+
+/// Whether a commission paid in some asset is in the trade's quote asset, its base asset, or a
+/// third asset (BNB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FeeAsset {
+    Quote,
+    Base,
+    Other,
+}
+
+/// Which asset of `symbol` a commission in `asset` is: the quote when the symbol ends with it, the
+/// base when the symbol starts with it, another asset otherwise. A trade row does not record its
+/// symbol's base and quote assets; Binance spells every spot symbol as base then quote, so the
+/// affixes tell them apart (the quote is tried first, so that `BNBUSDT` paying in `USDT` is quote
+/// and paying in `BNB` is base).
+fn fee_asset(symbol: &str, asset: &str) -> FeeAsset {
+    if asset.is_empty() || symbol.len() <= asset.len() {
+        FeeAsset::Other
+    } else if symbol.ends_with(asset) {
+        FeeAsset::Quote
+    } else if symbol.starts_with(asset) {
+        FeeAsset::Base
+    } else {
+        FeeAsset::Other
+    }
+}
+
+/// Digits kept in the ratios of [`Performance`] ([`Performance::win_rate`],
+/// [`Performance::max_drawdown_share`]).
+pub const RATIO_DECIMAL_PLACES: u32 = 6;
+
+/// `part / whole` rounded half away from zero to [`RATIO_DECIMAL_PLACES`]; `whole` must not be 0.
+fn ratio(part: Decimal, whole: Decimal) -> Decimal {
+    (part / whole)
+        .round_dp_with_strategy(
+            RATIO_DECIMAL_PLACES,
+            rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+        )
+        .normalize()
+}
+
+/// The results of a set of trades, computed by [`Performance::of`]. Amounts are in the quote
+/// asset of the trades' symbols: figures over trades of symbols with different quote assets add
+/// unlike amounts, so they are only meaningful per quote asset (per bot, a bot trading one
+/// symbol).
+///
+/// *Realised equity* is the running sum of the SELLs' realised PnL in execution order (time, then
+/// trade id), starting from 0; BUYs realise nothing. Its *max drawdown* is the largest drop from a
+/// running peak (the start, 0, counts as a peak) to a later value: `max(peak_so_far - equity)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Performance {
+    /// The PnL the SELLs realised, summed.
+    pub realized_pnl: Decimal,
+    /// Commissions valued in quote: those paid in the quote asset as they are, those paid in the
+    /// base asset times the trade's price.
+    pub fees_quote: Decimal,
+    /// Commissions paid in any other asset (BNB), summed per asset, not valued: their price at
+    /// the time is not recorded. Assets whose commissions were all zero are left out.
+    pub fees_other: BTreeMap<String, Decimal>,
+    /// How many BUY trades.
+    pub buys: u64,
+    /// How many SELL trades.
+    pub sells: u64,
+    /// How many SELLs realised a profit (`realized_pnl > 0`).
+    pub winning_sells: u64,
+    /// `winning_sells / sells`, rounded to [`RATIO_DECIMAL_PLACES`]; `None` without SELLs.
+    pub win_rate: Option<Decimal>,
+    /// The max drawdown of realised equity (see the type's documentation), 0 when equity never
+    /// fell.
+    pub max_drawdown: Decimal,
+    /// [`Performance::max_drawdown`] as a share of the peak it fell from, rounded to
+    /// [`RATIO_DECIMAL_PLACES`] (0.25 is a quarter of the peak); `None` when there was no drawdown
+    /// or its peak was not positive (a fall from 0 or below is no share of anything).
+    pub max_drawdown_share: Option<Decimal>,
+}
+
+impl Performance {
+    /// The results of `trades`, in any order (they are put in execution order here).
+    ///
+    /// Sums saturate instead of overflowing: no real account comes near 7.9e28, and a corrupt row
+    /// must not panic whoever asks.
+    pub fn of<'t>(trades: impl IntoIterator<Item = &'t TradeRow>) -> Performance {
+        let mut trades: Vec<&TradeRow> = trades.into_iter().collect();
+        trades.sort_by_key(|trade| (trade.executed_at_ms, trade.id));
+        let mut result = Performance::default();
+        let (mut equity, mut peak, mut drawdown_peak) = (Decimal::ZERO, Decimal::ZERO, None);
+        for trade in trades {
+            if !trade.commission.is_zero() {
+                match fee_asset(&trade.symbol, &trade.commission_asset) {
+                    FeeAsset::Quote => {
+                        result.fees_quote = result.fees_quote.saturating_add(trade.commission);
+                    }
+                    FeeAsset::Base => {
+                        let valued = trade.commission.saturating_mul(trade.price);
+                        result.fees_quote = result.fees_quote.saturating_add(valued);
+                    }
+                    FeeAsset::Other => {
+                        let total = result
+                            .fees_other
+                            .entry(trade.commission_asset.clone())
+                            .or_default();
+                        *total = total.saturating_add(trade.commission);
+                    }
+                }
+            }
+            match trade.side {
+                Side::Buy => result.buys += 1,
+                Side::Sell => {
+                    result.sells += 1;
+                    let pnl = trade.realized_pnl.unwrap_or(Decimal::ZERO);
+                    if pnl > Decimal::ZERO {
+                        result.winning_sells += 1;
+                    }
+                    equity = equity.saturating_add(pnl);
+                    peak = peak.max(equity);
+                    let drawdown = peak.saturating_sub(equity);
+                    if drawdown > result.max_drawdown {
+                        result.max_drawdown = drawdown;
+                        drawdown_peak = Some(peak);
+                    }
+                }
+            }
+        }
+        result.realized_pnl = equity.normalize();
+        result.fees_quote = result.fees_quote.normalize();
+        for total in result.fees_other.values_mut() {
+            *total = total.normalize();
+        }
+        result.max_drawdown = result.max_drawdown.normalize();
+        if result.sells > 0 {
+            result.win_rate = Some(ratio(
+                Decimal::from(result.winning_sells),
+                Decimal::from(result.sells),
+            ));
+        }
+        result.max_drawdown_share = drawdown_peak
+            .filter(|peak| *peak > Decimal::ZERO)
+            .map(|peak| ratio(result.max_drawdown, peak));
+        result
+    }
+
+    /// How many trades: [`Performance::buys`] plus [`Performance::sells`].
+    pub fn trades(&self) -> u64 {
+        self.buys + self.sells
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(text: &str) -> Decimal {
+        Decimal::from_str_exact(text).unwrap()
+    }
+
+    /// Trade `id` of bot 1 on BTCUSDT at `at_ms`: a SELL when `pnl` is given, else a BUY.
+    fn trade(id: i64, at_ms: i64, pnl: Option<&str>, commission: &str, asset: &str) -> TradeRow {
+        TradeRow {
+            id: TradeId(id),
+            bot_id: BotId(1),
+            user_id: UserId(1),
+            binance_order_id: id,
+            client_order_id: format!("c{id}"),
+            symbol: "BTCUSDT".to_owned(),
+            side: if pnl.is_some() { Side::Sell } else { Side::Buy },
+            order_type: "MARKET".to_owned(),
+            price: d("20000"),
+            quantity_filled: d("0.01"),
+            quote_quantity_filled: d("200"),
+            commission: d(commission),
+            commission_asset: asset.to_owned(),
+            realized_pnl: pnl.map(d),
+            executed_at_ms: at_ms,
+        }
+    }
+
+    #[test]
+    fn no_trades_is_all_zero_and_no_ratios() {
+        let performance = Performance::of(&[]);
+        assert_eq!(performance, Performance::default());
+        assert_eq!(performance.trades(), 0);
+        assert_eq!(performance.win_rate, None);
+        assert_eq!(performance.max_drawdown_share, None);
+    }
+
+    #[test]
+    fn fees_are_valued_in_quote_and_third_assets_kept_apart() {
+        let trades = [
+            trade(1, 10, None, "0.2", "USDT"),
+            // 0.00001 BTC at 20000 = 0.2 USDT.
+            trade(2, 20, Some("1"), "0.00001", "BTC"),
+            trade(3, 30, None, "0.0005", "BNB"),
+            trade(4, 40, Some("2"), "0.00025", "BNB"),
+            trade(5, 50, None, "0", "ETH"),
+        ];
+        let performance = Performance::of(&trades);
+        assert_eq!(performance.fees_quote, d("0.4"));
+        assert_eq!(
+            performance.fees_other,
+            BTreeMap::from([("BNB".to_owned(), d("0.00075"))])
+        );
+        assert_eq!((performance.buys, performance.sells), (3, 2));
+        assert_eq!(performance.trades(), 5);
+    }
+
+    #[test]
+    fn the_commission_asset_is_told_by_the_symbol_affixes() {
+        assert_eq!(fee_asset("BTCUSDT", "USDT"), FeeAsset::Quote);
+        assert_eq!(fee_asset("BTCUSDT", "BTC"), FeeAsset::Base);
+        assert_eq!(fee_asset("BTCUSDT", "BNB"), FeeAsset::Other);
+        assert_eq!(fee_asset("BNBUSDT", "BNB"), FeeAsset::Base);
+        assert_eq!(fee_asset("BNBBTC", "BTC"), FeeAsset::Quote);
+        assert_eq!(fee_asset("BTCUSDT", "BTCUSDT"), FeeAsset::Other);
+        assert_eq!(fee_asset("BTCUSDT", ""), FeeAsset::Other);
+    }
+
+    #[test]
+    fn pnl_win_rate_and_drawdown_by_hand() {
+        // Equity after each SELL: 10, 4, 9, 1, 13, 12. Peaks: 10, 10, 10, 10, 13, 13.
+        // Drawdowns: 0, 6, 1, 9, 0, 1: the largest is 9, from the peak 10 (0.9 of it).
+        // Given out of order: execution order is by time, not by id.
+        let trades = [
+            trade(6, 60, Some("-1"), "0", "USDT"),
+            trade(1, 10, Some("10"), "0", "USDT"),
+            trade(2, 20, Some("-6"), "0", "USDT"),
+            trade(7, 15, None, "0", "USDT"),
+            trade(3, 30, Some("5"), "0", "USDT"),
+            trade(4, 40, Some("-8"), "0", "USDT"),
+            trade(5, 50, Some("12"), "0", "USDT"),
+        ];
+        let performance = Performance::of(&trades);
+        assert_eq!(performance.realized_pnl, d("12"));
+        assert_eq!((performance.buys, performance.sells), (1, 6));
+        assert_eq!(performance.winning_sells, 3);
+        assert_eq!(performance.win_rate, Some(d("0.5")));
+        assert_eq!(performance.max_drawdown, d("9"));
+        assert_eq!(performance.max_drawdown_share, Some(d("0.9")));
+    }
+
+    #[test]
+    fn a_fall_from_zero_has_no_share_and_ratios_round_half_away_from_zero() {
+        // Equity: -3, -1, -4: peak 0 throughout, drawdowns 3, 1, 4. Wins: 1 of 3.
+        let trades = [
+            trade(1, 10, Some("-3"), "0", "USDT"),
+            trade(2, 20, Some("2"), "0", "USDT"),
+            trade(3, 30, Some("-3"), "0", "USDT"),
+        ];
+        let performance = Performance::of(&trades);
+        assert_eq!(performance.realized_pnl, d("-4"));
+        assert_eq!(performance.max_drawdown, d("4"));
+        assert_eq!(performance.max_drawdown_share, None);
+        assert_eq!(performance.win_rate, Some(d("0.333333")));
+        // 2 of 3: 0.6666666... rounds up.
+        let trades = [
+            trade(1, 10, Some("1"), "0", "USDT"),
+            trade(2, 20, Some("1"), "0", "USDT"),
+            trade(3, 30, Some("0"), "0", "USDT"),
+        ];
+        let performance = Performance::of(&trades);
+        assert_eq!(performance.win_rate, Some(d("0.666667")));
+        // A zero PnL is not a win, and equity that never falls has no drawdown.
+        assert_eq!(performance.max_drawdown, Decimal::ZERO);
+        assert_eq!(performance.max_drawdown_share, None);
+    }
+
+    #[test]
+    fn the_largest_drop_wins_over_the_largest_share() {
+        // Equity: 2, 1 (drop 1 from 2: half), 100, 80 (drop 20 from 100: a fifth).
+        let trades = [
+            trade(1, 10, Some("2"), "0", "USDT"),
+            trade(2, 20, Some("-1"), "0", "USDT"),
+            trade(3, 30, Some("99"), "0", "USDT"),
+            trade(4, 40, Some("-20"), "0", "USDT"),
+        ];
+        let performance = Performance::of(&trades);
+        assert_eq!(performance.max_drawdown, d("20"));
+        assert_eq!(performance.max_drawdown_share, Some(d("0.2")));
     }
 }

@@ -46,6 +46,8 @@ Configuration: a TOML file (--config), overridden by environment variables, over
              lease_ttl_secs = 60, worker_id = \"host-pid\"
   [live]     confirm = \"I accept that spotbot trades real money\"   (required for --exchange live)
   [api]      listen = \"127.0.0.1:8080\" (--listen), session_ttl_secs = 86400
+  SPOTBOT_MASTER_KEY  the key that encrypts users' exchange secrets (64 hex characters or base64
+             of 32 bytes); without it, data_dir/master.key, created with permissions 0600 on first run
 
 The HTTP API (health, readiness, register, login, logout, me) is served on --listen; create the
 first admin with `spotbot user add --admin`.
@@ -148,6 +150,17 @@ async fn serve(config: ConfigFile) -> Result<(), Failure> {
     let data_dir = config.data_dir();
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    // Loaded before anything starts, so that a bad key or a key file open to others stops the
+    // run with a message saying what to fix.
+    let master_key = api::vault::MasterKey::load(
+        std::env::var(api::vault::MASTER_KEY_ENV).ok().as_deref(),
+        &data_dir,
+    )
+    .map_err(|err| Failure::Usage(err.to_string()))?;
+    let api_config = api::ApiConfig {
+        master_key: Some(master_key),
+        ..config.api_config()
+    };
     let database_url = config.database_url();
     let store = Store::connect(&database_url)
         .await
@@ -169,7 +182,7 @@ async fn serve(config: ConfigFile) -> Result<(), Failure> {
     let (stop_api, api_stopped) = oneshot::channel::<()>();
     let api_server = tokio::spawn(api::serve(
         listener,
-        api::ApiState::new(store.clone(), config.api_config()),
+        api::ApiState::new(store.clone(), api_config),
         async {
             let _ = api_stopped.await;
         },

@@ -1,0 +1,584 @@
+//! `/api/v1/bots`: the caller's bots. Every route is scoped to the caller: another user's bot is
+//! a 404, exactly like a bot that does not exist, so ids leak nothing.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `POST /api/v1/bots` | 201 [`BotBody`] from a [`CreateBotRequest`] |
+//! | `GET /api/v1/bots` | 200 `[`[`BotBody`]`]`, by id |
+//! | `GET /api/v1/bots/{id}` | 200 [`BotBody`] |
+//! | `PATCH /api/v1/bots/{id}` | 200 [`BotBody`] from a [`PatchBotRequest`] |
+//! | `DELETE /api/v1/bots/{id}` | 204; 409 while it is active or once it has orders (stop it instead) |
+//! | `POST /api/v1/bots/{id}/start` | 200 [`BotBody`]: active, idle, error and failure count cleared |
+//! | `POST /api/v1/bots/{id}/stop` | 200 [`BotBody`]: inactive, idle |
+//! | `POST /api/v1/bots/{id}/pause` | 200 [`BotBody`]: paused until started |
+//!
+//! A bot is checked as a whole on creation and after every change: a name of 1 to
+//! [`BOT_NAME_MAX_CHARS`] characters, unique among the caller's bots (409); a symbol the exchange
+//! lists ([`KnownSymbols`]) that takes MARKET orders; a candle interval; a strategy and parameters
+//! the engine can build; a quote amount per BUY that is a positive decimal string and at least
+//! the symbol's minimum notional; a mode. Each failure is a 422 naming the field.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use engine::strategy_spec::{
+    StrategySpecError, build_strategy, ema_rsi_cross_json, ema_rsi_cross_params,
+};
+use market::{Interval, SymbolRules};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use store::{
+    BotConfig, BotControl, BotDeletion, BotId, Mode, NewBot, PositionRow, StoreError, UserId,
+};
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::json::Json;
+use crate::{ApiConfig, ApiState, now_ms};
+
+/// The longest bot name.
+pub const BOT_NAME_MAX_CHARS: usize = 64;
+
+/// The symbols bots may trade, with the exchange's rules for each. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct KnownSymbols(Arc<BTreeMap<String, SymbolRules>>);
+
+impl KnownSymbols {
+    /// The symbols of `rules`.
+    pub fn new(rules: impl IntoIterator<Item = SymbolRules>) -> KnownSymbols {
+        KnownSymbols(Arc::new(
+            rules
+                .into_iter()
+                .map(|rules| (rules.symbol.as_str().to_owned(), rules))
+                .collect(),
+        ))
+    }
+
+    /// The symbols the built-in simulator lists, with its rules.
+    pub fn simulator() -> KnownSymbols {
+        KnownSymbols::new(
+            sim::ExchangeConfig::default()
+                .listings
+                .into_iter()
+                // The built-in listings always parse (the simulator refuses to start otherwise),
+                // so nothing is lost here.
+                .filter_map(|spec| spec.into_listing().ok())
+                .map(|listing| listing.rules),
+        )
+    }
+
+    /// The rules of `symbol` (exact, upper-case spelling), if it is listed.
+    pub fn get(&self, symbol: &str) -> Option<&SymbolRules> {
+        self.0.get(symbol)
+    }
+
+    /// Every listed symbol, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+}
+
+impl Default for KnownSymbols {
+    /// [`KnownSymbols::simulator`].
+    fn default() -> Self {
+        KnownSymbols::simulator()
+    }
+}
+
+/// The body of `POST /api/v1/bots`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBotRequest {
+    /// The bot's name, unique among the caller's bots.
+    pub name: String,
+    /// The symbol it trades, e.g. `BTCUSDT`.
+    pub symbol: String,
+    /// Its candle interval, e.g. `1h`.
+    pub interval: String,
+    /// Its strategy: `ema_rsi_cross`.
+    pub strategy: String,
+    /// The strategy's parameters, e.g. `{"fast": 12, "slow": 26, "rsi_period": 14,
+    /// "overbought": 70}`; each one left out takes its default.
+    #[serde(default)]
+    pub strategy_params: Option<Value>,
+    /// The quote amount spent per BUY, as a decimal string, e.g. `"25.5"`.
+    pub quote_per_buy: String,
+    /// Where its orders go: `paper`, `testnet` or `live`.
+    pub mode: String,
+    /// Whether it runs at once (default `true`).
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+/// The body of `PATCH /api/v1/bots/{id}`: the fields to change, each as in [`CreateBotRequest`].
+/// A bot that has orders keeps its symbol and mode, which its position belongs to.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBotRequest {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new symbol.
+    pub symbol: Option<String>,
+    /// A new candle interval.
+    pub interval: Option<String>,
+    /// A new strategy.
+    pub strategy: Option<String>,
+    /// New strategy parameters (the whole object; those left out take their defaults).
+    pub strategy_params: Option<Value>,
+    /// A new quote amount per BUY.
+    pub quote_per_buy: Option<String>,
+    /// A new mode.
+    pub mode: Option<String>,
+    /// Whether it runs.
+    pub is_active: Option<bool>,
+}
+
+/// A bot's position as answered, amounts as decimal strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PositionBody {
+    /// The base quantity held.
+    pub quantity: String,
+    /// What the held quantity cost, in quote, fees included.
+    pub cost_quote: String,
+    /// The PnL realised so far, in quote.
+    pub realized_pnl: String,
+}
+
+/// A bot as answered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BotBody {
+    /// The bot's id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// The symbol it trades.
+    pub symbol: String,
+    /// Its candle interval.
+    pub interval: String,
+    /// Its strategy.
+    pub strategy: String,
+    /// The strategy's parameters, defaults filled in.
+    pub strategy_params: Value,
+    /// The quote amount spent per BUY, as a decimal string.
+    pub quote_per_buy: String,
+    /// Where its orders go.
+    pub mode: &'static str,
+    /// Whether it should run.
+    pub is_active: bool,
+    /// What it is doing: `idle`, `running`, `error` or `paused`.
+    pub status: &'static str,
+    /// Why its last cycle failed, if it did.
+    pub last_error: Option<String>,
+    /// How many cycles in a row have failed.
+    pub consecutive_failures: i64,
+    /// When it was created, in ms since the epoch.
+    pub created_at_ms: i64,
+    /// When its configuration or status last changed, in ms since the epoch.
+    pub updated_at_ms: i64,
+    /// What it holds and has realised.
+    pub position: PositionBody,
+}
+
+impl BotBody {
+    /// `bot` with `position` as answered.
+    fn new(bot: BotConfig, position: &PositionRow) -> Result<BotBody, ApiError> {
+        // Text the engine reads as "all defaults" is shown as an object like any other.
+        let strategy_params = if bot.strategy_params.trim().is_empty() {
+            Value::Object(serde_json::Map::new())
+        } else {
+            serde_json::from_str(&bot.strategy_params).map_err(|error| {
+                ApiError::internal(format!(
+                    "bot {}: stored strategy_params are not JSON: {error}",
+                    bot.id
+                ))
+            })?
+        };
+        Ok(BotBody {
+            id: bot.id.0,
+            name: bot.name,
+            symbol: bot.symbol,
+            interval: bot.interval,
+            strategy: bot.strategy,
+            strategy_params,
+            quote_per_buy: bot.quote_per_buy.to_string(),
+            mode: bot.mode.as_str(),
+            is_active: bot.is_active,
+            status: bot.status.as_str(),
+            last_error: bot.last_error,
+            consecutive_failures: bot.consecutive_failures,
+            created_at_ms: bot.created_at_ms,
+            updated_at_ms: bot.updated_at_ms,
+            position: PositionBody {
+                quantity: position.quantity.to_string(),
+                cost_quote: position.cost_quote.to_string(),
+                realized_pnl: position.realized_pnl.to_string(),
+            },
+        })
+    }
+}
+
+/// The routes of this module.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/bots", get(list_bots).post(create_bot))
+        .route(
+            "/api/v1/bots/{id}",
+            get(get_bot).patch(patch_bot).delete(delete_bot),
+        )
+        .route("/api/v1/bots/{id}/start", post(start_bot))
+        .route("/api/v1/bots/{id}/stop", post(stop_bot))
+        .route("/api/v1/bots/{id}/pause", post(pause_bot))
+}
+
+/// A bot's fields before they are checked, whether from a request or from a stored bot with a
+/// patch applied.
+struct Draft {
+    name: String,
+    symbol: String,
+    interval: String,
+    strategy: String,
+    strategy_params: Option<Value>,
+    quote_per_buy: String,
+    mode: String,
+    is_active: bool,
+}
+
+/// Checks `draft` as a whole (see the module's documentation) and makes it `user`'s [`NewBot`],
+/// with the strategy's parameters stored in full (defaults filled in), so that later changes to
+/// the defaults do not change an existing bot.
+fn check_bot(config: &ApiConfig, user: UserId, draft: Draft) -> Result<NewBot, ApiError> {
+    let name_chars = draft.name.chars().count();
+    if !(1..=BOT_NAME_MAX_CHARS).contains(&name_chars) || draft.name.trim().is_empty() {
+        return Err(ApiError::invalid_value(
+            "name",
+            format!("must be 1 to {BOT_NAME_MAX_CHARS} characters, not only spaces"),
+        ));
+    }
+    if draft.name.chars().any(char::is_control) {
+        return Err(ApiError::invalid_value(
+            "name",
+            "must not contain control characters",
+        ));
+    }
+    let rules = config.symbols.get(&draft.symbol).ok_or_else(|| {
+        ApiError::invalid_value(
+            "symbol",
+            format!(
+                "{:?} is not listed by the exchange; listed: {}",
+                draft.symbol,
+                config.symbols.names().collect::<Vec<_>>().join(", ")
+            ),
+        )
+    })?;
+    if !rules.allows_market_orders() {
+        return Err(ApiError::invalid_value(
+            "symbol",
+            format!("{} does not take MARKET orders now", draft.symbol),
+        ));
+    }
+    Interval::from_str(&draft.interval)
+        .map_err(|error| ApiError::invalid_value("interval", error.to_string()))?;
+    let params_text = match &draft.strategy_params {
+        None => String::new(),
+        Some(params @ Value::Object(_)) => params.to_string(),
+        Some(_) => {
+            return Err(ApiError::invalid_value(
+                "strategy_params",
+                "must be an object such as {\"fast\": 12, \"slow\": 26}",
+            ));
+        }
+    };
+    build_strategy(&draft.strategy, &params_text).map_err(strategy_error)?;
+    // build_strategy accepts no strategy but ema_rsi_cross, so these are its parameters.
+    let strategy_params =
+        ema_rsi_cross_json(&ema_rsi_cross_params(&params_text).map_err(strategy_error)?);
+    let quote_per_buy = Decimal::from_str(&draft.quote_per_buy)
+        .ok()
+        .filter(|amount| *amount > Decimal::ZERO)
+        .ok_or_else(|| {
+            ApiError::invalid_value(
+                "quote_per_buy",
+                format!(
+                    "must be a positive decimal string such as \"25.5\", got {:?}",
+                    draft.quote_per_buy
+                ),
+            )
+        })?;
+    if let Some(minimum) = min_notional(rules)
+        && quote_per_buy < minimum
+    {
+        return Err(ApiError::invalid_value(
+            "quote_per_buy",
+            format!(
+                "{quote_per_buy} is below {}'s minimum order of {minimum} {}",
+                draft.symbol, rules.quote_asset
+            ),
+        ));
+    }
+    let mode = Mode::from_str(&draft.mode)
+        .map_err(|error| ApiError::invalid_value("mode", error.to_string()))?;
+    Ok(NewBot {
+        user_id: user,
+        name: draft.name,
+        symbol: draft.symbol,
+        interval: draft.interval,
+        strategy: draft.strategy,
+        strategy_params,
+        quote_per_buy: quote_per_buy.normalize(),
+        mode,
+        is_active: draft.is_active,
+    })
+}
+
+/// The smallest quote amount a MARKET BUY of `rules`' symbol may spend: the larger of the
+/// MIN_NOTIONAL and NOTIONAL minimums that apply to MARKET orders, if any does.
+fn min_notional(rules: &SymbolRules) -> Option<Decimal> {
+    let min_notional = rules
+        .min_notional
+        .filter(|filter| filter.apply_to_market)
+        .map(|filter| filter.min_notional);
+    let notional = rules
+        .notional
+        .filter(|filter| filter.apply_min_to_market)
+        .map(|filter| filter.min_notional);
+    min_notional.into_iter().chain(notional).max()
+}
+
+/// A strategy the engine cannot build, as a 422 on the field at fault.
+fn strategy_error(error: StrategySpecError) -> ApiError {
+    let field = match error {
+        StrategySpecError::UnknownStrategy(_) => "strategy",
+        StrategySpecError::Malformed(_) | StrategySpecError::Invalid(_) => "strategy_params",
+    };
+    ApiError::invalid_value(field, error.to_string())
+}
+
+/// A bot name taken by another of the user's bots.
+fn name_taken(error: StoreError, name: &str) -> ApiError {
+    match error {
+        StoreError::Duplicate { .. } => {
+            ApiError::conflict("name", format!("you already have a bot named {name:?}"))
+        }
+        other => other.into(),
+    }
+}
+
+/// The 404 for a bot the caller does not have, whether it does not exist or is someone else's.
+fn no_such_bot() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such bot")
+}
+
+/// The bot id of the path: text that is no id names no bot, so it is a 404 too.
+fn bot_id(path: Result<Path<String>, PathRejection>) -> Result<BotId, ApiError> {
+    path.ok()
+        .and_then(|Path(id)| id.parse().ok())
+        .map(BotId)
+        .ok_or_else(no_such_bot)
+}
+
+/// `bot` as answered, with its position.
+async fn body(state: &ApiState, bot: BotConfig) -> Result<BotBody, ApiError> {
+    let position = state.store.position(bot.id).await?;
+    BotBody::new(bot, &position)
+}
+
+async fn create_bot(
+    State(state): State<ApiState>,
+    caller: AuthUser,
+    Json(request): Json<CreateBotRequest>,
+) -> Result<(StatusCode, Json<BotBody>), ApiError> {
+    let bot = check_bot(
+        &state.config,
+        caller.user.id,
+        Draft {
+            name: request.name,
+            symbol: request.symbol,
+            interval: request.interval,
+            strategy: request.strategy,
+            strategy_params: request.strategy_params,
+            quote_per_buy: request.quote_per_buy,
+            mode: request.mode,
+            is_active: request.is_active.unwrap_or(true),
+        },
+    )?;
+    let created = state
+        .store
+        .create_bot(&bot, now_ms())
+        .await
+        .map_err(|error| name_taken(error, &bot.name))?;
+    // A new bot has never traded.
+    let position = PositionRow::flat(created.id);
+    Ok((StatusCode::CREATED, Json(BotBody::new(created, &position)?)))
+}
+
+async fn list_bots(
+    State(state): State<ApiState>,
+    caller: AuthUser,
+) -> Result<Json<Vec<BotBody>>, ApiError> {
+    let user = caller.user.id;
+    let bots = state.store.bots(Some(user)).await?;
+    let positions: BTreeMap<BotId, PositionRow> = state
+        .store
+        .positions(Some(user))
+        .await?
+        .into_iter()
+        .map(|position| (position.bot_id, position))
+        .collect();
+    bots.into_iter()
+        .map(|bot| {
+            let position = positions
+                .get(&bot.id)
+                .cloned()
+                .unwrap_or_else(|| PositionRow::flat(bot.id));
+            BotBody::new(bot, &position)
+        })
+        .collect::<Result<_, _>>()
+        .map(Json)
+}
+
+async fn get_bot(
+    State(state): State<ApiState>,
+    caller: AuthUser,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<BotBody>, ApiError> {
+    let id = bot_id(path)?;
+    let bot = state
+        .store
+        .user_bot(caller.user.id, id)
+        .await?
+        .ok_or_else(no_such_bot)?;
+    Ok(Json(body(&state, bot).await?))
+}
+
+async fn patch_bot(
+    State(state): State<ApiState>,
+    caller: AuthUser,
+    path: Result<Path<String>, PathRejection>,
+    Json(patch): Json<PatchBotRequest>,
+) -> Result<Json<BotBody>, ApiError> {
+    let id = bot_id(path)?;
+    let user = caller.user.id;
+    let current = state
+        .store
+        .user_bot(user, id)
+        .await?
+        .ok_or_else(no_such_bot)?;
+    let moves_position = patch.symbol.as_ref().is_some_and(|s| *s != current.symbol)
+        || patch
+            .mode
+            .as_ref()
+            .is_some_and(|m| m != current.mode.as_str());
+    if moves_position && state.store.bot_has_history(id).await? {
+        let field = if patch.symbol.as_ref().is_some_and(|s| *s != current.symbol) {
+            "symbol"
+        } else {
+            "mode"
+        };
+        return Err(ApiError::conflict(
+            field,
+            "this bot has orders, and its position belongs to its symbol and mode: create a new bot instead",
+        ));
+    }
+    let stored_params = if current.strategy_params.trim().is_empty() {
+        None
+    } else {
+        Some(
+            serde_json::from_str(&current.strategy_params).map_err(|error| {
+                ApiError::internal(format!(
+                    "bot {id}: stored strategy_params are not JSON: {error}"
+                ))
+            })?,
+        )
+    };
+    let draft = Draft {
+        name: patch.name.unwrap_or(current.name),
+        symbol: patch.symbol.unwrap_or(current.symbol),
+        interval: patch.interval.unwrap_or(current.interval),
+        strategy: patch.strategy.unwrap_or(current.strategy),
+        strategy_params: patch.strategy_params.or(stored_params),
+        quote_per_buy: patch
+            .quote_per_buy
+            .unwrap_or_else(|| current.quote_per_buy.to_string()),
+        mode: patch
+            .mode
+            .unwrap_or_else(|| current.mode.as_str().to_owned()),
+        is_active: patch.is_active.unwrap_or(current.is_active),
+    };
+    let bot = check_bot(&state.config, user, draft)?;
+    let updated = state
+        .store
+        .update_bot(id, &bot, now_ms())
+        .await
+        .map_err(|error| name_taken(error, &bot.name))?
+        .ok_or_else(no_such_bot)?;
+    Ok(Json(body(&state, updated).await?))
+}
+
+async fn delete_bot(
+    State(state): State<ApiState>,
+    caller: AuthUser,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<StatusCode, ApiError> {
+    let id = bot_id(path)?;
+    match state.store.delete_bot(caller.user.id, id, now_ms()).await? {
+        BotDeletion::Deleted => Ok(StatusCode::NO_CONTENT),
+        BotDeletion::NotFound => Err(no_such_bot()),
+        BotDeletion::Running => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "bot_running",
+            "the bot is active or still finishing a cycle: stop it first",
+        )),
+        BotDeletion::HasHistory => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "bot_has_history",
+            "the bot has orders or trades, which stay as your record: stop it instead",
+        )),
+    }
+}
+
+/// Starts, stops or pauses the caller's bot of the path.
+async fn control(
+    state: ApiState,
+    caller: AuthUser,
+    path: Result<Path<String>, PathRejection>,
+    control: BotControl,
+) -> Result<Json<BotBody>, ApiError> {
+    let id = bot_id(path)?;
+    let bot = state
+        .store
+        .control_bot(caller.user.id, id, control, now_ms())
+        .await?
+        .ok_or_else(no_such_bot)?;
+    Ok(Json(body(&state, bot).await?))
+}
+
+async fn start_bot(
+    State(state): State<ApiState>,
+    caller: AuthUser,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<BotBody>, ApiError> {
+    control(state, caller, path, BotControl::Start).await
+}
+
+async fn stop_bot(
+    State(state): State<ApiState>,
+    caller: AuthUser,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<BotBody>, ApiError> {
+    control(state, caller, path, BotControl::Stop).await
+}
+
+async fn pause_bot(
+    State(state): State<ApiState>,
+    caller: AuthUser,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<BotBody>, ApiError> {
+    control(state, caller, path, BotControl::Pause).await
+}

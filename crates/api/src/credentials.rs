@@ -1,0 +1,162 @@
+//! `/api/v1/credentials`: the caller's exchange API key and secret. The secret is encrypted with
+//! the [`MasterKey`](crate::vault::MasterKey) before it reaches the store and is never returned:
+//! answers show the API key and when it was last set.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `PUT /api/v1/credentials` | 201 [`CredentialsBody`] the first time, 200 when replacing |
+//! | `GET /api/v1/credentials` | 200 [`CredentialsBody`], or 404 when none are stored |
+//! | `DELETE /api/v1/credentials` | 204, or 404 when none are stored |
+
+use std::fmt;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use store::StoredCredentials;
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::json::Json;
+use crate::{ApiState, now_ms};
+
+/// The longest API key or secret accepted. Binance's are 64 characters; this leaves room for
+/// other key types without accepting megabytes.
+pub const CREDENTIAL_MAX_CHARS: usize = 256;
+
+/// The body of `PUT /api/v1/credentials`. Its `Debug` hides the secret.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutCredentialsRequest {
+    /// The exchange API key.
+    pub api_key: String,
+    /// The exchange API secret; stored encrypted, never returned.
+    pub api_secret: String,
+}
+
+impl fmt::Debug for PutCredentialsRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PutCredentialsRequest")
+            .field("api_key", &self.api_key)
+            .field("api_secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The caller's credentials as answered: never the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CredentialsBody {
+    /// The exchange API key.
+    pub api_key: String,
+    /// When they were last set, in ms since the epoch.
+    pub updated_at_ms: i64,
+}
+
+impl From<StoredCredentials> for CredentialsBody {
+    fn from(stored: StoredCredentials) -> Self {
+        CredentialsBody {
+            api_key: stored.api_key,
+            updated_at_ms: stored.updated_at_ms,
+        }
+    }
+}
+
+/// The routes of this module.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new().route(
+        "/api/v1/credentials",
+        get(get_credentials)
+            .put(put_credentials)
+            .delete(delete_credentials),
+    )
+}
+
+/// Checks that `value` is 1 to [`CREDENTIAL_MAX_CHARS`] printable characters without spaces.
+/// The message never repeats the value.
+fn check_credential(field: &'static str, value: &str) -> Result<(), ApiError> {
+    let length = value.chars().count();
+    if !(1..=CREDENTIAL_MAX_CHARS).contains(&length) {
+        return Err(ApiError::invalid_value(
+            field,
+            format!("must be 1 to {CREDENTIAL_MAX_CHARS} characters, got {length}"),
+        ));
+    }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ApiError::invalid_value(
+            field,
+            "must not contain spaces or control characters",
+        ));
+    }
+    Ok(())
+}
+
+async fn put_credentials(
+    State(state): State<ApiState>,
+    caller: AuthUser,
+    Json(request): Json<PutCredentialsRequest>,
+) -> Result<(StatusCode, Json<CredentialsBody>), ApiError> {
+    check_credential("api_key", &request.api_key)?;
+    check_credential("api_secret", &request.api_secret)?;
+    let key = state.config.master_key.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "credentials_unavailable",
+            "this server has no master key configured, so it cannot store exchange secrets",
+        )
+    })?;
+    let user = caller.user.id;
+    let ciphertext = key
+        .encrypt(user, request.api_secret.as_bytes())
+        .map_err(ApiError::internal)?;
+    let existed = state.store.credentials(user).await?.is_some();
+    let now = now_ms();
+    state
+        .store
+        .put_credentials(user, &request.api_key, &ciphertext, now)
+        .await?;
+    let status = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        Json(CredentialsBody {
+            api_key: request.api_key,
+            updated_at_ms: now,
+        }),
+    ))
+}
+
+async fn get_credentials(
+    State(state): State<ApiState>,
+    caller: AuthUser,
+) -> Result<Json<CredentialsBody>, ApiError> {
+    state
+        .store
+        .credentials(caller.user.id)
+        .await?
+        .map(|stored| Json(stored.into()))
+        .ok_or_else(no_credentials)
+}
+
+async fn delete_credentials(
+    State(state): State<ApiState>,
+    caller: AuthUser,
+) -> Result<StatusCode, ApiError> {
+    if state.store.delete_credentials(caller.user.id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(no_credentials())
+    }
+}
+
+fn no_credentials() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no exchange credentials are stored for this account",
+    )
+}

@@ -1,0 +1,479 @@
+//! Exchange credentials and bots over real HTTP, on SQLite and PostgreSQL: happy paths, the
+//! validation of every field, what is stored (ciphertext, never the secret), run-state changes as
+//! the engine sees them, and isolation: another user's bot or credentials are a 404 for every
+//! route and verb, and a missing or bad token is a 401.
+
+use api::vault::MasterKey;
+use api::{ApiConfig, ApiState, PasswordCost};
+use reqwest::{Method, StatusCode};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use store::{BotId, BotStatus, NewOrder, Store, UserId};
+use tokio::sync::oneshot;
+
+/// A running API and a client for it.
+struct Server {
+    base: String,
+    client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// An answer: the status and the JSON body (`null` if empty).
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    body: Value,
+}
+
+/// The master key of the tests.
+fn master_key() -> MasterKey {
+    MasterKey::from_bytes([42; 32])
+}
+
+/// Cheap password hashes and [`master_key`].
+fn config() -> ApiConfig {
+    ApiConfig {
+        password_cost: PasswordCost {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        },
+        master_key: Some(master_key()),
+        ..ApiConfig::default()
+    }
+}
+
+const SECRET: &str = "s3cr3tS3CR3Ts3cr3tS3CR3Ts3cr3tS3CR3Ts3cr3tS3CR3Ts3cr3tS3CR3Tabcd";
+
+impl Server {
+    async fn start(store: &Store, config: ApiConfig) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(api::serve(
+            listener,
+            ApiState::new(store.clone(), config),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Server {
+            base,
+            client: reqwest::Client::new(),
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Sends `method path` with `body` as JSON (none when `None`) and `token`.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> Answer {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"))
+        };
+        Answer { status, body }
+    }
+
+    /// Registers `username` and logs in: their token and user id.
+    async fn user(&self, username: &str) -> (String, UserId) {
+        let password = "correct horse battery";
+        let created = self
+            .send(
+                Method::POST,
+                "/api/v1/auth/register",
+                Some(json!({"email": format!("{username}@example.com"), "username": username, "password": password})),
+                None,
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+        let login = self
+            .send(
+                Method::POST,
+                "/api/v1/auth/login",
+                Some(json!({"username": username, "password": password})),
+                None,
+            )
+            .await;
+        (
+            login.body["token"].as_str().unwrap().to_owned(),
+            UserId(created.body["id"].as_i64().unwrap()),
+        )
+    }
+
+    /// Creates a bot named `name` from [`bot_body`]; its id.
+    async fn bot(&self, token: &str, name: &str) -> i64 {
+        let created = self
+            .send(
+                Method::POST,
+                "/api/v1/bots",
+                Some(bot_body(name)),
+                Some(token),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+        created.body["id"].as_i64().unwrap()
+    }
+
+    /// Stops the server and checks that it stopped cleanly.
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// A valid bot: BTCUSDT 1h, default parameters, 25 USDT per BUY, paper, active.
+fn bot_body(name: &str) -> Value {
+    json!({
+        "name": name,
+        "symbol": "BTCUSDT",
+        "interval": "1h",
+        "strategy": "ema_rsi_cross",
+        "quote_per_buy": "25.50",
+        "mode": "paper",
+    })
+}
+
+/// Asserts that `answer` is the JSON error `status`/`code` about `field`.
+#[track_caller]
+fn assert_error(answer: &Answer, status: StatusCode, code: &str, field: Option<&str>) {
+    assert_eq!(answer.status, status, "{answer:?}");
+    assert_eq!(answer.body["code"], code, "{answer:?}");
+    assert_eq!(answer.body["field"], json!(field), "{answer:?}");
+}
+
+/// `body` with `field` set to `value` (removed when `value` is `null`).
+fn with(mut body: Value, field: &str, value: Value) -> Value {
+    let object = body.as_object_mut().unwrap();
+    if value.is_null() {
+        object.remove(field);
+    } else {
+        object.insert(field.to_owned(), value);
+    }
+    body
+}
+
+store::backend_tests! {
+    async fn credentials_are_stored_encrypted_and_never_returned(store: Store) {
+        let server = Server::start(&store, config()).await;
+        let (token, user) = server.user("alice").await;
+        let path = "/api/v1/credentials";
+        let none = server.send(Method::GET, path, None, Some(&token)).await;
+        assert_error(&none, StatusCode::NOT_FOUND, "not_found", None);
+
+        let put = |key: &str, secret: &str| json!({"api_key": key, "api_secret": secret});
+        let created = server.send(Method::PUT, path, Some(put("key-1", SECRET)), Some(&token)).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+        assert_eq!(created.body["api_key"], "key-1");
+        assert_eq!(created.body.as_object().unwrap().len(), 2, "no secret: {:?}", created.body);
+        let replaced = server.send(Method::PUT, path, Some(put("key-2", SECRET)), Some(&token)).await;
+        assert_eq!(replaced.status, StatusCode::OK, "{replaced:?}");
+        let shown = server.send(Method::GET, path, None, Some(&token)).await;
+        assert_eq!((shown.status, &shown.body), (StatusCode::OK, &replaced.body));
+        assert!(!shown.body.to_string().contains(SECRET));
+
+        // The database holds ciphertext that only this key, for this user, opens.
+        let stored: Vec<u8> = sqlx::query_scalar("SELECT secret_ciphertext FROM exchange_credentials")
+            .fetch_one(store.raw_pool())
+            .await
+            .unwrap();
+        assert!(!stored.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()));
+        assert!(!String::from_utf8_lossy(&stored).contains(&SECRET[..16]));
+        assert_eq!(master_key().decrypt(user, &stored).unwrap(), SECRET.as_bytes());
+        assert!(master_key().decrypt(UserId(user.0 + 1), &stored).is_err());
+
+        for (body, code, field) in [
+            (json!({"api_key": "k"}), "missing_field", "api_secret"),
+            (json!({"api_key": "", "api_secret": "s"}), "invalid_value", "api_key"),
+            (json!({"api_key": "k", "api_secret": "a b"}), "invalid_value", "api_secret"),
+            (json!({"api_key": "k", "api_secret": "x".repeat(257)}), "invalid_value", "api_secret"),
+            (json!({"api_key": "k", "api_secret": "s", "x": 1}), "unknown_field", "x"),
+            (json!({"api_key": 5, "api_secret": "s"}), "invalid_type", "api_key"),
+        ] {
+            let answer = server.send(Method::PUT, path, Some(body.clone()), Some(&token)).await;
+            assert_error(&answer, StatusCode::UNPROCESSABLE_ENTITY, code, Some(field));
+            assert!(!answer.body.to_string().contains("a b"), "{answer:?}");
+        }
+
+        let deleted = server.send(Method::DELETE, path, None, Some(&token)).await;
+        assert_eq!((deleted.status, deleted.body), (StatusCode::NO_CONTENT, Value::Null));
+        let gone = server.send(Method::GET, path, None, Some(&token)).await;
+        assert_error(&gone, StatusCode::NOT_FOUND, "not_found", None);
+        let again = server.send(Method::DELETE, path, None, Some(&token)).await;
+        assert_error(&again, StatusCode::NOT_FOUND, "not_found", None);
+        server.stop().await;
+    }
+
+    async fn without_a_master_key_credentials_cannot_be_stored(store: Store) {
+        let server = Server::start(&store, ApiConfig { master_key: None, ..config() }).await;
+        let (token, _) = server.user("alice").await;
+        let answer = server
+            .send(Method::PUT, "/api/v1/credentials", Some(json!({"api_key": "k", "api_secret": "s"})), Some(&token))
+            .await;
+        assert_error(&answer, StatusCode::SERVICE_UNAVAILABLE, "credentials_unavailable", None);
+        server.stop().await;
+    }
+
+    async fn a_bot_is_created_listed_changed_controlled_and_deleted(store: Store) {
+        let server = Server::start(&store, config()).await;
+        let (token, _) = server.user("alice").await;
+        let created = server
+            .send(Method::POST, "/api/v1/bots", Some(bot_body("trend")), Some(&token))
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+        let bot = created.body.clone();
+        let id = bot["id"].as_i64().unwrap();
+        assert_eq!(bot["name"], "trend");
+        assert_eq!(bot["symbol"], "BTCUSDT");
+        assert_eq!(bot["interval"], "1h");
+        assert_eq!(bot["strategy"], "ema_rsi_cross");
+        assert_eq!(bot["strategy_params"], json!({"fast": 9, "slow": 21, "rsi_period": 14, "overbought": 70.0}));
+        assert_eq!(bot["quote_per_buy"], "25.5");
+        assert_eq!(bot["mode"], "paper");
+        assert_eq!(bot["is_active"], true);
+        assert_eq!(bot["status"], "idle");
+        assert_eq!(bot["last_error"], Value::Null);
+        assert_eq!(bot["consecutive_failures"], 0);
+        assert_eq!(bot["position"], json!({"quantity": "0", "cost_quote": "0", "realized_pnl": "0"}));
+        assert_eq!(bot.as_object().unwrap().len(), 15, "{bot}");
+
+        let list = server.send(Method::GET, "/api/v1/bots", None, Some(&token)).await;
+        assert_eq!((list.status, &list.body), (StatusCode::OK, &json!([bot])));
+        let one = server.send(Method::GET, &format!("/api/v1/bots/{id}"), None, Some(&token)).await;
+        assert_eq!((one.status, &one.body), (StatusCode::OK, &bot));
+
+        let patched = server
+            .send(
+                Method::PATCH,
+                &format!("/api/v1/bots/{id}"),
+                Some(json!({"name": "trend 2", "strategy_params": {"fast": 5}, "quote_per_buy": "10", "interval": "15m"})),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(patched.status, StatusCode::OK, "{patched:?}");
+        assert_eq!(patched.body["name"], "trend 2");
+        assert_eq!(patched.body["interval"], "15m");
+        assert_eq!(patched.body["quote_per_buy"], "10");
+        assert_eq!(patched.body["strategy_params"]["fast"], 5);
+        assert_eq!(patched.body["strategy_params"]["slow"], 21, "a default");
+        assert_eq!(patched.body["symbol"], "BTCUSDT", "unchanged");
+        assert!(patched.body["updated_at_ms"].as_i64() >= bot["updated_at_ms"].as_i64());
+        let bad_patch = server
+            .send(Method::PATCH, &format!("/api/v1/bots/{id}"), Some(json!({"quote_per_buy": "1"})), Some(&token))
+            .await;
+        assert_error(&bad_patch, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", Some("quote_per_buy"));
+
+        server.bot(&token, "other").await;
+        let taken = server
+            .send(Method::PATCH, &format!("/api/v1/bots/{id}"), Some(json!({"name": "other"})), Some(&token))
+            .await;
+        assert_error(&taken, StatusCode::CONFLICT, "conflict", Some("name"));
+        let duplicate = server.send(Method::POST, "/api/v1/bots", Some(bot_body("other")), Some(&token)).await;
+        assert_error(&duplicate, StatusCode::CONFLICT, "conflict", Some("name"));
+
+        // The engine sees every change: pause and stop take the bot off the runnable list, and
+        // start clears what the engine recorded of failures.
+        let runnable = |store: Store| async move {
+            store.runnable_bots().await.unwrap().iter().any(|bot| bot.id == BotId(id))
+        };
+        assert!(runnable(store.clone()).await);
+        let control = |action: &'static str| {
+            let (server, token) = (&server, &token);
+            async move {
+                let answer = server
+                    .send(Method::POST, &format!("/api/v1/bots/{id}/{action}"), None, Some(token))
+                    .await;
+                assert_eq!(answer.status, StatusCode::OK, "{action}: {answer:?}");
+                answer.body
+            }
+        };
+        let paused = control("pause").await;
+        assert_eq!((paused["status"].as_str(), paused["is_active"].as_bool()), (Some("paused"), Some(true)));
+        assert!(!runnable(store.clone()).await);
+        store
+            .set_bot_status(BotId(id), BotStatus::Error, Some("exchange down"), 3, 1)
+            .await
+            .unwrap();
+        let started = control("start").await;
+        assert_eq!(started["status"], "idle");
+        assert_eq!(started["is_active"], true);
+        assert_eq!(started["last_error"], Value::Null);
+        assert_eq!(started["consecutive_failures"], 0);
+        assert!(runnable(store.clone()).await);
+        let stopped = control("stop").await;
+        assert_eq!((stopped["status"].as_str(), stopped["is_active"].as_bool()), (Some("idle"), Some(false)));
+        assert!(!runnable(store.clone()).await);
+
+        let deleted = server.send(Method::DELETE, &format!("/api/v1/bots/{id}"), None, Some(&token)).await;
+        assert_eq!((deleted.status, deleted.body), (StatusCode::NO_CONTENT, Value::Null));
+        let gone = server.send(Method::GET, &format!("/api/v1/bots/{id}"), None, Some(&token)).await;
+        assert_error(&gone, StatusCode::NOT_FOUND, "not_found", None);
+        let list = server.send(Method::GET, "/api/v1/bots", None, Some(&token)).await;
+        assert_eq!(list.body.as_array().unwrap().len(), 1);
+        server.stop().await;
+    }
+
+    async fn a_running_bot_or_one_with_orders_is_not_deleted(store: Store) {
+        let server = Server::start(&store, config()).await;
+        let (token, user) = server.user("alice").await;
+        let id = server.bot(&token, "busy").await;
+        let path = format!("/api/v1/bots/{id}");
+        let running = server.send(Method::DELETE, &path, None, Some(&token)).await;
+        assert_error(&running, StatusCode::CONFLICT, "bot_running", None);
+        server.send(Method::POST, &format!("{path}/stop"), None, Some(&token)).await;
+        store
+            .insert_pending_order(
+                &NewOrder {
+                    client_order_id: "order-1".to_owned(),
+                    bot_id: BotId(id),
+                    user_id: user,
+                    symbol: "BTCUSDT".to_owned(),
+                    side: market::Side::Buy,
+                    requested_quantity: Decimal::ONE,
+                    signal_candle_open_ms: 0,
+                },
+                1,
+            )
+            .await
+            .unwrap();
+        let history = server.send(Method::DELETE, &path, None, Some(&token)).await;
+        assert_error(&history, StatusCode::CONFLICT, "bot_has_history", None);
+        for (field, value) in [("symbol", "ETHUSDT"), ("mode", "testnet")] {
+            let moved = server.send(Method::PATCH, &path, Some(json!({field: value})), Some(&token)).await;
+            assert_error(&moved, StatusCode::CONFLICT, "conflict", Some(field));
+        }
+        let renamed = server.send(Method::PATCH, &path, Some(json!({"name": "kept"})), Some(&token)).await;
+        assert_eq!(renamed.status, StatusCode::OK, "{renamed:?}");
+        server.stop().await;
+    }
+
+    async fn every_bad_bot_field_is_a_422_naming_it(store: Store) {
+        let server = Server::start(&store, config()).await;
+        let (token, _) = server.user("alice").await;
+        let base = bot_body("b");
+        let cases = [
+            ("name", json!(""), "invalid_value"),
+            ("name", json!("   "), "invalid_value"),
+            ("name", json!("x".repeat(65)), "invalid_value"),
+            ("symbol", json!("DOGEUSDT"), "invalid_value"),
+            ("symbol", json!("btcusdt"), "invalid_value"),
+            ("interval", json!("7m"), "invalid_value"),
+            ("strategy", json!("macd"), "invalid_value"),
+            ("strategy_params", json!({"fast": 30, "slow": 10}), "invalid_value"),
+            ("strategy_params", json!({"fats": 5}), "invalid_value"),
+            ("strategy_params", json!({"fast": -1}), "invalid_value"),
+            ("strategy_params", json!([1]), "invalid_value"),
+            ("quote_per_buy", json!("abc"), "invalid_value"),
+            ("quote_per_buy", json!("0"), "invalid_value"),
+            ("quote_per_buy", json!("-10"), "invalid_value"),
+            ("quote_per_buy", json!("4.99"), "invalid_value"),
+            ("quote_per_buy", json!(25), "invalid_type"),
+            ("mode", json!("demo"), "invalid_value"),
+            ("is_active", json!("yes"), "invalid_type"),
+            ("symbol", Value::Null, "missing_field"),
+        ];
+        for (field, value, code) in cases {
+            let answer = server
+                .send(Method::POST, "/api/v1/bots", Some(with(base.clone(), field, value.clone())), Some(&token))
+                .await;
+            assert_error(&answer, StatusCode::UNPROCESSABLE_ENTITY, code, Some(field));
+        }
+        let unknown = server
+            .send(Method::POST, "/api/v1/bots", Some(with(base.clone(), "leverage", json!(3))), Some(&token))
+            .await;
+        assert_error(&unknown, StatusCode::UNPROCESSABLE_ENTITY, "unknown_field", Some("leverage"));
+        let minimum = server
+            .send(Method::POST, "/api/v1/bots", Some(with(base.clone(), "quote_per_buy", json!("5"))), Some(&token))
+            .await;
+        assert_eq!(minimum.status, StatusCode::CREATED, "the minimum notional itself: {minimum:?}");
+        for path in ["/api/v1/bots/abc", "/api/v1/bots/99999999999999999999", "/api/v1/bots/-1"] {
+            let answer = server.send(Method::GET, path, None, Some(&token)).await;
+            assert_error(&answer, StatusCode::NOT_FOUND, "not_found", None);
+        }
+        let list = server.send(Method::GET, "/api/v1/bots", None, Some(&token)).await;
+        assert_eq!(list.body.as_array().unwrap().len(), 1, "nothing else was created");
+        server.stop().await;
+    }
+
+    async fn another_users_bots_and_credentials_are_404_and_no_token_is_401(store: Store) {
+        let server = Server::start(&store, config()).await;
+        let (alice, _) = server.user("alice").await;
+        let (bob, _) = server.user("bobby").await;
+        let alices = server.bot(&alice, "mine").await;
+        let bobs = server.bot(&bob, "mine").await;
+        let put = json!({"api_key": "alice-key", "api_secret": SECRET});
+        server.send(Method::PUT, "/api/v1/credentials", Some(put.clone()), Some(&alice)).await;
+        let before = server.send(Method::GET, &format!("/api/v1/bots/{alices}"), None, Some(&alice)).await;
+
+        // Each user tries every bot route on the other's bot.
+        for (token, other) in [(&bob, alices), (&alice, bobs)] {
+            let bot = format!("/api/v1/bots/{other}");
+            for (method, path, body) in [
+                (Method::GET, bot.clone(), None),
+                (Method::PATCH, bot.clone(), Some(json!({"name": "stolen"}))),
+                (Method::DELETE, bot.clone(), None),
+                (Method::POST, format!("{bot}/start"), None),
+                (Method::POST, format!("{bot}/stop"), None),
+                (Method::POST, format!("{bot}/pause"), None),
+            ] {
+                let answer = server.send(method.clone(), &path, body, Some(token)).await;
+                assert_error(&answer, StatusCode::NOT_FOUND, "not_found", None);
+            }
+            let list = server.send(Method::GET, "/api/v1/bots", None, Some(token)).await;
+            let ids: Vec<_> = list.body.as_array().unwrap().iter().map(|bot| bot["id"].as_i64()).collect();
+            assert!(!ids.contains(&Some(other)), "{ids:?}");
+            assert_eq!(ids.len(), 1);
+        }
+        let after = server.send(Method::GET, &format!("/api/v1/bots/{alices}"), None, Some(&alice)).await;
+        assert_eq!(after.body, before.body, "untouched by bob");
+
+        // Credentials are per caller: bob sees and deletes none of alice's.
+        let bobs_view = server.send(Method::GET, "/api/v1/credentials", None, Some(&bob)).await;
+        assert_error(&bobs_view, StatusCode::NOT_FOUND, "not_found", None);
+        let bobs_delete = server.send(Method::DELETE, "/api/v1/credentials", None, Some(&bob)).await;
+        assert_error(&bobs_delete, StatusCode::NOT_FOUND, "not_found", None);
+        let alices_view = server.send(Method::GET, "/api/v1/credentials", None, Some(&alice)).await;
+        assert_eq!(alices_view.body["api_key"], "alice-key");
+
+        // No token, or a wrong one, is a 401 on every route, before anything else is looked at.
+        let bot = format!("/api/v1/bots/{alices}");
+        for token in [None, Some("not-a-token")] {
+            for (method, path, body) in [
+                (Method::PUT, "/api/v1/credentials".to_owned(), Some(put.clone())),
+                (Method::GET, "/api/v1/credentials".to_owned(), None),
+                (Method::DELETE, "/api/v1/credentials".to_owned(), None),
+                (Method::POST, "/api/v1/bots".to_owned(), Some(bot_body("x"))),
+                (Method::GET, "/api/v1/bots".to_owned(), None),
+                (Method::GET, bot.clone(), None),
+                (Method::PATCH, bot.clone(), Some(json!({"name": "x"}))),
+                (Method::DELETE, bot.clone(), None),
+                (Method::POST, format!("{bot}/start"), None),
+                (Method::POST, format!("{bot}/stop"), None),
+                (Method::POST, format!("{bot}/pause"), None),
+            ] {
+                let answer = server.send(method.clone(), &path, body, token).await;
+                assert_error(&answer, StatusCode::UNAUTHORIZED, "unauthorized", None);
+            }
+        }
+        server.stop().await;
+    }
+}
