@@ -37,9 +37,10 @@ use serde_json::Value;
 use store::{
     BotConfig, BotControl, BotDeletion, BotId, Mode, NewBot, PositionRow, StoreError, UserId,
 };
+use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::json::Json;
 use crate::{ApiConfig, ApiState, now_ms};
 
@@ -93,24 +94,31 @@ impl Default for KnownSymbols {
 }
 
 /// The body of `POST /api/v1/bots`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBotRequest {
     /// The bot's name, unique among the caller's bots.
+    #[schema(example = "btc-hourly", min_length = 1, max_length = 64)]
     pub name: String,
     /// The symbol it trades, e.g. `BTCUSDT`.
+    #[schema(example = "BTCUSDT")]
     pub symbol: String,
     /// Its candle interval, e.g. `1h`.
+    #[schema(example = "1h")]
     pub interval: String,
     /// Its strategy: `ema_rsi_cross`.
+    #[schema(example = "ema_rsi_cross")]
     pub strategy: String,
     /// The strategy's parameters, e.g. `{"fast": 12, "slow": 26, "rsi_period": 14,
     /// "overbought": 70}`; each one left out takes its default.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub strategy_params: Option<Value>,
     /// The quote amount spent per BUY, as a decimal string, e.g. `"25.5"`.
+    #[schema(example = "25.5")]
     pub quote_per_buy: String,
     /// Where its orders go: `paper`, `testnet` or `live`.
+    #[schema(example = "paper")]
     pub mode: String,
     /// Whether it runs at once (default `true`).
     #[serde(default)]
@@ -119,7 +127,7 @@ pub struct CreateBotRequest {
 
 /// The body of `PATCH /api/v1/bots/{id}`: the fields to change, each as in [`CreateBotRequest`].
 /// A bot that has orders keeps its symbol and mode, which its position belongs to.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBotRequest {
     /// A new name.
@@ -131,6 +139,7 @@ pub struct PatchBotRequest {
     /// A new strategy.
     pub strategy: Option<String>,
     /// New strategy parameters (the whole object; those left out take their defaults).
+    #[schema(value_type = Option<Object>)]
     pub strategy_params: Option<Value>,
     /// A new quote amount per BUY.
     pub quote_per_buy: Option<String>,
@@ -141,18 +150,22 @@ pub struct PatchBotRequest {
 }
 
 /// A bot's position as answered, amounts as decimal strings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = BotPosition)]
 pub struct PositionBody {
-    /// The base quantity held.
+    /// The base quantity held (decimal string).
+    #[schema(example = "0.002")]
     pub quantity: String,
-    /// What the held quantity cost, in quote, fees included.
+    /// What the held quantity cost, in quote, fees included (decimal string).
+    #[schema(example = "40.04")]
     pub cost_quote: String,
-    /// The PnL realised so far, in quote.
+    /// The PnL realised so far, in quote (decimal string).
+    #[schema(example = "-1.25")]
     pub realized_pnl: String,
 }
 
 /// A bot as answered.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct BotBody {
     /// The bot's id.
     pub id: i64,
@@ -165,16 +178,21 @@ pub struct BotBody {
     /// Its strategy.
     pub strategy: String,
     /// The strategy's parameters, defaults filled in.
+    #[schema(value_type = Object)]
     pub strategy_params: Value,
     /// The quote amount spent per BUY, as a decimal string.
+    #[schema(example = "25.5")]
     pub quote_per_buy: String,
-    /// Where its orders go.
+    /// Where its orders go: `paper`, `testnet` or `live`.
+    #[schema(example = "paper")]
     pub mode: &'static str,
     /// Whether it should run.
     pub is_active: bool,
     /// What it is doing: `idle`, `running`, `error` or `paused`.
+    #[schema(example = "idle")]
     pub status: &'static str,
     /// Why its last cycle failed, if it did.
+    #[schema(required = true)]
     pub last_error: Option<String>,
     /// How many cycles in a row have failed.
     pub consecutive_failures: i64,
@@ -237,23 +255,33 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/api/v1/bots/{id}/pause", post(pause_bot))
 }
 
-/// A bot's fields before they are checked, whether from a request or from a stored bot with a
-/// patch applied.
-struct Draft {
-    name: String,
-    symbol: String,
-    interval: String,
-    strategy: String,
-    strategy_params: Option<Value>,
-    quote_per_buy: String,
-    mode: String,
-    is_active: bool,
+/// A bot's fields before they are checked, whether from a request, from a stored bot with a
+/// patch applied, or from `spotbot bot add`'s flags; [`check_bot`] checks them. Each field is as
+/// in [`CreateBotRequest`].
+pub struct Draft {
+    /// The bot's name.
+    pub name: String,
+    /// The symbol it trades.
+    pub symbol: String,
+    /// Its candle interval.
+    pub interval: String,
+    /// Its strategy.
+    pub strategy: String,
+    /// The strategy's parameters (`None`: all defaults).
+    pub strategy_params: Option<Value>,
+    /// The quote amount spent per BUY, as decimal text.
+    pub quote_per_buy: String,
+    /// Where its orders go, as text.
+    pub mode: String,
+    /// Whether it runs.
+    pub is_active: bool,
 }
 
 /// Checks `draft` as a whole (see the module's documentation) and makes it `user`'s [`NewBot`],
 /// with the strategy's parameters stored in full (defaults filled in), so that later changes to
-/// the defaults do not change an existing bot.
-fn check_bot(config: &ApiConfig, user: UserId, draft: Draft) -> Result<NewBot, ApiError> {
+/// the defaults do not change an existing bot. A failure is a 422 [`ApiError`] naming the field;
+/// it is public so that the CLI checks bots exactly as the API does.
+pub fn check_bot(config: &ApiConfig, user: UserId, draft: Draft) -> Result<NewBot, ApiError> {
     let name_chars = draft.name.chars().count();
     if !(1..=BOT_NAME_MAX_CHARS).contains(&name_chars) || draft.name.trim().is_empty() {
         return Err(ApiError::invalid_value(
@@ -389,7 +417,24 @@ async fn body(state: &ApiState, bot: BotConfig) -> Result<BotBody, ApiError> {
     BotBody::new(bot, &position)
 }
 
-async fn create_bot(
+/// `POST /api/v1/bots`: a new bot of the caller's.
+#[utoipa::path(
+    post,
+    path = "/api/v1/bots",
+    tag = "bots",
+    security(("bearer" = [])),
+    request_body = CreateBotRequest,
+    responses(
+        (status = 201, description = "The new bot", body = BotBody),
+        (status = 400, description = "`malformed_json`: the body is not JSON", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
+        (status = 409, description = "`conflict` on `name`: the caller has a bot of this name", body = ErrorBody),
+        (status = 422, description = "`unknown_field`, `missing_field`, `invalid_type`, or `invalid_value` naming the field at fault (name, unknown symbol, interval, strategy, strategy_params, quote_per_buy below the minimum, mode)", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn create_bot(
     State(state): State<ApiState>,
     caller: AuthUser,
     Json(request): Json<CreateBotRequest>,
@@ -418,7 +463,18 @@ async fn create_bot(
     Ok((StatusCode::CREATED, Json(BotBody::new(created, &position)?)))
 }
 
-async fn list_bots(
+/// `GET /api/v1/bots`: the caller's bots, by id.
+#[utoipa::path(
+    get,
+    path = "/api/v1/bots",
+    tag = "bots",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's bots, by id", body = [BotBody]),
+        (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list_bots(
     State(state): State<ApiState>,
     caller: AuthUser,
 ) -> Result<Json<Vec<BotBody>>, ApiError> {
@@ -443,7 +499,20 @@ async fn list_bots(
         .map(Json)
 }
 
-async fn get_bot(
+/// `GET /api/v1/bots/{id}`: one of the caller's bots.
+#[utoipa::path(
+    get,
+    path = "/api/v1/bots/{id}",
+    tag = "bots",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The bot's id; anything that is not one of the caller's bots is a 404")),
+    responses(
+        (status = 200, description = "The bot", body = BotBody),
+        (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
+        (status = 404, description = "`not_found`: the caller has no such bot", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn get_bot(
     State(state): State<ApiState>,
     caller: AuthUser,
     path: Result<Path<String>, PathRejection>,
@@ -457,7 +526,26 @@ async fn get_bot(
     Ok(Json(body(&state, bot).await?))
 }
 
-async fn patch_bot(
+/// `PATCH /api/v1/bots/{id}`: changes some of a bot's fields; the result is checked as a whole.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/bots/{id}",
+    tag = "bots",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The bot's id; anything that is not one of the caller's bots is a 404")),
+    request_body = PatchBotRequest,
+    responses(
+        (status = 200, description = "The changed bot", body = BotBody),
+        (status = 400, description = "`malformed_json`: the body is not JSON", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
+        (status = 404, description = "`not_found`: the caller has no such bot", body = ErrorBody),
+        (status = 409, description = "`conflict`: the name is taken, or the bot has orders and the change moves its symbol or mode", body = ErrorBody),
+        (status = 422, description = "`unknown_field`, `missing_field`, `invalid_type`, or `invalid_value` naming the field at fault (name, unknown symbol, interval, strategy, strategy_params, quote_per_buy below the minimum, mode)", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn patch_bot(
     State(state): State<ApiState>,
     caller: AuthUser,
     path: Result<Path<String>, PathRejection>,
@@ -521,7 +609,21 @@ async fn patch_bot(
     Ok(Json(body(&state, updated).await?))
 }
 
-async fn delete_bot(
+/// `DELETE /api/v1/bots/{id}`: deletes a bot that is stopped and never traded.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/bots/{id}",
+    tag = "bots",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The bot's id; anything that is not one of the caller's bots is a 404")),
+    responses(
+        (status = 204, description = "The bot is deleted"),
+        (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
+        (status = 404, description = "`not_found`: the caller has no such bot", body = ErrorBody),
+        (status = 409, description = "`bot_running`: stop it first; or `bot_has_history`: it has orders, stop it instead", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn delete_bot(
     State(state): State<ApiState>,
     caller: AuthUser,
     path: Result<Path<String>, PathRejection>,
@@ -559,7 +661,20 @@ async fn control(
     Ok(Json(body(&state, bot).await?))
 }
 
-async fn start_bot(
+/// `POST /api/v1/bots/{id}/start`: the bot active, idle, its error and failure count cleared.
+#[utoipa::path(
+    post,
+    path = "/api/v1/bots/{id}/start",
+    tag = "bots",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The bot's id; anything that is not one of the caller's bots is a 404")),
+    responses(
+        (status = 200, description = "The bot, active, idle, its error and failure count cleared", body = BotBody),
+        (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
+        (status = 404, description = "`not_found`: the caller has no such bot", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn start_bot(
     State(state): State<ApiState>,
     caller: AuthUser,
     path: Result<Path<String>, PathRejection>,
@@ -567,7 +682,20 @@ async fn start_bot(
     control(state, caller, path, BotControl::Start).await
 }
 
-async fn stop_bot(
+/// `POST /api/v1/bots/{id}/stop`: the bot inactive, idle.
+#[utoipa::path(
+    post,
+    path = "/api/v1/bots/{id}/stop",
+    tag = "bots",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The bot's id; anything that is not one of the caller's bots is a 404")),
+    responses(
+        (status = 200, description = "The bot, inactive, idle", body = BotBody),
+        (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
+        (status = 404, description = "`not_found`: the caller has no such bot", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn stop_bot(
     State(state): State<ApiState>,
     caller: AuthUser,
     path: Result<Path<String>, PathRejection>,
@@ -575,7 +703,20 @@ async fn stop_bot(
     control(state, caller, path, BotControl::Stop).await
 }
 
-async fn pause_bot(
+/// `POST /api/v1/bots/{id}/pause`: the bot paused until started.
+#[utoipa::path(
+    post,
+    path = "/api/v1/bots/{id}/pause",
+    tag = "bots",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The bot's id; anything that is not one of the caller's bots is a 404")),
+    responses(
+        (status = 200, description = "The bot, paused until started", body = BotBody),
+        (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
+        (status = 404, description = "`not_found`: the caller has no such bot", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn pause_bot(
     State(state): State<ApiState>,
     caller: AuthUser,
     path: Result<Path<String>, PathRejection>,

@@ -16,9 +16,10 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use store::StoredCredentials;
+use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::json::Json;
 use crate::{ApiState, now_ms};
 
@@ -27,12 +28,15 @@ use crate::{ApiState, now_ms};
 pub const CREDENTIAL_MAX_CHARS: usize = 256;
 
 /// The body of `PUT /api/v1/credentials`. Its `Debug` hides the secret.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutCredentialsRequest {
-    /// The exchange API key.
+    /// The exchange API key, 1 to 256 characters without spaces.
+    #[schema(min_length = 1, max_length = 256)]
     pub api_key: String,
-    /// The exchange API secret; stored encrypted, never returned.
+    /// The exchange API secret, 1 to 256 characters without spaces; stored encrypted, never
+    /// returned.
+    #[schema(min_length = 1, max_length = 256, write_only)]
     pub api_secret: String,
 }
 
@@ -46,7 +50,7 @@ impl fmt::Debug for PutCredentialsRequest {
 }
 
 /// The caller's credentials as answered: never the secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct CredentialsBody {
     /// The exchange API key.
     pub api_key: String,
@@ -92,7 +96,25 @@ fn check_credential(field: &'static str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn put_credentials(
+/// `PUT /api/v1/credentials`: stores or replaces the caller's exchange keys.
+#[utoipa::path(
+    put,
+    path = "/api/v1/credentials",
+    tag = "credentials",
+    security(("bearer" = [])),
+    request_body = PutCredentialsRequest,
+    responses(
+        (status = 200, description = "The keys replaced the stored ones", body = CredentialsBody),
+        (status = 201, description = "The keys are stored, the first time", body = CredentialsBody),
+        (status = 400, description = "`malformed_json`: the body is not JSON", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
+        (status = 422, description = "`unknown_field`, `missing_field`, `invalid_type`, or `invalid_value` about `api_key` or `api_secret`", body = ErrorBody),
+        (status = 503, description = "`credentials_unavailable`: the server has no master key", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn put_credentials(
     State(state): State<ApiState>,
     caller: AuthUser,
     Json(request): Json<PutCredentialsRequest>,
@@ -130,7 +152,19 @@ async fn put_credentials(
     ))
 }
 
-async fn get_credentials(
+/// `GET /api/v1/credentials`: the caller's exchange API key (never the secret).
+#[utoipa::path(
+    get,
+    path = "/api/v1/credentials",
+    tag = "credentials",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The stored API key", body = CredentialsBody),
+        (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
+        (status = 404, description = "`not_found`: no credentials are stored", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn get_credentials(
     State(state): State<ApiState>,
     caller: AuthUser,
 ) -> Result<Json<CredentialsBody>, ApiError> {
@@ -142,7 +176,19 @@ async fn get_credentials(
         .ok_or_else(no_credentials)
 }
 
-async fn delete_credentials(
+/// `DELETE /api/v1/credentials`: forgets the caller's exchange keys.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/credentials",
+    tag = "credentials",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The keys are deleted"),
+        (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
+        (status = 404, description = "`not_found`: no credentials are stored", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn delete_credentials(
     State(state): State<ApiState>,
     caller: AuthUser,
 ) -> Result<StatusCode, ApiError> {

@@ -22,13 +22,17 @@ pub struct ApiError {
 }
 
 /// The JSON body of every error response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// See [`ApiError::code`].
+    /// A stable code clients can match on, e.g. `"invalid_value"`, `"unauthorized"`,
+    /// `"not_found"` (see [`ApiError::code`]).
+    #[schema(example = "invalid_value")]
     pub code: &'static str,
-    /// See [`ApiError::message`].
+    /// What went wrong, for people (see [`ApiError::message`]).
     pub message: String,
-    /// See [`ApiError::field`]; `null` when the error is not about a field.
+    /// The request field or query parameter at fault; `null` when the error is not about one
+    /// (see [`ApiError::field`]).
+    #[schema(required = true)]
     pub field: Option<String>,
 }
 

@@ -28,6 +28,7 @@
 //! | `GET /api/v1/trades` (+ `.csv`) | the caller's trades: filters by bot, symbol, side and time, cursor pages |
 //! | `GET /api/v1/positions` | the caller's bots' positions |
 //! | `GET /api/v1/performance` (`?bot=ID`) | realised PnL, fees, win rate, trade counts, max drawdown |
+//! | `GET /api/v1/openapi.json` | 200: the OpenAPI 3 document of these routes, generated from the code ([`ApiDoc`]) |
 
 mod auth;
 mod bots;
@@ -35,6 +36,7 @@ mod credentials;
 mod error;
 mod json;
 mod limiter;
+mod openapi;
 pub mod password;
 mod routes;
 mod trades;
@@ -60,6 +62,7 @@ pub use credentials::{CREDENTIAL_MAX_CHARS, CredentialsBody, PutCredentialsReque
 pub use error::{ApiError, ErrorBody};
 pub use json::Json;
 pub use limiter::LoginLimits;
+pub use openapi::{ApiDoc, BEARER_SCHEME};
 pub use password::PasswordCost;
 pub use routes::{LoginRequest, LoginResponse, RegisterRequest, Status, UserBody};
 
@@ -134,6 +137,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/auth/login", post(routes::login))
         .route("/api/v1/auth/logout", post(routes::logout))
         .route("/api/v1/me", get(routes::me))
+        .route("/api/v1/openapi.json", get(openapi::openapi_json))
         .merge(credentials::routes())
         .merge(bots::routes())
         .merge(trades::routes())

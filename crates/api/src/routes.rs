@@ -7,29 +7,34 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use store::{NewUser, Role, StoreError, User, UserId};
+use utoipa::ToSchema;
 
 use crate::auth::{AuthUser, ClientIp, new_token, token_hash};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::json::Json;
 use crate::password::{hash_password, verify_password};
 use crate::{ApiState, now_ms, validate};
 
 /// The body of `GET /health` and of a successful `GET /ready`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Status {
     /// `"ok"` for health, `"ready"` for readiness.
+    #[schema(example = "ok")]
     pub status: String,
 }
 
 /// The body of `POST /api/v1/auth/register`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// The email address (unique).
+    #[schema(example = "alice@example.com")]
     pub email: String,
     /// The login name (unique), 3 to 32 of `A-Z a-z 0-9 _ . -`.
+    #[schema(example = "alice", min_length = 3, max_length = 32)]
     pub username: String,
     /// The password, 10 to 128 characters.
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
 }
 
@@ -44,7 +49,7 @@ impl fmt::Debug for RegisterRequest {
 }
 
 /// The body of `POST /api/v1/auth/login`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The login name.
@@ -64,7 +69,7 @@ impl fmt::Debug for LoginRequest {
 
 /// The answer to a login: the bearer token (shown this once; the server keeps only its hash)
 /// and when it expires.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct LoginResponse {
     /// Send as `Authorization: Bearer <token>`.
     pub token: String,
@@ -82,7 +87,7 @@ impl fmt::Debug for LoginResponse {
 }
 
 /// A user as the API shows it (never with the password hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UserBody {
     /// The user's id.
     pub id: i64,
@@ -91,6 +96,7 @@ pub struct UserBody {
     /// The login name.
     pub username: String,
     /// `"user"` or `"admin"`.
+    #[schema(example = "user")]
     pub role: String,
     /// When the user was created, in ms since the epoch.
     pub created_at_ms: i64,
@@ -120,6 +126,12 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// `GET /health`: the process answers.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "health",
+    responses((status = 200, description = "The process answers", body = Status)),
+)]
 pub(crate) async fn health() -> Json<Status> {
     Json(Status {
         status: "ok".to_owned(),
@@ -127,6 +139,15 @@ pub(crate) async fn health() -> Json<Status> {
 }
 
 /// `GET /ready`: the database answers too.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "health",
+    responses(
+        (status = 200, description = "The database answers too", body = Status),
+        (status = 503, description = "`not_ready`: the database does not answer", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn ready(State(state): State<ApiState>) -> Result<Json<Status>, ApiError> {
     // Any query proves the database answers; looking up a user id that never exists is one that
     // costs an index probe on both backends.
@@ -146,6 +167,20 @@ pub(crate) async fn ready(State(state): State<ApiState>) -> Result<Json<Status>,
 }
 
 /// `POST /api/v1/auth/register`: a new account with the `user` role.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/register",
+    tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "The new user, with the `user` role", body = UserBody),
+        (status = 400, description = "`malformed_json`: the body is not JSON", body = ErrorBody),
+        (status = 409, description = "`conflict`: the email or username is taken (`field` says which)", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
+        (status = 422, description = "`unknown_field`, `missing_field`, `invalid_type` or `invalid_value` (a bad email, username or password)", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn register(
     State(state): State<ApiState>,
     Json(request): Json<RegisterRequest>,
@@ -181,6 +216,22 @@ pub(crate) async fn register(
 }
 
 /// `POST /api/v1/auth/login`: a new session for the right username and password.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "A new bearer token", body = LoginResponse),
+        (status = 400, description = "`malformed_json`: the body is not JSON", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: wrong username or password", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
+        (status = 422, description = "`unknown_field`, `missing_field` or `invalid_type`", body = ErrorBody),
+        (status = 429, description = "`too_many_requests`: too many failed logins for this account or address", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    ),
+)]
 pub(crate) async fn login(
     State(state): State<ApiState>,
     ClientIp(ip): ClientIp,
@@ -233,6 +284,16 @@ pub(crate) async fn login(
 }
 
 /// `POST /api/v1/auth/logout`: revokes the caller's token.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The token is revoked"),
+        (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn logout(
     State(state): State<ApiState>,
     auth: AuthUser,
@@ -246,6 +307,16 @@ pub(crate) async fn logout(
 }
 
 /// `GET /api/v1/me`: the caller.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = UserBody),
+        (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn me(auth: AuthUser) -> Json<UserBody> {
     Json(auth.user.into())
 }

@@ -24,8 +24,9 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use serde::Serialize;
 use store::{BotConfig, BotId, Performance, TradeFilter, TradeId, TradeRow, UserId};
+use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::{ApiState, AuthUser, Json};
 
 /// The page size when `limit` is not given.
@@ -47,7 +48,7 @@ pub(crate) fn routes() -> Router<ApiState> {
 }
 
 /// A trade as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct TradeBody {
     /// The trade's id.
     pub id: i64,
@@ -70,6 +71,7 @@ pub struct TradeBody {
     /// The asset the commission was paid in.
     pub commission_asset: String,
     /// The PnL the trade realised (decimal string): set on SELLs, `null` on BUYs.
+    #[schema(required = true)]
     pub realized_pnl: Option<String>,
     /// The exchange's order id.
     pub binance_order_id: i64,
@@ -101,17 +103,18 @@ impl From<TradeRow> for TradeBody {
 }
 
 /// One page of trades, by id ascending.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct TradePage {
     /// The trades.
     pub trades: Vec<TradeBody>,
     /// The `cursor` that asks for the next page; `null` on the last page. Opaque: clients pass it
     /// back as it is (today it is the page's last trade id, which may change).
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
 /// A bot's position.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct PositionBody {
     /// The bot.
     pub bot_id: i64,
@@ -128,15 +131,25 @@ pub struct PositionBody {
 }
 
 /// The positions of the caller's bots that ever traded, by bot id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Positions {
     /// The positions.
     pub positions: Vec<PositionBody>,
 }
 
+/// The answer of `GET /api/v1/performance`: the caller's figures, or with `bot=ID` one bot's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum PerformanceBody {
+    /// Without `bot`: every bot of the caller.
+    User(UserPerformance),
+    /// With `bot=ID`: that bot.
+    Bot(BotPerformance),
+}
+
 /// The results of a set of trades; see [`store::Performance`] for the definitions (realised
 /// equity, max drawdown). Decimals are strings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Figures {
     /// The PnL the SELLs realised, in quote.
     pub realized_pnl: String,
@@ -153,11 +166,13 @@ pub struct Figures {
     /// How many SELLs realised a profit.
     pub winning_sells: u64,
     /// `winning_sells / sells`, to 6 decimal places; `null` without SELLs.
+    #[schema(required = true)]
     pub win_rate: Option<String>,
     /// The largest drop of realised equity from a running peak, in quote.
     pub max_drawdown: String,
     /// `max_drawdown` as a share of its peak, to 6 decimal places; `null` when there was no
     /// drawdown or its peak was not positive.
+    #[schema(required = true)]
     pub max_drawdown_share: Option<String>,
 }
 
@@ -185,7 +200,7 @@ impl From<Performance> for Figures {
 }
 
 /// One bot's performance (`GET /api/v1/performance?bot=ID`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct BotPerformance {
     /// The bot.
     pub bot_id: i64,
@@ -199,7 +214,7 @@ pub struct BotPerformance {
 /// The caller's performance over all their trades, with a breakdown per bot
 /// (`GET /api/v1/performance`). The totals add amounts of every bot's quote asset: they mean
 /// something when the bots share one (all USDT, say); the breakdown always does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct UserPerformance {
     /// The figures over all the caller's trades (drawdown over all their SELLs in time order).
     #[serde(flatten)]
@@ -483,7 +498,29 @@ async fn callers_bot(state: &ApiState, caller: UserId, bot: BotId) -> Result<Bot
 }
 
 /// `GET /api/v1/trades`: one page of the caller's trades that the filters select.
-async fn list_trades(
+#[utoipa::path(
+    get,
+    path = "/api/v1/trades",
+    tag = "trades",
+    security(("bearer" = [])),
+    params(
+        ("bot" = Option<i64>, Query, description = "Only this bot's trades (404 when it is not the caller's)"),
+        ("symbol" = Option<String>, Query, description = "Only this symbol's, e.g. `BTCUSDT`"),
+        ("side" = Option<String>, Query, description = "Only `BUY`s or only `SELL`s"),
+        ("from_ms" = Option<i64>, Query, description = "Only those executed at or after this time, in ms since the epoch"),
+        ("to_ms" = Option<i64>, Query, description = "Only those executed at or before this time, in ms since the epoch"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "The page size, 1 to 500 (default 100)"),
+    ),
+    responses(
+        (status = 200, description = "One page of the caller's trades, by id", body = TradePage),
+        (status = 400, description = "`malformed_query`: a parameter is not percent-encoded UTF-8", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
+        (status = 404, description = "`not_found` on `bot`: the caller has no such bot", body = ErrorBody),
+        (status = 422, description = "`unknown_field`: an unknown parameter; `invalid_value`: a parameter empty, given twice, or out of range", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list_trades(
     State(state): State<ApiState>,
     caller: AuthUser,
     Query(query): Query<TradePageQuery>,
@@ -557,7 +594,27 @@ fn push_csv_record(out: &mut String, trade: &TradeRow) {
 /// `GET /api/v1/trades.csv`: every trade of the caller's that the filters select, by id, as CSV
 /// with a header row. Read from the store in batches of [`CSV_BATCH`] so that no query is
 /// unbounded; the answer itself is built in memory.
-async fn trades_csv(
+#[utoipa::path(
+    get,
+    path = "/api/v1/trades.csv",
+    tag = "trades",
+    security(("bearer" = [])),
+    params(
+        ("bot" = Option<i64>, Query, description = "Only this bot's trades (404 when it is not the caller's)"),
+        ("symbol" = Option<String>, Query, description = "Only this symbol's, e.g. `BTCUSDT`"),
+        ("side" = Option<String>, Query, description = "Only `BUY`s or only `SELL`s"),
+        ("from_ms" = Option<i64>, Query, description = "Only those executed at or after this time, in ms since the epoch"),
+        ("to_ms" = Option<i64>, Query, description = "Only those executed at or before this time, in ms since the epoch"),
+    ),
+    responses(
+        (status = 200, description = "Every trade the filters select, by id, as CSV with a header row (a BUY's `realized_pnl` is empty)", body = String, content_type = "text/csv"),
+        (status = 400, description = "`malformed_query`: a parameter is not percent-encoded UTF-8", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
+        (status = 404, description = "`not_found` on `bot`: the caller has no such bot", body = ErrorBody),
+        (status = 422, description = "`unknown_field`: an unknown parameter; `invalid_value`: a parameter empty, given twice, or out of range", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn trades_csv(
     State(state): State<ApiState>,
     caller: AuthUser,
     Query(filters): Query<TradeFilters>,
@@ -590,7 +647,19 @@ async fn trades_csv(
 }
 
 /// `GET /api/v1/positions`: the positions of the caller's bots that ever traded.
-async fn positions(
+#[utoipa::path(
+    get,
+    path = "/api/v1/positions",
+    tag = "trades",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The positions of the caller's bots that ever traded", body = Positions),
+        (status = 400, description = "`malformed_query`: a parameter is not percent-encoded UTF-8", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
+        (status = 422, description = "`unknown_field`: this route takes no parameter", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn positions(
     State(state): State<ApiState>,
     caller: AuthUser,
     Query(NoParams): Query<NoParams>,
@@ -629,11 +698,27 @@ async fn positions(
 
 /// `GET /api/v1/performance`: the caller's performance with a breakdown per bot, or with
 /// `bot=ID` that bot's alone. Computed from all the trades concerned, read at once.
-async fn performance(
+#[utoipa::path(
+    get,
+    path = "/api/v1/performance",
+    tag = "trades",
+    security(("bearer" = [])),
+    params(
+        ("bot" = Option<i64>, Query, description = "Only this bot's figures (404 when it is not the caller's)"),
+    ),
+    responses(
+        (status = 200, description = "The caller's figures with a breakdown per bot, or with `bot` that bot's", body = PerformanceBody),
+        (status = 400, description = "`malformed_query`: a parameter is not percent-encoded UTF-8", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
+        (status = 404, description = "`not_found` on `bot`: the caller has no such bot", body = ErrorBody),
+        (status = 422, description = "`unknown_field`: an unknown parameter; `invalid_value`: a parameter empty, given twice, or out of range", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn performance(
     State(state): State<ApiState>,
     caller: AuthUser,
     Query(query): Query<PerformanceQuery>,
-) -> Result<axum::response::Response, ApiError> {
+) -> Result<Json<PerformanceBody>, ApiError> {
     let user = caller.user.id;
     if let Some(bot) = query.bot {
         let config = callers_bot(&state, user, bot).await?;
@@ -645,12 +730,11 @@ async fn performance(
                 ..TradeFilter::default()
             })
             .await?;
-        return Ok(Json(BotPerformance {
+        return Ok(Json(PerformanceBody::Bot(BotPerformance {
             bot_id: bot.0,
             symbol: config.symbol,
             figures: Performance::of(&trades).into(),
-        })
-        .into_response());
+        })));
     }
     let trades = state
         .store()
@@ -674,11 +758,10 @@ async fn performance(
             symbol: bot.symbol,
         })
         .collect();
-    Ok(Json(UserPerformance {
+    Ok(Json(PerformanceBody::User(UserPerformance {
         figures: Performance::of(&trades).into(),
         bots,
-    })
-    .into_response())
+    })))
 }
 
 #[cfg(test)]

@@ -1,6 +1,13 @@
 //! The rules for what an account may be: an email address's shape, a username's length and
 //! characters, a password's length. The HTTP API and `spotbot user add` both check with these
-//! functions, so the two never disagree.
+//! functions, so the two never disagree. The same holds for bots: [`check_bot`] is what both
+//! `POST /api/v1/bots` and `spotbot bot add` check a [`BotDraft`] with.
+
+/// A bot's fields before [`check_bot`] checks them (re-exported here because the `bots` module
+/// is private).
+pub use crate::bots::Draft as BotDraft;
+/// Checks a bot as the HTTP API does (re-exported here because the `bots` module is private).
+pub use crate::bots::check_bot;
 
 /// A value that breaks a rule, and the field it was given for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -46,6 +46,10 @@ enum Command {
     Sim(commands::sim::SimArgs),
     /// Create and list the users who log in to the HTTP API.
     User(commands::user::UserArgs),
+    /// Add, list, start, stop and pause users' bots, checked as the HTTP API checks them.
+    Bot(commands::bot::BotArgs),
+    /// Realised PnL, fees, win rate, trades and max drawdown per bot.
+    Perf(commands::perf::PerfArgs),
 }
 
 /// A failure and the exit code it deserves.
@@ -88,6 +92,8 @@ fn main() -> ExitCode {
         Command::Sweep(args) => commands::sweep::run(args),
         Command::Sim(args) => commands::sim::run(args),
         Command::User(args) => commands::user::run(args),
+        Command::Bot(args) => commands::bot::run(args),
+        Command::Perf(args) => commands::perf::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -743,12 +743,19 @@ impl Engine {
         let changed = status != bot.status
             || failures != bot.consecutive_failures
             || last_error.as_deref() != bot.last_error.as_deref();
-        if changed
-            && let Err(error) = store
-                .set_bot_status(bot.id, status, last_error.as_deref(), failures, now_ms)
+        // Conditional: the user may have paused or stopped the bot while this cycle ran, and
+        // this outcome must not overwrite that decision.
+        if changed {
+            match store
+                .set_bot_status_if_running(bot.id, status, last_error.as_deref(), failures, now_ms)
                 .await
-        {
-            warn!(bot = %bot.id, %error, "cannot update the bot's status");
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    info!(bot = %bot.id, name = %bot.name, "paused or stopped during its cycle: status left as the user set it")
+                }
+                Err(error) => warn!(bot = %bot.id, %error, "cannot update the bot's status"),
+            }
         }
         match outcome {
             CycleOutcome::Failed { error, .. } => CycleOutcome::Failed {

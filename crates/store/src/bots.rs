@@ -1,5 +1,6 @@
 //! Bot configurations: [`BotConfig`], [`NewBot`] and the [`Store`] methods that create, list and
-//! update them (activation and the status the engine records after each cycle), plus the
+//! update them (activation and the status the engine records after each cycle, which never
+//! overrides a user's pause or stop: [`Store::set_bot_status_if_running`]), plus the
 //! owner-scoped ones the API uses ([`Store::user_bot`], [`Store::update_bot`],
 //! [`Store::control_bot`], [`Store::delete_bot`]): each names the user as well as the bot, so a
 //! bot of someone else is simply not found. The lease columns of the same table belong to
@@ -266,6 +267,40 @@ impl Store {
         .execute(&self.writer)
         .await?;
         found(result.rows_affected(), id)
+    }
+
+    /// [`Store::set_bot_status`] for the engine after a cycle: writes only while bot `id` is
+    /// still active and not paused, and tells whether it wrote. A user may pause or stop the bot
+    /// (see [`Store::control_bot`]) while its cycle runs; the engine's write must not undo that,
+    /// so the check and the write are one statement, with no gap for the user's change to fall
+    /// into. `false` also when there is no such bot.
+    pub async fn set_bot_status_if_running(
+        &self,
+        id: BotId,
+        status: BotStatus,
+        last_error: Option<&str>,
+        consecutive_failures: i64,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        if consecutive_failures < 0 {
+            return Err(StoreError::InvalidValue {
+                field: "consecutive_failures",
+                detail: format!("must not be negative, got {consecutive_failures}"),
+            });
+        }
+        let result = sqlx::query(
+            "UPDATE bot_configs SET status = $2, last_error = $3, consecutive_failures = $4, \
+             updated_at_ms = $5 WHERE id = $1 AND is_active = 1 AND status <> $6",
+        )
+        .bind(id.0)
+        .bind(status.as_str())
+        .bind(last_error)
+        .bind(consecutive_failures)
+        .bind(now_ms)
+        .bind(BotStatus::Paused.as_str())
+        .execute(&self.writer)
+        .await?;
+        Ok(result.rows_affected() > 0)
     }
 }
 

@@ -1,13 +1,13 @@
 //! `spotbot bots` and `spotbot trades`: what the database holds, as aligned tables (or CSV for
-//! trades), read with the same configuration `spotbot run` uses. Until the HTTP API exists these
-//! are how a user sees their bots' status and trades.
+//! trades), read with the same configuration `spotbot run` uses, for an operator on the server
+//! (users see their own through the HTTP API). `spotbot bot list` prints the same bot table.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use store::{BotId, Store, TradeFilter};
+use store::{BotId, Store, TradeFilter, UserId};
 
 use crate::Failure;
 use crate::run_config::ConfigFile;
@@ -25,13 +25,18 @@ pub struct DatabaseArgs {
 }
 
 impl DatabaseArgs {
-    /// The database URL these options name (flag, then environment, then file, then default).
-    pub(crate) fn url(&self) -> Result<String, Failure> {
+    /// The configuration these options name, `--database` applied over it.
+    pub(crate) fn config(&self) -> Result<ConfigFile, Failure> {
         let mut config = ConfigFile::load(self.config.as_deref()).map_err(Failure::Usage)?;
         if let Some(url) = &self.database {
             config.database_url = Some(url.clone());
         }
-        Ok(config.database_url())
+        Ok(config)
+    }
+
+    /// The database URL these options name (flag, then environment, then file, then default).
+    pub(crate) fn url(&self) -> Result<String, Failure> {
+        Ok(self.config()?.database_url())
     }
 
     /// Opens the database, which must exist already.
@@ -77,43 +82,50 @@ pub struct TradesArgs {
 pub fn bots(args: BotsArgs) -> Result<(), Failure> {
     block_on(async move {
         let store = args.database.open().await?;
-        let bots = store.bots(None).await.map_err(runtime)?;
-        let mut rows = vec![
-            [
-                "id",
-                "user",
-                "name",
-                "symbol",
-                "interval",
-                "mode",
-                "active",
-                "status",
-                "position",
-                "realised PnL",
-                "last error",
-            ]
-            .map(str::to_owned)
-            .to_vec(),
-        ];
-        for bot in &bots {
-            let position = store.position(bot.id).await.map_err(runtime)?;
-            rows.push(vec![
-                bot.id.to_string(),
-                bot.user_id.to_string(),
-                bot.name.clone(),
-                bot.symbol.clone(),
-                bot.interval.clone(),
-                bot.mode.as_str().to_owned(),
-                if bot.is_active { "yes" } else { "no" }.to_owned(),
-                bot.status.as_str().to_owned(),
-                position.quantity.normalize().to_string(),
-                position.realized_pnl.round_dp(8).normalize().to_string(),
-                bot.last_error.clone().unwrap_or_default(),
-            ]);
-        }
+        let printed = print_bots(&store, None).await;
         store.close().await;
-        print_table(&rows)
+        printed
     })
+}
+
+/// Prints the bots of `user` (every user's with `None`) with their status and position: the
+/// table of `spotbot bots` and `spotbot bot list`.
+pub(crate) async fn print_bots(store: &Store, user: Option<UserId>) -> Result<(), Failure> {
+    let bots = store.bots(user).await.map_err(runtime)?;
+    let mut rows = vec![
+        [
+            "id",
+            "user",
+            "name",
+            "symbol",
+            "interval",
+            "mode",
+            "active",
+            "status",
+            "position",
+            "realised PnL",
+            "last error",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    ];
+    for bot in &bots {
+        let position = store.position(bot.id).await.map_err(runtime)?;
+        rows.push(vec![
+            bot.id.to_string(),
+            bot.user_id.to_string(),
+            bot.name.clone(),
+            bot.symbol.clone(),
+            bot.interval.clone(),
+            bot.mode.as_str().to_owned(),
+            if bot.is_active { "yes" } else { "no" }.to_owned(),
+            bot.status.as_str().to_owned(),
+            position.quantity.normalize().to_string(),
+            position.realized_pnl.round_dp(8).normalize().to_string(),
+            bot.last_error.clone().unwrap_or_default(),
+        ]);
+    }
+    print_table(&rows)
 }
 
 /// Lists trades, oldest first.
@@ -178,7 +190,8 @@ pub fn trades(args: TradesArgs) -> Result<(), Failure> {
     })
 }
 
-fn runtime(error: store::StoreError) -> Failure {
+/// A database failure: the work failed (exit 1), whatever the command line said.
+pub(crate) fn runtime(error: store::StoreError) -> Failure {
     Failure::Runtime(error.into())
 }
 

@@ -1,7 +1,9 @@
 //! One module per `spotbot` subcommand.
 
 pub mod backtest;
+pub mod bot;
 pub mod listing;
+pub mod perf;
 pub mod run;
 pub mod sim;
 pub mod sweep;

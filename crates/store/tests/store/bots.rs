@@ -1,10 +1,76 @@
 //! Bot configurations and their leases.
 
-use store::{BotId, BotStatus, Lease, Mode, StoreError, UserId};
+use store::{BotControl, BotId, BotStatus, Lease, Mode, StoreError, UserId};
 
 use crate::common::{NO_BOT, bot, count, d, new_bot, user};
 
 store::backend_tests! {
+    async fn the_engines_status_write_never_undoes_a_pause_or_stop(store: Store) {
+        let alice = user(&store, "alice").await;
+        let paused = bot(&store, alice.id, "paused").await;
+        let stopped = bot(&store, alice.id, "stopped").await;
+        let running = bot(&store, alice.id, "running").await;
+        // The user pauses one bot and stops another while their cycles run ...
+        store
+            .control_bot(alice.id, paused.id, BotControl::Pause, 3_000)
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .control_bot(alice.id, stopped.id, BotControl::Stop, 3_000)
+            .await
+            .unwrap()
+            .unwrap();
+        // ... and then the engine records each cycle's outcome.
+        for id in [paused.id, stopped.id] {
+            let wrote = store
+                .set_bot_status_if_running(id, BotStatus::Error, Some("exchange down"), 1, 4_000)
+                .await
+                .unwrap();
+            assert!(!wrote, "bot {id}");
+        }
+        let paused_now = store.bot(paused.id).await.unwrap().unwrap();
+        assert_eq!(paused_now.status, BotStatus::Paused);
+        assert!(paused_now.is_active);
+        assert_eq!(paused_now.last_error, None);
+        assert_eq!(paused_now.updated_at_ms, 3_000);
+        let stopped_now = store.bot(stopped.id).await.unwrap().unwrap();
+        assert_eq!(stopped_now.status, BotStatus::Idle);
+        assert!(!stopped_now.is_active);
+        assert_eq!(stopped_now.consecutive_failures, 0);
+        assert_eq!(store.runnable_bots().await.unwrap(), vec![running.clone()]);
+
+        // A bot left running takes the write, including the engine's own pause after failures.
+        assert!(
+            store
+                .set_bot_status_if_running(running.id, BotStatus::Paused, Some("failing"), 5, 5_000)
+                .await
+                .unwrap()
+        );
+        let running_now = store.bot(running.id).await.unwrap().unwrap();
+        assert_eq!(running_now.status, BotStatus::Paused);
+        assert_eq!(running_now.last_error.as_deref(), Some("failing"));
+        assert_eq!(running_now.consecutive_failures, 5);
+        assert_eq!(running_now.updated_at_ms, 5_000);
+
+        // Nothing to write to, and a bad count, as with set_bot_status.
+        assert!(
+            !store
+                .set_bot_status_if_running(NO_BOT, BotStatus::Idle, None, 0, 1)
+                .await
+                .unwrap()
+        );
+        assert!(matches!(
+            store
+                .set_bot_status_if_running(running.id, BotStatus::Idle, None, -1, 1)
+                .await,
+            Err(StoreError::InvalidValue {
+                field: "consecutive_failures",
+                ..
+            })
+        ));
+    }
+
     async fn bots_round_trip_every_field(store: Store) {
         let alice = user(&store, "alice").await;
         let mut wanted = new_bot(alice.id, "tiny");

@@ -1,0 +1,146 @@
+//! `spotbot perf`: how bots have done, from their trades in the database, computed by
+//! [`store::Performance`] exactly as `GET /api/v1/performance` computes it: realised PnL, fees,
+//! win rate, trade counts and the max drawdown of realised equity, one row per bot and, over
+//! several bots, a total. Amounts are in each bot's quote asset, so the total only adds up when
+//! the bots share one.
+
+use std::collections::BTreeMap;
+
+use clap::Args;
+use rust_decimal::Decimal;
+use store::{BotId, Performance, TradeFilter, TradeRow};
+
+use crate::Failure;
+use crate::commands::bot::{find_bot, user_id};
+use crate::commands::listing::{DatabaseArgs, block_on, print_table, runtime};
+
+/// Options of `spotbot perf`.
+#[derive(Debug, Args)]
+pub struct PerfArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// Only this user's bots.
+    #[arg(long, value_name = "USERNAME")]
+    user: Option<String>,
+    /// Only this bot.
+    #[arg(long, value_name = "ID")]
+    bot: Option<i64>,
+}
+
+/// Prints the performance of the chosen bots.
+pub fn run(args: PerfArgs) -> Result<(), Failure> {
+    block_on(async move {
+        let store = args.database.open().await?;
+        let loaded = async {
+            let user = match &args.user {
+                Some(name) => Some(user_id(&store, name).await?),
+                None => None,
+            };
+            let bots = match args.bot {
+                Some(id) => {
+                    let bot = find_bot(&store, id).await?;
+                    // Another user's bot is as absent as a missing one, as in the API.
+                    if user.is_some_and(|user| user != bot.user_id) {
+                        return Err(Failure::Usage(format!(
+                            "--bot: {id} is not a bot of {}",
+                            args.user.as_deref().unwrap_or_default()
+                        )));
+                    }
+                    vec![bot]
+                }
+                None => store.bots(user).await.map_err(runtime)?,
+            };
+            let filter = TradeFilter {
+                user,
+                bot: args.bot.map(BotId),
+                ..TradeFilter::default()
+            };
+            let trades = store.trades(&filter).await.map_err(runtime)?;
+            Ok((bots, trades))
+        }
+        .await;
+        store.close().await;
+        let (bots, trades) = loaded?;
+        let mut by_bot: BTreeMap<BotId, Vec<&TradeRow>> = BTreeMap::new();
+        for trade in &trades {
+            by_bot.entry(trade.bot_id).or_default().push(trade);
+        }
+        let mut rows = vec![
+            [
+                "bot",
+                "user",
+                "name",
+                "symbol",
+                "trades",
+                "buys",
+                "sells",
+                "win rate",
+                "realised PnL",
+                "fees (quote)",
+                "fees (other)",
+                "max drawdown",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        ];
+        for bot in &bots {
+            let performance = Performance::of(by_bot.get(&bot.id).into_iter().flatten().copied());
+            rows.push(row(
+                [
+                    bot.id.to_string(),
+                    bot.user_id.to_string(),
+                    bot.name.clone(),
+                    bot.symbol.clone(),
+                ],
+                &performance,
+            ));
+        }
+        if bots.len() > 1 {
+            let everything = Performance::of(&trades);
+            rows.push(row(
+                [
+                    "total".to_owned(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ],
+                &everything,
+            ));
+        }
+        print_table(&rows)
+    })
+}
+
+/// One table row: `label` then `performance`'s figures.
+fn row(label: [String; 4], performance: &Performance) -> Vec<String> {
+    let amount = |value: Decimal| value.round_dp(8).normalize().to_string();
+    let win_rate = performance
+        .win_rate
+        .map(|rate| format!("{}%", (rate * Decimal::ONE_HUNDRED).normalize()))
+        .unwrap_or_else(|| "-".to_owned());
+    let fees_other = performance
+        .fees_other
+        .iter()
+        .map(|(asset, total)| format!("{total} {asset}"))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let mut drawdown = amount(performance.max_drawdown);
+    if let Some(share) = performance.max_drawdown_share {
+        drawdown.push_str(&format!(
+            " ({}%)",
+            (share * Decimal::ONE_HUNDRED).normalize()
+        ));
+    }
+    let mut row = label.to_vec();
+    row.extend([
+        performance.trades().to_string(),
+        performance.buys.to_string(),
+        performance.sells.to_string(),
+        win_rate,
+        amount(performance.realized_pnl),
+        amount(performance.fees_quote),
+        fees_other,
+        drawdown,
+    ]);
+    row
+}
