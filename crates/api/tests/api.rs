@@ -5,161 +5,14 @@
 
 use std::time::Duration;
 
-use api::{ApiConfig, ApiState, LoginLimits, PasswordCost};
+use api::{ApiConfig, LoginLimits};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use store::Store;
-use tokio::sync::oneshot;
 
-/// A running API and a client for it.
-struct Server {
-    base: String,
-    client: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
+mod common;
 
-/// An answer: status, `WWW-Authenticate` and `Retry-After`, and the JSON body (`null` if empty).
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    www_authenticate: Option<String>,
-    retry_after: Option<u64>,
-    body: Value,
-}
-
-/// Cheap hashes (still argon2id), so that the tests do not spend seconds per login.
-fn config() -> ApiConfig {
-    ApiConfig {
-        password_cost: PasswordCost {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        },
-        ..ApiConfig::default()
-    }
-}
-
-impl Server {
-    async fn start(store: &Store, config: ApiConfig) -> Server {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(api::serve(
-            listener,
-            ApiState::new(store.clone(), config),
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        Server {
-            base,
-            client: reqwest::Client::new(),
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    /// Sends `method path` with `body` as `content_type` (none when `None`) and `token`.
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        content_type: Option<&str>,
-        body: impl Into<reqwest::Body>,
-        token: Option<&str>,
-    ) -> Answer {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .body(body);
-        if let Some(content_type) = content_type {
-            request = request.header("content-type", content_type);
-        }
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.unwrap();
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .map(|value| value.to_str().unwrap().to_owned())
-        };
-        let (www_authenticate, retry_after) = (
-            header("www-authenticate"),
-            header("retry-after").map(|secs| secs.parse().unwrap()),
-        );
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"))
-        };
-        Answer {
-            status,
-            www_authenticate,
-            retry_after,
-            body,
-        }
-    }
-
-    async fn post(&self, path: &str, body: Value, token: Option<&str>) -> Answer {
-        self.send(
-            reqwest::Method::POST,
-            path,
-            Some("application/json"),
-            body.to_string(),
-            token,
-        )
-        .await
-    }
-
-    async fn get(&self, path: &str, token: Option<&str>) -> Answer {
-        self.send(reqwest::Method::GET, path, None, "", token).await
-    }
-
-    async fn register(&self, username: &str) -> Answer {
-        self.post(
-            "/api/v1/auth/register",
-            json!({"email": format!("{username}@example.com"), "username": username, "password": "correct horse battery"}),
-            None,
-        )
-        .await
-    }
-
-    async fn login(&self, username: &str, password: &str) -> Answer {
-        self.post(
-            "/api/v1/auth/login",
-            json!({"username": username, "password": password}),
-            None,
-        )
-        .await
-    }
-
-    /// Stops the server and checks that it stopped cleanly.
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.await.unwrap().unwrap();
-    }
-}
-
-/// Asserts that `answer` is the JSON error `status`/`code` about `field`.
-#[track_caller]
-fn assert_error(answer: &Answer, status: StatusCode, code: &str, field: Option<&str>) {
-    assert_eq!(answer.status, status, "{answer:?}");
-    assert_eq!(answer.body["code"], code, "{answer:?}");
-    assert_eq!(answer.body["field"], json!(field), "{answer:?}");
-    assert!(
-        answer.body["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{answer:?}"
-    );
-    assert_eq!(answer.body.as_object().unwrap().len(), 3, "{answer:?}");
-}
+use common::{Server, assert_error, config};
 
 /// A bad request body: content type, body, and the expected status, code and field.
 type BadBody = (
@@ -287,7 +140,7 @@ store::backend_tests! {
         for (content_type, body, status, code, field) in cases {
             let shown = body.chars().take(80).collect::<String>();
             let answer = server
-                .send(reqwest::Method::POST, register, content_type, body, None)
+                .send_raw(reqwest::Method::POST, register, content_type, body, None)
                 .await;
             assert_eq!(answer.status, status, "{shown}: {answer:?}");
             assert_error(&answer, status, code, field);
@@ -377,23 +230,15 @@ store::backend_tests! {
             server.get("/api/v1/me", Some(revoked)).await,
             server.get("/api/v1/me", Some("made-up")).await,
         ];
-        let basic = server
-            .client
-            .get(format!("{}/api/v1/me", server.base))
-            .basic_auth("alice", Some("correct horse battery"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
-        answers.push(Answer {
-            status: basic.status(),
-            www_authenticate: basic
-                .headers()
-                .get("www-authenticate")
-                .map(|v| v.to_str().unwrap().to_owned()),
-            retry_after: None,
-            body: serde_json::from_str(&basic.text().await.unwrap()).unwrap(),
-        });
+        let basic = common::answer(
+            server
+                .client
+                .get(format!("{}/api/v1/me", server.base))
+                .basic_auth("alice", Some("correct horse battery")),
+        )
+        .await;
+        assert_eq!(basic.status, StatusCode::UNAUTHORIZED);
+        answers.push(basic);
         for answer in &answers {
             assert_error(answer, StatusCode::UNAUTHORIZED, "unauthorized", None);
             assert_eq!(answer.www_authenticate.as_deref(), Some("Bearer"), "{answer:?}");

@@ -3,28 +3,16 @@
 //! the engine sees them, and isolation: another user's bot or credentials are a 404 for every
 //! route and verb, and a missing or bad token is a 401.
 
+use api::ApiConfig;
 use api::vault::MasterKey;
-use api::{ApiConfig, ApiState, PasswordCost};
 use reqwest::{Method, StatusCode};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use store::{BotId, BotStatus, NewOrder, Store, UserId};
-use tokio::sync::oneshot;
 
-/// A running API and a client for it.
-struct Server {
-    base: String,
-    client: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
+mod common;
 
-/// An answer: the status and the JSON body (`null` if empty).
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    body: Value,
-}
+use common::{Server, assert_error_code};
 
 /// The master key of the tests.
 fn master_key() -> MasterKey {
@@ -34,90 +22,18 @@ fn master_key() -> MasterKey {
 /// Cheap password hashes and [`master_key`].
 fn config() -> ApiConfig {
     ApiConfig {
-        password_cost: PasswordCost {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        },
         master_key: Some(master_key()),
-        ..ApiConfig::default()
+        ..common::config()
     }
 }
 
 const SECRET: &str = "s3cr3tS3CR3Ts3cr3tS3CR3Ts3cr3tS3CR3Ts3cr3tS3CR3Ts3cr3tS3CR3Tabcd";
 
 impl Server {
-    async fn start(store: &Store, config: ApiConfig) -> Server {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(api::serve(
-            listener,
-            ApiState::new(store.clone(), config),
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        Server {
-            base,
-            client: reqwest::Client::new(),
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    /// Sends `method path` with `body` as JSON (none when `None`) and `token`.
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-        token: Option<&str>,
-    ) -> Answer {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_string());
-        }
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"))
-        };
-        Answer { status, body }
-    }
-
     /// Registers `username` and logs in: their token and user id.
     async fn user(&self, username: &str) -> (String, UserId) {
-        let password = "correct horse battery";
-        let created = self
-            .send(
-                Method::POST,
-                "/api/v1/auth/register",
-                Some(json!({"email": format!("{username}@example.com"), "username": username, "password": password})),
-                None,
-            )
-            .await;
-        assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
-        let login = self
-            .send(
-                Method::POST,
-                "/api/v1/auth/login",
-                Some(json!({"username": username, "password": password})),
-                None,
-            )
-            .await;
-        (
-            login.body["token"].as_str().unwrap().to_owned(),
-            UserId(created.body["id"].as_i64().unwrap()),
-        )
+        let (created, _, token) = self.sign_up(username).await;
+        (token, UserId(created.body["id"].as_i64().unwrap()))
     }
 
     /// Creates a bot named `name` from [`bot_body`]; its id.
@@ -133,12 +49,6 @@ impl Server {
         assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
         created.body["id"].as_i64().unwrap()
     }
-
-    /// Stops the server and checks that it stopped cleanly.
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.await.unwrap().unwrap();
-    }
 }
 
 /// A valid bot: BTCUSDT 1h, default parameters, 25 USDT per BUY, paper, active.
@@ -151,14 +61,6 @@ fn bot_body(name: &str) -> Value {
         "quote_per_buy": "25.50",
         "mode": "paper",
     })
-}
-
-/// Asserts that `answer` is the JSON error `status`/`code` about `field`.
-#[track_caller]
-fn assert_error(answer: &Answer, status: StatusCode, code: &str, field: Option<&str>) {
-    assert_eq!(answer.status, status, "{answer:?}");
-    assert_eq!(answer.body["code"], code, "{answer:?}");
-    assert_eq!(answer.body["field"], json!(field), "{answer:?}");
 }
 
 /// `body` with `field` set to `value` (removed when `value` is `null`).
@@ -178,7 +80,7 @@ store::backend_tests! {
         let (token, user) = server.user("alice").await;
         let path = "/api/v1/credentials";
         let none = server.send(Method::GET, path, None, Some(&token)).await;
-        assert_error(&none, StatusCode::NOT_FOUND, "not_found", None);
+        assert_error_code(&none, StatusCode::NOT_FOUND, "not_found", None);
 
         let put = |key: &str, secret: &str| json!({"api_key": key, "api_secret": secret});
         let created = server.send(Method::PUT, path, Some(put("key-1", SECRET)), Some(&token)).await;
@@ -210,16 +112,16 @@ store::backend_tests! {
             (json!({"api_key": 5, "api_secret": "s"}), "invalid_type", "api_key"),
         ] {
             let answer = server.send(Method::PUT, path, Some(body.clone()), Some(&token)).await;
-            assert_error(&answer, StatusCode::UNPROCESSABLE_ENTITY, code, Some(field));
+            assert_error_code(&answer, StatusCode::UNPROCESSABLE_ENTITY, code, Some(field));
             assert!(!answer.body.to_string().contains("a b"), "{answer:?}");
         }
 
         let deleted = server.send(Method::DELETE, path, None, Some(&token)).await;
         assert_eq!((deleted.status, deleted.body), (StatusCode::NO_CONTENT, Value::Null));
         let gone = server.send(Method::GET, path, None, Some(&token)).await;
-        assert_error(&gone, StatusCode::NOT_FOUND, "not_found", None);
+        assert_error_code(&gone, StatusCode::NOT_FOUND, "not_found", None);
         let again = server.send(Method::DELETE, path, None, Some(&token)).await;
-        assert_error(&again, StatusCode::NOT_FOUND, "not_found", None);
+        assert_error_code(&again, StatusCode::NOT_FOUND, "not_found", None);
         server.stop().await;
     }
 
@@ -229,7 +131,7 @@ store::backend_tests! {
         let answer = server
             .send(Method::PUT, "/api/v1/credentials", Some(json!({"api_key": "k", "api_secret": "s"})), Some(&token))
             .await;
-        assert_error(&answer, StatusCode::SERVICE_UNAVAILABLE, "credentials_unavailable", None);
+        assert_error_code(&answer, StatusCode::SERVICE_UNAVAILABLE, "credentials_unavailable", None);
         server.stop().await;
     }
 
@@ -280,15 +182,15 @@ store::backend_tests! {
         let bad_patch = server
             .send(Method::PATCH, &format!("/api/v1/bots/{id}"), Some(json!({"quote_per_buy": "1"})), Some(&token))
             .await;
-        assert_error(&bad_patch, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", Some("quote_per_buy"));
+        assert_error_code(&bad_patch, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", Some("quote_per_buy"));
 
         server.bot(&token, "other").await;
         let taken = server
             .send(Method::PATCH, &format!("/api/v1/bots/{id}"), Some(json!({"name": "other"})), Some(&token))
             .await;
-        assert_error(&taken, StatusCode::CONFLICT, "conflict", Some("name"));
+        assert_error_code(&taken, StatusCode::CONFLICT, "conflict", Some("name"));
         let duplicate = server.send(Method::POST, "/api/v1/bots", Some(bot_body("other")), Some(&token)).await;
-        assert_error(&duplicate, StatusCode::CONFLICT, "conflict", Some("name"));
+        assert_error_code(&duplicate, StatusCode::CONFLICT, "conflict", Some("name"));
 
         // The engine sees every change: pause and stop take the bot off the runnable list, and
         // start clears what the engine recorded of failures.
@@ -326,7 +228,7 @@ store::backend_tests! {
         let deleted = server.send(Method::DELETE, &format!("/api/v1/bots/{id}"), None, Some(&token)).await;
         assert_eq!((deleted.status, deleted.body), (StatusCode::NO_CONTENT, Value::Null));
         let gone = server.send(Method::GET, &format!("/api/v1/bots/{id}"), None, Some(&token)).await;
-        assert_error(&gone, StatusCode::NOT_FOUND, "not_found", None);
+        assert_error_code(&gone, StatusCode::NOT_FOUND, "not_found", None);
         let list = server.send(Method::GET, "/api/v1/bots", None, Some(&token)).await;
         assert_eq!(list.body.as_array().unwrap().len(), 1);
         server.stop().await;
@@ -338,7 +240,7 @@ store::backend_tests! {
         let id = server.bot(&token, "busy").await;
         let path = format!("/api/v1/bots/{id}");
         let running = server.send(Method::DELETE, &path, None, Some(&token)).await;
-        assert_error(&running, StatusCode::CONFLICT, "bot_running", None);
+        assert_error_code(&running, StatusCode::CONFLICT, "bot_running", None);
         server.send(Method::POST, &format!("{path}/stop"), None, Some(&token)).await;
         store
             .insert_pending_order(
@@ -356,10 +258,10 @@ store::backend_tests! {
             .await
             .unwrap();
         let history = server.send(Method::DELETE, &path, None, Some(&token)).await;
-        assert_error(&history, StatusCode::CONFLICT, "bot_has_history", None);
+        assert_error_code(&history, StatusCode::CONFLICT, "bot_has_history", None);
         for (field, value) in [("symbol", "ETHUSDT"), ("mode", "testnet")] {
             let moved = server.send(Method::PATCH, &path, Some(json!({field: value})), Some(&token)).await;
-            assert_error(&moved, StatusCode::CONFLICT, "conflict", Some(field));
+            assert_error_code(&moved, StatusCode::CONFLICT, "conflict", Some(field));
         }
         let renamed = server.send(Method::PATCH, &path, Some(json!({"name": "kept"})), Some(&token)).await;
         assert_eq!(renamed.status, StatusCode::OK, "{renamed:?}");
@@ -395,19 +297,19 @@ store::backend_tests! {
             let answer = server
                 .send(Method::POST, "/api/v1/bots", Some(with(base.clone(), field, value.clone())), Some(&token))
                 .await;
-            assert_error(&answer, StatusCode::UNPROCESSABLE_ENTITY, code, Some(field));
+            assert_error_code(&answer, StatusCode::UNPROCESSABLE_ENTITY, code, Some(field));
         }
         let unknown = server
             .send(Method::POST, "/api/v1/bots", Some(with(base.clone(), "leverage", json!(3))), Some(&token))
             .await;
-        assert_error(&unknown, StatusCode::UNPROCESSABLE_ENTITY, "unknown_field", Some("leverage"));
+        assert_error_code(&unknown, StatusCode::UNPROCESSABLE_ENTITY, "unknown_field", Some("leverage"));
         let minimum = server
             .send(Method::POST, "/api/v1/bots", Some(with(base.clone(), "quote_per_buy", json!("5"))), Some(&token))
             .await;
         assert_eq!(minimum.status, StatusCode::CREATED, "the minimum notional itself: {minimum:?}");
         for path in ["/api/v1/bots/abc", "/api/v1/bots/99999999999999999999", "/api/v1/bots/-1"] {
             let answer = server.send(Method::GET, path, None, Some(&token)).await;
-            assert_error(&answer, StatusCode::NOT_FOUND, "not_found", None);
+            assert_error_code(&answer, StatusCode::NOT_FOUND, "not_found", None);
         }
         let list = server.send(Method::GET, "/api/v1/bots", None, Some(&token)).await;
         assert_eq!(list.body.as_array().unwrap().len(), 1, "nothing else was created");
@@ -436,7 +338,7 @@ store::backend_tests! {
                 (Method::POST, format!("{bot}/pause"), None),
             ] {
                 let answer = server.send(method.clone(), &path, body, Some(token)).await;
-                assert_error(&answer, StatusCode::NOT_FOUND, "not_found", None);
+                assert_error_code(&answer, StatusCode::NOT_FOUND, "not_found", None);
             }
             let list = server.send(Method::GET, "/api/v1/bots", None, Some(token)).await;
             let ids: Vec<_> = list.body.as_array().unwrap().iter().map(|bot| bot["id"].as_i64()).collect();
@@ -448,9 +350,9 @@ store::backend_tests! {
 
         // Credentials are per caller: bob sees and deletes none of alice's.
         let bobs_view = server.send(Method::GET, "/api/v1/credentials", None, Some(&bob)).await;
-        assert_error(&bobs_view, StatusCode::NOT_FOUND, "not_found", None);
+        assert_error_code(&bobs_view, StatusCode::NOT_FOUND, "not_found", None);
         let bobs_delete = server.send(Method::DELETE, "/api/v1/credentials", None, Some(&bob)).await;
-        assert_error(&bobs_delete, StatusCode::NOT_FOUND, "not_found", None);
+        assert_error_code(&bobs_delete, StatusCode::NOT_FOUND, "not_found", None);
         let alices_view = server.send(Method::GET, "/api/v1/credentials", None, Some(&alice)).await;
         assert_eq!(alices_view.body["api_key"], "alice-key");
 
@@ -471,7 +373,7 @@ store::backend_tests! {
                 (Method::POST, format!("{bot}/pause"), None),
             ] {
                 let answer = server.send(method.clone(), &path, body, token).await;
-                assert_error(&answer, StatusCode::UNAUTHORIZED, "unauthorized", None);
+                assert_error_code(&answer, StatusCode::UNAUTHORIZED, "unauthorized", None);
             }
         }
         server.stop().await;

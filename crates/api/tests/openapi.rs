@@ -8,11 +8,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use api::{ApiConfig, ApiState, BEARER_SCHEME, PasswordCost};
+use api::BEARER_SCHEME;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use store::testing::TestDatabase;
-use tokio::sync::oneshot;
+
+mod common;
+
+use common::{Server, config};
 
 /// A route: upper-case method and path template, e.g. `("GET", "/api/v1/bots/{id}")`.
 type Route = (String, String);
@@ -90,89 +92,7 @@ fn route_call(call: &str) -> Option<(String, Vec<String>)> {
     None
 }
 
-/// A running API on a new SQLite database, and a client for it.
-struct Server {
-    base: String,
-    client: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-    database: TestDatabase,
-}
-
-/// An answer: its status and JSON body (`null` when empty, a string when not JSON).
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    body: Value,
-}
-
 impl Server {
-    /// Cheap password hashes (still argon2id), so that logins take no time.
-    async fn start() -> Server {
-        let database = TestDatabase::sqlite().await;
-        let config = ApiConfig {
-            password_cost: PasswordCost {
-                memory_kib: 64,
-                iterations: 1,
-                parallelism: 1,
-            },
-            ..ApiConfig::default()
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(api::serve(
-            listener,
-            ApiState::new(database.store().clone(), config),
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        Server {
-            base,
-            client: reqwest::Client::new(),
-            stop: Some(stop),
-            task,
-            database,
-        }
-    }
-
-    /// Sends `method path` with `body` as `content_type` (no body when `None`) and `token`.
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<(&str, String)>,
-        token: Option<&str>,
-    ) -> Answer {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some((content_type, body)) = body {
-            request = request.header("content-type", content_type).body(body);
-        }
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Answer { status, body }
-    }
-
-    async fn json(&self, method: Method, path: &str, body: Value, token: Option<&str>) -> Answer {
-        self.send(
-            method,
-            path,
-            Some(("application/json", body.to_string())),
-            token,
-        )
-        .await
-    }
-
     /// The served document.
     async fn document(&self) -> Value {
         let answer = self
@@ -180,38 +100,6 @@ impl Server {
             .await;
         assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
         answer.body
-    }
-
-    /// Registers `username` and logs in: the answers of both, and the token.
-    async fn user(&self, username: &str) -> (Answer, Answer, String) {
-        let password = "correct horse battery";
-        let registered = self
-            .json(
-                Method::POST,
-                "/api/v1/auth/register",
-                json!({"email": format!("{username}@example.com"), "username": username, "password": password}),
-                None,
-            )
-            .await;
-        assert_eq!(registered.status, StatusCode::CREATED, "{registered:?}");
-        let login = self
-            .json(
-                Method::POST,
-                "/api/v1/auth/login",
-                json!({"username": username, "password": password}),
-                None,
-            )
-            .await;
-        assert_eq!(login.status, StatusCode::OK, "{login:?}");
-        let token = login.body["token"].as_str().unwrap().to_owned();
-        (registered, login, token)
-    }
-
-    /// Stops the server, checks that it stopped cleanly, and removes the database.
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.await.unwrap().unwrap();
-        self.database.cleanup().await;
     }
 }
 
@@ -318,7 +206,7 @@ fn concrete(path: &str) -> String {
 
 #[tokio::test]
 async fn the_document_is_openapi_3_with_the_bearer_scheme() {
-    let server = Server::start().await;
+    let server = Server::start_sqlite(config()).await;
     let document = server.document().await;
     let version = document["openapi"].as_str().unwrap();
     assert!(version.starts_with("3."), "{version}");
@@ -372,7 +260,7 @@ async fn every_served_route_is_documented_and_every_documented_one_is_served() {
             "{route:?} not found in {served:?}"
         );
     }
-    let server = Server::start().await;
+    let server = Server::start_sqlite(config()).await;
     let document = server.document().await;
     let documented: BTreeSet<Route> = operations(&document).into_keys().collect();
     let undocumented: Vec<_> = served.difference(&documented).collect();
@@ -402,10 +290,10 @@ async fn every_served_route_is_documented_and_every_documented_one_is_served() {
 
 #[tokio::test]
 async fn auth_failures_and_bad_input_answer_only_documented_statuses() {
-    let server = Server::start().await;
+    let server = Server::start_sqlite(config()).await;
     let document = server.document().await;
     let error_schema = json!({"$ref": "#/components/schemas/ErrorBody"});
-    let (_, _, token) = server.user("alice").await;
+    let (_, _, token) = server.sign_up("alice").await;
     let mut checked_401 = 0;
     let mut checked_422 = 0;
     // Logout last: it revokes the token.
@@ -460,10 +348,11 @@ async fn auth_failures_and_bad_input_answer_only_documented_statuses() {
                 ),
             ] {
                 let answer = server
-                    .send(
+                    .send_raw(
                         method.clone(),
                         &path,
-                        Some((content_type, body.to_owned())),
+                        Some(content_type),
+                        body.to_owned(),
                         token,
                     )
                     .await;
@@ -506,7 +395,7 @@ async fn auth_failures_and_bad_input_answer_only_documented_statuses() {
 
 #[tokio::test]
 async fn real_answers_have_the_documented_properties() {
-    let server = Server::start().await;
+    let server = Server::start_sqlite(config()).await;
     let document = server.document().await;
     let operations = operations(&document);
     let operation = |method: &str, path: &str| {
@@ -514,7 +403,7 @@ async fn real_answers_have_the_documented_properties() {
             .get(&(method.to_owned(), path.to_owned()))
             .unwrap_or_else(|| panic!("{method} {path} is not documented"))
     };
-    let (registered, login, token) = server.user("alice").await;
+    let (registered, login, token) = server.sign_up("alice").await;
     assert_keys_match(
         &document,
         response_schema(
@@ -543,11 +432,13 @@ async fn real_answers_have_the_documented_properties() {
     );
 
     let created = server
-        .json(
+        .send(
             Method::POST,
             "/api/v1/bots",
-            json!({"name": "hourly", "symbol": "BTCUSDT", "interval": "1h",
+            Some(
+                json!({"name": "hourly", "symbol": "BTCUSDT", "interval": "1h",
                 "strategy": "ema_rsi_cross", "quote_per_buy": "25", "mode": "paper"}),
+            ),
             Some(&token),
         )
         .await;

@@ -5,85 +5,18 @@
 
 use std::str::FromStr;
 
-use api::{ApiConfig, ApiState, PasswordCost};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use store::{
     BotConfig, BotId, Execution, Mode, NewBot, NewOrder, NewTrade, OrderStatus, PositionRow, Store,
     UserId,
 };
-use tokio::sync::oneshot;
 
-/// A running API.
-struct Server {
-    base: String,
-    client: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
+mod common;
 
-/// An answer: status, `Content-Type`, and the body as text.
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    content_type: Option<String>,
-    text: String,
-}
-
-impl Answer {
-    /// The body as JSON.
-    #[track_caller]
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|_| panic!("not JSON: {self:?}"))
-    }
-}
+use common::{Server, assert_error, config};
 
 impl Server {
-    async fn start(store: &Store) -> Server {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        // Cheap hashes (still argon2id), so that logins take no time.
-        let config = ApiConfig {
-            password_cost: PasswordCost {
-                memory_kib: 64,
-                iterations: 1,
-                parallelism: 1,
-            },
-            ..ApiConfig::default()
-        };
-        let task = tokio::spawn(api::serve(
-            listener,
-            ApiState::new(store.clone(), config),
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        Server {
-            base,
-            client: reqwest::Client::new(),
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    async fn get(&self, path: &str, token: Option<&str>) -> Answer {
-        let mut request = self.client.get(format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.unwrap();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .map(|value| value.to_str().unwrap().to_owned());
-        Answer {
-            status: response.status(),
-            content_type,
-            text: response.text().await.unwrap(),
-        }
-    }
-
     /// `GET path` as `token`, expecting 200 and JSON.
     async fn ok(&self, path: &str, token: &str) -> Value {
         let answer = self.get(path, Some(token)).await;
@@ -93,37 +26,8 @@ impl Server {
 
     /// Registers and logs in `username`: their id and a bearer token.
     async fn user(&self, username: &str) -> (UserId, String) {
-        let password = "correct horse battery";
-        let post = |path: &'static str, body: Value| async move {
-            let response = self
-                .client
-                .post(format!("{}{path}", self.base))
-                .header("content-type", "application/json")
-                .body(body.to_string())
-                .send()
-                .await
-                .unwrap();
-            serde_json::from_str::<Value>(&response.text().await.unwrap()).unwrap()
-        };
-        let user = post(
-            "/api/v1/auth/register",
-            json!({"email": format!("{username}@example.com"), "username": username, "password": password}),
-        )
-        .await;
-        let login = post(
-            "/api/v1/auth/login",
-            json!({"username": username, "password": password}),
-        )
-        .await;
-        (
-            UserId(user["id"].as_i64().unwrap()),
-            login["token"].as_str().unwrap().to_owned(),
-        )
-    }
-
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.await.unwrap().unwrap();
+        let (user, _, token) = self.sign_up(username).await;
+        (UserId(user.body["id"].as_i64().unwrap()), token)
     }
 }
 
@@ -309,7 +213,7 @@ impl World {
     /// Alice's bot a1 (BTCUSDT) trades t1..t6, her bot a2 (ETHBTC) t7, t8; Bob's b1 trades t9,
     /// t10. They are recorded in time order, so Bob's ids fall between Alice's.
     async fn seed(store: &Store) -> World {
-        let server = Server::start(store).await;
+        let server = Server::start(store, config()).await;
         let (alice_id, alice) = server.user("alice").await;
         let (bob_id, bob) = server.user("bob").await;
         let a1 = bot(store, alice_id, "a1", "BTCUSDT").await;
@@ -395,20 +299,6 @@ impl World {
             .collect();
         (ids, page["next_cursor"].as_str().map(str::to_owned))
     }
-}
-
-/// Asserts that `answer` is the JSON error `status`/`code` about `field`.
-#[track_caller]
-fn assert_error(answer: &Answer, status: StatusCode, code: &str, field: Option<&str>) {
-    assert_eq!(answer.status, status, "{answer:?}");
-    let body = answer.json();
-    assert_eq!(body["code"], code, "{answer:?}");
-    assert_eq!(body["field"], json!(field), "{answer:?}");
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{answer:?}"
-    );
-    assert_eq!(body.as_object().unwrap().len(), 3, "{answer:?}");
 }
 
 store::backend_tests! {
@@ -590,7 +480,7 @@ store::backend_tests! {
     }
 
     async fn a_user_without_bots_has_empty_answers(store: Store) {
-        let server = Server::start(&store).await;
+        let server = Server::start(&store, config()).await;
         let (_, token) = server.user("carol").await;
         assert_eq!(server.ok("/api/v1/trades", &token).await, json!({"trades": [], "next_cursor": null}));
         assert_eq!(server.ok("/api/v1/positions", &token).await, json!({"positions": []}));
@@ -606,7 +496,7 @@ store::backend_tests! {
     }
 
     async fn bad_parameters_are_422_naming_them(store: Store) {
-        let server = Server::start(&store).await;
+        let server = Server::start(&store, config()).await;
         let (_, token) = server.user("dave").await;
         let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
         let cases: &[(&str, &str, &str)] = &[
@@ -644,7 +534,7 @@ store::backend_tests! {
     }
 
     async fn every_route_needs_a_live_token(store: Store) {
-        let server = Server::start(&store).await;
+        let server = Server::start(&store, config()).await;
         for path in ["/api/v1/trades", "/api/v1/trades.csv", "/api/v1/positions", "/api/v1/performance", "/api/v1/performance?bot=1"] {
             for token in [None, Some("not-a-token")] {
                 let answer = server.get(path, token).await;
