@@ -546,16 +546,6 @@ impl Engine {
             });
         }
         let client_order_id = client_order_id(bot.id, candle_open_ms, side);
-        if let Some(existing) = store.order(&client_order_id).await? {
-            return Ok(CycleOutcome::Skipped {
-                reason: format!(
-                    "{side} signal at the candle of {} was already acted on (order {}, {})",
-                    market::format_utc_ms(candle_open_ms),
-                    existing.client_order_id,
-                    existing.status
-                ),
-            });
-        }
         let price = watch.exchange(client.current_price(symbol)).await?;
         let balances = watch.exchange(client.balances()).await?;
         let free = |asset: &str| {
@@ -598,9 +588,14 @@ impl Engine {
                 self.inner.leases.forget(bot.id);
                 return Err(CycleError::LeaseLost);
             }
+            // The client order id is derived from the signal, so its row existing means this
+            // signal was acted on before (a restart, or a retried cycle): never a second order.
             Err(StoreError::Duplicate { .. }) => {
                 return Ok(CycleOutcome::Skipped {
-                    reason: format!("{side} signal already acted on (order {client_order_id})"),
+                    reason: format!(
+                        "{side} signal at the candle of {} was already acted on (order {client_order_id})",
+                        market::format_utc_ms(candle_open_ms)
+                    ),
                 });
             }
             Err(error) => return Err(error.into()),
