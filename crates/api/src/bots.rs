@@ -94,20 +94,35 @@ impl Default for KnownSymbols {
 }
 
 /// The body of `POST /api/v1/bots`.
+///
+/// The fields' patterns state every rule on one field that [`check_bot`] enforces and a schema
+/// can say: the name's (`[^\x00-\x1f\x7f-\x9f]` is any character but a control one, and one of
+/// them must not be Unicode white space either), the symbol's spelling, the intervals, strategies
+/// and modes there are. What no schema can say (the exchange's listing and minimum order, rules
+/// between strategy parameters) is a 422 all the same.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBotRequest {
-    /// The bot's name, unique among the caller's bots.
-    #[schema(example = "btc-hourly", min_length = 1, max_length = 64)]
+    /// The bot's name, unique among the caller's bots: 1 to 64 characters, not only spaces, no
+    /// control characters.
+    #[schema(
+        example = "btc-hourly",
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
-    /// The symbol it trades, e.g. `BTCUSDT`.
-    #[schema(example = "BTCUSDT")]
+    /// The symbol it trades, e.g. `BTCUSDT`: one the exchange lists (422 otherwise).
+    #[schema(example = "BTCUSDT", pattern = "^[A-Z0-9]{1,20}$")]
     pub symbol: String,
     /// Its candle interval, e.g. `1h`.
-    #[schema(example = "1h")]
+    #[schema(
+        example = "1h",
+        pattern = "^(1s|1m|3m|5m|15m|30m|1h|2h|4h|6h|8h|12h|1d|3d|1w|1M)$"
+    )]
     pub interval: String,
     /// Its strategy: `ema_rsi_cross`.
-    #[schema(example = "ema_rsi_cross")]
+    #[schema(example = "ema_rsi_cross", pattern = "^ema_rsi_cross$")]
     pub strategy: String,
     /// The strategy's parameters, e.g. `{"fast": 12, "slow": 26, "rsi_period": 14,
     /// "overbought": 70}`; each one left out takes its default.
@@ -118,7 +133,7 @@ pub struct CreateBotRequest {
     #[schema(example = "25.5")]
     pub quote_per_buy: String,
     /// Where its orders go: `paper`, `testnet` or `live`.
-    #[schema(example = "paper")]
+    #[schema(example = "paper", pattern = "^(paper|testnet|live)$")]
     pub mode: String,
     /// Whether it runs at once (default `true`).
     #[serde(default)]
@@ -131,12 +146,20 @@ pub struct CreateBotRequest {
 #[serde(deny_unknown_fields)]
 pub struct PatchBotRequest {
     /// A new name.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     /// A new symbol.
+    #[schema(pattern = "^[A-Z0-9]{1,20}$")]
     pub symbol: Option<String>,
     /// A new candle interval.
+    #[schema(pattern = "^(1s|1m|3m|5m|15m|30m|1h|2h|4h|6h|8h|12h|1d|3d|1w|1M)$")]
     pub interval: Option<String>,
     /// A new strategy.
+    #[schema(pattern = "^ema_rsi_cross$")]
     pub strategy: Option<String>,
     /// New strategy parameters (the whole object; those left out take their defaults).
     #[schema(value_type = Option<Object>)]
@@ -144,6 +167,7 @@ pub struct PatchBotRequest {
     /// A new quote amount per BUY.
     pub quote_per_buy: Option<String>,
     /// A new mode.
+    #[schema(pattern = "^(paper|testnet|live)$")]
     pub mode: Option<String>,
     /// Whether it runs.
     pub is_active: Option<bool>,

@@ -28,15 +28,28 @@ use crate::{ApiState, now_ms};
 pub const CREDENTIAL_MAX_CHARS: usize = 256;
 
 /// The body of `PUT /api/v1/credentials`. Its `Debug` hides the secret.
+///
+/// The fields' pattern refuses exactly what `check_credential` refuses: control characters
+/// (`\x00-\x1f`, `\x7f-\x9f`) and Unicode white space (the rest of the class), so that the
+/// document calls no value valid that the server refuses, nor the other way round.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutCredentialsRequest {
-    /// The exchange API key, 1 to 256 characters without spaces.
-    #[schema(min_length = 1, max_length = 256)]
+    /// The exchange API key, 1 to 256 characters without spaces nor control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$"
+    )]
     pub api_key: String,
-    /// The exchange API secret, 1 to 256 characters without spaces; stored encrypted, never
-    /// returned.
-    #[schema(min_length = 1, max_length = 256, write_only)]
+    /// The exchange API secret, 1 to 256 characters without spaces nor control characters;
+    /// stored encrypted, never returned.
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$",
+        write_only
+    )]
     pub api_secret: String,
 }
 

@@ -27,11 +27,23 @@ pub struct Status {
 #[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    /// The email address (unique).
-    #[schema(example = "alice@example.com")]
+    /// The email address (unique): at most 254 characters, no spaces nor control characters,
+    /// `local@domain` where the domain has dot-separated labels, none empty nor starting or
+    /// ending with `-` (the pattern is exactly what [`validate::email`] accepts: its classes
+    /// leave out `@`, control characters and Unicode white space).
+    #[schema(
+        example = "alice@example.com",
+        max_length = 254,
+        pattern = r"^[^@\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@.\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000-]([^@.\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^@.\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000-])?(\.[^@.\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000-]([^@.\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^@.\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000-])?)+$"
+    )]
     pub email: String,
     /// The login name (unique), 3 to 32 of `A-Z a-z 0-9 _ . -`.
-    #[schema(example = "alice", min_length = 3, max_length = 32)]
+    #[schema(
+        example = "alice",
+        min_length = 3,
+        max_length = 32,
+        pattern = "^[A-Za-z0-9_.-]{3,32}$"
+    )]
     pub username: String,
     /// The password, 10 to 128 characters.
     #[schema(min_length = 10, max_length = 128)]

@@ -5,7 +5,7 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /api/v1/trades` | 200 [`TradePage`]: filters `bot`, `symbol`, `side`, `from_ms`, `to_ms`; paging `cursor`, `limit` |
+//! | `GET /api/v1/trades` | 200 [`TradePage`]: filters `bot`, `symbol`, `side`, `from_ms` (inclusive), `to_ms` (exclusive); paging `cursor`, `limit` |
 //! | `GET /api/v1/trades.csv` | 200 `text/csv`: every trade the same filters select (no paging) |
 //! | `GET /api/v1/positions` | 200 [`Positions`] |
 //! | `GET /api/v1/performance` | 200 [`UserPerformance`]; with `bot=ID`, 200 [`BotPerformance`] |
@@ -360,6 +360,21 @@ fn positive_id(text: &str) -> Result<i64, String> {
     }
 }
 
+/// The longest cursor, in digits (the document's pattern says so too); trade ids stay far below.
+const MAX_CURSOR_DIGITS: usize = 18;
+
+/// A cursor exactly as this API gives them out: a trade id's digits, without sign or leading
+/// zero, so that every text the document's pattern refuses is refused here too.
+fn cursor(text: &str) -> Result<TradeId, String> {
+    let canonical = text.len() <= MAX_CURSOR_DIGITS
+        && !text.starts_with('0')
+        && text.bytes().all(|byte| byte.is_ascii_digit());
+    match text.parse() {
+        Ok(id) if canonical => Ok(TradeId(id)),
+        _ => Err(format!("is not a cursor this API gave out: {text:?}")),
+    }
+}
+
 /// Milliseconds since the epoch, not before it.
 fn epoch_ms(text: &str) -> Result<i64, String> {
     match text.parse::<i64>() {
@@ -403,14 +418,8 @@ impl FromParams for TradeFilters {
             to_ms: params.take_with("to_ms", epoch_ms)?,
             ..TradeFilter::default()
         };
-        if let (Some(from_ms), Some(to_ms)) = (filter.from_ms, filter.to_ms)
-            && from_ms > to_ms
-        {
-            return Err(ApiError::invalid_value(
-                "from_ms",
-                format!("from_ms ({from_ms}) must not be after to_ms ({to_ms})"),
-            ));
-        }
+        // `from_ms` at or after `to_ms` is an empty time range, which selects no trade: not an
+        // error, since no rule between two parameters can be written in the OpenAPI document.
         Ok(TradeFilters(filter))
     }
 }
@@ -440,11 +449,7 @@ impl FromParams for TradePageQuery {
     fn from_params(params: &mut Params) -> Result<Self, ApiError> {
         Ok(TradePageQuery {
             filters: TradeFilters::from_params(params)?,
-            cursor: params.take_with("cursor", |text| {
-                positive_id(text)
-                    .map(TradeId)
-                    .map_err(|_| format!("is not a cursor this API gave out: {text:?}"))
-            })?,
+            cursor: params.take_with("cursor", cursor)?,
             limit: params
                 .take_with("limit", |text| match text.parse::<u32>() {
                     Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => Ok(limit),
@@ -504,12 +509,12 @@ async fn callers_bot(state: &ApiState, caller: UserId, bot: BotId) -> Result<Bot
     tag = "trades",
     security(("bearer" = [])),
     params(
-        ("bot" = Option<i64>, Query, description = "Only this bot's trades (404 when it is not the caller's)"),
-        ("symbol" = Option<String>, Query, description = "Only this symbol's, e.g. `BTCUSDT`"),
-        ("side" = Option<String>, Query, description = "Only `BUY`s or only `SELL`s"),
-        ("from_ms" = Option<i64>, Query, description = "Only those executed at or after this time, in ms since the epoch"),
-        ("to_ms" = Option<i64>, Query, description = "Only those executed at or before this time, in ms since the epoch"),
-        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+        ("bot" = Option<i64>, Query, minimum = 1, description = "Only this bot's trades (404 when it is not the caller's)"),
+        ("symbol" = Option<String>, Query, pattern = "^[A-Z0-9]{1,20}$", description = "Only this symbol's, e.g. `BTCUSDT`"),
+        ("side" = Option<String>, Query, pattern = "^(BUY|SELL)$", description = "Only `BUY`s or only `SELL`s"),
+        ("from_ms" = Option<i64>, Query, minimum = 0, description = "Only those executed at or after this time, in ms since the epoch"),
+        ("to_ms" = Option<i64>, Query, minimum = 0, description = "Only those executed before this time, in ms since the epoch (exclusive: at or before `from_ms` selects none)"),
+        ("cursor" = Option<String>, Query, pattern = "^[1-9][0-9]{0,17}$", description = "The `next_cursor` of the previous page, as it is (opaque; today a positive integer)"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "The page size, 1 to 500 (default 100)"),
     ),
     responses(
@@ -524,25 +529,24 @@ pub(crate) async fn list_trades(
     State(state): State<ApiState>,
     caller: AuthUser,
     Query(query): Query<TradePageQuery>,
-) -> Result<Json<TradePage>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let filter = TradeFilter {
         after_id: query.cursor,
-        // One more than the page tells whether another page follows, so that the last page
-        // never hands out a cursor to an empty one.
-        limit: Some(query.limit + 1),
         ..query.filters.for_caller(&state, caller.user.id).await?
     };
-    let mut trades = state.store().trades(&filter).await?;
-    let next_cursor = if trades.len() > query.limit as usize {
-        trades.truncate(query.limit as usize);
-        trades.last().map(|trade| trade.id.to_string())
-    } else {
-        None
+    // The busiest read of the API: the database serialises the page (its objects are
+    // `TradeBody`s, which tests/trades.rs checks against the serialiser), and this wraps it as a
+    // `TradePage`. The page never hands out a cursor to an empty page.
+    let page = state.store().trade_page_json(&filter, query.limit).await?;
+    let next_cursor = match page.next_after {
+        Some(id) => format!("\"{id}\""),
+        None => "null".to_owned(),
     };
-    Ok(Json(TradePage {
-        trades: trades.into_iter().map(TradeBody::from).collect(),
-        next_cursor,
-    }))
+    let body = format!(
+        "{{\"trades\":{},\"next_cursor\":{next_cursor}}}",
+        page.trades
+    );
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// The CSV export's columns, in the order of [`TradeBody`]'s fields.
@@ -600,11 +604,11 @@ fn push_csv_record(out: &mut String, trade: &TradeRow) {
     tag = "trades",
     security(("bearer" = [])),
     params(
-        ("bot" = Option<i64>, Query, description = "Only this bot's trades (404 when it is not the caller's)"),
-        ("symbol" = Option<String>, Query, description = "Only this symbol's, e.g. `BTCUSDT`"),
-        ("side" = Option<String>, Query, description = "Only `BUY`s or only `SELL`s"),
-        ("from_ms" = Option<i64>, Query, description = "Only those executed at or after this time, in ms since the epoch"),
-        ("to_ms" = Option<i64>, Query, description = "Only those executed at or before this time, in ms since the epoch"),
+        ("bot" = Option<i64>, Query, minimum = 1, description = "Only this bot's trades (404 when it is not the caller's)"),
+        ("symbol" = Option<String>, Query, pattern = "^[A-Z0-9]{1,20}$", description = "Only this symbol's, e.g. `BTCUSDT`"),
+        ("side" = Option<String>, Query, pattern = "^(BUY|SELL)$", description = "Only `BUY`s or only `SELL`s"),
+        ("from_ms" = Option<i64>, Query, minimum = 0, description = "Only those executed at or after this time, in ms since the epoch"),
+        ("to_ms" = Option<i64>, Query, minimum = 0, description = "Only those executed before this time, in ms since the epoch (exclusive: at or before `from_ms` selects none)"),
     ),
     responses(
         (status = 200, description = "Every trade the filters select, by id, as CSV with a header row (a BUY's `realized_pnl` is empty)", body = String, content_type = "text/csv"),
@@ -704,7 +708,7 @@ pub(crate) async fn positions(
     tag = "trades",
     security(("bearer" = [])),
     params(
-        ("bot" = Option<i64>, Query, description = "Only this bot's figures (404 when it is not the caller's)"),
+        ("bot" = Option<i64>, Query, minimum = 1, description = "Only this bot's figures (404 when it is not the caller's)"),
     ),
     responses(
         (status = 200, description = "The caller's figures with a breakdown per bot, or with `bot` that bot's", body = PerformanceBody),
@@ -799,6 +803,12 @@ mod tests {
 
     #[test]
     fn the_trade_query_has_defaults_and_checks_each_parameter() {
+        // An empty time range is a query like any other: it selects nothing.
+        let query: TradePageQuery = parsed("from_ms=2&to_ms=1").unwrap();
+        assert_eq!(
+            (query.filters.0.from_ms, query.filters.0.to_ms),
+            (Some(2), Some(1))
+        );
         let query: TradePageQuery = parsed("").unwrap();
         assert_eq!(query.filters, TradeFilters::default());
         assert_eq!((query.cursor, query.limit), (None, DEFAULT_LIMIT));
@@ -816,10 +826,12 @@ mod tests {
             ("limit=501", "limit", "invalid_value"),
             ("side=HOLD", "side", "invalid_value"),
             ("side=buy", "side", "invalid_value"),
-            ("from_ms=2&to_ms=1", "from_ms", "invalid_value"),
             ("from_ms=-1", "from_ms", "invalid_value"),
             ("cursor=abc", "cursor", "invalid_value"),
             ("cursor=0", "cursor", "invalid_value"),
+            ("cursor=%2B9", "cursor", "invalid_value"),
+            ("cursor=09", "cursor", "invalid_value"),
+            ("cursor=1000000000000000000", "cursor", "invalid_value"),
             ("bot=", "bot", "invalid_value"),
             ("bot=1&bot=2", "bot", "invalid_value"),
             ("symbol=btcusdt", "symbol", "invalid_value"),

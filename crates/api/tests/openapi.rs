@@ -465,3 +465,110 @@ async fn real_answers_have_the_documented_properties() {
     );
     server.stop().await;
 }
+
+/// Every rule on one field or parameter that the server enforces with a 422 is stated in the
+/// document (a pattern, a minimum), so that a client, or a fuzzer such as schemathesis, never
+/// sends data the document calls valid only to have it refused. Rules between fields, and the
+/// exchange's listing a bot is checked against, cannot be stated and are left to the
+/// descriptions.
+#[tokio::test]
+async fn the_fields_rules_are_in_the_document() {
+    let server = Server::start_sqlite(config()).await;
+    let document = server.document().await;
+    let schemas = &document["components"]["schemas"];
+    for (schema, property) in [
+        ("RegisterRequest", "email"),
+        ("RegisterRequest", "username"),
+        ("PutCredentialsRequest", "api_key"),
+        ("PutCredentialsRequest", "api_secret"),
+        ("CreateBotRequest", "name"),
+        ("CreateBotRequest", "symbol"),
+        ("CreateBotRequest", "interval"),
+        ("CreateBotRequest", "strategy"),
+        ("CreateBotRequest", "mode"),
+        ("PatchBotRequest", "name"),
+        ("PatchBotRequest", "symbol"),
+        ("PatchBotRequest", "interval"),
+        ("PatchBotRequest", "strategy"),
+        ("PatchBotRequest", "mode"),
+    ] {
+        let field = &schemas[schema]["properties"][property];
+        assert!(
+            field["pattern"]
+                .as_str()
+                .is_some_and(|p| p.starts_with('^')),
+            "{schema}.{property} has no anchored pattern: {field}"
+        );
+    }
+    // The lists of values the server knows, exactly.
+    let one_of = |values: Vec<&str>| format!("^({})$", values.join("|"));
+    let intervals = one_of(market::Interval::ALL.iter().map(|i| i.as_str()).collect());
+    let modes = one_of(store::Mode::ALL.iter().map(|m| m.as_str()).collect());
+    for schema in ["CreateBotRequest", "PatchBotRequest"] {
+        let properties = &schemas[schema]["properties"];
+        assert_eq!(properties["interval"]["pattern"], intervals, "{schema}");
+        assert_eq!(properties["mode"]["pattern"], modes, "{schema}");
+        assert_eq!(
+            properties["strategy"]["pattern"],
+            format!("^{}$", engine::strategy_spec::EMA_RSI_CROSS),
+            "{schema}"
+        );
+    }
+
+    let operations = operations(&document);
+    let parameter = |path: &str, name: &str| {
+        operations[&("GET".to_owned(), path.to_owned())]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|parameter| parameter["name"] == name)
+            .unwrap_or_else(|| panic!("{path} does not document {name}"))["schema"]
+            .clone()
+    };
+    for path in ["/api/v1/trades", "/api/v1/trades.csv"] {
+        assert_eq!(parameter(path, "bot")["minimum"], 1, "{path}");
+        assert_eq!(parameter(path, "from_ms")["minimum"], 0, "{path}");
+        assert_eq!(parameter(path, "to_ms")["minimum"], 0, "{path}");
+        assert_eq!(parameter(path, "side")["pattern"], "^(BUY|SELL)$", "{path}");
+        assert_eq!(
+            parameter(path, "symbol")["pattern"],
+            "^[A-Z0-9]{1,20}$",
+            "{path}"
+        );
+    }
+    assert_eq!(
+        parameter("/api/v1/trades", "cursor")["pattern"],
+        "^[1-9][0-9]{0,17}$"
+    );
+    assert_eq!(parameter("/api/v1/performance", "bot")["minimum"], 1);
+
+    // Both sides of the credentials' pattern: any non-space character is a key, and Unicode
+    // spaces (here a no-break space) are spaces.
+    let (_, _, token) = server.sign_up("alice").await;
+    let key = |api_key: &str| json!({"api_key": api_key, "api_secret": "s3cr3t"});
+    let put = server
+        .send(
+            Method::PUT,
+            "/api/v1/credentials",
+            Some(key("ключ-1")),
+            Some(&token),
+        )
+        .await;
+    // The test server has no master key: the key passed the checks when the answer is 503.
+    assert_eq!(put.status, StatusCode::SERVICE_UNAVAILABLE, "{put:?}");
+    let put = server
+        .send(
+            Method::PUT,
+            "/api/v1/credentials",
+            Some(key("a\u{a0}b")),
+            Some(&token),
+        )
+        .await;
+    common::assert_error(
+        &put,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_value",
+        Some("api_key"),
+    );
+    server.stop().await;
+}

@@ -4,94 +4,12 @@
 //! `spotbot bots` and `spotbot trades` then list what happened. Bad configuration is refused
 //! with the key or variable named.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::Output;
 use std::time::Duration;
 
-fn spotbot(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_spotbot"));
-    command
-        .current_dir(dir)
-        .env_remove("SPOTBOT_DATABASE_URL")
-        .env_remove("SPOTBOT_EXCHANGE")
-        .env("RUST_LOG", "info");
-    command
-}
+mod common;
 
-/// A running `spotbot run`, and its log lines as they come.
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Running {
-    fn start(dir: &Path) -> Running {
-        let mut child = spotbot(dir)
-            // Port 0: a test machine may have 8080 taken.
-            .args(["run", "--sim-speed", "600", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spotbot starts");
-        let (sender, lines) = mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let sender = sender.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines() {
-                    let Ok(line) = line else { break };
-                    if sender.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        Running {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits up to `within` for a line containing `text`.
-    fn wait_for(&mut self, text: &str, within: Duration) -> String {
-        let deadline = std::time::Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(text) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "no line with {text:?} within {within:?}; saw:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
-
-    /// Sends `signal` and returns whether it exited successfully, with every line it printed.
-    fn stop(mut self, signal: &str) -> (bool, Vec<String>) {
-        let sent = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        let status = self.child.wait().unwrap();
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
-            self.seen.push(line);
-        }
-        (status.success(), self.seen)
-    }
-}
+use common::{Running, spotbot};
 
 /// The whole answer to `GET path` on `address`, over a plain socket.
 fn http_get(address: &str, path: &str) -> String {
@@ -119,9 +37,8 @@ fn output_text(output: &Output) -> String {
 fn the_demo_trades_stops_cleanly_and_continues_with_the_same_database() {
     let dir = tempfile::tempdir().unwrap();
     let mut first = Running::start(dir.path());
-    let api = first.wait_for("HTTP API at http://", Duration::from_secs(30));
-    let address = api.rsplit("http://").next().unwrap().trim();
-    let health = http_get(address, "/health");
+    let address = first.api_address();
+    let health = http_get(&address, "/health");
     assert!(
         health.starts_with("HTTP/1.1 200") && health.ends_with("{\"status\":\"ok\"}"),
         "{health}"

@@ -47,7 +47,10 @@ pub use model::{BotId, BotStatus, Mode, OrderStatus, Role, TradeId, UnknownValue
 pub use orders::{NewOrder, OrderRow};
 pub use positions::PositionRow;
 pub use tokens::{Session, SessionId};
-pub use trades::{Execution, NewTrade, Performance, RATIO_DECIMAL_PLACES, TradeFilter, TradeRow};
+pub use trades::{
+    Execution, NewTrade, Performance, RATIO_DECIMAL_PLACES, TRADE_JSON_KEYS, TradeFilter,
+    TradePageJson, TradeRow,
+};
 pub use users::{NewUser, User};
 
 /// A handle on the database: a connection pool, cheap to clone and share between tasks.

@@ -3,12 +3,28 @@
 //! hash (the caller hashes it), so the table holds nothing that would let a reader log in.
 
 use std::fmt;
+use std::sync::LazyLock;
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult, is_foreign_key_violation, is_unique_violation};
 use crate::model::UserId;
 use crate::row::RowReader;
-use crate::users::User;
+use crate::users::{USER_COLUMNS, User, user_from_row};
+
+/// The live session of a token hash (`$1`) at a time (`$2`), with its user's columns.
+static SESSION_USER_SQL: LazyLock<String> = LazyLock::new(|| {
+    let user_columns: Vec<String> = USER_COLUMNS
+        .split(", ")
+        .map(|column| format!("users.{column}"))
+        .collect();
+    format!(
+        "SELECT sessions.id AS session_id, {} FROM sessions \
+         JOIN users ON users.id = sessions.user_id \
+         WHERE sessions.token_hash = $1 AND sessions.expires_at_ms > $2 \
+         AND sessions.revoked_at_ms IS NULL",
+        user_columns.join(", ")
+    )
+});
 
 /// A session's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -100,31 +116,18 @@ impl Store {
         token_hash: &str,
         now_ms: i64,
     ) -> StoreResult<Option<(SessionId, User)>> {
-        let Some(row) = sqlx::query(
-            "SELECT id, user_id FROM sessions \
-             WHERE token_hash = $1 AND expires_at_ms > $2 AND revoked_at_ms IS NULL",
-        )
-        .bind(token_hash)
-        .bind(now_ms)
-        .fetch_optional(&self.pool)
-        .await?
+        // One query, not a session read then a user read: every authenticated request starts
+        // here. The foreign key keeps a session's user from vanishing.
+        let Some(row) = sqlx::query(&SESSION_USER_SQL)
+            .bind(token_hash)
+            .bind(now_ms)
+            .fetch_optional(&self.pool)
+            .await?
         else {
             return Ok(None);
         };
-        let reader = RowReader::new(&row, "sessions", "id")?;
-        let session = SessionId(reader.i64("id")?);
-        let user_id = UserId(reader.i64("user_id")?);
-        // The foreign key keeps the user from vanishing; a missing one means the database was
-        // changed behind the store's back.
-        let user = self
-            .user(user_id)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt {
-                table: "sessions",
-                column: "user_id",
-                row_id: session.to_string(),
-                detail: format!("user {user_id} does not exist"),
-            })?;
+        let session = SessionId(RowReader::new(&row, "sessions", "session_id")?.i64("session_id")?);
+        let user = user_from_row(&row)?;
         Ok(Some((session, user)))
     }
 

@@ -55,9 +55,9 @@ impl fmt::Debug for NewUser {
     }
 }
 
-const USER_COLUMNS: &str = "id, email, username, role, created_at_ms";
+pub(crate) const USER_COLUMNS: &str = "id, email, username, role, created_at_ms";
 
-fn user_from_row(row: &AnyRow) -> StoreResult<User> {
+pub(crate) fn user_from_row(row: &AnyRow) -> StoreResult<User> {
     let r = RowReader::new(row, "users", "id")?;
     Ok(User {
         id: UserId(r.i64("id")?),

@@ -67,6 +67,9 @@ pub struct BotsArgs {
 pub struct TradesArgs {
     #[command(flatten)]
     database: DatabaseArgs,
+    /// Only this user's trades.
+    #[arg(long, value_name = "USERNAME")]
+    user: Option<String>,
     /// Only this bot's trades.
     #[arg(long, value_name = "ID")]
     bot: Option<i64>,
@@ -132,7 +135,12 @@ pub(crate) async fn print_bots(store: &Store, user: Option<UserId>) -> Result<()
 pub fn trades(args: TradesArgs) -> Result<(), Failure> {
     block_on(async move {
         let store = args.database.open().await?;
+        let user = match &args.user {
+            Some(username) => Some(super::bot::user_id(&store, username).await?),
+            None => None,
+        };
         let filter = TradeFilter {
+            user,
             bot: args.bot.map(BotId),
             ..TradeFilter::default()
         };

@@ -450,4 +450,71 @@ store::backend_tests! {
             Vec::<String>::new()
         );
     }
+
+    async fn json_pages_hold_the_rows_and_the_next_cursor(store: Store) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let a1 = bot(&store, alice.id, "a1").await;
+        let b1 = bot(&store, bob.id, "b1").await;
+        let mut all = Vec::new();
+        for i in 0..7_i64 {
+            let (bot, side) = if i % 3 == 2 { (&b1, Side::Buy) } else { (&a1, [Side::Buy, Side::Sell][i as usize % 2]) };
+            // Exchange order ids above 2^53: exact integers, not doubles, on both backends.
+            all.push(traded(&store, bot, &format!("j{i}"), 9_007_199_254_740_993 + i, side, 1_000 * (i + 1)).await);
+        }
+        let object = |trade: &store::TradeRow| {
+            serde_json::json!({
+                "id": trade.id.0, "bot_id": trade.bot_id.0, "symbol": trade.symbol,
+                "side": trade.side.as_str(), "order_type": trade.order_type,
+                "price": trade.price.to_string(), "quantity_filled": trade.quantity_filled.to_string(),
+                "quote_quantity_filled": trade.quote_quantity_filled.to_string(),
+                "commission": trade.commission.to_string(), "commission_asset": trade.commission_asset,
+                "realized_pnl": trade.realized_pnl.map(|pnl| pnl.to_string()),
+                "binance_order_id": trade.binance_order_id, "client_order_id": trade.client_order_id,
+                "executed_at_ms": trade.executed_at_ms,
+            })
+        };
+        // The documented keys are exactly the objects' keys.
+        let mut keys: Vec<&str> = store::TRADE_JSON_KEYS.iter().map(|(key, _)| *key).collect();
+        keys.sort_unstable();
+        let first = object(&all[0]);
+        let object_keys: Vec<&str> = first.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, object_keys);
+        for filter in [
+            TradeFilter::default(),
+            TradeFilter { user: Some(alice.id), ..Default::default() },
+            TradeFilter { user: Some(alice.id), side: Some(Side::Sell), from_ms: Some(2_000), ..Default::default() },
+            TradeFilter { bot: Some(b1.id), ..Default::default() },
+            TradeFilter { user: Some(UserId(424_242)), ..Default::default() },
+        ] {
+            let expected = store.trades(&filter).await.unwrap();
+            for page_size in [1_u32, 2, 3, 7, 500] {
+                let mut seen = Vec::new();
+                let mut after_id: Option<TradeId> = None;
+                loop {
+                    let page = store
+                        .trade_page_json(&TradeFilter { after_id, ..filter.clone() }, page_size)
+                        .await
+                        .unwrap();
+                    let trades: serde_json::Value = serde_json::from_str(&page.trades).unwrap();
+                    let trades = trades.as_array().unwrap().clone();
+                    assert_eq!(trades.len(), page.count, "{filter:?} {page_size}");
+                    assert!(page.count <= page_size as usize);
+                    seen.extend(trades);
+                    match page.next_after {
+                        Some(next) => {
+                            // A cursor is handed out only when more trades follow, and is the
+                            // page's last id.
+                            assert_eq!(page.count, page_size as usize);
+                            assert_eq!(Some(next.0), seen.last().and_then(|t| t["id"].as_i64()));
+                            after_id = Some(next);
+                        }
+                        None => break,
+                    }
+                }
+                let wanted: Vec<serde_json::Value> = expected.iter().map(object).collect();
+                assert_eq!(seen, wanted, "{filter:?}, pages of {page_size}");
+            }
+        }
+    }
 }

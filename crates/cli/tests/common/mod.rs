@@ -1,0 +1,109 @@
+//! What the tests of `spotbot run` share: [`spotbot`], the binary with a clean environment, and
+//! [`Running`], a `spotbot run` in the background whose log lines the test waits for.
+
+#![allow(dead_code)] // Each test file uses its own part of the harness.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// `spotbot` in `dir`, without the environment that would point it elsewhere.
+pub fn spotbot(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_spotbot"));
+    command
+        .current_dir(dir)
+        .env_remove("SPOTBOT_DATABASE_URL")
+        .env_remove("SPOTBOT_EXCHANGE")
+        .env("RUST_LOG", "info");
+    command
+}
+
+/// A running `spotbot run`, and its log lines as they come.
+pub struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    /// Starts `spotbot run` in `dir` with the market at 600x and the API on a free port.
+    pub fn start(dir: &Path) -> Running {
+        let mut child = spotbot(dir)
+            // Port 0: a test machine may have 8080 taken.
+            .args(["run", "--sim-speed", "600", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spotbot starts");
+        let (sender, lines) = mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    if sender.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The address (`127.0.0.1:PORT`) of the HTTP API, from the line that announces it.
+    pub fn api_address(&mut self) -> String {
+        let line = self.wait_for("HTTP API at http://", Duration::from_secs(30));
+        line.rsplit("http://").next().unwrap().trim().to_owned()
+    }
+
+    /// Waits up to `within` for a line containing `text`.
+    pub fn wait_for(&mut self, text: &str, within: Duration) -> String {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line with {text:?} within {within:?}; saw:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Sends `signal` and returns whether it exited successfully, with every line it printed.
+    pub fn stop(mut self, signal: &str) -> (bool, Vec<String>) {
+        let sent = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = self.child.wait().unwrap();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            self.seen.push(line);
+        }
+        (status.success(), std::mem::take(&mut self.seen))
+    }
+}
+
+impl Drop for Running {
+    /// A test that panicked before [`Running::stop`] must not leave `spotbot run` behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,136 @@
+//! README.md's walkthrough, run as written: its `sh walkthrough:*` blocks are taken from the file
+//! and run by bash against a real `spotbot run` (its own SQLite database and built-in exchange,
+//! in a temporary directory), so that a newcomer who follows it creates a user, adds a paper bot,
+//! and sees its trades and PnL, with `curl` and with the command line.
+//!
+//! Only two things are changed in the blocks: `cargo run --release --` becomes this build's
+//! `spotbot` binary, and `localhost:8080` the test server's address (port 8080 may be taken on a
+//! test machine). Between a block that creates a bot and the block that shows its results, the
+//! test waits, as the README tells the reader to, until the bot has sold once.
+
+use std::path::Path;
+use std::process::Command;
+
+mod common;
+
+use common::Running;
+
+/// The code of the README block whose info string is `sh walkthrough:{name}`.
+fn block(readme: &str, name: &str) -> String {
+    let opening = format!("```sh walkthrough:{name}\n");
+    let start = readme
+        .find(&opening)
+        .unwrap_or_else(|| panic!("README.md has no block `{opening}`"))
+        + opening.len();
+    let length = readme[start..]
+        .find("\n```")
+        .unwrap_or_else(|| panic!("README.md's block {name} is not closed"));
+    readme[start..start + length + 1].to_owned()
+}
+
+/// Runs `script` with bash in `dir` (stopping at the first failing command); its stdout, or a
+/// panic with everything it printed.
+fn bash(dir: &Path, script: &str) -> String {
+    let output = Command::new("bash")
+        .args(["-e", "-o", "pipefail", "-c", script])
+        .current_dir(dir)
+        .env_remove("SPOTBOT_DATABASE_URL")
+        .env_remove("SPOTBOT_PASSWORD")
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "the walkthrough failed:\n{script}\n--- stdout\n{stdout}\n--- stderr\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn the_readme_walkthrough_creates_a_user_and_a_bot_and_shows_its_trades_and_pnl() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md is readable");
+    let as_here = |text: String, address: &str| {
+        text.replace("cargo run --release --", env!("CARGO_BIN_EXE_spotbot"))
+            .replace("localhost:8080", address)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut running = Running::start(dir.path());
+    let address = running.api_address();
+    // The walkthrough starts once `spotbot run` has set up its database and exchange.
+    running.wait_for("created the demo user", std::time::Duration::from_secs(60));
+
+    // With curl: the set-up block, a wait for a SELL (up to two minutes), the results block, in
+    // one shell so that $TOKEN carries over.
+    let api = bash(
+        dir.path(),
+        &format!(
+            "{}\n\
+             for _ in $(seq 600); do\n\
+                 curl -sf 'http://{address}/api/v1/trades?side=SELL' \
+                     -H \"authorization: Bearer $TOKEN\" | grep -q '\"id\"' && break\n\
+                 sleep 0.2\n\
+             done\n\
+             echo '--- results'\n\
+             {}",
+            as_here(block(&readme, "api"), &address),
+            as_here(block(&readme, "api-results"), &address),
+        ),
+    );
+    let (set_up, results) = api.split_once("--- results").unwrap();
+    assert!(set_up.contains(r#""username":"ada""#), "{set_up}");
+    assert!(set_up.contains(r#""name":"btc-fast""#), "{set_up}");
+    let answers: Vec<serde_json::Value> = serde_json::Deserializer::from_str(results)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|error| panic!("the answers are not JSON ({error}):\n{results}"));
+    let [trades, performance] = answers.as_slice() else {
+        panic!("two answers expected:\n{results}")
+    };
+    let trades = trades["trades"].as_array().unwrap();
+    assert!(
+        trades.iter().any(|trade| trade["side"] == "BUY"),
+        "{trades:?}"
+    );
+    let sells: Vec<_> = trades.iter().filter(|t| t["side"] == "SELL").collect();
+    assert!(!sells.is_empty(), "{trades:?}");
+    assert!(
+        sells.iter().all(|sell| sell["realized_pnl"].is_string()),
+        "{sells:?}"
+    );
+    assert_eq!(performance["bots"][0]["symbol"], "BTCUSDT", "{performance}");
+    assert!(performance["realized_pnl"].is_string(), "{performance}");
+    assert!(performance["sells"].as_u64() >= Some(1), "{performance}");
+
+    // With the command line, on the same database while `spotbot run` trades.
+    let cli = bash(
+        dir.path(),
+        &format!(
+            "{}\n\
+             for _ in $(seq 600); do\n\
+                 {} trades --user bob --csv | grep -q ',SELL,' && break\n\
+                 sleep 0.2\n\
+             done\n\
+             echo '--- results'\n\
+             {}",
+            as_here(block(&readme, "cli"), &address),
+            env!("CARGO_BIN_EXE_spotbot"),
+            as_here(block(&readme, "cli-results"), &address),
+        ),
+    );
+    let (set_up, results) = cli.split_once("--- results").unwrap();
+    assert!(set_up.contains("bob"), "{set_up}");
+    assert!(set_up.contains("created bot"), "{set_up}");
+    assert!(
+        results.contains("ETHUSDT") && results.contains("SELL"),
+        "{results}"
+    );
+    assert!(
+        results.contains("eth-fast"),
+        "perf names the bot:\n{results}"
+    );
+
+    let (stopped_cleanly, lines) = running.stop("-INT");
+    assert!(stopped_cleanly, "{}", lines.join("\n"));
+}
