@@ -15,6 +15,10 @@ use crate::json::Json;
 use crate::password::{hash_password, verify_password};
 use crate::{ApiState, now_ms, validate};
 
+/// How long a session's record is kept after it expired (30 days): who logged in when, for an
+/// operator looking back, without keeping every login ever made.
+const SESSION_HISTORY_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+
 /// The body of `GET /health` and of a successful `GET /ready`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Status {
@@ -289,6 +293,17 @@ pub(crate) async fn login(
         .create_session(user.id, &token_hash(&token), now, ttl_ms)
         .await?;
     tracing::info!(user = %user.id, session = %session.id, "logged in");
+    // Each login clears the sessions that ended long ago, so the table stays the size of recent
+    // use. Best effort: a login does not fail for it, and the next one tries again.
+    match state
+        .store
+        .purge_sessions(now.saturating_sub(SESSION_HISTORY_MS))
+        .await
+    {
+        Ok(0) => {}
+        Ok(purged) => tracing::debug!(purged, "purged sessions that ended long ago"),
+        Err(error) => tracing::warn!(%error, "could not purge old sessions"),
+    }
     Ok(Json(LoginResponse {
         token,
         expires_at_ms: session.expires_at_ms,

@@ -40,18 +40,23 @@ store::backend_tests! {
         assert!(user["created_at_ms"].as_i64().unwrap() >= before);
         assert_eq!(user.as_object().unwrap().len(), 5, "no password hash: {user}");
 
+        // A session that expired 40 days ago: the next login clears it (kept 30 days).
+        let day = 24 * 3600 * 1000;
+        let alice = store::UserId(user["id"].as_i64().unwrap());
+        store.create_session(alice, "ancient", before - 41 * day, day).await.unwrap();
+
         let login = server.login("alice", "correct horse battery").await;
         assert_eq!(login.status, StatusCode::OK, "{login:?}");
         let token = login.body["token"].as_str().unwrap().to_owned();
         assert_eq!(token.len(), 43);
         let expires = login.body["expires_at_ms"].as_i64().unwrap();
-        let day = 24 * 3600 * 1000;
         assert!((before + day..before + day + 60_000).contains(&expires), "{expires}");
 
         let me = server.get("/api/v1/me", Some(&token)).await;
         assert_eq!((me.status, &me.body), (StatusCode::OK, &user));
 
-        // What is stored: an argon2id hash, and the token's SHA-256, never the token.
+        // What is stored: an argon2id hash, and the token's SHA-256, never the token (and no
+        // longer the ancient session).
         let id = user["id"].as_i64().unwrap();
         let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
             .bind(id)

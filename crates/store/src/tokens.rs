@@ -131,6 +131,17 @@ impl Store {
         Ok(Some((session, user)))
     }
 
+    /// Deletes the sessions that stopped working (expired) before `expired_before_ms`; how many.
+    /// A revoked session goes with its expiry, so the table keeps every session of the recent
+    /// past, ended or not, and none older.
+    pub async fn purge_sessions(&self, expired_before_ms: i64) -> StoreResult<u64> {
+        let result = sqlx::query("DELETE FROM sessions WHERE expires_at_ms < $1")
+            .bind(expired_before_ms)
+            .execute(&self.writer)
+            .await?;
+        Ok(result.rows_affected())
+    }
+
     /// Revokes the session known by `token_hash` at `now_ms`; whether there was one not yet
     /// revoked (an expired one is still marked, so that the record says it was ended).
     pub async fn revoke_session(&self, token_hash: &str, now_ms: i64) -> StoreResult<bool> {

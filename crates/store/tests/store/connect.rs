@@ -185,6 +185,7 @@ async fn both_dialects_describe_the_same_schema() {
             "events_bot_id",
             "orders_bot_id",
             "orders_status",
+            "sessions_expires_at_ms",
             "trades_bot_config_id",
             "trades_user_id"
         ]

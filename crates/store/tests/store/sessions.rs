@@ -1,5 +1,6 @@
 //! Login sessions on both backends: created live until their expiry, resolved to their user only
-//! while live, revoked once, and refused for a missing user, a reused hash or a bad ttl.
+//! while live, revoked once, purged long after they ended, and refused for a missing user, a
+//! reused hash or a bad ttl.
 
 use store::{StoreError, UserId};
 
@@ -50,5 +51,20 @@ store::backend_tests! {
                 "{hash:?} {ttl}"
             );
         }
+    }
+
+    async fn sessions_that_ended_long_ago_are_purged(store: Store) {
+        let alice = user(&store, "alice").await;
+        store.create_session(alice.id, "old", 1_000, 500).await.unwrap();
+        store.create_session(alice.id, "old-revoked", 1_000, 900).await.unwrap();
+        store.revoke_session("old-revoked", 1_100).await.unwrap();
+        store.create_session(alice.id, "recent", 1_000, 5_000).await.unwrap();
+        store.create_session(alice.id, "live", 9_000, 5_000).await.unwrap();
+        // Ended before 2,000: the first two; the recently expired one stays as history.
+        assert_eq!(store.purge_sessions(2_000).await.unwrap(), 2);
+        assert_eq!(store.purge_sessions(2_000).await.unwrap(), 0);
+        assert!(!store.revoke_session("old-revoked", 3_000).await.unwrap(), "gone");
+        assert!(store.revoke_session("recent", 10_000).await.unwrap(), "kept");
+        assert!(store.session_user("live", 10_000).await.unwrap().is_some());
     }
 }
