@@ -404,6 +404,29 @@ impl Store {
             .collect()
     }
 
+    /// The newest `count` trades `filter` selects (its `after_id` applies, its `limit` does not),
+    /// oldest first: the tail of [`Store::trades`] without reading what comes before it.
+    pub async fn latest_trades(
+        &self,
+        filter: &TradeFilter,
+        count: u32,
+    ) -> StoreResult<Vec<TradeRow>> {
+        let (where_clause, mut args) = filter_clause(filter);
+        args.push(FilterArg::Int(i64::from(count)));
+        let sql = format!(
+            "SELECT {TRADE_COLUMNS} FROM trades{where_clause} ORDER BY id DESC LIMIT ${}",
+            args.len()
+        );
+        let mut trades = bind_all(sqlx::query(&sql), args)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(trade_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        trades.reverse();
+        Ok(trades)
+    }
+
     /// One page of the trades `filter` selects (by id ascending, at most `page_size`; the
     /// filter's own `limit` is ignored), serialised by the database as a JSON array of
     /// [`TRADE_JSON_KEYS`] objects.

@@ -144,11 +144,14 @@ pub fn trades(args: TradesArgs) -> Result<(), Failure> {
             bot: args.bot.map(BotId),
             ..TradeFilter::default()
         };
-        let mut trades = store.trades(&filter).await.map_err(runtime)?;
-        store.close().await;
-        if args.limit > 0 && trades.len() > args.limit {
-            trades.drain(..trades.len() - args.limit);
+        // The last N are read as such: a database of a million trades is not read to show 50.
+        // 0, or more than any database holds: all of them.
+        let trades = match u32::try_from(args.limit) {
+            Ok(0) | Err(_) => store.trades(&filter).await,
+            Ok(count) => store.latest_trades(&filter, count).await,
         }
+        .map_err(runtime)?;
+        store.close().await;
         let header = [
             "id",
             "bot",

@@ -449,6 +449,19 @@ store::backend_tests! {
             .await,
             Vec::<String>::new()
         );
+
+        // The newest few, oldest first, with and without a filter.
+        let latest = |filter: TradeFilter, count: u32| {
+            let store = store.clone();
+            async move { ids(&store.latest_trades(&filter, count).await.unwrap()) }
+        };
+        assert_eq!(latest(TradeFilter::default(), 3).await, ["o5", "o6", "o7"]);
+        assert_eq!(latest(TradeFilter::default(), 100).await, ids(&all));
+        assert_eq!(latest(TradeFilter::default(), 0).await, Vec::<String>::new());
+        assert_eq!(
+            latest(TradeFilter { user: Some(bob.id), ..Default::default() }, 1).await,
+            ["o4"]
+        );
     }
 
     async fn json_pages_hold_the_rows_and_the_next_cursor(store: Store) {
