@@ -47,7 +47,9 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/api/v1/performance", get(performance))
 }
 
-/// A trade as the API shows it.
+/// A trade as the API shows it. The database writes these objects itself
+/// ([`store::Store::trade_page_json`], with the keys of [`store::TRADE_JSON_KEYS`]); this type is
+/// their documented schema, and a test keeps the two key lists equal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct TradeBody {
     /// The trade's id.
@@ -79,27 +81,6 @@ pub struct TradeBody {
     pub client_order_id: String,
     /// When the exchange executed it, in ms since the epoch.
     pub executed_at_ms: i64,
-}
-
-impl From<TradeRow> for TradeBody {
-    fn from(trade: TradeRow) -> Self {
-        TradeBody {
-            id: trade.id.0,
-            bot_id: trade.bot_id.0,
-            symbol: trade.symbol,
-            side: trade.side.to_string(),
-            order_type: trade.order_type,
-            price: trade.price.to_string(),
-            quantity_filled: trade.quantity_filled.to_string(),
-            quote_quantity_filled: trade.quote_quantity_filled.to_string(),
-            commission: trade.commission.to_string(),
-            commission_asset: trade.commission_asset,
-            realized_pnl: trade.realized_pnl.map(|pnl| pnl.to_string()),
-            binance_order_id: trade.binance_order_id,
-            client_order_id: trade.client_order_id,
-            executed_at_ms: trade.executed_at_ms,
-        }
-    }
 }
 
 /// One page of trades, by id ascending.
@@ -535,8 +516,8 @@ pub(crate) async fn list_trades(
         ..query.filters.for_caller(&state, caller.user.id).await?
     };
     // The busiest read of the API: the database serialises the page (its objects are
-    // `TradeBody`s, which tests/trades.rs checks against the serialiser), and this wraps it as a
-    // `TradePage`. The page never hands out a cursor to an empty page.
+    // `TradeBody`s: the store's tests check them against the rows, this crate's against the
+    // schema), and this wraps it as a `TradePage`. No cursor leads to an empty page.
     let page = state.store().trade_page_json(&filter, query.limit).await?;
     let next_cursor = match page.next_after {
         Some(id) => format!("\"{id}\""),
@@ -771,6 +752,37 @@ pub(crate) async fn performance(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_documented_trade_has_the_keys_the_database_writes() {
+        let body = TradeBody {
+            id: 1,
+            bot_id: 2,
+            symbol: "BTCUSDT".to_owned(),
+            side: "SELL".to_owned(),
+            order_type: "MARKET".to_owned(),
+            price: "1".to_owned(),
+            quantity_filled: "1".to_owned(),
+            quote_quantity_filled: "1".to_owned(),
+            commission: "0".to_owned(),
+            commission_asset: "USDT".to_owned(),
+            realized_pnl: None,
+            binance_order_id: 3,
+            client_order_id: "c".to_owned(),
+            executed_at_ms: 4,
+        };
+        let value = serde_json::to_value(body).unwrap();
+        let mut documented: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut written: Vec<&str> = store::TRADE_JSON_KEYS.iter().map(|(key, _)| *key).collect();
+        documented.sort_unstable();
+        written.sort_unstable();
+        assert_eq!(documented, written);
+    }
 
     fn parsed<T: FromParams>(query: &str) -> Result<T, ApiError> {
         let mut params = Params::parse(query)?;
