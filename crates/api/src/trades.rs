@@ -707,9 +707,9 @@ pub(crate) async fn performance(
     let user = caller.user.id;
     if let Some(bot) = query.bot {
         let config = callers_bot(&state, user, bot).await?;
-        let trades = state
+        let performance = state
             .store()
-            .trades(&TradeFilter {
+            .performance(&TradeFilter {
                 user: Some(user),
                 bot: Some(bot),
                 ..TradeFilter::default()
@@ -718,20 +718,16 @@ pub(crate) async fn performance(
         return Ok(Json(PerformanceBody::Bot(BotPerformance {
             bot_id: bot.0,
             symbol: config.symbol,
-            figures: Performance::of(&trades).into(),
+            figures: performance.total.into(),
         })));
     }
-    let trades = state
+    let mut performance = state
         .store()
-        .trades(&TradeFilter {
+        .performance(&TradeFilter {
             user: Some(user),
             ..TradeFilter::default()
         })
         .await?;
-    let mut per_bot: BTreeMap<BotId, Vec<&TradeRow>> = BTreeMap::new();
-    for trade in &trades {
-        per_bot.entry(trade.bot_id).or_default().push(trade);
-    }
     let bots = state
         .store()
         .bots(Some(user))
@@ -739,12 +735,16 @@ pub(crate) async fn performance(
         .into_iter()
         .map(|bot| BotPerformance {
             bot_id: bot.id.0,
-            figures: Performance::of(per_bot.remove(&bot.id).unwrap_or_default()).into(),
+            figures: performance
+                .per_bot
+                .remove(&bot.id)
+                .unwrap_or_default()
+                .into(),
             symbol: bot.symbol,
         })
         .collect();
     Ok(Json(PerformanceBody::User(UserPerformance {
-        figures: Performance::of(&trades).into(),
+        figures: performance.total.into(),
         bots,
     })))
 }

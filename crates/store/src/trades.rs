@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use futures_util::TryStreamExt;
 use market::Side;
 use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
@@ -427,6 +428,31 @@ impl Store {
         Ok(trades)
     }
 
+    /// The [`Performance`] of the trades `filter` selects (its `after_id` applies, its `limit`
+    /// does not), over all of them and per bot. The trades are read as a stream in execution
+    /// order and counted as they come, so memory does not grow with their number (an account
+    /// with a million trades would otherwise hold them all at once, for every call).
+    pub async fn performance(&self, filter: &TradeFilter) -> StoreResult<TradesPerformance> {
+        let (where_clause, args) = filter_clause(filter);
+        let sql =
+            format!("SELECT {TRADE_COLUMNS} FROM trades{where_clause} ORDER BY executed_at_ms, id");
+        let mut total = PerformanceBuilder::default();
+        let mut per_bot: BTreeMap<BotId, PerformanceBuilder> = BTreeMap::new();
+        let mut rows = bind_all(sqlx::query(&sql), args).fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            let trade = trade_from_row(&row)?;
+            total.add(&trade);
+            per_bot.entry(trade.bot_id).or_default().add(&trade);
+        }
+        Ok(TradesPerformance {
+            total: total.finish(),
+            per_bot: per_bot
+                .into_iter()
+                .map(|(bot, builder)| (bot, builder.finish()))
+                .collect(),
+        })
+    }
+
     /// One page of the trades `filter` selects (by id ascending, at most `page_size`; the
     /// filter's own `limit` is ignored), serialised by the database as a JSON array of
     /// [`TRADE_JSON_KEYS`] objects.
@@ -518,6 +544,15 @@ pub const TRADE_JSON_KEYS: [(&str, &str); 14] = [
     ("client_order_id", "client_order_id"),
     ("executed_at_ms", "executed_at_ms"),
 ];
+
+/// What [`Store::performance`] computes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TradesPerformance {
+    /// Over all the selected trades.
+    pub total: Performance,
+    /// Per bot that has selected trades (a bot without any is absent).
+    pub per_bot: BTreeMap<BotId, Performance>,
+}
 
 /// A page of trades as [`Store::trade_page_json`] makes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -642,7 +677,8 @@ fn ratio(part: Decimal, whole: Decimal) -> Decimal {
         .normalize()
 }
 
-/// The results of a set of trades, computed by [`Performance::of`]. Amounts are in the quote
+/// The results of a set of trades, computed by [`Performance::of`], [`PerformanceBuilder`] or
+/// [`Store::performance`]. Amounts are in the quote
 /// asset of the trades' symbols: figures over trades of symbols with different quote assets add
 /// unlike amounts, so they are only meaningful per quote asset (per bot, a bot trading one
 /// symbol).
@@ -685,46 +721,79 @@ impl Performance {
     pub fn of<'t>(trades: impl IntoIterator<Item = &'t TradeRow>) -> Performance {
         let mut trades: Vec<&TradeRow> = trades.into_iter().collect();
         trades.sort_by_key(|trade| (trade.executed_at_ms, trade.id));
-        let mut result = Performance::default();
-        let (mut equity, mut peak, mut drawdown_peak) = (Decimal::ZERO, Decimal::ZERO, None);
+        let mut builder = PerformanceBuilder::default();
         for trade in trades {
-            if !trade.commission.is_zero() {
-                match fee_asset(&trade.symbol, &trade.commission_asset) {
-                    FeeAsset::Quote => {
-                        result.fees_quote = result.fees_quote.saturating_add(trade.commission);
-                    }
-                    FeeAsset::Base => {
-                        let valued = trade.commission.saturating_mul(trade.price);
-                        result.fees_quote = result.fees_quote.saturating_add(valued);
-                    }
-                    FeeAsset::Other => {
-                        let total = result
-                            .fees_other
-                            .entry(trade.commission_asset.clone())
-                            .or_default();
-                        *total = total.saturating_add(trade.commission);
-                    }
+            builder.add(trade);
+        }
+        builder.finish()
+    }
+
+    /// How many trades: [`Performance::buys`] plus [`Performance::sells`].
+    pub fn trades(&self) -> u64 {
+        self.buys + self.sells
+    }
+}
+
+/// [`Performance`] computed one trade at a time, so that any number of trades can be read as a
+/// stream: [`PerformanceBuilder::add`] them in execution order (time, then trade id), then
+/// [`PerformanceBuilder::finish`].
+#[derive(Debug, Clone, Default)]
+pub struct PerformanceBuilder {
+    result: Performance,
+    /// Realised equity so far.
+    equity: Decimal,
+    /// Its highest value so far (the start, 0, included).
+    peak: Decimal,
+    /// The peak that the largest drawdown so far fell from.
+    drawdown_peak: Option<Decimal>,
+}
+
+impl PerformanceBuilder {
+    /// Counts `trade`, the next in execution order.
+    pub fn add(&mut self, trade: &TradeRow) {
+        if !trade.commission.is_zero() {
+            match fee_asset(&trade.symbol, &trade.commission_asset) {
+                FeeAsset::Quote => {
+                    self.result.fees_quote =
+                        self.result.fees_quote.saturating_add(trade.commission);
                 }
-            }
-            match trade.side {
-                Side::Buy => result.buys += 1,
-                Side::Sell => {
-                    result.sells += 1;
-                    let pnl = trade.realized_pnl.unwrap_or(Decimal::ZERO);
-                    if pnl > Decimal::ZERO {
-                        result.winning_sells += 1;
-                    }
-                    equity = equity.saturating_add(pnl);
-                    peak = peak.max(equity);
-                    let drawdown = peak.saturating_sub(equity);
-                    if drawdown > result.max_drawdown {
-                        result.max_drawdown = drawdown;
-                        drawdown_peak = Some(peak);
-                    }
+                FeeAsset::Base => {
+                    let valued = trade.commission.saturating_mul(trade.price);
+                    self.result.fees_quote = self.result.fees_quote.saturating_add(valued);
+                }
+                FeeAsset::Other => {
+                    let total = self
+                        .result
+                        .fees_other
+                        .entry(trade.commission_asset.clone())
+                        .or_default();
+                    *total = total.saturating_add(trade.commission);
                 }
             }
         }
-        result.realized_pnl = equity.normalize();
+        match trade.side {
+            Side::Buy => self.result.buys += 1,
+            Side::Sell => {
+                self.result.sells += 1;
+                let pnl = trade.realized_pnl.unwrap_or(Decimal::ZERO);
+                if pnl > Decimal::ZERO {
+                    self.result.winning_sells += 1;
+                }
+                self.equity = self.equity.saturating_add(pnl);
+                self.peak = self.peak.max(self.equity);
+                let drawdown = self.peak.saturating_sub(self.equity);
+                if drawdown > self.result.max_drawdown {
+                    self.result.max_drawdown = drawdown;
+                    self.drawdown_peak = Some(self.peak);
+                }
+            }
+        }
+    }
+
+    /// The results of the trades added.
+    pub fn finish(self) -> Performance {
+        let mut result = self.result;
+        result.realized_pnl = self.equity.normalize();
         result.fees_quote = result.fees_quote.normalize();
         for total in result.fees_other.values_mut() {
             *total = total.normalize();
@@ -736,15 +805,11 @@ impl Performance {
                 Decimal::from(result.sells),
             ));
         }
-        result.max_drawdown_share = drawdown_peak
+        result.max_drawdown_share = self
+            .drawdown_peak
             .filter(|peak| *peak > Decimal::ZERO)
             .map(|peak| ratio(result.max_drawdown, peak));
         result
-    }
-
-    /// How many trades: [`Performance::buys`] plus [`Performance::sells`].
-    pub fn trades(&self) -> u64 {
-        self.buys + self.sells
     }
 }
 

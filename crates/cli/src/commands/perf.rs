@@ -1,14 +1,12 @@
 //! `spotbot perf`: how bots have done, from their trades in the database, computed by
-//! [`store::Performance`] exactly as `GET /api/v1/performance` computes it: realised PnL, fees,
+//! [`store::Store::performance`] exactly as `GET /api/v1/performance` computes it: realised PnL, fees,
 //! win rate, trade counts and the max drawdown of realised equity, one row per bot and, over
 //! several bots, a total. Amounts are in each bot's quote asset, so the total only adds up when
 //! the bots share one.
 
-use std::collections::BTreeMap;
-
 use clap::Args;
 use rust_decimal::Decimal;
-use store::{BotId, Performance, TradeFilter, TradeRow};
+use store::{BotId, Performance, TradeFilter};
 
 use crate::Failure;
 use crate::commands::bot::{find_bot, user_id};
@@ -55,16 +53,12 @@ pub fn run(args: PerfArgs) -> Result<(), Failure> {
                 bot: args.bot.map(BotId),
                 ..TradeFilter::default()
             };
-            let trades = store.trades(&filter).await.map_err(runtime)?;
-            Ok((bots, trades))
+            let performance = store.performance(&filter).await.map_err(runtime)?;
+            Ok((bots, performance))
         }
         .await;
         store.close().await;
-        let (bots, trades) = loaded?;
-        let mut by_bot: BTreeMap<BotId, Vec<&TradeRow>> = BTreeMap::new();
-        for trade in &trades {
-            by_bot.entry(trade.bot_id).or_default().push(trade);
-        }
+        let (bots, mut performance) = loaded?;
         let mut rows = vec![
             [
                 "bot",
@@ -84,7 +78,7 @@ pub fn run(args: PerfArgs) -> Result<(), Failure> {
             .to_vec(),
         ];
         for bot in &bots {
-            let performance = Performance::of(by_bot.get(&bot.id).into_iter().flatten().copied());
+            let of_bot = performance.per_bot.remove(&bot.id).unwrap_or_default();
             rows.push(row(
                 [
                     bot.id.to_string(),
@@ -92,11 +86,10 @@ pub fn run(args: PerfArgs) -> Result<(), Failure> {
                     bot.name.clone(),
                     bot.symbol.clone(),
                 ],
-                &performance,
+                &of_bot,
             ));
         }
         if bots.len() > 1 {
-            let everything = Performance::of(&trades);
             rows.push(row(
                 [
                     "total".to_owned(),
@@ -104,7 +97,7 @@ pub fn run(args: PerfArgs) -> Result<(), Failure> {
                     String::new(),
                     String::new(),
                 ],
-                &everything,
+                &performance.total,
             ));
         }
         print_table(&rows)

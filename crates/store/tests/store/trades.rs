@@ -530,4 +530,46 @@ store::backend_tests! {
             }
         }
     }
+
+    async fn streamed_performance_equals_the_rows_performance(store: Store) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let a1 = bot(&store, alice.id, "a1").await;
+        let a2 = bot(&store, alice.id, "a2").await;
+        let b1 = bot(&store, bob.id, "b1").await;
+        // Executed out of id order (a later id with an earlier time), as a reconciled trade is.
+        let plan = [
+            (&a1, Side::Buy, 1_000),
+            (&a2, Side::Buy, 1_500),
+            (&a1, Side::Sell, 3_000),
+            (&b1, Side::Buy, 3_100),
+            (&a2, Side::Sell, 2_000),
+            (&a1, Side::Buy, 4_000),
+            (&a1, Side::Sell, 5_000),
+        ];
+        for (i, (bot, side, at)) in plan.iter().enumerate() {
+            traded(&store, bot, &format!("p{i}"), 500 + i as i64, *side, *at).await;
+        }
+        for filter in [
+            TradeFilter::default(),
+            TradeFilter { user: Some(alice.id), ..Default::default() },
+            TradeFilter { bot: Some(a1.id), ..Default::default() },
+            TradeFilter { user: Some(UserId(424_242)), ..Default::default() },
+        ] {
+            let rows = store.trades(&filter).await.unwrap();
+            let streamed = store.performance(&filter).await.unwrap();
+            assert_eq!(streamed.total, store::Performance::of(&rows), "{filter:?}");
+            let bots: std::collections::BTreeSet<_> = rows.iter().map(|t| t.bot_id).collect();
+            assert_eq!(streamed.per_bot.keys().copied().collect::<std::collections::BTreeSet<_>>(), bots);
+            for (bot, performance) in &streamed.per_bot {
+                let of_bot: Vec<_> = rows.iter().filter(|t| t.bot_id == *bot).collect();
+                assert_eq!(*performance, store::Performance::of(of_bot), "{filter:?} bot {bot}");
+            }
+        }
+        let alices = store
+            .performance(&TradeFilter { user: Some(alice.id), ..Default::default() })
+            .await
+            .unwrap();
+        assert_eq!((alices.total.buys, alices.total.sells), (3, 3));
+    }
 }
