@@ -565,7 +565,7 @@ pub(crate) async fn get_bot(
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
         (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
         (status = 404, description = "`not_found`: the caller has no such bot", body = ErrorBody),
-        (status = 409, description = "`conflict`: the name is taken, or the bot has orders and the change moves its symbol or mode", body = ErrorBody),
+        (status = 409, description = "`conflict`: the name is taken, the bot has orders and the change moves its symbol or mode, or the bot changed while the request ran (read it again)", body = ErrorBody),
         (status = 422, description = "`unknown_field`, `missing_field`, `invalid_type`, or `invalid_value` naming the field at fault (name, unknown symbol, interval, strategy, strategy_params, quote_per_buy below the minimum, mode)", body = ErrorBody),
     ),
 )]
@@ -582,17 +582,13 @@ pub(crate) async fn patch_bot(
         .user_bot(user, id)
         .await?
         .ok_or_else(no_such_bot)?;
-    let moves_position = patch.symbol.as_ref().is_some_and(|s| *s != current.symbol)
-        || patch
-            .mode
-            .as_ref()
-            .is_some_and(|m| m != current.mode.as_str());
-    if moves_position && state.store.bot_has_history(id).await? {
-        let field = if patch.symbol.as_ref().is_some_and(|s| *s != current.symbol) {
-            "symbol"
-        } else {
-            "mode"
-        };
+    let moves_symbol = patch.symbol.as_ref().is_some_and(|s| *s != current.symbol);
+    let moves_mode = patch
+        .mode
+        .as_ref()
+        .is_some_and(|m| m != current.mode.as_str());
+    if (moves_symbol || moves_mode) && state.store.bot_has_history(id).await? {
+        let field = if moves_symbol { "symbol" } else { "mode" };
         return Err(ApiError::conflict(
             field,
             "this bot has orders, and its position belongs to its symbol and mode: create a new bot instead",
@@ -624,12 +620,23 @@ pub(crate) async fn patch_bot(
         is_active: patch.is_active.unwrap_or(current.is_active),
     };
     let bot = check_bot(&state.config, user, draft)?;
+    let read_at_ms = current.updated_at_ms;
     let updated = state
         .store
-        .update_bot(id, &bot, now_ms())
+        .update_bot(id, &bot, read_at_ms, now_ms())
         .await
-        .map_err(|error| name_taken(error, &bot.name))?
-        .ok_or_else(no_such_bot)?;
+        .map_err(|error| name_taken(error, &bot.name))?;
+    let Some(updated) = updated else {
+        // The store refused: the bot is gone, or it changed since it was read above (started,
+        // stopped, a cycle ran, its first order was written): never overwrite that.
+        return match state.store.user_bot(user, id).await? {
+            None => Err(no_such_bot()),
+            Some(_) => Err(ApiError::conflict(
+                "id",
+                "the bot changed while this request ran (it was started, stopped or traded): read it again and retry",
+            )),
+        };
+    };
     Ok(Json(body(&state, updated).await?))
 }
 

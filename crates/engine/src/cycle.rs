@@ -578,13 +578,26 @@ impl Engine {
             signal_candle_open_ms: candle_open_ms,
         };
         // Fenced in the same statement: if this process stalled past the lease's expiry,
-        // another worker may own the bot now, and the order must not exist, let alone be sent.
+        // another worker may own the bot now, and if the user paused or stopped the bot during
+        // the cycle, it must not trade: either way the order must not exist, let alone be sent.
         match store
             .insert_pending_order_fenced(&new_order, lease, wall_now_ms())
             .await
         {
             Ok(Some(_)) => {}
             Ok(None) => {
+                let runnable = store
+                    .bot(bot.id)
+                    .await?
+                    .is_some_and(|now| now.is_active && now.status != store::BotStatus::Paused);
+                if !runnable {
+                    return Ok(CycleOutcome::Skipped {
+                        reason: format!(
+                            "{side} signal at the candle of {}: the bot was paused or stopped meanwhile, no order sent",
+                            market::format_utc_ms(candle_open_ms)
+                        ),
+                    });
+                }
                 self.inner.leases.forget(bot.id);
                 return Err(CycleError::LeaseLost);
             }

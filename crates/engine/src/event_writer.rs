@@ -49,7 +49,14 @@ impl EventWriter {
                     }
                 }
                 if let Err(error) = store.record_events(&events).await {
-                    warn!(%error, events = events.len(), "cannot record the cycles' events");
+                    // The batch is all or nothing: one bad event (its bot deleted meanwhile)
+                    // must not take the other bots' decisions with it, so each is tried alone.
+                    warn!(%error, events = events.len(), "cannot record the events as a batch; one by one");
+                    for event in &events {
+                        if let Err(error) = store.record_events(std::slice::from_ref(event)).await {
+                            warn!(%error, bot = %event.bot_id, "cannot record a cycle's event");
+                        }
+                    }
                 }
                 events.clear();
                 for done in flushes.drain(..) {

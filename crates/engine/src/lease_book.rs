@@ -90,15 +90,31 @@ impl LeaseBook {
         Ok(())
     }
 
-    /// Renews every lease in one statement; leases found lost are dropped from the book.
+    /// Renews the leases in the book (one statement per batch); those found lost are dropped
+    /// from it. Only the book's own leases, by token: a lease of another holder is never
+    /// adopted, and one taken while this runs is left as it is.
     pub async fn renew_all(&self, store: &Store, now_ms: i64) -> StoreResult<()> {
-        let renewed = store
-            .renew_leases_of(&self.owner, now_ms, self.ttl_ms)
-            .await?;
+        let asked: Vec<Lease> = self.held().values().cloned().collect();
+        let renewed = store.renew_leases(&asked, now_ms, self.ttl_ms).await?;
+        let renewed_ids: HashSet<BotId> = renewed.iter().map(|lease| lease.bot_id).collect();
         let mut held = self.held();
-        held.clear();
+        for lease in &asked {
+            // Only the entry renewal was asked for: a newer lease taken meanwhile stays.
+            if !renewed_ids.contains(&lease.bot_id)
+                && held
+                    .get(&lease.bot_id)
+                    .is_some_and(|now| now.token == lease.token)
+            {
+                held.remove(&lease.bot_id);
+            }
+        }
         for lease in renewed {
-            held.insert(lease.bot_id, lease);
+            if held
+                .get(&lease.bot_id)
+                .is_some_and(|now| now.token == lease.token)
+            {
+                held.insert(lease.bot_id, lease);
+            }
         }
         Ok(())
     }

@@ -100,6 +100,10 @@ impl SchedulerStats {
     }
 }
 
+/// The bot list is read in full at least once every this many refreshes, whatever the bots'
+/// fingerprint says.
+const FULL_REREAD_EVERY: u32 = 10;
+
 /// Runs `engine`'s bots until `shutdown` completes, then finishes the cycles in flight and
 /// releases this worker's leases.
 pub async fn run_scheduler(
@@ -121,6 +125,7 @@ pub async fn run_scheduler(
     let mut bots: Vec<BotConfig> = Vec::new();
     let mut bots_checked_at: Option<Instant> = None;
     let mut bots_revision = None;
+    let mut bots_read_at: Option<Instant> = None;
     let delay_ms = i64::try_from(settings.cycle_delay.as_millis()).unwrap_or(i64::MAX);
     // Renewed well before they expire, so that a slow tick never lets one lapse.
     let renew_every = engine.settings().lease_ttl / 3;
@@ -129,15 +134,24 @@ pub async fn run_scheduler(
         if bots_checked_at.is_none_or(|at| at.elapsed() >= settings.refresh_bots) {
             bots_checked_at = Some(Instant::now());
             let revision = store.bots_revision().await.ok();
-            if revision.is_none() || revision != bots_revision {
+            // The fingerprint can miss a change (two writes in the same millisecond), so the
+            // list is also read in full every FULL_REREAD_EVERY refreshes at most.
+            let stale = bots_read_at
+                .is_none_or(|at| at.elapsed() >= settings.refresh_bots * FULL_REREAD_EVERY);
+            if stale || revision.is_none() || revision != bots_revision {
                 match store.runnable_bots().await {
                     Ok(runnable) => {
+                        bots_read_at = Some(Instant::now());
                         bots = runnable
                             .into_iter()
                             .filter(|bot| engine.venues().serves(bot.mode))
                             .collect();
                         let ids: Vec<BotId> = bots.iter().map(|bot| bot.id).collect();
-                        if let Err(error) = engine.retain_bots(&ids).await {
+                        // A bot whose cycle is running keeps its lease until a later read: the
+                        // cycle may be between its order and the order's record.
+                        let mut holding = ids.clone();
+                        holding.extend(lock(&in_flight).iter().copied());
+                        if let Err(error) = engine.retain_bots(&holding).await {
                             warn!(%error, "cannot release the leases of bots no longer runnable");
                         }
                         let kept: HashSet<BotId> = ids.into_iter().collect();

@@ -10,7 +10,9 @@ use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
 
 use crate::Store;
-use crate::error::{StoreError, StoreResult, is_foreign_key_violation, is_unique_violation};
+use crate::error::{
+    StoreError, StoreResult, is_foreign_key_violation, is_unique_violation, missing_referent,
+};
 use crate::model::{BotId, BotStatus, Mode, UserId};
 use crate::row::{RowReader, bool_int, decimal_text};
 
@@ -156,13 +158,8 @@ impl Store {
                     what: "bot",
                     key: format!("{:?} of user {}", bot.name, bot.user_id),
                 }
-            } else if is_foreign_key_violation(&error) {
-                StoreError::NotFound {
-                    what: "user",
-                    key: bot.user_id.to_string(),
-                }
             } else {
-                error.into()
+                missing_referent(error, "user", bot.user_id.to_string())
             }
         })?;
         bot_from_row(&row)
@@ -322,19 +319,28 @@ impl Store {
     /// Replaces the configuration of bot `id` of `bot.user_id` with `bot`'s (name, symbol,
     /// interval, strategy and its parameters, quote per BUY, mode, activation) and sets
     /// `updated_at_ms`, which the scheduler watches (see [`Store::bots_revision`]). Status, last
-    /// error and failure count are left to [`Store::control_bot`] and the engine. `None` when the
-    /// user has no such bot; [`StoreError::Duplicate`] when another of their bots has the name.
+    /// error and failure count are left to [`Store::control_bot`] and the engine.
+    ///
+    /// Only if the bot is as the caller read it (`updated_at_ms` still `read_at_ms`: a start,
+    /// stop or cycle in between is not overwritten), and, when the symbol or mode changes, the
+    /// bot has no order (its position belongs to them), both checked in the same statement.
+    /// `None` when the user has no such bot or a check failed; [`StoreError::Duplicate`] when
+    /// another of their bots has the name.
     pub async fn update_bot(
         &self,
         id: BotId,
         bot: &NewBot,
+        read_at_ms: i64,
         now_ms: i64,
     ) -> StoreResult<Option<BotConfig>> {
         check_new_bot(bot)?;
         let row = sqlx::query(&format!(
             "UPDATE bot_configs SET name = $3, symbol = $4, candle_interval = $5, strategy = $6, \
              strategy_params = $7, quote_per_buy = $8, mode = $9, is_active = $10, \
-             updated_at_ms = $11 WHERE id = $1 AND user_id = $2 RETURNING {BOT_COLUMNS}"
+             updated_at_ms = $11 WHERE id = $1 AND user_id = $2 AND updated_at_ms = $12 \
+             AND ((symbol = $4 AND mode = $9) \
+                  OR NOT EXISTS (SELECT 1 FROM orders WHERE orders.bot_id = $1)) \
+             RETURNING {BOT_COLUMNS}"
         ))
         .bind(id.0)
         .bind(bot.user_id.0)
@@ -347,6 +353,7 @@ impl Store {
         .bind(bot.mode.as_str())
         .bind(bool_int(bot.is_active))
         .bind(now_ms)
+        .bind(read_at_ms)
         .fetch_optional(&self.writer)
         .await
         .map_err(|error| {

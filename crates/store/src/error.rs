@@ -86,6 +86,16 @@ pub(crate) fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
     kind(error) == Some(ErrorKind::ForeignKeyViolation)
 }
 
+/// `error` as the store reports it: a foreign-key violation, the row referred to missing, as
+/// [`StoreError::NotFound`] on `what` `key`; anything else as it is.
+pub(crate) fn missing_referent(error: sqlx::Error, what: &'static str, key: String) -> StoreError {
+    if is_foreign_key_violation(&error) {
+        StoreError::NotFound { what, key }
+    } else {
+        error.into()
+    }
+}
+
 /// Whether `error` is a unique violation of the constraint on `column`: SQLite's message names
 /// the column ("UNIQUE constraint failed: users.email"), PostgreSQL's the constraint, named after
 /// the column ("users_email_key").

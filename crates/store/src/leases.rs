@@ -8,6 +8,8 @@
 //! token: a holder that stalled past its expiry finds its token changed and knows it lost the
 //! bot.
 
+use std::collections::HashSet;
+
 use crate::Store;
 use crate::error::{StoreError, StoreResult};
 use crate::model::BotId;
@@ -180,35 +182,58 @@ impl Store {
         Ok(taken)
     }
 
-    /// Extends every unexpired lease of `owner` to `now_ms + ttl_ms` in one statement; returns
-    /// the leases still held. A lease that expired is not renewed (another worker may have taken
-    /// it since, or may be about to): its bot needs a fresh acquisition.
-    pub async fn renew_leases_of(
+    /// Extends `leases` to `now_ms + ttl_ms`, in one statement per [`LEASE_BATCH`] leases, those
+    /// still held as given (same owner and token, unexpired); returns them renewed. A lease that
+    /// expired, or that its bot's row now gives to another holder (even one of the same name,
+    /// as a second process with the same worker id would be), is not renewed: its bot needs a
+    /// fresh acquisition.
+    pub async fn renew_leases(
         &self,
-        owner: &str,
+        leases: &[Lease],
         now_ms: i64,
         ttl_ms: i64,
     ) -> StoreResult<Vec<Lease>> {
         let expires_at_ms = expiry(now_ms, ttl_ms)?;
-        let rows: Vec<(i64, i64)> = sqlx::query_as(
-            "UPDATE bot_configs SET lease_expires_at_ms = $2 \
-             WHERE lease_owner = $1 AND lease_expires_at_ms > $3 \
-             RETURNING id, lease_token",
-        )
-        .bind(owner)
-        .bind(expires_at_ms)
-        .bind(now_ms)
-        .fetch_all(&self.writer)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, token)| Lease {
-                bot_id: BotId(id),
-                owner: owner.to_owned(),
-                token,
-                expires_at_ms,
-            })
-            .collect())
+        let mut renewed = Vec::new();
+        for chunk in leases.chunks(LEASE_BATCH) {
+            let held: Vec<String> = (0..chunk.len())
+                .map(|index| {
+                    format!(
+                        "(${}, ${}, ${})",
+                        3 * index + 3,
+                        3 * index + 4,
+                        3 * index + 5
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "UPDATE bot_configs SET lease_expires_at_ms = $1 \
+                 WHERE lease_expires_at_ms > $2 \
+                 AND (id, lease_owner, lease_token) IN (VALUES {}) \
+                 RETURNING id",
+                held.join(", ")
+            );
+            let mut query = sqlx::query_scalar::<_, i64>(&sql)
+                .bind(expires_at_ms)
+                .bind(now_ms);
+            for lease in chunk {
+                query = query
+                    .bind(lease.bot_id.0)
+                    .bind(&lease.owner)
+                    .bind(lease.token);
+            }
+            let ids: HashSet<i64> = query.fetch_all(&self.writer).await?.into_iter().collect();
+            renewed.extend(
+                chunk
+                    .iter()
+                    .filter(|lease| ids.contains(&lease.bot_id.0))
+                    .map(|lease| Lease {
+                        expires_at_ms,
+                        ..lease.clone()
+                    }),
+            );
+        }
+        Ok(renewed)
     }
 
     /// Gives up every lease `owner` holds (at shutdown); how many there were.

@@ -8,9 +8,9 @@ use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
 
 use crate::Store;
-use crate::error::{StoreError, StoreResult, is_foreign_key_violation, is_unique_violation};
+use crate::error::{StoreError, StoreResult, is_unique_violation, missing_referent};
 use crate::leases::Lease;
-use crate::model::{BotId, OrderStatus, UserId};
+use crate::model::{BotId, BotStatus, OrderStatus, UserId};
 use crate::row::{RowReader, decimal_text};
 
 /// An order about to be sent.
@@ -107,7 +107,8 @@ impl Store {
     /// [`insert_pending_order`](Self::insert_pending_order) only while `lease` is still held
     /// (same owner and token, unexpired at `now_ms`), checked in the same statement: the fence
     /// that keeps a worker that stalled past its lease from sending an order for a bot another
-    /// worker now runs. `None` when the lease was lost (nothing written).
+    /// worker now runs. `None` when the lease was lost, or the bot was stopped or paused
+    /// meanwhile (nothing written).
     pub async fn insert_pending_order_fenced(
         &self,
         order: &NewOrder,
@@ -144,11 +145,17 @@ impl Store {
                 detail: format!("must be positive, got {}", order.requested_quantity),
             });
         }
+        // The fence also requires the bot to be runnable at this instant: a pause or stop that
+        // committed during the cycle stops the order here, whatever the scheduler last read.
         let condition = if fence.is_some() {
-            "WHERE EXISTS (SELECT 1 FROM bot_configs WHERE id = $2 AND lease_owner = $10 \
-             AND lease_token = $11 AND lease_expires_at_ms > $9)"
+            format!(
+                "WHERE EXISTS (SELECT 1 FROM bot_configs WHERE id = $2 AND lease_owner = $10 \
+                 AND lease_token = $11 AND lease_expires_at_ms > $9 \
+                 AND is_active = 1 AND status <> '{}')",
+                BotStatus::Paused.as_str()
+            )
         } else {
-            ""
+            String::new()
         };
         let sql = format!(
             "INSERT INTO orders (client_order_id, bot_id, user_id, symbol, side, \
@@ -174,14 +181,10 @@ impl Store {
                     what: "order with client order id",
                     key: order.client_order_id.clone(),
                 }
-            } else if is_foreign_key_violation(&error) {
-                // SQLite does not say which reference failed.
-                StoreError::NotFound {
-                    what: "bot or user",
-                    key: format!("bot {} / user {}", order.bot_id, order.user_id),
-                }
             } else {
-                error.into()
+                // SQLite does not say which reference failed.
+                let key = format!("bot {} / user {}", order.bot_id, order.user_id);
+                missing_referent(error, "bot or user", key)
             }
         })?;
         row.as_ref().map(order_from_row).transpose()

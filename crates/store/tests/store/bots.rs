@@ -1,10 +1,41 @@
 //! Bot configurations and their leases.
 
+use market::Side;
 use store::{BotControl, BotId, BotStatus, Lease, Mode, StoreError, UserId};
 
-use crate::common::{NO_BOT, bot, count, d, new_bot, user};
+use crate::common::{NO_BOT, bot, count, d, new_bot, new_order, user};
 
 store::backend_tests! {
+    async fn an_update_applies_only_to_the_bot_as_read(store: Store) {
+        let alice = user(&store, "alice").await;
+        let one = bot(&store, alice.id, "one").await;
+        let mut renamed = new_bot(alice.id, "renamed");
+        renamed.is_active = true;
+        // Changed since it was read (here: stopped): the update is refused, the stop stays.
+        let stopped = store.control_bot(alice.id, one.id, BotControl::Stop, 3_000).await.unwrap().unwrap();
+        assert_eq!(store.update_bot(one.id, &renamed, one.updated_at_ms, 3_100).await.unwrap(), None);
+        assert!(!store.bot(one.id).await.unwrap().unwrap().is_active);
+        // As read: applied.
+        let updated = store.update_bot(one.id, &renamed, stopped.updated_at_ms, 3_200).await.unwrap().unwrap();
+        assert_eq!(updated.name, "renamed");
+        // Once it has an order, its symbol and mode stay; other fields may change.
+        store.insert_pending_order(&new_order(&updated, "sb-u1", Side::Buy), 3_300).await.unwrap();
+        let mut moved = renamed.clone();
+        moved.symbol = "ETHUSDT".to_owned();
+        assert_eq!(store.update_bot(one.id, &moved, updated.updated_at_ms, 3_400).await.unwrap(), None);
+        let mut paper = renamed.clone();
+        paper.mode = Mode::Testnet;
+        assert_eq!(store.update_bot(one.id, &paper, updated.updated_at_ms, 3_400).await.unwrap(), None);
+        renamed.name = "again".to_owned();
+        let again = store.update_bot(one.id, &renamed, updated.updated_at_ms, 3_500).await.unwrap().unwrap();
+        assert_eq!((again.name.as_str(), again.symbol.as_str()), ("again", "BTCUSDT"));
+        // Another user's bot is not theirs to update.
+        let bob = user(&store, "bob").await;
+        let mut bobs = renamed.clone();
+        bobs.user_id = bob.id;
+        assert_eq!(store.update_bot(one.id, &bobs, again.updated_at_ms, 3_600).await.unwrap(), None);
+    }
+
     async fn the_engines_status_write_never_undoes_a_pause_or_stop(store: Store) {
         let alice = user(&store, "alice").await;
         let paused = bot(&store, alice.id, "paused").await;
@@ -337,13 +368,17 @@ store::backend_tests! {
         assert!(store.try_acquire_leases(&ids, "worker-a", 200, 1_000).await.unwrap().is_empty());
         assert!(store.try_acquire_leases(&[], "worker-a", 200, 1_000).await.unwrap().is_empty());
 
-        // Renewing extends every live lease of the owner, in one statement.
-        let renewed = store.renew_leases_of("worker-a", 900, 1_000).await.unwrap();
+        // Renewing extends every live lease held as given, one statement per batch.
+        let renewed = store.renew_leases(&taken, 900, 1_000).await.unwrap();
         assert_eq!(renewed.len(), 619);
         assert!(renewed.iter().all(|lease| lease.expires_at_ms == 1_900));
         assert_eq!(store.lease(ids[5]).await.unwrap().unwrap().expires_at_ms, 1_900);
+        // A lease with another token (the bot was taken again, even under the same name) is
+        // not renewed: it is no longer the one this holder has.
+        let stale = Lease { token: taken[0].token + 1, ..taken[0].clone() };
+        assert!(store.renew_leases(&[stale], 950, 1_000).await.unwrap().is_empty());
         // Once expired, they are not renewed: another worker may take them.
-        assert!(store.renew_leases_of("worker-a", 1_900, 1_000).await.unwrap().is_empty());
+        assert!(store.renew_leases(&renewed, 1_900, 1_000).await.unwrap().is_empty());
         let stolen = store.try_acquire_leases(&ids[2..4], "worker-c", 2_000, 1_000).await.unwrap();
         assert_eq!(stolen.len(), 2);
         assert!(matches!(

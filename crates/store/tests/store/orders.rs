@@ -1,7 +1,7 @@
 //! Write-ahead orders, positions and events.
 
 use market::Side;
-use store::{BotId, OrderStatus, PositionRow, StoreError, UserId};
+use store::{BotControl, BotId, OrderStatus, PositionRow, StoreError, UserId};
 
 use crate::common::{NO_BOT, bot, count, d, new_order, traded, user};
 
@@ -39,6 +39,31 @@ store::backend_tests! {
                 .await,
             Err(StoreError::Duplicate { .. })
         ));
+        assert_eq!(count(&store, "orders").await, 1);
+    }
+
+    async fn a_fenced_order_is_refused_once_the_bot_is_paused_or_stopped(store: Store) {
+        let alice = user(&store, "alice").await;
+        let one = bot(&store, alice.id, "one").await;
+        let lease = store.try_acquire_lease(one.id, "worker-a", 1_000, 60_000).await.unwrap().unwrap();
+        // The lease is still held: only the user's pause or stop keeps the order from existing.
+        for (control, name) in [(BotControl::Pause, "sb-paused"), (BotControl::Stop, "sb-stopped")] {
+            store.control_bot(alice.id, one.id, control, 1_100).await.unwrap().unwrap();
+            let refused = store
+                .insert_pending_order_fenced(&new_order(&one, name, Side::Buy), &lease, 1_200)
+                .await
+                .unwrap();
+            assert_eq!(refused, None, "{control:?}");
+            store.control_bot(alice.id, one.id, BotControl::Start, 1_300).await.unwrap().unwrap();
+        }
+        assert!(
+            store
+                .insert_pending_order_fenced(&new_order(&one, "sb-started", Side::Buy), &lease, 1_400)
+                .await
+                .unwrap()
+                .is_some(),
+            "started again: written"
+        );
         assert_eq!(count(&store, "orders").await, 1);
     }
 
