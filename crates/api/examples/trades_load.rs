@@ -31,54 +31,34 @@ use sqlx::Connection;
 use store::testing::TestDatabase;
 use store::{Mode, NewBot, NewUser, Role, Store};
 
-const USAGE: &str = "options: --trades N (default 1000000) --users N (default 1; the trades \
-    are shared among them, the session is the first's) --bots-per-user N (default 3) \
-    --database sqlite|postgres --listen ADDR (default 127.0.0.1:0)";
-
 /// The symbols the bots trade, one per bot in turn.
 const SYMBOLS: [&str; 3] = ["BTCUSDT", "ETHUSDT", "BNBUSDT"];
 
-struct Options {
-    trades: u64,
-    users: u64,
-    bots_per_user: u64,
-    postgres: bool,
-    listen: String,
+/// Which database the trades are written to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Database {
+    Sqlite,
+    Postgres,
 }
 
-fn options() -> Result<Options, String> {
-    let mut options = Options {
-        trades: 1_000_000,
-        users: 1,
-        bots_per_user: 3,
-        postgres: false,
-        listen: "127.0.0.1:0".to_owned(),
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or(format!("{flag} needs a value; {USAGE}"));
-        let positive = |text: String| match text.parse::<u64>() {
-            Ok(number) if number > 0 => Ok(number),
-            _ => Err(format!("{flag} {text:?}: expected a positive integer")),
-        };
-        match flag.as_str() {
-            "--trades" => options.trades = positive(value()?)?,
-            "--users" => options.users = positive(value()?)?,
-            "--bots-per-user" => options.bots_per_user = positive(value()?)?,
-            "--listen" => options.listen = value()?,
-            "--database" => {
-                options.postgres = match value()?.as_str() {
-                    "sqlite" => false,
-                    "postgres" => true,
-                    other => {
-                        return Err(format!("--database {other:?}: expected sqlite or postgres"));
-                    }
-                }
-            }
-            other => return Err(format!("unknown option {other}; {USAGE}")),
-        }
-    }
-    Ok(options)
+/// The server side of the trade-list benchmark (see the module documentation).
+#[derive(Debug, clap::Parser)]
+struct Options {
+    /// How many trades to write.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    trades: u64,
+    /// How many users share them (the session is the first's).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    users: u64,
+    /// How many bots each user has.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    bots_per_user: u64,
+    /// Where the trades go (PostgreSQL: the server SPOTBOT_TEST_POSTGRES_URL names).
+    #[arg(long, value_enum, default_value_t = Database::Sqlite)]
+    database: Database,
+    /// The address to serve on (port 0: a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: String,
 }
 
 /// Creates `options.users` users with `options.bots_per_user` bots each; the users' ids, and the
@@ -164,7 +144,7 @@ async fn insert_trades(url: &str, options: &Options, first_bot: i64) -> Result<(
     // PostgreSQL's autovacuum would analyse a table this size soon after such an insert; do it
     // now so that the plans are those a user would see. SQLite is left as the store leaves it,
     // never analysed.
-    if options.postgres {
+    if options.database == Database::Postgres {
         sqlx::raw_sql("ANALYZE")
             .execute(&mut connection)
             .await
@@ -175,7 +155,7 @@ async fn insert_trades(url: &str, options: &Options, first_bot: i64) -> Result<(
 
 async fn run(options: Options) -> Result<(), String> {
     sqlx::any::install_default_drivers();
-    let database = if options.postgres {
+    let database = if options.database == Database::Postgres {
         TestDatabase::postgres()
             .await
             .ok_or("--database postgres needs SPOTBOT_TEST_POSTGRES_URL (see the module doc)")?
@@ -195,7 +175,9 @@ async fn run(options: Options) -> Result<(), String> {
     );
 
     // A session made as a login makes it: a random token, of which the store keeps the SHA-256.
-    let token = format!("bench-{:032x}", rand_u128());
+    let mut random = [0u8; 32];
+    getrandom::fill(&mut random).map_err(|error| format!("no randomness: {error}"))?;
+    let token = format!("bench-{}", hex::encode(random));
     let token_hash = hex::encode(Sha256::digest(token.as_bytes()));
     store
         .create_session(users[0], &token_hash, engine::wall_now_ms(), 86_400_000)
@@ -218,18 +200,6 @@ async fn run(options: Options) -> Result<(), String> {
     Ok(())
 }
 
-/// 128 bits from the standard library's randomly keyed hasher: a token nobody guesses, without
-/// another dependency.
-fn rand_u128() -> u128 {
-    use std::hash::{BuildHasher, Hasher};
-    let half = || {
-        std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish()
-    };
-    (u128::from(half()) << 64) | u128::from(half())
-}
-
 /// Completes at Ctrl-C or SIGTERM.
 async fn shutdown_signal() {
     let mut terminate =
@@ -247,13 +217,7 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() {
-    let options = match options() {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("error: {message}");
-            std::process::exit(2);
-        }
-    };
+    let options = <Options as clap::Parser>::parse();
     if let Err(message) = run(options).await {
         eprintln!("error: {message}");
         std::process::exit(1);

@@ -35,8 +35,6 @@ pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 500;
 /// How many trades the CSV export reads from the store at a time.
 const CSV_BATCH: u32 = 1000;
-/// The longest symbol, as `market::Symbol` allows.
-const MAX_SYMBOL_LEN: usize = 20;
 
 /// The routes of this module.
 pub(crate) fn routes() -> Router<ApiState> {
@@ -366,20 +364,11 @@ fn epoch_ms(text: &str) -> Result<i64, String> {
     }
 }
 
-/// A symbol as Binance spells it: 1 to 20 upper-case ASCII letters and digits (the rule of
-/// `market::Symbol`, which this crate does not depend on).
+/// A symbol as Binance spells it ([`market::Symbol`]'s rule).
 fn symbol(text: &str) -> Result<String, String> {
-    if text.len() <= MAX_SYMBOL_LEN
-        && text
-            .bytes()
-            .all(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit())
-    {
-        Ok(text.to_owned())
-    } else {
-        Err(format!(
-            "must be 1 to {MAX_SYMBOL_LEN} upper-case letters and digits, e.g. BTCUSDT, got {text:?}"
-        ))
-    }
+    market::Symbol::new(text)
+        .map(|symbol| symbol.as_str().to_owned())
+        .map_err(|error| format!("{error}, e.g. BTCUSDT"))
 }
 
 /// The filters shared by the trade list and the CSV export, not yet scoped to the caller nor
@@ -468,19 +457,14 @@ impl FromParams for NoParams {
 /// Bot `bot` when it is `caller`'s; 404 `not_found` about `bot` otherwise, whether it is someone
 /// else's or does not exist, so that nobody learns which bot ids exist.
 async fn callers_bot(state: &ApiState, caller: UserId, bot: BotId) -> Result<BotConfig, ApiError> {
-    state
-        .store()
-        .bot(bot)
-        .await?
-        .filter(|config| config.user_id == caller)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("you have no bot {bot}"),
-            )
-            .with_field("bot")
-        })
+    state.store().user_bot(caller, bot).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("you have no bot {bot}"),
+        )
+        .with_field("bot")
+    })
 }
 
 /// `GET /api/v1/trades`: one page of the caller's trades that the filters select.
@@ -682,7 +666,8 @@ pub(crate) async fn positions(
 }
 
 /// `GET /api/v1/performance`: the caller's performance with a breakdown per bot, or with
-/// `bot=ID` that bot's alone. Computed from all the trades concerned, read at once.
+/// `bot=ID` that bot's alone. Computed from all the trades concerned, streamed from the store in
+/// execution order ([`store::Store::performance`]).
 #[utoipa::path(
     get,
     path = "/api/v1/performance",

@@ -30,60 +30,41 @@ use store::{Mode, NewBot, NewUser, Role, Store};
 const API_KEY: &str = "cycleLoadKey0123456789cycleLoadKey0123456789cycleLoadKey01234567";
 const SECRET: &str = "cycleLoadSecret0123456789cycleLoadSecret0123456789cycleLoadSecre";
 
-struct Options {
-    bots: usize,
-    seconds: u64,
-    warmup_seconds: u64,
-    parallelism: usize,
-    postgres: bool,
-    active: bool,
+/// Which database the run writes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Database {
+    Sqlite,
+    Postgres,
 }
 
-fn options() -> Result<Options, String> {
-    let mut options = Options {
-        bots: 1_000,
-        seconds: 30,
-        warmup_seconds: 5,
-        parallelism: 16,
-        postgres: false,
-        active: true,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
-        let number = |text: String| {
-            text.parse::<u64>()
-                .map_err(|err| format!("{flag} {text:?}: {err}"))
-        };
-        match flag.as_str() {
-            "--bots" => options.bots = number(value()?)? as usize,
-            "--seconds" => options.seconds = number(value()?)?,
-            "--warmup-seconds" => options.warmup_seconds = number(value()?)?,
-            "--parallelism" => options.parallelism = number(value()?)? as usize,
-            "--database" => {
-                options.postgres = match value()?.as_str() {
-                    "sqlite" => false,
-                    "postgres" => true,
-                    other => {
-                        return Err(format!("--database {other:?}: expected sqlite or postgres"));
-                    }
-                }
-            }
-            "--mix" => {
-                options.active = match value()?.as_str() {
-                    "active" => true,
-                    "quiet" => false,
-                    other => return Err(format!("--mix {other:?}: expected active or quiet")),
-                }
-            }
-            other => {
-                return Err(format!(
-                    "unknown option {other}; options: --bots N --seconds S --warmup-seconds S --parallelism P --database sqlite|postgres --mix active|quiet"
-                ));
-            }
-        }
-    }
-    Ok(options)
+/// The bots' strategies: `active` trades often, `quiet` nearly always holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Mix {
+    Active,
+    Quiet,
+}
+
+/// The engine's load benchmark (see the module documentation).
+#[derive(Debug, clap::Parser)]
+struct Options {
+    /// How many bots, each on a 1-second interval.
+    #[arg(long, default_value_t = 1_000)]
+    bots: usize,
+    /// How long the measured part runs.
+    #[arg(long, default_value_t = 30)]
+    seconds: u64,
+    /// How long the bots run before measuring.
+    #[arg(long, default_value_t = 5)]
+    warmup_seconds: u64,
+    /// How many cycles run at once.
+    #[arg(long, default_value_t = 16)]
+    parallelism: usize,
+    /// Where the trades go (PostgreSQL: the server SPOTBOT_TEST_POSTGRES_URL names).
+    #[arg(long, value_enum, default_value_t = Database::Sqlite)]
+    database: Database,
+    /// The strategies' mix.
+    #[arg(long, value_enum, default_value_t = Mix::Active)]
+    mix: Mix,
 }
 
 /// Resident memory of this process, bytes.
@@ -141,7 +122,7 @@ async fn create_bots(store: &Store, user: store::UserId, count: usize, tag: &str
 
 #[tokio::main]
 async fn main() -> Result<(), String> {
-    let options = options()?;
+    let options = <Options as clap::Parser>::parse();
     // Warnings (failed cycles, with their reason) go to stderr; RUST_LOG=info shows every cycle.
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -175,7 +156,7 @@ async fn main() -> Result<(), String> {
     )
     .map_err(|err| err.to_string())?;
 
-    let database = if options.postgres {
+    let database = if options.database == Database::Postgres {
         TestDatabase::postgres()
             .await
             .ok_or("--database postgres needs SPOTBOT_TEST_POSTGRES_URL (see the module doc)")?
@@ -197,7 +178,14 @@ async fn main() -> Result<(), String> {
         )
         .await
         .map_err(|err| err.to_string())?;
-    create_bots(&store, user.id, options.bots, &tag, options.active).await;
+    create_bots(
+        &store,
+        user.id,
+        options.bots,
+        &tag,
+        options.mix == Mix::Active,
+    )
+    .await;
 
     let engine = Engine::new(
         store.clone(),
@@ -219,7 +207,11 @@ async fn main() -> Result<(), String> {
     println!(
         "{} bots on 1s candles ({} mix), {} database, parallelism {}",
         options.bots,
-        if options.active { "active" } else { "quiet" },
+        if options.mix == Mix::Active {
+            "active"
+        } else {
+            "quiet"
+        },
         store::redacted_url(&url),
         options.parallelism
     );
@@ -261,7 +253,7 @@ async fn main() -> Result<(), String> {
         user.id,
         options.bots,
         &format!("{tag}-more"),
-        options.active,
+        options.mix == Mix::Active,
     )
     .await;
     tokio::time::sleep(Duration::from_secs(options.warmup_seconds)).await;

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::Store;
-use crate::error::{StoreError, StoreResult, is_foreign_key_violation};
+use crate::error::{StoreResult, missing_referent};
 use crate::model::UserId;
 use crate::row::RowReader;
 
@@ -37,8 +37,8 @@ impl fmt::Debug for StoredCredentials {
 }
 
 impl Store {
-    /// Stores `user`'s credentials, replacing any they had. [`StoreError::NotFound`] when there is
-    /// no such user.
+    /// Stores `user`'s credentials, replacing any they had.
+    /// [`StoreError::NotFound`](crate::StoreError::NotFound) when there is no such user.
     pub async fn put_credentials(
         &self,
         user: UserId,
@@ -58,16 +58,7 @@ impl Store {
         .bind(now_ms)
         .execute(&self.writer)
         .await
-        .map_err(|error| {
-            if is_foreign_key_violation(&error) {
-                StoreError::NotFound {
-                    what: "user",
-                    key: user.to_string(),
-                }
-            } else {
-                error.into()
-            }
-        })?;
+        .map_err(|error| missing_referent(error, "user", user.to_string()))?;
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 //! traded), newest first when read.
 
 use crate::Store;
-use crate::error::{StoreError, StoreResult, is_foreign_key_violation};
+use crate::error::{StoreResult, missing_referent};
 use crate::model::BotId;
 use crate::row::RowReader;
 
@@ -39,16 +39,7 @@ pub(crate) async fn insert_event(
         .bind(message)
         .execute(connection)
         .await
-        .map_err(|error| {
-            if is_foreign_key_violation(&error) {
-                StoreError::NotFound {
-                    what: "bot",
-                    key: bot.to_string(),
-                }
-            } else {
-                error.into()
-            }
-        })?;
+        .map_err(|error| missing_referent(error, "bot", bot.to_string()))?;
     Ok(())
 }
 
@@ -68,7 +59,7 @@ pub struct NewEvent {
 impl Store {
     /// Appends `events` (of any bots) in one transaction, so one durable commit serves them all:
     /// the engine groups the decisions of many bots' cycles this way. All or nothing:
-    /// [`StoreError::NotFound`] when one names no bot.
+    /// [`StoreError::NotFound`](crate::StoreError::NotFound) when one names no bot.
     pub async fn record_events(&self, events: &[NewEvent]) -> StoreResult<()> {
         if events.is_empty() {
             return Ok(());
@@ -88,7 +79,8 @@ impl Store {
         Ok(())
     }
 
-    /// Appends an event to `bot`'s trail. [`StoreError::NotFound`] when there is no such bot.
+    /// Appends an event to `bot`'s trail.
+    /// [`StoreError::NotFound`](crate::StoreError::NotFound) when there is no such bot.
     pub async fn record_event(
         &self,
         bot: BotId,

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::LazyLock;
 
 use crate::Store;
-use crate::error::{StoreError, StoreResult, is_foreign_key_violation, is_unique_violation};
+use crate::error::{StoreError, StoreResult, is_unique_violation, missing_referent};
 use crate::model::UserId;
 use crate::row::RowReader;
 use crate::users::{USER_COLUMNS, User, user_from_row};
@@ -85,12 +85,7 @@ impl Store {
         .fetch_one(&self.writer)
         .await
         .map_err(|error| {
-            if is_foreign_key_violation(&error) {
-                StoreError::NotFound {
-                    what: "user",
-                    key: user.to_string(),
-                }
-            } else if is_unique_violation(&error) {
+            if is_unique_violation(&error) {
                 // The hash itself is not shown: it identifies a session as well as the token does
                 // to anyone holding the database.
                 StoreError::Duplicate {
@@ -98,7 +93,7 @@ impl Store {
                     key: "<redacted>".to_owned(),
                 }
             } else {
-                error.into()
+                missing_referent(error, "user", user.to_string())
             }
         })?;
         Ok(Session {

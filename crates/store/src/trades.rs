@@ -10,7 +10,7 @@ use market::Side;
 use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
 
-use crate::error::{StoreError, StoreResult, is_foreign_key_violation, unique_violation_on};
+use crate::error::{StoreError, StoreResult, missing_referent, unique_violation_on};
 use crate::events::{TRADE_EVENT, insert_event};
 use crate::model::{BotId, OrderStatus, TradeId, UserId};
 use crate::orders::{ORDER_COLUMNS, OrderRow, order_from_row};
@@ -329,13 +329,9 @@ impl Store {
                     what: "trade for client order id",
                     key: trade.client_order_id.clone(),
                 }
-            } else if is_foreign_key_violation(&error) {
-                StoreError::NotFound {
-                    what: "bot or user",
-                    key: format!("bot {} / user {}", trade.bot_id, trade.user_id),
-                }
             } else {
-                error.into()
+                let key = format!("bot {} / user {}", trade.bot_id, trade.user_id);
+                missing_referent(error, "bot or user", key)
             }
         })?;
         let stored = trade_from_row(&row)?;

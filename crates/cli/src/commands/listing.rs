@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use store::{BotId, Store, TradeFilter, UserId};
+use store::{BotConfig, Store, TradeFilter, UserId};
 
 use crate::Failure;
 use crate::run_config::ConfigFile;
@@ -62,17 +62,59 @@ pub struct BotsArgs {
     database: DatabaseArgs,
 }
 
+/// `--user` and `--bot`: whose bots, and their trades, a command looks at (`spotbot trades`,
+/// `spotbot perf`).
+#[derive(Debug, Args)]
+pub struct BotScope {
+    /// Only this user's bots and trades.
+    #[arg(long, value_name = "USERNAME")]
+    user: Option<String>,
+    /// Only this bot and its trades.
+    #[arg(long, value_name = "ID")]
+    bot: Option<i64>,
+}
+
+impl BotScope {
+    /// The user and the bot named, each `None` when not given; a name or id that matches
+    /// nothing, or a bot of another user than `--user`, is a usage error naming the flag.
+    pub(crate) async fn resolve(
+        &self,
+        store: &Store,
+    ) -> Result<(Option<UserId>, Option<BotConfig>), Failure> {
+        let user = match &self.user {
+            Some(name) => Some(super::bot::user_id(store, name).await?),
+            None => None,
+        };
+        let bot = match self.bot {
+            Some(id) => Some(super::bot::find_bot(store, id).await.map_err(
+                |failure| match failure {
+                    Failure::Usage(message) => Failure::Usage(format!("--bot: {message}")),
+                    runtime => runtime,
+                },
+            )?),
+            None => None,
+        };
+        if let (Some(user), Some(bot)) = (user, &bot)
+            && bot.user_id != user
+        {
+            // Another user's bot is as absent as a missing one, as in the API.
+            return Err(Failure::Usage(format!(
+                "--bot: {} is not a bot of {}",
+                bot.id,
+                self.user.as_deref().unwrap_or_default()
+            )));
+        }
+        Ok((user, bot))
+    }
+}
+
 /// Options of `spotbot trades`.
 #[derive(Debug, Args)]
 pub struct TradesArgs {
     #[command(flatten)]
     database: DatabaseArgs,
-    /// Only this user's trades.
-    #[arg(long, value_name = "USERNAME")]
-    user: Option<String>,
-    /// Only this bot's trades.
-    #[arg(long, value_name = "ID")]
-    bot: Option<i64>,
+    #[command(flatten)]
+    scope: BotScope,
     /// Only the last N trades (default 50; 0 for all).
     #[arg(long, value_name = "N", default_value_t = 50)]
     limit: usize,
@@ -135,13 +177,10 @@ pub(crate) async fn print_bots(store: &Store, user: Option<UserId>) -> Result<()
 pub fn trades(args: TradesArgs) -> Result<(), Failure> {
     block_on(async move {
         let store = args.database.open().await?;
-        let user = match &args.user {
-            Some(username) => Some(super::bot::user_id(&store, username).await?),
-            None => None,
-        };
+        let (user, bot) = args.scope.resolve(&store).await?;
         let filter = TradeFilter {
             user,
-            bot: args.bot.map(BotId),
+            bot: bot.map(|bot| bot.id),
             ..TradeFilter::default()
         };
         // The last N are read as such: a database of a million trades is not read to show 50.

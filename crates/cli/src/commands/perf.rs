@@ -6,23 +6,18 @@
 
 use clap::Args;
 use rust_decimal::Decimal;
-use store::{BotId, Performance, TradeFilter};
+use store::{Performance, TradeFilter};
 
 use crate::Failure;
-use crate::commands::bot::{find_bot, user_id};
-use crate::commands::listing::{DatabaseArgs, block_on, print_table, runtime};
+use crate::commands::listing::{BotScope, DatabaseArgs, block_on, print_table, runtime};
 
 /// Options of `spotbot perf`.
 #[derive(Debug, Args)]
 pub struct PerfArgs {
     #[command(flatten)]
     database: DatabaseArgs,
-    /// Only this user's bots.
-    #[arg(long, value_name = "USERNAME")]
-    user: Option<String>,
-    /// Only this bot.
-    #[arg(long, value_name = "ID")]
-    bot: Option<i64>,
+    #[command(flatten)]
+    scope: BotScope,
 }
 
 /// Prints the performance of the chosen bots.
@@ -30,31 +25,18 @@ pub fn run(args: PerfArgs) -> Result<(), Failure> {
     block_on(async move {
         let store = args.database.open().await?;
         let loaded = async {
-            let user = match &args.user {
-                Some(name) => Some(user_id(&store, name).await?),
-                None => None,
-            };
-            let bots = match args.bot {
-                Some(id) => {
-                    let bot = find_bot(&store, id).await?;
-                    // Another user's bot is as absent as a missing one, as in the API.
-                    if user.is_some_and(|user| user != bot.user_id) {
-                        return Err(Failure::Usage(format!(
-                            "--bot: {id} is not a bot of {}",
-                            args.user.as_deref().unwrap_or_default()
-                        )));
-                    }
-                    vec![bot]
-                }
+            let (user, bot) = args.scope.resolve(&store).await?;
+            let bots = match &bot {
+                Some(bot) => vec![bot.clone()],
                 None => store.bots(user).await.map_err(runtime)?,
             };
             let filter = TradeFilter {
                 user,
-                bot: args.bot.map(BotId),
+                bot: bot.map(|bot| bot.id),
                 ..TradeFilter::default()
             };
             let performance = store.performance(&filter).await.map_err(runtime)?;
-            Ok((bots, performance))
+            Ok::<_, Failure>((bots, performance))
         }
         .await;
         store.close().await;
