@@ -9,6 +9,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
+
 /// How many failed logins are allowed, per account and per client IP, within one window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginLimits {
@@ -36,8 +38,16 @@ const SWEEP_ABOVE: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
-    Account(String),
+    /// The SHA-256 of the username as given: 32 bytes whatever its length (a login body may
+    /// carry a name of 64 KiB, and up to SWEEP_ABOVE keys are kept).
+    Account([u8; 32]),
     Ip(IpAddr),
+}
+
+impl Key {
+    fn account(name: &str) -> Key {
+        Key::Account(Sha256::digest(name.as_bytes()).into())
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -78,7 +88,7 @@ impl LoginLimiter {
             windows.retain(|_, window| now_ms - window.started_ms < window_ms);
         }
         let keys = [
-            (Key::Account(account.to_owned()), self.limits.per_account),
+            (Key::account(account), self.limits.per_account),
             (Key::Ip(ip), self.limits.per_ip),
         ];
         let mut retry_after_ms = 0;
@@ -117,7 +127,7 @@ impl LoginLimiter {
             .windows
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        windows.remove(&Key::Account(account.to_owned()));
+        windows.remove(&Key::account(account));
         if let Some(window) = windows.get_mut(&Key::Ip(ip)) {
             window.attempts = window.attempts.saturating_sub(1);
         }

@@ -634,6 +634,10 @@ pub(crate) async fn positions(
     Query(NoParams): Query<NoParams>,
 ) -> Result<Json<Positions>, ApiError> {
     let user = caller.user.id;
+    // Positions first, then bots: a bot with a position has trades, so it cannot be deleted,
+    // and every position read is sure to find its bot in the later read (the other way round,
+    // a bot's first trade between the reads would leave its position without a symbol).
+    let positions = state.store().positions(Some(user)).await?;
     let symbols: BTreeMap<BotId, String> = state
         .store()
         .bots(Some(user))
@@ -641,16 +645,12 @@ pub(crate) async fn positions(
         .into_iter()
         .map(|bot| (bot.id, bot.symbol))
         .collect();
-    let positions = state
-        .store()
-        .positions(Some(user))
-        .await?
+    let positions = positions
         .into_iter()
         .map(|position| {
             Ok(PositionBody {
                 bot_id: position.bot_id.0,
-                // A position exists only for a bot that traded, and the store refuses to delete
-                // a bot with trades: its bot is always in the list read above.
+                // Read after the positions (see above): its bot is always there.
                 symbol: symbols
                     .get(&position.bot_id)
                     .cloned()
