@@ -209,16 +209,16 @@ pub struct EmaRsiCross {
 
 /// The indicators after some candle, and the EMAs one candle earlier.
 #[derive(Debug, Clone)]
-struct CrossState {
-    fast: Ema,
-    slow: Ema,
-    rsi: Rsi,
-    previous_fast: f64,
-    previous_slow: f64,
+pub(crate) struct CrossState {
+    pub(crate) fast: Ema,
+    pub(crate) slow: Ema,
+    pub(crate) rsi: Rsi,
+    pub(crate) previous_fast: f64,
+    pub(crate) previous_slow: f64,
 }
 
 impl CrossState {
-    fn new(params: &EmaRsiCrossParams) -> Self {
+    pub(crate) fn new(params: &EmaRsiCrossParams) -> Self {
         CrossState {
             fast: Ema::new(params.fast),
             slow: Ema::new(params.slow),
@@ -229,14 +229,14 @@ impl CrossState {
     }
 
     /// True once every reading, including the previous candle's EMAs, is defined.
-    fn is_warm(&self) -> bool {
+    pub(crate) fn is_warm(&self) -> bool {
         // The slow EMA is defined last, so a defined previous slow EMA implies both current EMAs.
         !self.previous_slow.is_nan() && self.rsi.is_defined()
     }
 
     /// One candle through every indicator, defined or not.
     #[inline(always)]
-    fn update(&mut self, close: f64) {
+    pub(crate) fn update(&mut self, close: f64) {
         self.previous_fast = self.fast.value_or_nan();
         self.previous_slow = self.slow.value_or_nan();
         self.fast.update(close);
@@ -299,25 +299,58 @@ impl EmaRsiCross {
         }
     }
 
-    /// [`Strategy::run`] once the state is warm; `closes` start at candle index `start`.
+    /// [`Strategy::run`] once the state is warm; `closes` start at candle index `start`. Long
+    /// runs go through four SIMD lanes when the CPU has them ([`crate::lanes`]); the answers are
+    /// the same either way.
     #[inline(always)]
     fn run_warm(
         &mut self,
         closes: &[f64],
         start: usize,
-        mut position: Position,
+        position: Position,
         mut on_signal: impl FnMut(usize, Signal) -> Position,
     ) {
-        let params = self.params;
-        // A local copy stays in registers through the loop.
-        let mut state = self.state.clone();
-        for (offset, &close) in closes.iter().enumerate() {
-            if let Some(signal) = state.step_warm(close, &params, position) {
-                position = on_signal(start + offset, signal);
-            }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(plan) = crate::lanes::LanePlan::new(closes.len(), &self.params) {
+            plan.run(
+                &mut self.state,
+                &self.params,
+                closes,
+                start,
+                position,
+                &mut on_signal,
+            );
+            return;
         }
-        self.state = state;
+        run_warm_one_by_one(
+            &mut self.state,
+            &self.params,
+            closes,
+            start,
+            position,
+            &mut on_signal,
+        );
     }
+}
+
+/// The candle-by-candle loop over a warm state; `closes` start at candle index `start`.
+#[inline(always)]
+pub(crate) fn run_warm_one_by_one(
+    state: &mut CrossState,
+    params: &EmaRsiCrossParams,
+    closes: &[f64],
+    start: usize,
+    mut position: Position,
+    on_signal: &mut impl FnMut(usize, Signal) -> Position,
+) {
+    // A local copy stays in registers through the loop.
+    let mut local = state.clone();
+    for (offset, &close) in closes.iter().enumerate() {
+        if let Some(signal) = local.step_warm(close, params, position) {
+            position = on_signal(start + offset, signal);
+        }
+    }
+    *state = local;
 }
 
 impl Strategy for EmaRsiCross {

@@ -133,6 +133,18 @@ impl Ema {
         self.value
     }
 
+    /// The weight of each new value, `2 / (period + 1)`.
+    pub(crate) fn smoothing(&self) -> f64 {
+        self.smoothing
+    }
+
+    /// Replaces the value of a [defined](Ema::is_defined) EMA with one computed elsewhere, by
+    /// the same arithmetic (the backtest's SIMD lanes).
+    pub(crate) fn set_defined_value(&mut self, value: f64) {
+        debug_assert!(self.is_defined());
+        self.value = value;
+    }
+
     /// The latest EMA, if defined.
     #[inline]
     pub fn value(&self) -> Option<f64> {
@@ -260,6 +272,26 @@ impl Rsi {
         *averages
     }
 
+    /// `(period - 1, 1 / period)`: the smoothing's weight of the previous average, and the
+    /// factor applied after adding the new change.
+    pub(crate) fn smoothing(&self) -> (f64, f64) {
+        (self.weight, self.reciprocal)
+    }
+
+    /// The state of a [defined](Rsi::is_defined) RSI: the last value seen and the averages.
+    pub(crate) fn defined_state(&self) -> (f64, RsiAverages) {
+        debug_assert!(self.is_defined());
+        (self.previous, self.averages)
+    }
+
+    /// Replaces the state of a [defined](Rsi::is_defined) RSI with one computed elsewhere, by
+    /// the same arithmetic (the backtest's SIMD lanes).
+    pub(crate) fn set_defined_state(&mut self, previous: f64, averages: RsiAverages) {
+        debug_assert!(self.is_defined());
+        self.previous = previous;
+        self.averages = averages;
+    }
+
     /// The latest RSI, if defined: `100 * gain / (gain + loss)`, or 0 when that sum is zero.
     #[inline(always)]
     pub fn value(&self) -> Option<f64> {
@@ -285,6 +317,25 @@ impl Rsi {
 }
 
 impl RsiAverages {
+    /// `(upper, lower)`: the shares of `gain + loss` that the gain must exceed for the RSI to be
+    /// certainly above `level`, or stay under for it to be certainly below: `level / 100`
+    /// nudged outward by [`COMPARISON_MARGIN`]. Between the two, only the value can tell.
+    #[inline(always)]
+    pub(crate) fn certain_shares(level: f64) -> (f64, f64) {
+        let share = level / 100.0;
+        if share >= 0.0 {
+            (
+                share * (1.0 + COMPARISON_MARGIN),
+                share * (1.0 - COMPARISON_MARGIN),
+            )
+        } else {
+            (
+                share * (1.0 - COMPARISON_MARGIN),
+                share * (1.0 + COMPARISON_MARGIN),
+            )
+        }
+    }
+
     /// `100 * gain / (gain + loss)`, or 0 when that sum is zero.
     #[inline(always)]
     pub fn value(&self) -> f64 {
@@ -318,19 +369,7 @@ impl RsiAverages {
     /// branch predictor; the nudged levels depend only on `level`, so loops compute them once.
     #[inline(always)]
     fn compare(&self, level: f64) -> (bool, bool) {
-        // The share of the total that the gain must exceed (or stay under), nudged outward.
-        let share = level / 100.0;
-        let (upper, lower) = if share >= 0.0 {
-            (
-                share * (1.0 + COMPARISON_MARGIN),
-                share * (1.0 - COMPARISON_MARGIN),
-            )
-        } else {
-            (
-                share * (1.0 - COMPARISON_MARGIN),
-                share * (1.0 + COMPARISON_MARGIN),
-            )
-        };
+        let (upper, lower) = Self::certain_shares(level);
         let total = self.gain + self.loss;
         let above = self.gain > total * upper;
         let below = self.gain < total * lower;

@@ -255,3 +255,57 @@ proptest! {
         }
     }
 }
+
+/// `run` over a run long enough for the SIMD lanes (on CPUs that have them) signals exactly where
+/// `on_candle` does and ends in the same state, whether the engine follows every signal or refuses
+/// some (then the lanes hand over to the candle-by-candle loop).
+#[test]
+fn run_over_a_long_series_signals_where_on_candle_does() {
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut cents: i64 = 3_000_000;
+    let series: market::CandleSeries = (0..150_000)
+        .map(|index| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            cents = (cents + (state % 41) as i64 - 20).max(100);
+            candle(index, cents as f64 / 100.0)
+        })
+        .collect();
+    let params = EmaRsiCrossParams::default();
+    for refuse_every in [0, 97] {
+        let follow = |count: usize, signal: Signal, position: Position| {
+            if refuse_every != 0 && count.is_multiple_of(refuse_every) {
+                position
+            } else if signal == Signal::Buy {
+                Position::Long
+            } else {
+                Position::Flat
+            }
+        };
+        let mut expected = Vec::new();
+        let mut reference = EmaRsiCross::new(params).unwrap();
+        let mut position = Position::Flat;
+        for (index, c) in series.iter().enumerate() {
+            if let Some(signal) = reference.on_candle(&c, position) {
+                expected.push((index, signal));
+                position = follow(expected.len(), signal, position);
+            }
+        }
+        let mut got = Vec::new();
+        let mut strategy = EmaRsiCross::new(params).unwrap();
+        let mut position = Position::Flat;
+        strategy.run(&series, 0..series.len(), position, |index, signal| {
+            got.push((index, signal));
+            position = follow(got.len(), signal, position);
+            position
+        });
+        assert!(expected.len() > 5_000, "the walk should trade often");
+        assert_eq!(got, expected, "refusing every {refuse_every}th signal");
+        let (a, b) = (strategy.readings(), reference.readings());
+        assert_eq!(a.ema.fast.to_bits(), b.ema.fast.to_bits());
+        assert_eq!(a.ema.slow.to_bits(), b.ema.slow.to_bits());
+        assert_eq!(a.ema.previous_fast.to_bits(), b.ema.previous_fast.to_bits());
+        assert_eq!(a.rsi.to_bits(), b.rsi.to_bits());
+    }
+}
