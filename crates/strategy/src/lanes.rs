@@ -133,8 +133,9 @@ impl LanePlan {
         let coefficients = Coefficients::of(state, params);
         let lane_closes: [&[f64]; LANES] =
             std::array::from_fn(|lane| &closes[self.lane_start(lane)..][..self.stretch]);
-        let mut signal_bits = vec![0u8; self.stretch];
-        let (bits_in_overlap, bits_after) = signal_bits.split_at_mut(self.overlap);
+        // Padded with zeros to whole words for `SignalIterations`.
+        let mut signal_bits = vec![0u8; self.stretch.next_multiple_of(SIGNAL_WORD_BYTES)];
+        let (bits_in_overlap, bits_after) = signal_bits[..self.stretch].split_at_mut(self.overlap);
         // SAFETY (both calls): a plan exists only on a CPU with AVX2 and FMA (`with_overlap`).
         let in_step = unsafe {
             run_lanes(
@@ -167,7 +168,7 @@ impl LanePlan {
                 return Outcome::LaneOutOfStep { lane };
             };
             let lane_start = self.lane_start(lane);
-            for iteration in iterations_signalling(&signal_bits, own_start - lane_start, lane) {
+            for iteration in SignalIterations::new(&signal_bits, own_start - lane_start, lane) {
                 let index = lane_start + iteration;
                 let (signal, followed) = match position {
                     Position::Flat => (Signal::Buy, Position::Long),
@@ -213,33 +214,74 @@ impl LanePlan {
     }
 }
 
-/// The iterations from `first` on whose signal byte has `lane`'s bit set, in order. Eight bytes at
-/// a time: a lane signals on about one candle in twenty, so most words have no bit to find.
-#[inline(always)]
-fn iterations_signalling(
-    signal_bits: &[u8],
+/// Bytes of signals [`SignalIterations`] reads at a time.
+const SIGNAL_WORD_BYTES: usize = u64::BITS as usize / 8;
+
+/// The iterations from some point on whose signal byte has one lane's bit set, in order. A word
+/// at a time: a lane signals on about one candle in twenty, so most words have no bit to find.
+/// Hand-written rather than `flat_map`ped, so that its `next` is inlined into the replay loop.
+struct SignalIterations<'b> {
+    signal_bits: &'b [u8],
     first: usize,
-    lane: usize,
-) -> impl Iterator<Item = usize> {
-    const BYTES: usize = u64::BITS as usize / 8;
-    let lane_bits = u64::from_le_bytes([1u8 << lane; BYTES]);
-    let words = signal_bits.chunks(BYTES).enumerate().skip(first / BYTES);
-    words.flat_map(move |(word_index, bytes)| {
-        let mut padded = [0u8; BYTES];
-        padded[..bytes.len()].copy_from_slice(bytes);
-        let mut set = u64::from_le_bytes(padded) & lane_bits;
-        std::iter::from_fn(move || {
-            while set != 0 {
-                let byte = set.trailing_zeros() as usize / 8;
-                set &= set - 1;
-                let iteration = word_index * BYTES + byte;
-                if iteration >= first {
-                    return Some(iteration);
-                }
+    lane_bits: u64,
+    /// The word the bits in `set` come from.
+    word_index: usize,
+    /// The lane's bits of that word not yet returned.
+    set: u64,
+}
+
+impl<'b> SignalIterations<'b> {
+    /// Over `signal_bits` (whole words long), from iteration `first`, for `lane`.
+    fn new(signal_bits: &'b [u8], first: usize, lane: usize) -> Self {
+        debug_assert!(signal_bits.len().is_multiple_of(SIGNAL_WORD_BYTES));
+        let lane_bits = u64::from_le_bytes([1u8 << lane; SIGNAL_WORD_BYTES]);
+        let word_index = first / SIGNAL_WORD_BYTES;
+        let mut iterations = SignalIterations {
+            signal_bits,
+            first,
+            lane_bits,
+            word_index,
+            set: 0,
+        };
+        iterations.set = iterations.word(word_index);
+        iterations
+    }
+
+    /// The lane's bits of word `word_index` (none past the end).
+    #[inline(always)]
+    fn word(&self, word_index: usize) -> u64 {
+        let begin = word_index * SIGNAL_WORD_BYTES;
+        match self.signal_bits.get(begin..begin + SIGNAL_WORD_BYTES) {
+            Some(bytes) => {
+                u64::from_le_bytes(bytes.try_into().expect("the range is a word")) & self.lane_bits
             }
-            None
-        })
-    })
+            None => 0,
+        }
+    }
+}
+
+impl Iterator for SignalIterations<'_> {
+    type Item = usize;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        let words = self.signal_bits.len() / SIGNAL_WORD_BYTES;
+        loop {
+            while self.set == 0 {
+                self.word_index += 1;
+                if self.word_index >= words {
+                    return None;
+                }
+                self.set = self.word(self.word_index);
+            }
+            let byte = self.set.trailing_zeros() as usize / 8;
+            self.set &= self.set - 1;
+            let iteration = self.word_index * SIGNAL_WORD_BYTES + byte;
+            if iteration >= self.first {
+                return Some(iteration);
+            }
+        }
+    }
 }
 
 /// One lane's state: everything the next candle's arithmetic and rule read.
