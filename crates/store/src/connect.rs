@@ -2,7 +2,7 @@
 //! its pragmas on every pooled connection), running the embedded migrations of the backend's
 //! dialect, and [`redacted_url`] so a URL can be shown without its password.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use sqlx::any::AnyPoolOptions;
@@ -21,11 +21,6 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 /// How long a SQLite connection waits for another connection's lock before failing: long enough
 /// for any write transaction of this store, short enough to surface a stuck process.
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
-
-/// How often SQLite migrations are attempted: processes opening a fresh file at the same moment
-/// race to create the tables (SQLite has no migration lock); the loser fails, and a second
-/// attempt finds the migrations applied.
-const SQLITE_MIGRATION_ATTEMPTS: u32 = 3;
 
 impl Store {
     /// Opens the database at `url` with the default [`StoreOptions`] and brings its schema up to
@@ -47,9 +42,11 @@ impl Store {
             source,
         };
         let pool_options = AnyPoolOptions::new().max_connections(options.connections_for(backend));
+        let mut sqlite_file = None;
         let (pool, writer) = match backend {
             Backend::Sqlite => {
-                let url = prepare_sqlite(url).map_err(connect_error)?;
+                let (url, file) = prepare_sqlite(url).map_err(connect_error)?;
+                sqlite_file = Some(file);
                 let sqlite_pool = |options: AnyPoolOptions| {
                     options.after_connect(|connection, _| Box::pin(configure_sqlite(connection)))
                 };
@@ -71,7 +68,7 @@ impl Store {
                 (pool.clone(), pool)
             }
         };
-        if let Err(error) = migrate(&writer, backend).await {
+        if let Err(error) = migrate(&writer, sqlite_file.as_deref()).await {
             pool.close().await;
             writer.close().await;
             return Err(error);
@@ -96,9 +93,10 @@ fn backend_of(url: &str) -> StoreResult<Backend> {
     }
 }
 
-/// Checks a SQLite URL, creates the directory of its file, and returns the URL to open: with
-/// `mode=rwc` (create the file when missing) unless the URL chose a mode itself.
-fn prepare_sqlite(url: &str) -> Result<String, sqlx::Error> {
+/// Checks a SQLite URL, creates the directory of its file, and returns the URL to open (with
+/// `mode=rwc`, create the file when missing, unless the URL chose a mode itself) and the file's
+/// path.
+fn prepare_sqlite(url: &str) -> Result<(String, PathBuf), sqlx::Error> {
     // The scheme is `sqlite` in any case; `sqlite:x.db` and `sqlite://x.db` name the same file.
     let rest = &url["sqlite:".len()..];
     let rest = rest.strip_prefix("//").unwrap_or(rest);
@@ -125,12 +123,13 @@ fn prepare_sqlite(url: &str) -> Result<String, sqlx::Error> {
     // sqlx's own parser (percent-decoding, parameters), so the directory created here is that of
     // the file sqlx will open.
     let options = SqliteConnectOptions::from_str(&url)?;
-    if let Some(directory) = options.get_filename().parent()
+    let file = options.get_filename().to_path_buf();
+    if let Some(directory) = file.parent()
         && directory != Path::new("")
     {
         std::fs::create_dir_all(directory)?;
     }
-    Ok(url)
+    Ok((url, file))
 }
 
 /// How much of a SQLite file is memory-mapped: 1 GiB of address space (not memory: only the
@@ -161,21 +160,45 @@ async fn configure_sqlite(connection: &mut AnyConnection) -> Result<(), sqlx::Er
     Ok(())
 }
 
-/// Brings the schema up to date with the migrations of `backend`'s dialect.
-async fn migrate(pool: &AnyPool, backend: Backend) -> StoreResult<()> {
-    match backend {
-        Backend::Postgres => Ok(POSTGRES_MIGRATIONS.run(pool).await?),
-        Backend::Sqlite => {
-            let mut attempt = 1;
-            loop {
-                match SQLITE_MIGRATIONS.run(pool).await {
-                    Ok(()) => return Ok(()),
-                    Err(_) if attempt < SQLITE_MIGRATION_ATTEMPTS => attempt += 1,
-                    Err(error) => return Err(error.into()),
-                }
-            }
-        }
-    }
+/// Brings the schema up to date with the migrations of the backend's dialect: SQLite's when the
+/// database is the SQLite file `sqlite_file`, PostgreSQL's otherwise.
+async fn migrate(pool: &AnyPool, sqlite_file: Option<&Path>) -> StoreResult<()> {
+    let Some(sqlite_file) = sqlite_file else {
+        // sqlx holds a PostgreSQL advisory lock while it migrates: concurrent processes take turns.
+        return Ok(POSTGRES_MIGRATIONS.run(pool).await?);
+    };
+    // SQLite has no such lock: processes opening a fresh file at the same moment would each see a
+    // migration missing, and all but one would fail creating what the first one created. A lock
+    // file next to the database makes them take turns; the later ones find everything applied.
+    let lock_path = migration_lock_path(sqlite_file);
+    let lock = tokio::task::spawn_blocking(move || {
+        let locked = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            // Blocks until the process migrating now is done; the lock goes with the file's
+            // handle, also when a process dies holding it.
+            .and_then(|file| file.lock().map(|()| file));
+        locked.map_err(|error| {
+            let message = format!("cannot lock {} for migrating: {error}", lock_path.display());
+            std::io::Error::new(error.kind(), message)
+        })
+    })
+    .await
+    .expect("opening and locking a file does not panic")
+    .map_err(sqlx::Error::Io)?;
+    let migrated = SQLITE_MIGRATIONS.run(pool).await;
+    drop(lock);
+    Ok(migrated?)
+}
+
+/// The lock file SQLite migrations of the database `sqlite_file` take turns on:
+/// `spotbot.db` -> `spotbot.db-migrate-lock`, beside SQLite's own `-wal` and `-shm` files.
+fn migration_lock_path(sqlite_file: &Path) -> PathBuf {
+    let mut name = sqlite_file.as_os_str().to_owned();
+    name.push("-migrate-lock");
+    PathBuf::from(name)
 }
 
 /// `url` with its password (in the user info, or a `password=` query parameter) replaced by

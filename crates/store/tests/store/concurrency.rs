@@ -83,12 +83,15 @@ store::backend_tests! {
     }
 }
 
+/// Eight stores (as eight processes starting together would) migrate one fresh file: they take
+/// turns on the migration lock file, so none fails on a table or index another one created.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stores_opening_a_fresh_sqlite_file_at_once_all_succeed() {
+    const STORES: usize = 8;
     let temp = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/fresh/spotbot.db", temp.path().display());
-    let barrier = Arc::new(Barrier::new(4));
-    let tasks: Vec<_> = (0..4)
+    let barrier = Arc::new(Barrier::new(STORES));
+    let tasks: Vec<_> = (0..STORES)
         .map(|_| {
             let (url, barrier) = (url.clone(), barrier.clone());
             tokio::spawn(async move {
