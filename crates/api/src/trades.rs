@@ -17,11 +17,13 @@
 use std::collections::BTreeMap;
 
 use axum::Router;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use futures_util::StreamExt;
 use serde::Serialize;
 use store::{BotConfig, BotId, Performance, TradeFilter, TradeId, TradeRow, UserId};
 use utoipa::ToSchema;
@@ -33,8 +35,8 @@ use crate::{ApiState, AuthUser, Json};
 pub const DEFAULT_LIMIT: u32 = 100;
 /// The largest `limit`.
 pub const MAX_LIMIT: u32 = 500;
-/// How many trades the CSV export reads from the store at a time.
-const CSV_BATCH: u32 = 1000;
+/// How many trades the CSV export reads from the store, and holds in memory, at a time.
+const CSV_BATCH: u32 = 500;
 
 /// The routes of this module.
 pub(crate) fn routes() -> Router<ApiState> {
@@ -561,8 +563,8 @@ fn push_csv_record(out: &mut String, trade: &TradeRow) {
 }
 
 /// `GET /api/v1/trades.csv`: every trade of the caller's that the filters select, by id, as CSV
-/// with a header row. Read from the store in batches of [`CSV_BATCH`] so that no query is
-/// unbounded; the answer itself is built in memory.
+/// with a header row. Streamed: read from the store and sent [`CSV_BATCH`] trades at a time, so
+/// that an export of any length holds one batch in memory.
 #[utoipa::path(
     get,
     path = "/api/v1/trades.csv",
@@ -588,21 +590,35 @@ pub(crate) async fn trades_csv(
     caller: AuthUser,
     Query(filters): Query<TradeFilters>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut filter = TradeFilter {
+    let filter = TradeFilter {
         limit: Some(CSV_BATCH),
         ..filters.for_caller(&state, caller.user.id).await?
     };
-    let mut csv = String::from(CSV_HEADER);
-    loop {
-        let batch = state.store().trades(&filter).await?;
-        for trade in &batch {
-            push_csv_record(&mut csv, trade);
+    let store = state.store().clone();
+    // The first batch is read before answering, so that a database that fails gets its proper
+    // error response; a failure later can only cut the download short (the status is sent), which
+    // the client sees as an incomplete transfer.
+    let first = store.trades(&filter).await?;
+    let mut head = String::from(CSV_HEADER);
+    push_csv_records(&mut head, &first);
+    let rest = futures_util::stream::unfold(next_csv_batch(&filter, &first), move |filter| {
+        let store = store.clone();
+        async move {
+            let filter = filter?;
+            match store.trades(&filter).await {
+                Ok(batch) => {
+                    let mut csv = String::new();
+                    push_csv_records(&mut csv, &batch);
+                    Some((Ok(Bytes::from(csv)), next_csv_batch(&filter, &batch)))
+                }
+                Err(error) => {
+                    tracing::error!(%error, "trade export failed midway; the download is cut short");
+                    Some((Err(error), None))
+                }
+            }
         }
-        match batch.last() {
-            Some(last) if batch.len() == CSV_BATCH as usize => filter.after_id = Some(last.id),
-            _ => break,
-        }
-    }
+    });
+    let csv = futures_util::stream::once(async { Ok(Bytes::from(head)) }).chain(rest);
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -611,8 +627,27 @@ pub(crate) async fn trades_csv(
                 "attachment; filename=\"trades.csv\"",
             ),
         ],
-        csv,
+        Body::from_stream(csv),
     ))
+}
+
+/// The filter for the batch after `batch` (read with `filter`), or `None` when `batch` was the
+/// last: shorter than a full batch.
+fn next_csv_batch(filter: &TradeFilter, batch: &[TradeRow]) -> Option<TradeFilter> {
+    match batch.last() {
+        Some(last) if batch.len() == CSV_BATCH as usize => Some(TradeFilter {
+            after_id: Some(last.id),
+            ..filter.clone()
+        }),
+        _ => None,
+    }
+}
+
+/// Appends `trades` to `out` as CSV records.
+fn push_csv_records(out: &mut String, trades: &[TradeRow]) {
+    for trade in trades {
+        push_csv_record(out, trade);
+    }
 }
 
 /// `GET /api/v1/positions`: the positions of the caller's bots that ever traded.

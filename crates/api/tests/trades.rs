@@ -58,7 +58,7 @@ async fn bot(store: &Store, user: UserId, name: &str, symbol: &str) -> BotConfig
 /// One seeded trade: side, time, price, base and quote quantities, commission and its asset,
 /// realised PnL (SELLs), and the bot's position after it (quantity, cost, realised PnL).
 struct Seed {
-    client_order_id: &'static str,
+    client_order_id: String,
     side: &'static str,
     at_ms: i64,
     price: &'static str,
@@ -75,7 +75,7 @@ async fn trade(store: &Store, bot: &BotConfig, seed: &Seed) -> i64 {
     store
         .insert_pending_order(
             &NewOrder {
-                client_order_id: seed.client_order_id.to_owned(),
+                client_order_id: seed.client_order_id.clone(),
                 bot_id: bot.id,
                 user_id: bot.user_id,
                 symbol: bot.symbol.clone(),
@@ -92,7 +92,7 @@ async fn trade(store: &Store, bot: &BotConfig, seed: &Seed) -> i64 {
             bot_id: bot.id,
             user_id: bot.user_id,
             binance_order_id: seed.at_ms,
-            client_order_id: seed.client_order_id.to_owned(),
+            client_order_id: seed.client_order_id.clone(),
             symbol: bot.symbol.clone(),
             side: p(seed.side),
             price: p(seed.price),
@@ -129,7 +129,7 @@ fn buy(
     asset: &'static str,
 ) -> Seed {
     Seed {
-        client_order_id,
+        client_order_id: client_order_id.to_owned(),
         side: "BUY",
         at_ms,
         price: "20000",
@@ -153,7 +153,7 @@ fn sell(
     realized: &'static str,
 ) -> Seed {
     Seed {
-        client_order_id,
+        client_order_id: client_order_id.to_owned(),
         side: "SELL",
         at_ms,
         price,
@@ -178,7 +178,7 @@ fn eth(
     pnl: Option<&'static str>,
 ) -> Seed {
     Seed {
-        client_order_id,
+        client_order_id: client_order_id.to_owned(),
         side,
         at_ms,
         price,
@@ -423,6 +423,34 @@ store::backend_tests! {
         let none = world.server.get("/api/v1/trades.csv?symbol=XRPUSDT", Some(&world.alice)).await;
         assert_eq!(none.text.split_terminator("\r\n").count(), 1);
         world.server.stop().await;
+    }
+
+    /// More trades than the export reads at a time: every one arrives, once, in id order.
+    async fn the_csv_export_streams_every_batch(store: Store) {
+        // Two full batches of the export (500 each) and one more trade.
+        const TRADES: i64 = 1_001;
+        let server = Server::start(&store, config()).await;
+        let (alice_id, alice) = server.user("alice").await;
+        let a1 = bot(&store, alice_id, "a1", "BTCUSDT").await;
+        let mut ids = Vec::new();
+        for i in 0..TRADES {
+            let seed = Seed {
+                client_order_id: format!("bulk-{i}"),
+                ..buy("", 10_000 + i * 1_000, "0.2", "USDT")
+            };
+            ids.push(trade(&store, &a1, &seed).await);
+        }
+        let answer = server.get("/api/v1/trades.csv", Some(&alice)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+        let lines: Vec<&str> = answer.text.split_terminator("\r\n").collect();
+        assert_eq!(lines.len(), 1 + ids.len());
+        let got: Vec<i64> = lines[1..]
+            .iter()
+            .map(|line| line.split(',').next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(got, ids);
+        assert!(lines[TRADES as usize].ends_with(",bulk-1000,1010000"), "{}", lines[TRADES as usize]);
+        server.stop().await;
     }
 
     async fn positions_are_the_callers_with_their_symbols(store: Store) {
