@@ -41,9 +41,13 @@ pub enum CycleError {
     /// The fill does not fit the bot's ledger (e.g. it sold more than the bot held).
     #[error("ledger: {0}")]
     Ledger(#[from] LedgerError),
-    /// Another worker took the bot's lease while this cycle ran (this process stalled past the
-    /// lease's expiry); the order was neither written nor sent.
-    #[error("the bot's lease expired mid-cycle (the process stalled); no order was sent")]
+    /// Another worker took the bot's lease while this cycle ran: this process did not renew it
+    /// before it expired (it stalled, or could not reach the database, or another worker's clock
+    /// runs ahead). The order was neither written nor sent; the bot's new holder trades it.
+    #[error(
+        "another worker took over this bot mid-cycle (this process did not renew the bot's lease in time: \
+         it stalled, lost the database, or a worker's clock is off); no order was sent, the other worker carries on"
+    )]
     LeaseLost,
 }
 
