@@ -249,7 +249,8 @@ fn d(text: &str) -> Decimal {
 }
 
 /// Records an order of bot `bot` of `user` filled at `price` (0.001 BTC), with a fee of
-/// `fee` USDT and, for a SELL, `pnl` realised.
+/// `fee` USDT and, for a SELL, `pnl` realised. The bot's position after it: 0.001 BTC after a
+/// BUY, nothing and `pnl` realised after a SELL.
 async fn trade(
     store: &Store,
     user: UserId,
@@ -296,7 +297,19 @@ async fn trade(
                     executed_at_ms: at_ms,
                 },
                 order_status: OrderStatus::Filled,
-                position_after: PositionRow::flat(bot),
+                position_after: match pnl {
+                    None => PositionRow {
+                        quantity: d("0.001"),
+                        cost_quote: d(price) * d("0.001"),
+                        updated_at_ms: at_ms,
+                        ..PositionRow::flat(bot)
+                    },
+                    Some(pnl) => PositionRow {
+                        realized_pnl: d(pnl),
+                        updated_at_ms: at_ms,
+                        ..PositionRow::flat(bot)
+                    },
+                },
             },
             at_ms + 1,
         )
@@ -385,4 +398,52 @@ fn perf_reports_realised_pnl_fees_win_rate_and_drawdown() {
 
     assert!(fails(path, &["perf", "--user", "bob", "--bot", "1"], 2).contains("--bot"));
     assert!(fails(path, &["perf", "--bot", "42"], 2).contains("no bot with id 42"));
+}
+
+#[test]
+fn bots_show_each_bots_position_and_realised_pnl() {
+    let dir = with_users();
+    let path = dir.path();
+    for name in ["a1", "a2", "a3"] {
+        ok(
+            path,
+            &[
+                "bot",
+                "add",
+                "--user",
+                "alice",
+                "--name",
+                name,
+                "--symbol",
+                "BTCUSDT",
+                "--interval",
+                "1h",
+            ],
+        );
+    }
+    runtime().block_on(async {
+        let store = Store::connect(&format!(
+            "sqlite://{}",
+            path.join("data/spotbot.db").display()
+        ))
+        .await
+        .unwrap();
+        let alice = store.user_by_username("alice").await.unwrap().unwrap().id;
+        // a1: a round trip realising 2.5; a2: holding 0.001 BTC; a3: never traded.
+        trade(&store, alice, BotId(1), 1, "20000", "0.02", None).await;
+        trade(&store, alice, BotId(1), 2, "22500", "0.0225", Some("2.5")).await;
+        trade(&store, alice, BotId(2), 3, "20000", "0.02", None).await;
+        store.close().await;
+    });
+    let listing = ok(path, &["bots"]);
+    let cells = |name: &str| -> Vec<String> {
+        line(&listing, name)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    // id user name symbol interval mode active status position realised-PnL
+    assert_eq!(cells("a1")[8..], ["0", "2.5"], "{listing}");
+    assert_eq!(cells("a2")[8..], ["0.001", "0"], "{listing}");
+    assert_eq!(cells("a3")[8..], ["0", "0"], "{listing}");
 }

@@ -2,12 +2,13 @@
 //! trades), read with the same configuration `spotbot run` uses, for an operator on the server
 //! (users see their own through the HTTP API). `spotbot bot list` prints the same bot table.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use store::{BotConfig, Store, TradeFilter, UserId};
+use store::{BotConfig, BotId, PositionRow, Store, TradeFilter, UserId};
 
 use crate::Failure;
 use crate::run_config::ConfigFile;
@@ -136,6 +137,15 @@ pub fn bots(args: BotsArgs) -> Result<(), Failure> {
 /// Prints the bots of `user` (every user's with `None`) with their status and position: the
 /// table of `spotbot bots` and `spotbot bot list`.
 pub(crate) async fn print_bots(store: &Store, user: Option<UserId>) -> Result<(), Failure> {
+    // One query for the positions, not one per bot; read first, so that a bot that trades for
+    // the first time between the two reads shows as flat rather than missing.
+    let mut positions: HashMap<BotId, PositionRow> = store
+        .positions(user)
+        .await
+        .map_err(runtime)?
+        .into_iter()
+        .map(|position| (position.bot_id, position))
+        .collect();
     let bots = store.bots(user).await.map_err(runtime)?;
     let mut rows = vec![
         [
@@ -155,7 +165,9 @@ pub(crate) async fn print_bots(store: &Store, user: Option<UserId>) -> Result<()
         .to_vec(),
     ];
     for bot in &bots {
-        let position = store.position(bot.id).await.map_err(runtime)?;
+        let position = positions
+            .remove(&bot.id)
+            .unwrap_or_else(|| PositionRow::flat(bot.id));
         rows.push(vec![
             bot.id.to_string(),
             bot.user_id.to_string(),
