@@ -132,12 +132,12 @@ async fn main() -> Result<(), String> {
         .with_writer(std::io::stderr)
         .init();
     // The load is the point: no request-weight or order-count limit may throttle it.
+    // A PostgreSQL database may keep trades of earlier runs: order ids must not repeat theirs.
     let config = ExchangeConfig {
         history_ms: 3_600_000,
-        // A PostgreSQL database may keep trades of earlier runs: ids must not repeat theirs.
-        first_order_id: u64::try_from(engine::wall_now_ms()).unwrap_or(1) * 1_000,
         ..ExchangeConfig::default()
     }
+    .with_order_ids_from_now()
     .with_unreachable_rate_limits();
     let mut exchange =
         Exchange::new(config, Arc::new(SystemClock::new())).map_err(|err| err.to_string())?;

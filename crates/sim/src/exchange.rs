@@ -50,9 +50,10 @@ pub struct ExchangeConfig {
     pub rate_limits: Vec<RateLimit>,
     /// Symbols whose prices replay candles instead of walking (see [`CandleReplay`]).
     pub replays: BTreeMap<String, CandleReplay>,
-    /// The id of each symbol's first order (Binance's ids are large numbers). A paper exchange
-    /// restarted without its state file should start from a time-based id, so that its ids
-    /// never repeat those a bot's database recorded from an earlier run.
+    /// The id of each symbol's first order (Binance's ids are large numbers). An exchange that
+    /// bots trade on should start from a time-based id
+    /// ([`ExchangeConfig::with_order_ids_from_now`]), so that a restart without its state file
+    /// never repeats ids a bot's database recorded from an earlier run.
     pub first_order_id: u64,
     /// The fraction taken off commissions paid in BNB (Binance's discount: `0.25` = 25 % off),
     /// in `[0, 1]`.
@@ -85,6 +86,20 @@ impl Default for ExchangeConfig {
 }
 
 impl ExchangeConfig {
+    /// The same configuration with order ids starting at the real now in ms times 1,000 (about
+    /// 1.8e15 in 2026, still far from Binance's limit of 2^63): an exchange restarted without its
+    /// state file then never hands out an id that a bot's database recorded from an earlier run,
+    /// where the trades table keeps ids unique per symbol.
+    pub fn with_order_ids_from_now(mut self) -> ExchangeConfig {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| {
+                u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+            });
+        self.first_order_id = now_ms.saturating_mul(1_000).max(1);
+        self
+    }
+
     /// The same configuration with every rate limit raised out of reach, still published in
     /// `exchangeInfo`: load tests measure the exchange and its clients, not the throttle.
     pub fn with_unreachable_rate_limits(mut self) -> ExchangeConfig {

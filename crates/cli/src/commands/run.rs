@@ -284,12 +284,7 @@ async fn start_sim(
         saved.as_ref().and_then(|state| state.market_time_ms),
         config.sim_speed(),
     ));
-    let mut exchange_config = ExchangeConfig {
-        // Time-based, so that ids never repeat those of an earlier run whose state file is gone
-        // while the database that recorded them is not (the trades table keeps them unique).
-        first_order_id: u64::try_from(engine::wall_now_ms()).unwrap_or(1) * 1_000,
-        ..ExchangeConfig::default()
-    };
+    let mut exchange_config = ExchangeConfig::default().with_order_ids_from_now();
     if let Some(seed) = config.sim.seed {
         exchange_config.seed = seed;
     }

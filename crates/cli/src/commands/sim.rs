@@ -167,11 +167,14 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
         ));
         replays.insert(symbol.clone(), replay);
     }
+    // Order ids from the real now: bots' databases keep the ids of earlier runs, also of runs
+    // whose state was not saved.
     let config = ExchangeConfig {
         seed: args.seed,
         replays,
         ..ExchangeConfig::default()
-    };
+    }
+    .with_order_ids_from_now();
     let usage = |err: &dyn std::fmt::Display| Failure::Usage(err.to_string());
     let saved = match &args.state {
         Some(path) => sim::load_state(path).map_err(|err| usage(&err))?,
