@@ -27,7 +27,9 @@ pub(crate) fn bool_int(value: bool) -> i64 {
 pub(crate) struct RowReader<'r> {
     row: &'r AnyRow,
     table: &'static str,
-    row_id: String,
+    /// The integer column that identifies the row in errors, read only when there is one (a
+    /// string per row read would cost an allocation for nothing).
+    key_column: &'static str,
 }
 
 impl<'r> RowReader<'r> {
@@ -38,20 +40,25 @@ impl<'r> RowReader<'r> {
         table: &'static str,
         key_column: &'static str,
     ) -> StoreResult<Self> {
-        let mut reader = RowReader {
+        let reader = RowReader {
             row,
             table,
-            row_id: "?".to_owned(),
+            key_column,
         };
-        reader.row_id = reader.i64(key_column)?.to_string();
+        // A key that does not decode is itself the corruption to report.
+        reader.i64(key_column)?;
         Ok(reader)
     }
 
     fn corrupt(&self, column: &'static str, detail: impl Display) -> StoreError {
+        let row_id = self
+            .row
+            .try_get::<i64, _>(self.key_column)
+            .map_or_else(|_| "?".to_owned(), |id| id.to_string());
         StoreError::Corrupt {
             table: self.table,
             column,
-            row_id: self.row_id.clone(),
+            row_id,
             detail: detail.to_string(),
         }
     }
@@ -110,16 +117,25 @@ impl<'r> RowReader<'r> {
             .map_err(|error| self.corrupt(column, error))
     }
 
+    /// A nullable text column, borrowed from the row rather than copied.
+    fn opt_text(&self, column: &'static str) -> StoreResult<Option<&'r str>> {
+        self.row
+            .try_get::<Option<&'r str>, _>(column)
+            .map_err(|error| self.corrupt(column, error))
+    }
+
     /// A text column holding a decimal.
     pub(crate) fn decimal(&self, column: &'static str) -> StoreResult<Decimal> {
-        let text = self.string(column)?;
-        self.parse_decimal(column, &text)
+        match self.opt_text(column)? {
+            Some(text) => self.parse_decimal(column, text),
+            None => Err(self.corrupt(column, "NULL where a decimal is required")),
+        }
     }
 
     /// A nullable text column holding a decimal.
     pub(crate) fn opt_decimal(&self, column: &'static str) -> StoreResult<Option<Decimal>> {
-        self.opt_string(column)?
-            .map(|text| self.parse_decimal(column, &text))
+        self.opt_text(column)?
+            .map(|text| self.parse_decimal(column, text))
             .transpose()
     }
 
