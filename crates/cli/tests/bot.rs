@@ -248,6 +248,29 @@ fn d(text: &str) -> Decimal {
     Decimal::from_str_exact(text).unwrap()
 }
 
+/// Adds a BTCUSDT 1h bot `name` for `user` with the CLI.
+fn add_btcusdt_bot(dir: &Path, user: &str, name: &str) {
+    let args = [
+        "bot",
+        "add",
+        "--user",
+        user,
+        "--name",
+        name,
+        "--symbol",
+        "BTCUSDT",
+        "--interval",
+        "1h",
+    ];
+    ok(dir, &args);
+}
+
+/// The store behind the CLI's database in `dir`.
+async fn open_store(dir: &Path) -> Store {
+    let url = format!("sqlite://{}", dir.join("data/spotbot.db").display());
+    Store::connect(&url).await.unwrap()
+}
+
 /// Records an order of bot `bot` of `user` filled at `price` (0.001 BTC), with a fee of
 /// `fee` USDT and, for a SELL, `pnl` realised. The bot's position after it: 0.001 BTC after a
 /// BUY, nothing and `pnl` realised after a SELL.
@@ -322,29 +345,10 @@ fn perf_reports_realised_pnl_fees_win_rate_and_drawdown() {
     let dir = with_users();
     let path = dir.path();
     for (user, name) in [("alice", "a1"), ("alice", "a2"), ("bob", "b1")] {
-        ok(
-            path,
-            &[
-                "bot",
-                "add",
-                "--user",
-                user,
-                "--name",
-                name,
-                "--symbol",
-                "BTCUSDT",
-                "--interval",
-                "1h",
-            ],
-        );
+        add_btcusdt_bot(path, user, name);
     }
     runtime().block_on(async {
-        let store = Store::connect(&format!(
-            "sqlite://{}",
-            path.join("data/spotbot.db").display()
-        ))
-        .await
-        .unwrap();
+        let store = open_store(path).await;
         let alice = store.user_by_username("alice").await.unwrap().unwrap().id;
         let bob = store.user_by_username("bob").await.unwrap().unwrap().id;
         // a1: +2, then -3 (drawdown 3 from a peak of 2), then +1.5.
@@ -405,29 +409,10 @@ fn bots_show_each_bots_position_and_realised_pnl() {
     let dir = with_users();
     let path = dir.path();
     for name in ["a1", "a2", "a3"] {
-        ok(
-            path,
-            &[
-                "bot",
-                "add",
-                "--user",
-                "alice",
-                "--name",
-                name,
-                "--symbol",
-                "BTCUSDT",
-                "--interval",
-                "1h",
-            ],
-        );
+        add_btcusdt_bot(path, "alice", name);
     }
     runtime().block_on(async {
-        let store = Store::connect(&format!(
-            "sqlite://{}",
-            path.join("data/spotbot.db").display()
-        ))
-        .await
-        .unwrap();
+        let store = open_store(path).await;
         let alice = store.user_by_username("alice").await.unwrap().unwrap().id;
         // a1: a round trip realising 2.5; a2: holding 0.001 BTC; a3: never traded.
         trade(&store, alice, BotId(1), 1, "20000", "0.02", None).await;

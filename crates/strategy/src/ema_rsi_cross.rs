@@ -310,26 +310,13 @@ impl EmaRsiCross {
         position: Position,
         mut on_signal: impl FnMut(usize, Signal) -> Position,
     ) {
+        let (state, params) = (&mut self.state, &self.params);
         #[cfg(target_arch = "x86_64")]
-        if let Some(plan) = crate::lanes::LanePlan::new(closes.len(), &self.params) {
-            plan.run(
-                &mut self.state,
-                &self.params,
-                closes,
-                start,
-                position,
-                &mut on_signal,
-            );
+        if let Some(plan) = crate::lanes::LanePlan::new(closes.len(), params) {
+            plan.run(state, params, closes, start, position, &mut on_signal);
             return;
         }
-        run_warm_one_by_one(
-            &mut self.state,
-            &self.params,
-            closes,
-            start,
-            position,
-            &mut on_signal,
-        );
+        run_warm_one_by_one(state, params, closes, start, position, &mut on_signal);
     }
 }
 

@@ -336,20 +336,15 @@ impl LaneState {
 
     /// The same bits everywhere, and the same position: from here on both compute the same.
     fn same_as(&self, other: &LaneState) -> bool {
-        self.bits() == other.bits()
-    }
-
-    fn bits(&self) -> ([u64; 7], bool) {
-        let values = [
-            self.fast,
-            self.slow,
-            self.previous_fast,
-            self.previous_slow,
-            self.previous_close,
-            self.gain,
-            self.loss,
-        ];
-        (values.map(f64::to_bits), self.long)
+        let same = |a: f64, b: f64| a.to_bits() == b.to_bits();
+        same(self.fast, other.fast)
+            && same(self.slow, other.slow)
+            && same(self.previous_fast, other.previous_fast)
+            && same(self.previous_slow, other.previous_slow)
+            && same(self.previous_close, other.previous_close)
+            && same(self.gain, other.gain)
+            && same(self.loss, other.loss)
+            && self.long == other.long
     }
 }
 
