@@ -109,7 +109,8 @@ impl LanePlan {
 
     /// Runs `closes` (candle indices from `start`) from the warm `state` in `position`: the same
     /// signals reach `on_signal` in the same order, and the same final state is left behind, as
-    /// with [`run_warm_one_by_one`]. Inlined, so that the engine's callback is too.
+    /// with [`run_warm_one_by_one`]. Always inlined, like that loop, so that it is compiled
+    /// within the caller (the backtester's FMA-enabled loop).
     #[inline(always)]
     pub(crate) fn run(
         self,
