@@ -675,6 +675,58 @@ mod tests {
                 lanes_match_one_by_one(params, &closes, plan, refuse_every)?;
             }
         }
+
+        /// The kernel, one candle at a time, leaves each lane in exactly the state (every bit)
+        /// and with exactly the signal of the scalar step: a difference is caught on the candle
+        /// it happens, before the indicators forget it.
+        #[test]
+        fn the_kernel_steps_like_the_scalar_loop(
+            seed in any::<u64>(),
+            overbought in 30.0f64..80.0,
+            fast in 2usize..6,
+            slower_by in 1usize..8,
+            rsi_period in 2usize..9,
+        ) {
+            if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
+                return Ok(());
+            }
+            let params = EmaRsiCrossParams { fast, slow: fast + slower_by, rsi_period, overbought };
+            const STEPS: usize = 300;
+            let walks: [Vec<f64>; LANES] = std::array::from_fn(|lane| {
+                price_walk(params.warmup_candles() + STEPS, seed ^ (lane as u64 + 1))
+            });
+            let mut scalar: [(CrossState, Position); LANES] = std::array::from_fn(|lane| {
+                let position = if lane % 2 == 0 { Position::Flat } else { Position::Long };
+                (warm_state(&params, &walks[lane]), position)
+            });
+            let coefficients = Coefficients::of(&scalar[0].0, &params);
+            let mut lanes = scalar.each_ref().map(|(state, position)| LaneState::of(state, *position));
+            for step in params.warmup_candles()..params.warmup_candles() + STEPS {
+                let mut bits = [0u8];
+                // SAFETY: the CPU has AVX2 and FMA (checked above).
+                lanes = unsafe {
+                    run_lanes(lanes, walks.each_ref().map(|walk| &walk[step..=step]), &mut bits, &coefficients)
+                };
+                for (lane, (state, position)) in scalar.iter_mut().enumerate() {
+                    let (mut signalled, mut now) = (false, *position);
+                    let closes = &walks[lane][step..=step];
+                    run_warm_one_by_one(state, &params, closes, step, now, &mut |_, signal| {
+                        signalled = true;
+                        now = match signal {
+                            Signal::Buy => Position::Long,
+                            Signal::Sell => Position::Flat,
+                        };
+                        now
+                    });
+                    *position = now;
+                    prop_assert_eq!(bits[0] & (1 << lane) != 0, signalled, "lane {} candle {}", lane, step);
+                    prop_assert!(
+                        lanes[lane].same_as(&LaneState::of(state, *position)),
+                        "lane {} candle {}: {:?} against {:?}", lane, step, lanes[lane], LaneState::of(state, *position)
+                    );
+                }
+            }
+        }
     }
 
     #[test]
