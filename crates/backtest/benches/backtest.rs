@@ -2,7 +2,8 @@
 //! 1,000,000 candles in memory, and loading a 1,000,000-candle CSV file.
 //!
 //! Run with `cargo bench -p backtest`. The candles are a seeded random walk with two-decimal
-//! prices, like the shared test data, generated here so the benchmark needs no large file.
+//! prices, like the shared test data (`tests/common/random_walk.rs`), so the benchmark needs no
+//! large file.
 
 use std::hint::black_box;
 use std::io::Write;
@@ -10,39 +11,16 @@ use std::io::Write;
 use backtest::sweep::{SweepGrid, run_sweep};
 use backtest::{BacktestConfig, NoObserver, run_backtest};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use market::{Candle, CandleSeries};
+use random_walk::random_walk;
 use strategy::{EmaRsiCross, EmaRsiCrossParams};
+
+#[path = "../tests/common/random_walk.rs"]
+mod random_walk;
 
 const CANDLES: usize = 1_000_000;
 
-/// A geometric random walk of one-minute candles, rounded to cents (xorshift64*, fixed seed).
-fn synthetic_candles(count: usize) -> CandleSeries {
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut uniform = move || {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-    };
-    let mut close = 30_000.0f64;
-    (0..count)
-        .map(|index| {
-            let open = close;
-            close = ((open * (1.0 + (uniform() - 0.5) * 0.004)) * 100.0).round() / 100.0;
-            Candle {
-                open_time_ms: 1_704_067_200_000 + index as i64 * 60_000,
-                open,
-                high: open.max(close) + 1.0,
-                low: open.min(close) - 1.0,
-                close,
-                volume: uniform() * 20.0,
-            }
-        })
-        .collect()
-}
-
 fn default_backtest(c: &mut Criterion) {
-    let candles = synthetic_candles(CANDLES);
+    let candles = random_walk(CANDLES);
     let config = BacktestConfig::default();
     let mut group = c.benchmark_group("backtest");
     group.throughput(Throughput::Elements(CANDLES as u64));
@@ -61,7 +39,7 @@ fn default_backtest(c: &mut Criterion) {
 }
 
 fn csv_loading(c: &mut Criterion) {
-    let candles = synthetic_candles(CANDLES);
+    let candles = random_walk(CANDLES);
     let mut file = tempfile::NamedTempFile::new().unwrap();
     {
         let mut out = std::io::BufWriter::new(file.as_file_mut());
@@ -90,7 +68,7 @@ fn csv_loading(c: &mut Criterion) {
 }
 
 fn sweep_2000(c: &mut Criterion) {
-    let candles = synthetic_candles(CANDLES);
+    let candles = random_walk(CANDLES);
     let config = BacktestConfig::default();
     // 10 fast x 10 slow x 4 RSI periods x 5 levels = 2,000 combinations.
     let grid = SweepGrid {

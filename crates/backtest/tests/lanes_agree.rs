@@ -4,37 +4,15 @@
 //! when the exchange's filters refuse orders (the lanes then hand over mid-run).
 
 use backtest::{BacktestConfig, EquityCurve, Simulation, Sizing, run_backtest};
-use market::{Candle, CandleSeries};
+use market::CandleSeries;
+use random_walk::random_walk;
 use strategy::{EmaRsiCross, EmaRsiCrossParams};
+
+#[path = "common/random_walk.rs"]
+mod random_walk;
 
 /// Below the lanes' minimum run for the default periods (16 x 128 x 21 candles).
 const PIECE: usize = 10_000;
-
-/// A geometric random walk of one-minute candles rounded to cents (xorshift64*, seeded).
-fn random_walk(count: usize) -> CandleSeries {
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut uniform = move || {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-    };
-    let mut close = 30_000.0f64;
-    (0..count)
-        .map(|index| {
-            let open = close;
-            close = ((open * (1.0 + (uniform() - 0.5) * 0.004)) * 100.0).round() / 100.0;
-            Candle {
-                open_time_ms: 1_704_067_200_000 + index as i64 * 60_000,
-                open,
-                high: open.max(close),
-                low: open.min(close),
-                close,
-                volume: 1.0,
-            }
-        })
-        .collect()
-}
 
 /// BTCUSDT's filters: a 0.00001 step and a 5 USDT minimum notional.
 fn btcusdt_rules() -> market::SymbolRules {

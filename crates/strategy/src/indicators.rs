@@ -134,12 +134,14 @@ impl Ema {
     }
 
     /// The weight of each new value, `2 / (period + 1)`.
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn smoothing(&self) -> f64 {
         self.smoothing
     }
 
     /// Replaces the value of a [defined](Ema::is_defined) EMA with one computed elsewhere, by
     /// the same arithmetic (the backtest's SIMD lanes).
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn set_defined_value(&mut self, value: f64) {
         debug_assert!(self.is_defined());
         self.value = value;
@@ -274,11 +276,13 @@ impl Rsi {
 
     /// `(period - 1, 1 / period)`: the smoothing's weight of the previous average, and the
     /// factor applied after adding the new change.
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn smoothing(&self) -> (f64, f64) {
         (self.weight, self.reciprocal)
     }
 
     /// The state of a [defined](Rsi::is_defined) RSI: the last value seen and the averages.
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn defined_state(&self) -> (f64, RsiAverages) {
         debug_assert!(self.is_defined());
         (self.previous, self.averages)
@@ -286,6 +290,7 @@ impl Rsi {
 
     /// Replaces the state of a [defined](Rsi::is_defined) RSI with one computed elsewhere, by
     /// the same arithmetic (the backtest's SIMD lanes).
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn set_defined_state(&mut self, previous: f64, averages: RsiAverages) {
         debug_assert!(self.is_defined());
         self.previous = previous;

@@ -171,12 +171,12 @@ impl LanePlan {
             let lane_start = self.lane_start(lane);
             for iteration in SignalIterations::new(&signal_bits, own_start - lane_start, lane) {
                 let index = lane_start + iteration;
-                let (signal, followed) = match position {
-                    Position::Flat => (Signal::Buy, Position::Long),
-                    Position::Long => (Signal::Sell, Position::Flat),
+                let signal = match position {
+                    Position::Flat => Signal::Buy,
+                    Position::Long => Signal::Sell,
                 };
                 position = on_signal(start + index, signal);
-                if position != followed {
+                if position != signal.position_after() {
                     // The state after this candle, as the lane computed it with the signal
                     // followed: the lane's own candles again, one by one, every signal followed.
                     exact_entry.store_into(state);
@@ -186,10 +186,7 @@ impl LanePlan {
                         &closes[own_start..=index],
                         start + own_start,
                         exact_entry.position(),
-                        &mut |_, signal| match signal {
-                            Signal::Buy => Position::Long,
-                            Signal::Sell => Position::Flat,
-                        },
+                        &mut |_, signal| signal.position_after(),
                     );
                     let rest = &closes[index + 1..];
                     run_warm_one_by_one(
@@ -593,10 +590,7 @@ mod tests {
         move |index, signal, log| {
             log.push((index, signal));
             count += 1;
-            let followed = match signal {
-                Signal::Buy => Position::Long,
-                Signal::Sell => Position::Flat,
-            };
+            let followed = signal.position_after();
             if refuse_every != 0 && count.is_multiple_of(refuse_every) {
                 match followed {
                     Position::Long => Position::Flat,
@@ -712,10 +706,7 @@ mod tests {
                     let closes = &walks[lane][step..=step];
                     run_warm_one_by_one(state, &params, closes, step, now, &mut |_, signal| {
                         signalled = true;
-                        now = match signal {
-                            Signal::Buy => Position::Long,
-                            Signal::Sell => Position::Flat,
-                        };
+                        now = signal.position_after();
                         now
                     });
                     *position = now;

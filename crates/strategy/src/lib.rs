@@ -27,6 +27,16 @@ pub enum Signal {
     Sell,
 }
 
+impl Signal {
+    /// The position once this signal's order is filled: long after a BUY, flat after a SELL.
+    pub fn position_after(self) -> Position {
+        match self {
+            Signal::Buy => Position::Long,
+            Signal::Sell => Position::Flat,
+        }
+    }
+}
+
 /// Whether the account currently holds the strategy's asset.
 ///
 /// The engine, not the strategy, owns this: a BUY the exchange's filters refused leaves the bot

@@ -32,10 +32,7 @@ fn signals(params: EmaRsiCrossParams, closes: &[f64]) -> Vec<(usize, Signal)> {
     let mut out = Vec::new();
     for (index, &close) in closes.iter().enumerate() {
         if let Some(signal) = strategy.on_candle(&candle(index, close), position) {
-            position = match signal {
-                Signal::Buy => Position::Long,
-                Signal::Sell => Position::Flat,
-            };
+            position = signal.position_after();
             out.push((index, signal));
         }
     }
@@ -198,11 +195,7 @@ proptest! {
         let engine = |count: &mut usize, signal: Signal, position: Position| {
             *count += 1;
             let refused = refuse_every != 0 && (*count).is_multiple_of(refuse_every);
-            match (refused, signal) {
-                (true, _) => position,
-                (false, Signal::Buy) => Position::Long,
-                (false, Signal::Sell) => Position::Flat,
-            }
+            if refused { position } else { signal.position_after() }
         };
         let expected = {
             let mut strategy = EmaRsiCross::new(params).unwrap();
@@ -277,10 +270,8 @@ fn run_over_a_long_series_signals_where_on_candle_does() {
         let follow = |count: usize, signal: Signal, position: Position| {
             if refuse_every != 0 && count.is_multiple_of(refuse_every) {
                 position
-            } else if signal == Signal::Buy {
-                Position::Long
             } else {
-                Position::Flat
+                signal.position_after()
             }
         };
         let mut expected = Vec::new();
