@@ -567,7 +567,7 @@ impl Engine {
 
         // Write-ahead: the order exists in the database before it can exist on the exchange.
         // Until its fate is recorded, the bot's orders are not clean.
-        state.orders_clean = false;
+        let were_clean = std::mem::replace(&mut state.orders_clean, false);
         let new_order = NewOrder {
             client_order_id: client_order_id.clone(),
             bot_id: bot.id,
@@ -586,10 +586,12 @@ impl Engine {
         {
             Ok(Some(_)) => {}
             Ok(None) => {
+                // Nothing was written.
+                state.orders_clean = were_clean;
                 let runnable = store
                     .bot(bot.id)
                     .await?
-                    .is_some_and(|now| now.is_active && now.status != store::BotStatus::Paused);
+                    .is_some_and(|now| now.is_runnable());
                 if !runnable {
                     return Ok(CycleOutcome::Skipped {
                         reason: format!(

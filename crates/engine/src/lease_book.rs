@@ -138,9 +138,10 @@ impl LeaseBook {
         Ok(())
     }
 
-    /// Gives up every lease of this worker; how many rows were released.
+    /// Gives up every lease in this book (by token: another process under the same worker name
+    /// keeps its own); how many were released.
     pub async fn release_all(&self, store: &Store) -> StoreResult<u64> {
-        self.held().clear();
-        store.release_leases_of(&self.owner).await
+        let leases: Vec<Lease> = self.held().drain().map(|(_, lease)| lease).collect();
+        store.release_leases(&leases).await
     }
 }

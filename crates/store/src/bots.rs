@@ -16,6 +16,32 @@ use crate::error::{
 use crate::model::{BotId, BotStatus, Mode, UserId};
 use crate::row::{RowReader, bool_int, decimal_text};
 
+/// The SQL that stamps a bot row written at the time in parameter `$now`: `updated_at_ms`
+/// becomes `$now`, or one more than it was if that is not later (two writes in the same
+/// millisecond, or a writer whose clock is behind). It always moves, so a caller's check that the
+/// row is still as it read it (see [`Store::update_bot`]) can never miss a write in between.
+/// The SQL condition of a runnable bot row: active and not paused ([`BotConfig::is_runnable`];
+/// `'paused'` is [`BotStatus::Paused`]'s spelling, which a test checks). One place for the
+/// scheduler's list, the engine's status writes and the fenced order insert.
+macro_rules! runnable {
+    () => {
+        "is_active = 1 AND status <> 'paused'"
+    };
+}
+pub(crate) use runnable;
+
+macro_rules! touch_updated_at {
+    ($now:literal) => {
+        concat!(
+            "updated_at_ms = CASE WHEN ",
+            $now,
+            " > updated_at_ms THEN ",
+            $now,
+            " ELSE updated_at_ms + 1 END"
+        )
+    };
+}
+
 /// A bot's configuration and the state the engine keeps on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BotConfig {
@@ -49,6 +75,14 @@ pub struct BotConfig {
     pub created_at_ms: i64,
     /// When its configuration or status last changed, in ms since the epoch.
     pub updated_at_ms: i64,
+}
+
+impl BotConfig {
+    /// Whether the scheduler runs it and it may trade: active and not paused. The same rule as
+    /// the SQL of [`runnable!`], which the store's statements check.
+    pub fn is_runnable(&self) -> bool {
+        self.is_active && self.status != BotStatus::Paused
+    }
 }
 
 /// A bot to create (it starts [`BotStatus::Idle`] with no failures), or the new configuration of
@@ -203,9 +237,9 @@ impl Store {
     /// The bots the scheduler should run: active and not paused, by id.
     pub async fn runnable_bots(&self) -> StoreResult<Vec<BotConfig>> {
         sqlx::query(&format!(
-            "SELECT {BOT_COLUMNS} FROM bot_configs WHERE is_active = 1 AND status <> $1 ORDER BY id"
+            "SELECT {BOT_COLUMNS} FROM bot_configs WHERE {} ORDER BY id",
+            runnable!()
         ))
-        .bind(BotStatus::Paused.as_str())
         .fetch_all(&self.pool)
         .await?
         .iter()
@@ -226,13 +260,16 @@ impl Store {
 
     /// Turns bot `id` on or off. [`StoreError::NotFound`] when there is no such bot.
     pub async fn set_bot_active(&self, id: BotId, active: bool, now_ms: i64) -> StoreResult<()> {
-        let result =
-            sqlx::query("UPDATE bot_configs SET is_active = $2, updated_at_ms = $3 WHERE id = $1")
-                .bind(id.0)
-                .bind(bool_int(active))
-                .bind(now_ms)
-                .execute(&self.writer)
-                .await?;
+        let result = sqlx::query(concat!(
+            "UPDATE bot_configs SET is_active = $2, ",
+            touch_updated_at!("$3"),
+            " WHERE id = $1"
+        ))
+        .bind(id.0)
+        .bind(bool_int(active))
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await?;
         found(result.rows_affected(), id)
     }
 
@@ -252,10 +289,11 @@ impl Store {
                 detail: format!("must not be negative, got {consecutive_failures}"),
             });
         }
-        let result = sqlx::query(
-            "UPDATE bot_configs SET status = $2, last_error = $3, consecutive_failures = $4, \
-             updated_at_ms = $5 WHERE id = $1",
-        )
+        let result = sqlx::query(concat!(
+            "UPDATE bot_configs SET status = $2, last_error = $3, consecutive_failures = $4, ",
+            touch_updated_at!("$5"),
+            " WHERE id = $1",
+        ))
         .bind(id.0)
         .bind(status.as_str())
         .bind(last_error)
@@ -285,16 +323,17 @@ impl Store {
                 detail: format!("must not be negative, got {consecutive_failures}"),
             });
         }
-        let result = sqlx::query(
-            "UPDATE bot_configs SET status = $2, last_error = $3, consecutive_failures = $4, \
-             updated_at_ms = $5 WHERE id = $1 AND is_active = 1 AND status <> $6",
-        )
+        let result = sqlx::query(concat!(
+            "UPDATE bot_configs SET status = $2, last_error = $3, consecutive_failures = $4, ",
+            touch_updated_at!("$5"),
+            " WHERE id = $1 AND ",
+            runnable!(),
+        ))
         .bind(id.0)
         .bind(status.as_str())
         .bind(last_error)
         .bind(consecutive_failures)
         .bind(now_ms)
-        .bind(BotStatus::Paused.as_str())
         .execute(&self.writer)
         .await?;
         Ok(result.rows_affected() > 0)
@@ -336,11 +375,12 @@ impl Store {
         check_new_bot(bot)?;
         let row = sqlx::query(&format!(
             "UPDATE bot_configs SET name = $3, symbol = $4, candle_interval = $5, strategy = $6, \
-             strategy_params = $7, quote_per_buy = $8, mode = $9, is_active = $10, \
-             updated_at_ms = $11 WHERE id = $1 AND user_id = $2 AND updated_at_ms = $12 \
+             strategy_params = $7, quote_per_buy = $8, mode = $9, is_active = $10, {} \
+             WHERE id = $1 AND user_id = $2 AND updated_at_ms = $12 \
              AND ((symbol = $4 AND mode = $9) \
                   OR NOT EXISTS (SELECT 1 FROM orders WHERE orders.bot_id = $1)) \
-             RETURNING {BOT_COLUMNS}"
+             RETURNING {BOT_COLUMNS}",
+            touch_updated_at!("$11")
         ))
         .bind(id.0)
         .bind(bot.user_id.0)
@@ -390,8 +430,9 @@ impl Store {
             BotControl::Pause => BotStatus::Paused,
         };
         sqlx::query(&format!(
-            "UPDATE bot_configs SET {set}, updated_at_ms = $4 WHERE id = $1 AND user_id = $2 \
-             RETURNING {BOT_COLUMNS}"
+            "UPDATE bot_configs SET {set}, {} WHERE id = $1 AND user_id = $2 \
+             RETURNING {BOT_COLUMNS}",
+            touch_updated_at!("$4")
         ))
         .bind(id.0)
         .bind(user.0)
@@ -504,5 +545,16 @@ fn found(rows_affected: u64, id: BotId) -> StoreResult<()> {
         })
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runnable_sql_spells_the_paused_status_as_the_model_does() {
+        let paused = format!("status <> '{}'", BotStatus::Paused.as_str());
+        assert!(runnable!().contains(&paused), "{}", runnable!());
     }
 }

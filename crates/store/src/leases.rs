@@ -196,22 +196,10 @@ impl Store {
         let expires_at_ms = expiry(now_ms, ttl_ms)?;
         let mut renewed = Vec::new();
         for chunk in leases.chunks(LEASE_BATCH) {
-            let held: Vec<String> = (0..chunk.len())
-                .map(|index| {
-                    format!(
-                        "(${}, ${}, ${})",
-                        3 * index + 3,
-                        3 * index + 4,
-                        3 * index + 5
-                    )
-                })
-                .collect();
             let sql = format!(
                 "UPDATE bot_configs SET lease_expires_at_ms = $1 \
-                 WHERE lease_expires_at_ms > $2 \
-                 AND (id, lease_owner, lease_token) IN (VALUES {}) \
-                 RETURNING id",
-                held.join(", ")
+                 WHERE lease_expires_at_ms > $2 AND {} RETURNING id",
+                held_as_given(3, chunk.len())
             );
             let mut query = sqlx::query_scalar::<_, i64>(&sql)
                 .bind(expires_at_ms)
@@ -236,16 +224,26 @@ impl Store {
         Ok(renewed)
     }
 
-    /// Gives up every lease `owner` holds (at shutdown); how many there were.
-    pub async fn release_leases_of(&self, owner: &str) -> StoreResult<u64> {
-        let result = sqlx::query(
-            "UPDATE bot_configs SET lease_owner = NULL, lease_expires_at_ms = 0 \
-             WHERE lease_owner = $1",
-        )
-        .bind(owner)
-        .execute(&self.writer)
-        .await?;
-        Ok(result.rows_affected())
+    /// Gives up `leases` (at shutdown), in one statement per [`LEASE_BATCH`], those still held
+    /// as given (same owner and token): a second process running under the same worker name
+    /// keeps its own. How many were released.
+    pub async fn release_leases(&self, leases: &[Lease]) -> StoreResult<u64> {
+        let mut released = 0;
+        for chunk in leases.chunks(LEASE_BATCH) {
+            let sql = format!(
+                "UPDATE bot_configs SET lease_owner = NULL, lease_expires_at_ms = 0 WHERE {}",
+                held_as_given(1, chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for lease in chunk {
+                query = query
+                    .bind(lease.bot_id.0)
+                    .bind(&lease.owner)
+                    .bind(lease.token);
+            }
+            released += query.execute(&self.writer).await?.rows_affected();
+        }
+        Ok(released)
     }
 
     /// The lease on `bot` as stored (possibly expired), or `None` when nobody holds it.
@@ -278,4 +276,19 @@ impl Store {
             .await?;
         Ok(found.is_some())
     }
+}
+
+/// `(id, lease_owner, lease_token) IN (VALUES ...)` for `count` leases, their bot id, owner and
+/// token bound in that order from parameter `$first` on: the rows still held as given.
+fn held_as_given(first: usize, count: usize) -> String {
+    let rows: Vec<String> = (0..count)
+        .map(|index| {
+            let at = first + 3 * index;
+            format!("(${at}, ${}, ${})", at + 1, at + 2)
+        })
+        .collect();
+    format!(
+        "(id, lease_owner, lease_token) IN (VALUES {})",
+        rows.join(", ")
+    )
 }

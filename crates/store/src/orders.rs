@@ -8,9 +8,10 @@ use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
 
 use crate::Store;
+use crate::bots::runnable;
 use crate::error::{StoreError, StoreResult, is_unique_violation, missing_referent};
 use crate::leases::Lease;
-use crate::model::{BotId, BotStatus, OrderStatus, UserId};
+use crate::model::{BotId, OrderStatus, UserId};
 use crate::row::{RowReader, decimal_text};
 
 /// An order about to be sent.
@@ -150,9 +151,8 @@ impl Store {
         let condition = if fence.is_some() {
             format!(
                 "WHERE EXISTS (SELECT 1 FROM bot_configs WHERE id = $2 AND lease_owner = $10 \
-                 AND lease_token = $11 AND lease_expires_at_ms > $9 \
-                 AND is_active = 1 AND status <> '{}')",
-                BotStatus::Paused.as_str()
+                 AND lease_token = $11 AND lease_expires_at_ms > $9 AND {})",
+                runnable!()
             )
         } else {
             String::new()

@@ -34,6 +34,15 @@ store::backend_tests! {
         let mut bobs = renamed.clone();
         bobs.user_id = bob.id;
         assert_eq!(store.update_bot(one.id, &bobs, again.updated_at_ms, 3_600).await.unwrap(), None);
+        // A stop in the same millisecond as the write the caller read (or stamped by a clock
+        // that is behind) still moves the stamp, so the stale update is refused.
+        let read = store.bot(one.id).await.unwrap().unwrap();
+        let started = store.control_bot(alice.id, one.id, BotControl::Start, read.updated_at_ms).await.unwrap().unwrap();
+        let stopped = store.control_bot(alice.id, one.id, BotControl::Stop, read.updated_at_ms - 10).await.unwrap().unwrap();
+        assert!(started.updated_at_ms > read.updated_at_ms, "{started:?}");
+        assert!(stopped.updated_at_ms > started.updated_at_ms, "{stopped:?}");
+        assert_eq!(store.update_bot(one.id, &renamed, read.updated_at_ms, read.updated_at_ms).await.unwrap(), None);
+        assert!(!store.bot(one.id).await.unwrap().unwrap().is_active);
     }
 
     async fn the_engines_status_write_never_undoes_a_pause_or_stop(store: Store) {
@@ -392,20 +401,26 @@ store::backend_tests! {
         let one = bot(&store, alice.id, "one").await;
         let two = bot(&store, alice.id, "two").await;
         let three = bot(&store, alice.id, "three").await;
+        let mut held = Vec::new();
         for bot in [one.id, two.id] {
-            store
-                .try_acquire_lease(bot, "worker-a", 0, 60_000)
-                .await
-                .unwrap()
-                .unwrap();
+            held.push(
+                store
+                    .try_acquire_lease(bot, "worker-a", 0, 60_000)
+                    .await
+                    .unwrap()
+                    .unwrap(),
+            );
         }
         store
             .try_acquire_lease(three.id, "worker-b", 0, 60_000)
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(store.release_leases_of("worker-a").await.unwrap(), 2);
-        assert_eq!(store.release_leases_of("worker-a").await.unwrap(), 0);
+        // The same bot and name with another token (another process's lease) is not this one.
+        let same_name = Lease { token: held[0].token + 1, ..held[0].clone() };
+        assert_eq!(store.release_leases(&[same_name]).await.unwrap(), 0);
+        assert_eq!(store.release_leases(&held).await.unwrap(), 2);
+        assert_eq!(store.release_leases(&held).await.unwrap(), 0);
         assert_eq!(store.lease(one.id).await.unwrap(), None);
         assert_eq!(
             store.lease(three.id).await.unwrap().unwrap().owner,
