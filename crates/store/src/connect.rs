@@ -170,27 +170,53 @@ async fn migrate(pool: &AnyPool, sqlite_file: Option<&Path>) -> StoreResult<()> 
     // SQLite has no such lock: processes opening a fresh file at the same moment would each see a
     // migration missing, and all but one would fail creating what the first one created. A lock
     // file next to the database makes them take turns; the later ones find everything applied.
-    let lock_path = migration_lock_path(sqlite_file);
-    let lock = tokio::task::spawn_blocking(move || {
-        let locked = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            // Blocks until the process migrating now is done; the lock goes with the file's
-            // handle, also when a process dies holding it.
-            .and_then(|file| file.lock().map(|()| file));
-        locked.map_err(|error| {
-            let message = format!("cannot lock {} for migrating: {error}", lock_path.display());
-            std::io::Error::new(error.kind(), message)
-        })
-    })
-    .await
-    .expect("opening and locking a file does not panic")
-    .map_err(sqlx::Error::Io)?;
+    let lock = lock_for_migration(&migration_lock_path(sqlite_file))
+        .await
+        .map_err(sqlx::Error::Io)?;
     let migrated = SQLITE_MIGRATIONS.run(pool).await;
     drop(lock);
     Ok(migrated?)
+}
+
+/// How long a process waits for another one's SQLite migration before giving up: migrations
+/// take well under a second; a lock held longer belongs to a process that hangs.
+const MIGRATION_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Opens (creating it) and exclusively locks `lock_path`, waiting up to [`MIGRATION_LOCK_WAIT`]
+/// while another process holds it. The lock goes with the returned handle, also when a process
+/// dies holding it.
+async fn lock_for_migration(lock_path: &Path) -> std::io::Result<std::fs::File> {
+    let with_path = |error: std::io::Error| {
+        let message = format!("cannot lock {} for migrating: {error}", lock_path.display());
+        std::io::Error::new(error.kind(), message)
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(lock_path)
+        .map_err(with_path)?;
+    let deadline = std::time::Instant::now() + MIGRATION_LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "another process has held {} for {} s while migrating the database: \
+                         stop it (a migration takes under a second), then start again",
+                        lock_path.display(),
+                        MIGRATION_LOCK_WAIT.as_secs()
+                    ),
+                ));
+            }
+            Err(std::fs::TryLockError::Error(error)) => return Err(with_path(error)),
+        }
+    }
 }
 
 /// The lock file SQLite migrations of the database `sqlite_file` take turns on:

@@ -112,7 +112,7 @@ impl<'r> RowReader<'r> {
         T: FromStr,
         T::Err: Display,
     {
-        self.string(column)?
+        self.text(column)?
             .parse()
             .map_err(|error| self.corrupt(column, error))
     }
@@ -124,12 +124,15 @@ impl<'r> RowReader<'r> {
             .map_err(|error| self.corrupt(column, error))
     }
 
+    /// A text column, borrowed from the row rather than copied.
+    pub(crate) fn text(&self, column: &'static str) -> StoreResult<&'r str> {
+        self.opt_text(column)?
+            .ok_or_else(|| self.corrupt(column, "NULL where a value is required"))
+    }
+
     /// A text column holding a decimal.
     pub(crate) fn decimal(&self, column: &'static str) -> StoreResult<Decimal> {
-        match self.opt_text(column)? {
-            Some(text) => self.parse_decimal(column, text),
-            None => Err(self.corrupt(column, "NULL where a decimal is required")),
-        }
+        self.parse_decimal(column, self.text(column)?)
     }
 
     /// A nullable text column holding a decimal.

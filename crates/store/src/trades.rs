@@ -446,14 +446,13 @@ impl Store {
         let mut rows = bind_all(sqlx::query(&sql), args).fetch(&self.pool);
         while let Some(row) = rows.try_next().await? {
             let r = RowReader::new(&row, "trades", "id")?;
-            let (symbol, commission_asset) = (r.string("symbol")?, r.string("commission_asset")?);
             let trade = PerformanceTrade {
                 bot_id: BotId(r.i64("bot_config_id")?),
-                symbol: &symbol,
+                symbol: r.text("symbol")?,
                 side: r.parse("side")?,
                 price: r.decimal("price")?,
                 commission: r.decimal("commission")?,
-                commission_asset: &commission_asset,
+                commission_asset: r.text("commission_asset")?,
                 realized_pnl: r.opt_decimal("realized_pnl")?,
             };
             total.add(&trade);
