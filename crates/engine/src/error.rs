@@ -41,12 +41,13 @@ pub enum CycleError {
     /// The fill does not fit the bot's ledger (e.g. it sold more than the bot held).
     #[error("ledger: {0}")]
     Ledger(#[from] LedgerError),
-    /// Another worker took the bot's lease while this cycle ran: this process did not renew it
-    /// before it expired (it stalled, or could not reach the database, or another worker's clock
-    /// runs ahead). The order was neither written nor sent; the bot's new holder trades it.
+    /// This worker's lease on the bot expired, or passed to another worker, while the cycle ran:
+    /// it was not renewed in time (the process stalled, could not reach the database, or its
+    /// clock is off). The order was neither written nor sent.
     #[error(
-        "another worker took over this bot mid-cycle (this process did not renew the bot's lease in time: \
-         it stalled, lost the database, or a worker's clock is off); no order was sent, the other worker carries on"
+        "this worker's lease on the bot ran out mid-cycle (it was not renewed in time: the process \
+         stalled, lost the database, or its clock is off); no order was sent, and the next cycle, \
+         here or on another worker, takes the bot up again"
     )]
     LeaseLost,
 }

@@ -8,7 +8,7 @@
 //! a position: those are committed inside the cycle, before it goes on. [`EventWriter::flush`]
 //! waits for everything queued (the scheduler calls it at shutdown).
 
-use store::{NewEvent, Store};
+use store::{NewEvent, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
@@ -48,14 +48,29 @@ impl EventWriter {
                         next = queued.try_recv().ok();
                     }
                 }
-                if let Err(error) = store.record_events(&events).await {
-                    // The batch is all or nothing: one bad event (its bot deleted meanwhile)
-                    // must not take the other bots' decisions with it, so each is tried alone.
-                    warn!(%error, events = events.len(), "cannot record the events as a batch; one by one");
-                    for event in &events {
-                        if let Err(error) = store.record_events(std::slice::from_ref(event)).await {
-                            warn!(%error, bot = %event.bot_id, "cannot record a cycle's event");
+                match store.record_events(&events).await {
+                    Ok(()) => {}
+                    // The batch is all or nothing: one event whose bot was deleted meanwhile must
+                    // not take the other bots' decisions with it, so each is tried alone. Any
+                    // other failure (the database unreachable) would only repeat per event.
+                    Err(error @ StoreError::NotFound { .. }) => {
+                        warn!(%error, events = events.len(), "cannot record the events as a batch; one by one");
+                        for event in &events {
+                            let NewEvent {
+                                bot_id,
+                                at_ms,
+                                kind,
+                                message,
+                            } = event;
+                            if let Err(error) =
+                                store.record_event(*bot_id, *at_ms, kind, message).await
+                            {
+                                warn!(%error, bot = %bot_id, "cannot record a cycle's event");
+                            }
                         }
+                    }
+                    Err(error) => {
+                        warn!(%error, events = events.len(), "cannot record the cycles' events; they are lost");
                     }
                 }
                 events.clear();
