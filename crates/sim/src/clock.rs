@@ -28,6 +28,15 @@ pub struct SystemClock {
     speed: u32,
 }
 
+/// The real time, in ms since the epoch (0 before it).
+pub(crate) fn real_now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
 impl SystemClock {
     /// Real time.
     pub fn new() -> SystemClock {
@@ -37,14 +46,9 @@ impl SystemClock {
     /// Time that starts at the real now and then runs `speed` times faster (`60` = one minute of
     /// market per real second). A speed of 0 counts as 1.
     pub fn with_speed(speed: u32) -> SystemClock {
-        let real_now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| {
-                i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-            });
         SystemClock {
             started_at: Instant::now(),
-            started_at_ms: real_now_ms,
+            started_at_ms: real_now_ms(),
             speed: speed.max(1),
         }
     }

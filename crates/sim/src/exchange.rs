@@ -91,11 +91,7 @@ impl ExchangeConfig {
     /// state file then never hands out an id that a bot's database recorded from an earlier run,
     /// where the trades table keeps ids unique per symbol.
     pub fn with_order_ids_from_now(mut self) -> ExchangeConfig {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| {
-                u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-            });
+        let now_ms = u64::try_from(crate::clock::real_now_ms()).unwrap_or(0);
         self.first_order_id = now_ms.saturating_mul(1_000).max(1);
         self
     }
