@@ -29,17 +29,10 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 use sqlx::Connection;
 use store::testing::TestDatabase;
-use store::{Mode, NewBot, NewUser, Role, Store};
+use store::{Backend, Mode, NewBot, NewUser, Role, Store};
 
 /// The symbols the bots trade, one per bot in turn.
 const SYMBOLS: [&str; 3] = ["BTCUSDT", "ETHUSDT", "BNBUSDT"];
-
-/// Which database the trades are written to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Database {
-    Sqlite,
-    Postgres,
-}
 
 /// The server side of the trade-list benchmark (see the module documentation).
 #[derive(Debug, clap::Parser)]
@@ -53,9 +46,9 @@ struct Options {
     /// How many bots each user has.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
     bots_per_user: u64,
-    /// Where the trades go (PostgreSQL: the server SPOTBOT_TEST_POSTGRES_URL names).
-    #[arg(long, value_enum, default_value_t = Database::Sqlite)]
-    database: Database,
+    /// Where the trades go: `sqlite` or `postgres` (the server SPOTBOT_TEST_POSTGRES_URL names).
+    #[arg(long, default_value_t = Backend::Sqlite)]
+    database: Backend,
     /// The address to serve on (port 0: a free one).
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: String,
@@ -144,7 +137,7 @@ async fn insert_trades(url: &str, options: &Options, first_bot: i64) -> Result<(
     // PostgreSQL's autovacuum would analyse a table this size soon after such an insert; do it
     // now so that the plans are those a user would see. SQLite is left as the store leaves it,
     // never analysed.
-    if options.database == Database::Postgres {
+    if options.database == Backend::Postgres {
         sqlx::raw_sql("ANALYZE")
             .execute(&mut connection)
             .await
@@ -155,13 +148,7 @@ async fn insert_trades(url: &str, options: &Options, first_bot: i64) -> Result<(
 
 async fn run(options: Options) -> Result<(), String> {
     sqlx::any::install_default_drivers();
-    let database = if options.database == Database::Postgres {
-        TestDatabase::postgres()
-            .await
-            .ok_or("--database postgres needs SPOTBOT_TEST_POSTGRES_URL (see the module doc)")?
-    } else {
-        TestDatabase::sqlite().await
-    };
+    let database = TestDatabase::on(options.database).await?;
     let store = database.store().clone();
 
     let started = Instant::now();

@@ -25,17 +25,10 @@ use engine::{Engine, EngineSettings, SchedulerSettings, SchedulerStats, Venues, 
 use rust_decimal::Decimal;
 use sim::{Account, Exchange, ExchangeConfig, SystemClock};
 use store::testing::TestDatabase;
-use store::{Mode, NewBot, NewUser, Role, Store};
+use store::{Backend, Mode, NewBot, NewUser, Role, Store};
 
 const API_KEY: &str = "cycleLoadKey0123456789cycleLoadKey0123456789cycleLoadKey01234567";
 const SECRET: &str = "cycleLoadSecret0123456789cycleLoadSecret0123456789cycleLoadSecre";
-
-/// Which database the run writes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Database {
-    Sqlite,
-    Postgres,
-}
 
 /// The bots' strategies: `active` trades often, `quiet` nearly always holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -59,9 +52,9 @@ struct Options {
     /// How many cycles run at once.
     #[arg(long, default_value_t = 16)]
     parallelism: usize,
-    /// Where the trades go (PostgreSQL: the server SPOTBOT_TEST_POSTGRES_URL names).
-    #[arg(long, value_enum, default_value_t = Database::Sqlite)]
-    database: Database,
+    /// Where the trades go: `sqlite` or `postgres` (the server SPOTBOT_TEST_POSTGRES_URL names).
+    #[arg(long, default_value_t = Backend::Sqlite)]
+    database: Backend,
     /// The strategies' mix.
     #[arg(long, value_enum, default_value_t = Mix::Active)]
     mix: Mix,
@@ -156,13 +149,7 @@ async fn main() -> Result<(), String> {
     )
     .map_err(|err| err.to_string())?;
 
-    let database = if options.database == Database::Postgres {
-        TestDatabase::postgres()
-            .await
-            .ok_or("--database postgres needs SPOTBOT_TEST_POSTGRES_URL (see the module doc)")?
-    } else {
-        TestDatabase::sqlite().await
-    };
+    let database = TestDatabase::on(options.database).await?;
     let store = database.store().clone();
     let url = database.url().to_owned();
     let tag = format!("load-{}", engine::wall_now_ms());

@@ -82,6 +82,21 @@ impl fmt::Display for Backend {
     }
 }
 
+impl std::str::FromStr for Backend {
+    type Err = String;
+
+    /// `sqlite` or `postgres`, as [`Backend`] displays.
+    fn from_str(text: &str) -> Result<Backend, String> {
+        match text {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" => Ok(Backend::Postgres),
+            other => Err(format!(
+                "unknown database {other:?}: expected sqlite or postgres"
+            )),
+        }
+    }
+}
+
 /// How a [`Store`] connects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreOptions {

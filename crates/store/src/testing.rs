@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sqlx::Connection;
 use tempfile::TempDir;
 
-use crate::Store;
+use crate::{Backend, Store};
 
 /// The environment variable naming the PostgreSQL server for tests: a URL of an existing database
 /// whose user may create databases, e.g. `postgres://spotbot@127.0.0.1:55432/spotbot`.
@@ -82,6 +82,21 @@ enum Owner {
 }
 
 impl TestDatabase {
+    /// A store on a new database of `backend`, for tools that take the backend as an option
+    /// (the load examples): an error saying what to set when PostgreSQL is asked for and
+    /// [`POSTGRES_URL_ENV`] is not set.
+    pub async fn on(backend: Backend) -> Result<TestDatabase, String> {
+        match backend {
+            Backend::Sqlite => Ok(TestDatabase::sqlite().await),
+            Backend::Postgres => TestDatabase::postgres().await.ok_or_else(|| {
+                format!(
+                    "a PostgreSQL database needs {POSTGRES_URL_ENV}: start one with \
+                     scripts/postgres-for-tests and set it to the URL that prints"
+                )
+            }),
+        }
+    }
+
     /// A store on a new SQLite file in a new temporary directory.
     ///
     /// # Panics
