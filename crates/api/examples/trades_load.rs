@@ -60,7 +60,7 @@ async fn create_owners(
     store: &Store,
     options: &Options,
 ) -> Result<(Vec<store::UserId>, i64), String> {
-    let now_ms = engine::wall_now_ms();
+    let now_ms = accounts::wall_now_ms();
     let mut users = Vec::new();
     let mut first_bot = None;
     for user_index in 0..options.users {
@@ -85,7 +85,7 @@ async fn create_owners(
                         name: format!("{name}-bot{bot_index}"),
                         symbol: SYMBOLS[bot_index as usize % SYMBOLS.len()].to_owned(),
                         interval: "1m".to_owned(),
-                        strategy: engine::strategy_spec::EMA_RSI_CROSS.to_owned(),
+                        strategy: strategy::spec::EMA_RSI_CROSS.to_owned(),
                         strategy_params: "{}".to_owned(),
                         quote_per_buy: Decimal::from(20),
                         mode: Mode::Paper,
@@ -108,7 +108,7 @@ async fn insert_trades(url: &str, options: &Options, first_bot: i64) -> Result<(
         .await
         .map_err(|error| format!("cannot open {url}: {error}"))?;
     let bots = options.users * options.bots_per_user;
-    let start_ms = engine::wall_now_ms() - options.trades as i64 * 1_000;
+    let start_ms = accounts::wall_now_ms() - options.trades as i64 * 1_000;
     // Trade i belongs to bot i % bots, and ids follow i (the ORDER BY: PostgreSQL's join would
     // otherwise hand out ids bot by bot), so the bots' trades interleave as they do live; each
     // bot's trades alternate BUY, SELL. The numbers are
@@ -167,7 +167,7 @@ async fn run(options: Options) -> Result<(), String> {
     let token = format!("bench-{}", hex::encode(random));
     let token_hash = hex::encode(Sha256::digest(token.as_bytes()));
     store
-        .create_session(users[0], &token_hash, engine::wall_now_ms(), 86_400_000)
+        .create_session(users[0], &token_hash, accounts::wall_now_ms(), 86_400_000)
         .await
         .map_err(|error| error.to_string())?;
 
@@ -179,7 +179,13 @@ async fn run(options: Options) -> Result<(), String> {
     println!("TOKEN={token}");
     println!("TRADES={}", options.trades);
 
-    let state = ApiState::new(store, ApiConfig::default());
+    // The trade pages read no exchange: the API serves no venue here.
+    let accounts = accounts::AccountClients::new(
+        store.clone(),
+        accounts::MasterKey::generate().map_err(|error| error.to_string())?,
+        accounts::Venues::new(),
+    );
+    let state = ApiState::new(store, std::sync::Arc::new(accounts), ApiConfig::default());
     api::serve(listener, state, shutdown_signal())
         .await
         .map_err(|error| format!("the server failed: {error}"))?;

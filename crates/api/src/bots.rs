@@ -12,86 +12,30 @@
 //! | `POST /api/v1/bots/{id}/stop` | 200 [`BotBody`]: inactive, idle |
 //! | `POST /api/v1/bots/{id}/pause` | 200 [`BotBody`]: paused until started |
 //!
-//! A bot is checked as a whole on creation and after every change: a name of 1 to
-//! [`BOT_NAME_MAX_CHARS`] characters, unique among the caller's bots (409); a symbol the exchange
-//! lists ([`KnownSymbols`]) that takes MARKET orders; a candle interval; a strategy and parameters
-//! the engine can build; a quote amount per BUY that is a positive decimal string and at least
-//! the symbol's minimum notional; a mode. Each failure is a 422 naming the field.
+//! A bot is checked as a whole on creation and after every change by
+//! [`accounts::check_bot`]: a name, unique among the caller's bots (409); a mode (its venue)
+//! this server trades; a symbol that venue's own `exchangeInfo` lists and that takes MARKET
+//! orders; a candle interval; a strategy and parameters the engine can build; a quote amount per
+//! BUY that is at least the symbol's minimum notional there. Each failure is a 422 naming the
+//! field; a venue whose listing cannot be read is a 503.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
-use std::sync::Arc;
 
+use accounts::{BotDraft, BotRuleError, check_bot};
 use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use engine::strategy_spec::{
-    StrategySpecError, build_strategy, ema_rsi_cross_json, ema_rsi_cross_params,
-};
-use market::{Interval, SymbolRules};
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use store::{
-    BotConfig, BotControl, BotDeletion, BotId, Mode, NewBot, PositionRow, StoreError, UserId,
-};
+use store::{BotConfig, BotControl, BotDeletion, BotId, NewBot, PositionRow, StoreError, UserId};
 use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::json::Json;
-use crate::{ApiConfig, ApiState, now_ms};
-
-/// The longest bot name.
-pub const BOT_NAME_MAX_CHARS: usize = 64;
-
-/// The symbols bots may trade, with the exchange's rules for each. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct KnownSymbols(Arc<BTreeMap<String, SymbolRules>>);
-
-impl KnownSymbols {
-    /// The symbols of `rules`.
-    pub fn new(rules: impl IntoIterator<Item = SymbolRules>) -> KnownSymbols {
-        KnownSymbols(Arc::new(
-            rules
-                .into_iter()
-                .map(|rules| (rules.symbol.as_str().to_owned(), rules))
-                .collect(),
-        ))
-    }
-
-    /// The symbols the built-in simulator lists, with its rules.
-    pub fn simulator() -> KnownSymbols {
-        KnownSymbols::new(
-            sim::ExchangeConfig::default()
-                .listings
-                .into_iter()
-                // The built-in listings always parse (the simulator refuses to start otherwise),
-                // so nothing is lost here.
-                .filter_map(|spec| spec.into_listing().ok())
-                .map(|listing| listing.rules),
-        )
-    }
-
-    /// The rules of `symbol` (exact, upper-case spelling), if it is listed.
-    pub fn get(&self, symbol: &str) -> Option<&SymbolRules> {
-        self.0.get(symbol)
-    }
-
-    /// Every listed symbol, sorted.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.0.keys().map(String::as_str)
-    }
-}
-
-impl Default for KnownSymbols {
-    /// [`KnownSymbols::simulator`].
-    fn default() -> Self {
-        KnownSymbols::simulator()
-    }
-}
+use crate::{ApiState, now_ms};
 
 /// The body of `POST /api/v1/bots`.
 ///
@@ -279,137 +223,18 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/api/v1/bots/{id}/pause", post(pause_bot))
 }
 
-/// A bot's fields before they are checked, whether from a request, from a stored bot with a
-/// patch applied, or from `spotbot bot add`'s flags; [`check_bot`] checks them. Each field is as
-/// in [`CreateBotRequest`].
-pub struct Draft {
-    /// The bot's name.
-    pub name: String,
-    /// The symbol it trades.
-    pub symbol: String,
-    /// Its candle interval.
-    pub interval: String,
-    /// Its strategy.
-    pub strategy: String,
-    /// The strategy's parameters (`None`: all defaults).
-    pub strategy_params: Option<Value>,
-    /// The quote amount spent per BUY, as decimal text.
-    pub quote_per_buy: String,
-    /// Where its orders go, as text.
-    pub mode: String,
-    /// Whether it runs.
-    pub is_active: bool,
-}
-
-/// Checks `draft` as a whole (see the module's documentation) and makes it `user`'s [`NewBot`],
-/// with the strategy's parameters stored in full (defaults filled in), so that later changes to
-/// the defaults do not change an existing bot. A failure is a 422 [`ApiError`] naming the field;
-/// it is public so that the CLI checks bots exactly as the API does.
-pub fn check_bot(config: &ApiConfig, user: UserId, draft: Draft) -> Result<NewBot, ApiError> {
-    let name_chars = draft.name.chars().count();
-    if !(1..=BOT_NAME_MAX_CHARS).contains(&name_chars) || draft.name.trim().is_empty() {
-        return Err(ApiError::invalid_value(
-            "name",
-            format!("must be 1 to {BOT_NAME_MAX_CHARS} characters, not only spaces"),
-        ));
-    }
-    if draft.name.chars().any(char::is_control) {
-        return Err(ApiError::invalid_value(
-            "name",
-            "must not contain control characters",
-        ));
-    }
-    let rules = config.symbols.get(&draft.symbol).ok_or_else(|| {
-        ApiError::invalid_value(
-            "symbol",
-            format!(
-                "{:?} is not listed by the exchange; listed: {}",
-                draft.symbol,
-                config.symbols.names().collect::<Vec<_>>().join(", ")
+/// `draft` checked against the venues this server trades, as `user`'s new bot.
+async fn checked(state: &ApiState, user: UserId, draft: BotDraft) -> Result<NewBot, ApiError> {
+    check_bot(&state.catalogs, user, draft)
+        .await
+        .map_err(|error| match error {
+            BotRuleError::Invalid(invalid) => invalid.into(),
+            BotRuleError::ListingUnavailable(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "exchange_unavailable",
+                error.to_string(),
             ),
-        )
-    })?;
-    if !rules.allows_market_orders() {
-        return Err(ApiError::invalid_value(
-            "symbol",
-            format!("{} does not take MARKET orders now", draft.symbol),
-        ));
-    }
-    Interval::from_str(&draft.interval)
-        .map_err(|error| ApiError::invalid_value("interval", error.to_string()))?;
-    let params_text = match &draft.strategy_params {
-        None => String::new(),
-        Some(params @ Value::Object(_)) => params.to_string(),
-        Some(_) => {
-            return Err(ApiError::invalid_value(
-                "strategy_params",
-                "must be an object such as {\"fast\": 12, \"slow\": 26}",
-            ));
-        }
-    };
-    build_strategy(&draft.strategy, &params_text).map_err(strategy_error)?;
-    // build_strategy accepts no strategy but ema_rsi_cross, so these are its parameters.
-    let strategy_params =
-        ema_rsi_cross_json(&ema_rsi_cross_params(&params_text).map_err(strategy_error)?);
-    let quote_per_buy = Decimal::from_str(&draft.quote_per_buy)
-        .ok()
-        .filter(|amount| *amount > Decimal::ZERO)
-        .ok_or_else(|| {
-            ApiError::invalid_value(
-                "quote_per_buy",
-                format!(
-                    "must be a positive decimal string such as \"25.5\", got {:?}",
-                    draft.quote_per_buy
-                ),
-            )
-        })?;
-    if let Some(minimum) = min_notional(rules)
-        && quote_per_buy < minimum
-    {
-        return Err(ApiError::invalid_value(
-            "quote_per_buy",
-            format!(
-                "{quote_per_buy} is below {}'s minimum order of {minimum} {}",
-                draft.symbol, rules.quote_asset
-            ),
-        ));
-    }
-    let mode = Mode::from_str(&draft.mode)
-        .map_err(|error| ApiError::invalid_value("mode", error.to_string()))?;
-    Ok(NewBot {
-        user_id: user,
-        name: draft.name,
-        symbol: draft.symbol,
-        interval: draft.interval,
-        strategy: draft.strategy,
-        strategy_params,
-        quote_per_buy: quote_per_buy.normalize(),
-        mode,
-        is_active: draft.is_active,
-    })
-}
-
-/// The smallest quote amount a MARKET BUY of `rules`' symbol may spend: the larger of the
-/// MIN_NOTIONAL and NOTIONAL minimums that apply to MARKET orders, if any does.
-fn min_notional(rules: &SymbolRules) -> Option<Decimal> {
-    let min_notional = rules
-        .min_notional
-        .filter(|filter| filter.apply_to_market)
-        .map(|filter| filter.min_notional);
-    let notional = rules
-        .notional
-        .filter(|filter| filter.apply_min_to_market)
-        .map(|filter| filter.min_notional);
-    min_notional.into_iter().chain(notional).max()
-}
-
-/// A strategy the engine cannot build, as a 422 on the field at fault.
-fn strategy_error(error: StrategySpecError) -> ApiError {
-    let field = match error {
-        StrategySpecError::UnknownStrategy(_) => "strategy",
-        StrategySpecError::Malformed(_) | StrategySpecError::Invalid(_) => "strategy_params",
-    };
-    ApiError::invalid_value(field, error.to_string())
+        })
 }
 
 /// A bot name taken by another of the user's bots.
@@ -455,7 +280,8 @@ async fn body(state: &ApiState, bot: BotConfig) -> Result<BotBody, ApiError> {
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
         (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
         (status = 409, description = "`conflict` on `name`: the caller has a bot of this name", body = ErrorBody),
-        (status = 422, description = "`unknown_field`, `missing_field`, `invalid_type`, or `invalid_value` naming the field at fault (name, unknown symbol, interval, strategy, strategy_params, quote_per_buy below the minimum, mode)", body = ErrorBody),
+        (status = 422, description = "`unknown_field`, `missing_field`, `invalid_type`, or `invalid_value` naming the field at fault (name, mode on a venue this server does not trade, a symbol the venue does not list, interval, strategy, strategy_params, quote_per_buy below the minimum)", body = ErrorBody),
+        (status = 503, description = "`exchange_unavailable`: the venue's list of symbols could not be read to check the bot", body = ErrorBody),
     ),
 )]
 pub(crate) async fn create_bot(
@@ -463,10 +289,10 @@ pub(crate) async fn create_bot(
     caller: AuthUser,
     Json(request): Json<CreateBotRequest>,
 ) -> Result<(StatusCode, Json<BotBody>), ApiError> {
-    let bot = check_bot(
-        &state.config,
+    let bot = checked(
+        &state,
         caller.user.id,
-        Draft {
+        BotDraft {
             name: request.name,
             symbol: request.symbol,
             interval: request.interval,
@@ -476,7 +302,8 @@ pub(crate) async fn create_bot(
             mode: request.mode,
             is_active: request.is_active.unwrap_or(true),
         },
-    )?;
+    )
+    .await?;
     let created = state
         .store
         .create_bot(&bot, now_ms())
@@ -566,7 +393,8 @@ pub(crate) async fn get_bot(
         (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
         (status = 404, description = "`not_found`: the caller has no such bot", body = ErrorBody),
         (status = 409, description = "`conflict`: the name is taken, the bot has orders and the change moves its symbol or mode, or the bot changed while the request ran (read it again)", body = ErrorBody),
-        (status = 422, description = "`unknown_field`, `missing_field`, `invalid_type`, or `invalid_value` naming the field at fault (name, unknown symbol, interval, strategy, strategy_params, quote_per_buy below the minimum, mode)", body = ErrorBody),
+        (status = 422, description = "`unknown_field`, `missing_field`, `invalid_type`, or `invalid_value` naming the field at fault (name, mode on a venue this server does not trade, a symbol the venue does not list, interval, strategy, strategy_params, quote_per_buy below the minimum)", body = ErrorBody),
+        (status = 503, description = "`exchange_unavailable`: the venue's list of symbols could not be read to check the bot", body = ErrorBody),
     ),
 )]
 pub(crate) async fn patch_bot(
@@ -605,7 +433,7 @@ pub(crate) async fn patch_bot(
             })?,
         )
     };
-    let draft = Draft {
+    let draft = BotDraft {
         name: patch.name.unwrap_or(current.name),
         symbol: patch.symbol.unwrap_or(current.symbol),
         interval: patch.interval.unwrap_or(current.interval),
@@ -619,7 +447,7 @@ pub(crate) async fn patch_bot(
             .unwrap_or_else(|| current.mode.as_str().to_owned()),
         is_active: patch.is_active.unwrap_or(current.is_active),
     };
-    let bot = check_bot(&state.config, user, draft)?;
+    let bot = checked(&state, user, draft).await?;
     let read_at_ms = current.updated_at_ms;
     let updated = state
         .store

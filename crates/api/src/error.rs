@@ -112,6 +112,13 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+impl From<accounts::InvalidField> for ApiError {
+    /// A value that breaks one of the account or bot rules: 422 naming its field.
+    fn from(invalid: accounts::InvalidField) -> Self {
+        ApiError::invalid_value(invalid.field, invalid.message)
+    }
+}
+
 impl From<store::StoreError> for ApiError {
     /// A store failure the handler did not map to something more precise is the server's fault.
     fn from(error: store::StoreError) -> Self {

@@ -1,15 +1,18 @@
-//! spotbot's HTTP API: health and readiness, accounts (register, login, logout, `me`) with
+//! spotbot's HTTP API: health and readiness, users (register, login, logout, `me`) with
 //! argon2id password hashes, expiring and revocable bearer tokens, and failed-login limits per
-//! account and per IP; each user's exchange keys (encrypted at rest), bots, trades, positions and
-//! performance, every query scoped to the caller (another user's resource is a 404). Everything
-//! speaks JSON, errors included (`{code, message, field}`, see [`ApiError`]).
+//! account and per IP; each user's exchange keys per venue (verified with the exchange, encrypted
+//! at rest) and their own exchange accounts, bots, trades, positions and performance, every query
+//! scoped to the caller (another user's resource is a 404). Everything speaks JSON, errors
+//! included (`{code, message, field}`, see [`ApiError`]).
 //!
-//! [`router`] builds the routes on an [`ApiState`]; [`serve`] runs them on a listener with the
-//! client addresses the login limits need:
+//! The rules, the vault and the exchange accounts are the `accounts` crate's, shared with the
+//! engine and the command line; this crate words them for HTTP. [`router`] builds the routes on
+//! an [`ApiState`]; [`serve`] runs them on a listener with the client addresses the login limits
+//! need:
 //!
 //! ```no_run
-//! # async fn demo(store: store::Store) -> std::io::Result<()> {
-//! let state = api::ApiState::new(store, api::ApiConfig::default());
+//! # async fn demo(store: store::Store, accounts: std::sync::Arc<accounts::AccountClients>) -> std::io::Result<()> {
+//! let state = api::ApiState::new(store, accounts, api::ApiConfig::default());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! api::serve(listener, state, std::future::pending()).await
 //! # }
@@ -23,13 +26,15 @@
 //! | `POST /api/v1/auth/login` | 200 [`LoginResponse`] from a [`LoginRequest`] |
 //! | `POST /api/v1/auth/logout` | 204, revoking the bearer token |
 //! | `GET /api/v1/me` | 200 [`UserBody`] of the bearer token's user |
-//! | `PUT`/`GET`/`DELETE /api/v1/credentials` | the caller's exchange keys, the secret encrypted ([`vault`]) and never returned |
+//! | `PUT`/`GET`/`DELETE /api/v1/credentials/{venue}` | the caller's exchange key for `testnet` or `live`, verified before it is stored, the secret encrypted and never returned |
+//! | `GET /api/v1/account/{venue}`, `POST /api/v1/account/paper/reset` | the caller's own exchange account: balances; the paper account's reset |
 //! | `/api/v1/bots` (+ `/{id}`, `/{id}/start\|stop\|pause`) | the caller's bots ([`BotBody`]) |
 //! | `GET /api/v1/trades` (+ `.csv`) | the caller's trades: filters by bot, symbol, side and time, cursor pages |
 //! | `GET /api/v1/positions` | the caller's bots' positions |
 //! | `GET /api/v1/performance` (`?bot=ID`) | realised PnL, fees, win rate, trade counts, max drawdown |
 //! | `GET /api/v1/openapi.json` | 200: the OpenAPI 3 document of these routes, generated from the code ([`ApiDoc`]) |
 
+mod account;
 mod auth;
 mod bots;
 mod credentials;
@@ -37,33 +42,29 @@ mod error;
 mod json;
 mod limiter;
 mod openapi;
-pub mod password;
 mod routes;
 mod trades;
-pub mod validate;
-pub mod vault;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use accounts::{AccountClients, Catalogs, PasswordCost};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use store::Store;
 use tokio::net::TcpListener;
 
+pub use account::{AccountBody, BalanceBody, PaperResetBody};
 pub use auth::AuthUser;
-pub use bots::{
-    BOT_NAME_MAX_CHARS, BotBody, CreateBotRequest, KnownSymbols, PatchBotRequest, PositionBody,
-};
-pub use credentials::{CREDENTIAL_MAX_CHARS, CredentialsBody, PutCredentialsRequest};
+pub use bots::{BotBody, CreateBotRequest, PatchBotRequest, PositionBody};
+pub use credentials::{CredentialsBody, PutCredentialsRequest};
 pub use error::{ApiError, ErrorBody};
 pub use json::Json;
 pub use limiter::LoginLimits;
 pub use openapi::{ApiDoc, BEARER_SCHEME};
-pub use password::PasswordCost;
 pub use routes::{LoginRequest, LoginResponse, RegisterRequest, Status, UserBody};
 
 use limiter::LoginLimiter;
@@ -80,11 +81,6 @@ pub struct ApiConfig {
     pub login_limits: LoginLimits,
     /// The work each new password hash takes.
     pub password_cost: PasswordCost,
-    /// The key that encrypts users' exchange secrets; without one (the default) storing
-    /// credentials answers 503. `spotbot run` always sets it (see [`vault::MasterKey::load`]).
-    pub master_key: Option<vault::MasterKey>,
-    /// The symbols bots may trade, with their rules (default: the simulator's listings).
-    pub symbols: KnownSymbols,
 }
 
 impl Default for ApiConfig {
@@ -93,17 +89,17 @@ impl Default for ApiConfig {
             session_ttl: Duration::from_secs(24 * 60 * 60),
             login_limits: LoginLimits::default(),
             password_cost: PasswordCost::default(),
-            master_key: None,
-            symbols: KnownSymbols::default(),
         }
     }
 }
 
-/// What the handlers share: the store, the configuration and the failed-login counts. Cheap to
-/// clone.
+/// What the handlers share: the store, the users' exchange accounts and the venues' listings,
+/// the configuration and the failed-login counts. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ApiState {
     store: Store,
+    accounts: Arc<AccountClients>,
+    catalogs: Catalogs,
     config: ApiConfig,
     limiter: Arc<LoginLimiter>,
     /// The hash that logins of unknown users are checked against, made on first need.
@@ -111,10 +107,14 @@ pub struct ApiState {
 }
 
 impl ApiState {
-    /// The state of an API on `store` configured by `config`.
-    pub fn new(store: Store, config: ApiConfig) -> Self {
+    /// The state of an API on `store`, trading on the venues of `accounts`, configured by
+    /// `config`. Share `accounts` with the engine of the same process, so that a key replaced
+    /// here is dropped from the engine's cache at once.
+    pub fn new(store: Store, accounts: Arc<AccountClients>, config: ApiConfig) -> Self {
         ApiState {
             store,
+            catalogs: accounts.venues().catalogs(),
+            accounts,
             limiter: Arc::new(LoginLimiter::new(config.login_limits)),
             config,
             dummy_hash: Arc::default(),
@@ -139,6 +139,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/me", get(routes::me))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
         .merge(credentials::routes())
+        .merge(account::routes())
         .merge(bots::routes())
         .merge(trades::routes())
         .fallback(routes::not_found)
@@ -162,11 +163,4 @@ pub async fn serve(
     .await
 }
 
-/// The wall clock in ms since the epoch (0 before 1970, which no real clock shows).
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-        })
-}
+use accounts::wall_now_ms as now_ms;

@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::ErrorBody;
 use crate::json::Json;
-use crate::{bots, credentials, routes, trades};
+use crate::{account, bots, credentials, routes, trades};
 
 /// The name of the bearer security scheme that authenticated operations require.
 pub const BEARER_SCHEME: &str = "bearer";
@@ -26,8 +26,8 @@ const NO_DATABASE: &[&str] = &["/health", "/api/v1/openapi.json"];
 #[openapi(
     info(
         title = "spotbot API",
-        description = "spotbot's HTTP API: accounts and bearer sessions, exchange credentials, \
-            bots, trades, positions and performance, each scoped to the caller. Every error is a \
+        description = "spotbot's HTTP API: users and bearer sessions, exchange keys and accounts \
+            per venue, bots, trades, positions and performance, each scoped to the caller. Every error is a \
             JSON `ErrorBody` `{code, message, field}`; decimals are JSON strings."
     ),
     paths(
@@ -41,6 +41,8 @@ const NO_DATABASE: &[&str] = &["/health", "/api/v1/openapi.json"];
         credentials::put_credentials,
         credentials::get_credentials,
         credentials::delete_credentials,
+        account::get_account,
+        account::reset_paper,
         bots::create_bot,
         bots::list_bots,
         bots::get_bot,
@@ -60,7 +62,8 @@ const NO_DATABASE: &[&str] = &["/health", "/api/v1/openapi.json"];
         (name = "health", description = "Liveness and readiness"),
         (name = "meta", description = "This document"),
         (name = "auth", description = "Registration, login, logout and the caller"),
-        (name = "credentials", description = "The caller's exchange keys (the secret is never returned)"),
+        (name = "credentials", description = "The caller's exchange keys per venue, verified with the exchange before they are stored (the secret is never returned)"),
+        (name = "account", description = "The caller's own exchange accounts: balances, and the paper account's reset"),
         (name = "bots", description = "The caller's bots"),
         (name = "trades", description = "The caller's trades, positions and performance"),
     )

@@ -12,8 +12,9 @@ use utoipa::ToSchema;
 use crate::auth::{AuthUser, ClientIp, new_token, token_hash};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::Json;
-use crate::password::{hash_password, verify_password};
-use crate::{ApiState, now_ms, validate};
+use crate::{ApiState, now_ms};
+use accounts::password::{hash_password, verify_password};
+use accounts::rules as validate;
 
 /// How long a session's record is kept after it expired (30 days): who logged in when, for an
 /// operator looking back, without keeping every login ever made.
@@ -133,7 +134,7 @@ impl From<User> for UserBody {
 /// Runs CPU-heavy password work on the blocking pool, so that it does not stall the requests
 /// sharing this worker thread.
 async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, crate::password::PasswordError> + Send + 'static,
+    work: impl FnOnce() -> Result<T, accounts::password::PasswordError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work)
         .await
@@ -202,7 +203,7 @@ pub(crate) async fn register(
     Json(request): Json<RegisterRequest>,
 ) -> Result<(StatusCode, Json<UserBody>), ApiError> {
     validate::account(&request.email, &request.username, &request.password)
-        .map_err(|invalid| ApiError::invalid_value(invalid.field, invalid.message))?;
+        .map_err(ApiError::from)?;
     let cost = state.config.password_cost;
     let password = request.password;
     let password_hash = blocking(move || hash_password(&password, cost)).await?;

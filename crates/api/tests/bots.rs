@@ -1,10 +1,9 @@
-//! Exchange credentials and bots over real HTTP, on SQLite and PostgreSQL: happy paths, the
-//! validation of every field, what is stored (ciphertext, never the secret), run-state changes as
-//! the engine sees them, and isolation: another user's bot or credentials are a 404 for every
-//! route and verb, and a missing or bad token is a 401.
+//! Bots over real HTTP, on SQLite and PostgreSQL: happy paths, the validation of every field
+//! (against the venue's own listing), run-state changes as the engine sees them, and isolation:
+//! another user's bot or key is a 404 for every route and verb, and a missing or bad token is a
+//! 401.
 
 use api::ApiConfig;
-use api::vault::MasterKey;
 use reqwest::{Method, StatusCode};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -14,20 +13,10 @@ mod common;
 
 use common::{Server, assert_error_code};
 
-/// The master key of the tests.
-fn master_key() -> MasterKey {
-    MasterKey::from_bytes([42; 32])
-}
-
-/// Cheap password hashes and [`master_key`].
+/// Cheap password hashes.
 fn config() -> ApiConfig {
-    ApiConfig {
-        master_key: Some(master_key()),
-        ..common::config()
-    }
+    common::config()
 }
-
-const SECRET: &str = "s3cr3tS3CR3Ts3cr3tS3CR3Ts3cr3tS3CR3Ts3cr3tS3CR3Ts3cr3tS3CR3Tabcd";
 
 impl Server {
     /// Registers `username` and logs in: their token and user id.
@@ -75,66 +64,6 @@ fn with(mut body: Value, field: &str, value: Value) -> Value {
 }
 
 store::backend_tests! {
-    async fn credentials_are_stored_encrypted_and_never_returned(store: Store) {
-        let server = Server::start(&store, config()).await;
-        let (token, user) = server.user("alice").await;
-        let path = "/api/v1/credentials";
-        let none = server.send(Method::GET, path, None, Some(&token)).await;
-        assert_error_code(&none, StatusCode::NOT_FOUND, "not_found", None);
-
-        let put = |key: &str, secret: &str| json!({"api_key": key, "api_secret": secret});
-        let created = server.send(Method::PUT, path, Some(put("key-1", SECRET)), Some(&token)).await;
-        assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
-        assert_eq!(created.body["api_key"], "key-1");
-        assert_eq!(created.body.as_object().unwrap().len(), 2, "no secret: {:?}", created.body);
-        let replaced = server.send(Method::PUT, path, Some(put("key-2", SECRET)), Some(&token)).await;
-        assert_eq!(replaced.status, StatusCode::OK, "{replaced:?}");
-        let shown = server.send(Method::GET, path, None, Some(&token)).await;
-        assert_eq!((shown.status, &shown.body), (StatusCode::OK, &replaced.body));
-        assert!(!shown.body.to_string().contains(SECRET));
-
-        // The database holds ciphertext that only this key, for this user, opens.
-        let stored: Vec<u8> = sqlx::query_scalar("SELECT secret_ciphertext FROM exchange_credentials")
-            .fetch_one(store.raw_pool())
-            .await
-            .unwrap();
-        assert!(!stored.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()));
-        assert!(!String::from_utf8_lossy(&stored).contains(&SECRET[..16]));
-        assert_eq!(master_key().decrypt(user, &stored).unwrap(), SECRET.as_bytes());
-        assert!(master_key().decrypt(UserId(user.0 + 1), &stored).is_err());
-
-        for (body, code, field) in [
-            (json!({"api_key": "k"}), "missing_field", "api_secret"),
-            (json!({"api_key": "", "api_secret": "s"}), "invalid_value", "api_key"),
-            (json!({"api_key": "k", "api_secret": "a b"}), "invalid_value", "api_secret"),
-            (json!({"api_key": "k", "api_secret": "x".repeat(257)}), "invalid_value", "api_secret"),
-            (json!({"api_key": "k", "api_secret": "s", "x": 1}), "unknown_field", "x"),
-            (json!({"api_key": 5, "api_secret": "s"}), "invalid_type", "api_key"),
-        ] {
-            let answer = server.send(Method::PUT, path, Some(body.clone()), Some(&token)).await;
-            assert_error_code(&answer, StatusCode::UNPROCESSABLE_ENTITY, code, Some(field));
-            assert!(!answer.body.to_string().contains("a b"), "{answer:?}");
-        }
-
-        let deleted = server.send(Method::DELETE, path, None, Some(&token)).await;
-        assert_eq!((deleted.status, deleted.body), (StatusCode::NO_CONTENT, Value::Null));
-        let gone = server.send(Method::GET, path, None, Some(&token)).await;
-        assert_error_code(&gone, StatusCode::NOT_FOUND, "not_found", None);
-        let again = server.send(Method::DELETE, path, None, Some(&token)).await;
-        assert_error_code(&again, StatusCode::NOT_FOUND, "not_found", None);
-        server.stop().await;
-    }
-
-    async fn without_a_master_key_credentials_cannot_be_stored(store: Store) {
-        let server = Server::start(&store, ApiConfig { master_key: None, ..config() }).await;
-        let (token, _) = server.user("alice").await;
-        let answer = server
-            .send(Method::PUT, "/api/v1/credentials", Some(json!({"api_key": "k", "api_secret": "s"})), Some(&token))
-            .await;
-        assert_error_code(&answer, StatusCode::SERVICE_UNAVAILABLE, "credentials_unavailable", None);
-        server.stop().await;
-    }
-
     async fn a_bot_is_created_listed_changed_controlled_and_deleted(store: Store) {
         let server = Server::start(&store, config()).await;
         let (token, _) = server.user("alice").await;
@@ -290,6 +219,7 @@ store::backend_tests! {
             ("quote_per_buy", json!("4.99"), "invalid_value"),
             ("quote_per_buy", json!(25), "invalid_type"),
             ("mode", json!("demo"), "invalid_value"),
+            ("mode", json!("live"), "invalid_value"),
             ("is_active", json!("yes"), "invalid_type"),
             ("symbol", Value::Null, "missing_field"),
         ];
@@ -322,8 +252,10 @@ store::backend_tests! {
         let (bob, _) = server.user("bobby").await;
         let alices = server.bot(&alice, "mine").await;
         let bobs = server.bot(&bob, "mine").await;
-        let put = json!({"api_key": "alice-key", "api_secret": SECRET});
-        server.send(Method::PUT, "/api/v1/credentials", Some(put.clone()), Some(&alice)).await;
+        let account = server.open_testnet_account(1_000);
+        let put = json!({"api_key": account.api_key, "api_secret": account.secret});
+        let stored = server.send(Method::PUT, "/api/v1/credentials/testnet", Some(put.clone()), Some(&alice)).await;
+        assert_eq!(stored.status, StatusCode::CREATED, "{stored:?}");
         let before = server.send(Method::GET, &format!("/api/v1/bots/{alices}"), None, Some(&alice)).await;
 
         // Each user tries every bot route on the other's bot.
@@ -348,21 +280,25 @@ store::backend_tests! {
         let after = server.send(Method::GET, &format!("/api/v1/bots/{alices}"), None, Some(&alice)).await;
         assert_eq!(after.body, before.body, "untouched by bob");
 
-        // Credentials are per caller: bob sees and deletes none of alice's.
-        let bobs_view = server.send(Method::GET, "/api/v1/credentials", None, Some(&bob)).await;
+        // Keys and accounts are per caller: bob sees, uses and deletes none of alice's.
+        let bobs_view = server.send(Method::GET, "/api/v1/credentials/testnet", None, Some(&bob)).await;
         assert_error_code(&bobs_view, StatusCode::NOT_FOUND, "not_found", None);
-        let bobs_delete = server.send(Method::DELETE, "/api/v1/credentials", None, Some(&bob)).await;
+        let bobs_account = server.send(Method::GET, "/api/v1/account/testnet", None, Some(&bob)).await;
+        assert_error_code(&bobs_account, StatusCode::NOT_FOUND, "not_found", None);
+        let bobs_delete = server.send(Method::DELETE, "/api/v1/credentials/testnet", None, Some(&bob)).await;
         assert_error_code(&bobs_delete, StatusCode::NOT_FOUND, "not_found", None);
-        let alices_view = server.send(Method::GET, "/api/v1/credentials", None, Some(&alice)).await;
-        assert_eq!(alices_view.body["api_key"], "alice-key");
+        let alices_view = server.send(Method::GET, "/api/v1/credentials/testnet", None, Some(&alice)).await;
+        assert_eq!(alices_view.body["api_key_prefix"], format!("{}…", &account.api_key[..8]));
 
         // No token, or a wrong one, is a 401 on every route, before anything else is looked at.
         let bot = format!("/api/v1/bots/{alices}");
         for token in [None, Some("not-a-token")] {
             for (method, path, body) in [
-                (Method::PUT, "/api/v1/credentials".to_owned(), Some(put.clone())),
-                (Method::GET, "/api/v1/credentials".to_owned(), None),
-                (Method::DELETE, "/api/v1/credentials".to_owned(), None),
+                (Method::PUT, "/api/v1/credentials/testnet".to_owned(), Some(put.clone())),
+                (Method::GET, "/api/v1/credentials/testnet".to_owned(), None),
+                (Method::DELETE, "/api/v1/credentials/testnet".to_owned(), None),
+                (Method::GET, "/api/v1/account/paper".to_owned(), None),
+                (Method::POST, "/api/v1/account/paper/reset".to_owned(), None),
                 (Method::POST, "/api/v1/bots".to_owned(), Some(bot_body("x"))),
                 (Method::GET, "/api/v1/bots".to_owned(), None),
                 (Method::GET, bot.clone(), None),

@@ -388,7 +388,7 @@ async fn auth_failures_and_bad_input_answer_only_documented_statuses() {
     }
     // Every route but health, readiness, the document, register and login needs a token; every
     // body route refuses unknown fields.
-    assert_eq!(checked_401, 17);
+    assert_eq!(checked_401, 19);
     assert_eq!(checked_422, 5);
     server.stop().await;
 }
@@ -510,7 +510,7 @@ async fn the_fields_rules_are_in_the_document() {
         assert_eq!(properties["mode"]["pattern"], modes, "{schema}");
         assert_eq!(
             properties["strategy"]["pattern"],
-            format!("^{}$", engine::strategy_spec::EMA_RSI_CROSS),
+            format!("^{}$", strategy::spec::EMA_RSI_CROSS),
             "{schema}"
         );
     }
@@ -549,17 +549,23 @@ async fn the_fields_rules_are_in_the_document() {
     let put = server
         .send(
             Method::PUT,
-            "/api/v1/credentials",
+            "/api/v1/credentials/testnet",
             Some(key("ключ-1")),
             Some(&token),
         )
         .await;
-    // The test server has no master key: the key passed the checks when the answer is 503.
-    assert_eq!(put.status, StatusCode::SERVICE_UNAVAILABLE, "{put:?}");
+    // The key passed the server's checks when the exchange is what refused it.
+    common::assert_error(
+        &put,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_value",
+        Some("api_key"),
+    );
+    assert!(put.text.contains("exchange refused"), "{put:?}");
     let put = server
         .send(
             Method::PUT,
-            "/api/v1/credentials",
+            "/api/v1/credentials/testnet",
             Some(key("a\u{a0}b")),
             Some(&token),
         )
@@ -570,5 +576,6 @@ async fn the_fields_rules_are_in_the_document() {
         "invalid_value",
         Some("api_key"),
     );
+    assert!(put.text.contains("spaces"), "{put:?}");
     server.stop().await;
 }

@@ -1,7 +1,13 @@
-//! The HTTP side of the client: configuration, one pooled rustls connection pool per [`Client`]
-//! (clones share it), signing, the retry loop, server-time sync (or the exchange's own clock,
-//! when a [`ServerClock`] is configured), and the market-data and account calls. Order calls are
-//! in `orders.rs`.
+//! The HTTP side of the client: configuration, signing, the retry loop, server-time sync (or the
+//! exchange's own clock, when a [`ServerClock`] is configured), and the market-data calls. Order
+//! calls are in `orders.rs`, account calls in `account.rs`, the whole listing in `listing.rs`.
+//!
+//! A [`Client`] is one account on one venue (an exchange base URL). What belongs to the venue is
+//! built once by [`Client::new`] and shared by every clone and by every client derived with
+//! [`Client::with_account`]: the pooled rustls connections, the configuration, the server-time
+//! offset (and its one background refresh task), the symbol-rules cache and the IP's rate-limit
+//! budget. What belongs to the account is its own: the credentials and the order budget (see
+//! `rate_limit.rs`).
 
 use std::collections::HashMap;
 use std::error::Error as _;
@@ -11,7 +17,6 @@ use std::time::{Duration, Instant};
 use market::{Candle, Interval, Price, Symbol, SymbolRules};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
-use rust_decimal::Decimal;
 use serde_json::Value;
 
 use crate::credentials::Credentials;
@@ -19,7 +24,9 @@ use crate::error::{
     BinanceError, ErrorClass, ErrorKind, ExchangeRefusal, RequestKind, TransportFailure,
     TransportStage,
 };
-use crate::rate_limit::{Budget, Cost, RateLimitSettings, budget_for};
+use crate::rate_limit::{
+    Budget, Cost, RateLimitSettings, Throttle, Usage, VenueBudget, venue_budget,
+};
 use crate::retry::RetryPolicy;
 use crate::server_clock::ServerClock;
 use crate::time_sync::{ClockOffset, local_now_ms};
@@ -44,8 +51,8 @@ const FULL_SYNC_SAMPLES: usize = 3;
 const ERROR_BODY_EXCERPT_CHARS: usize = 200;
 /// The header carrying the API key.
 const API_KEY_HEADER: &str = "X-MBX-APIKEY";
-/// The prefix of the used-weight headers (lower case, as `HeaderMap` stores names).
-const USED_WEIGHT_HEADER_PREFIX: &str = "x-mbx-used-weight-";
+/// Binance's "too many new orders": a 429 counted against the account, not the IP.
+const TOO_MANY_ORDERS_CODE: i64 = -1015;
 /// The shortest period of the background time refresh.
 const MIN_TIME_REFRESH: Duration = Duration::from_secs(1);
 
@@ -59,7 +66,8 @@ pub struct ClientConfig {
     /// [`BINANCE_LIVE_STREAM_URL`], [`BINANCE_SPOT_TESTNET_STREAM_URL`] or a simulator's
     /// `ws://127.0.0.1:<port>`.
     pub stream_url: String,
-    /// The key pair for SIGNED endpoints; `None` for market data only.
+    /// The key pair for SIGNED endpoints; `None` for market data only. [`Client::new`] takes
+    /// them out of the configuration it shares: a client's own are [`Client::credentials`].
     pub credentials: Option<Credentials>,
     /// The longest wait for a connection.
     pub connect_timeout: Duration,
@@ -75,7 +83,8 @@ pub struct ClientConfig {
     pub time_refresh: Duration,
     /// How many server-time samples the median is taken over.
     pub time_samples: usize,
-    /// Head-room and waits of the rate-limit budget shared by every client of `base_url`.
+    /// Head-room and waits of the rate-limit budgets: the IP's, shared by every client of
+    /// `base_url`, and each account's order budget.
     pub rate_limit: RateLimitSettings,
     /// The exchange's own clock, when the process can read it (an in-process simulator); `None`
     /// to estimate it from `GET /api/v3/time` samples. See
@@ -150,17 +159,6 @@ pub enum ConfigError {
     Http(String),
 }
 
-/// A free and a locked amount of one asset.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Balance {
-    /// The asset, e.g. `USDT`.
-    pub asset: String,
-    /// Available.
-    pub free: Decimal,
-    /// Held by open orders.
-    pub locked: Decimal,
-}
-
 /// Whether an endpoint needs a signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Security {
@@ -224,34 +222,53 @@ struct CachedRules {
     fetched: Instant,
 }
 
+/// What every client of one venue shares: built by [`Client::new`], kept by its clones and by
+/// the clients derived with [`Client::with_account`].
 #[derive(Debug)]
-struct Inner {
+struct Venue {
     http: reqwest::Client,
+    /// The configuration, without credentials (each account brings its own).
     config: ClientConfig,
     clock: Mutex<ClockOffset>,
     /// Held while server-time samples are taken, so that concurrent requests take them once.
     syncing: tokio::sync::Mutex<()>,
     rules: Mutex<HashMap<Symbol, CachedRules>>,
-    budget: Arc<Budget>,
+    /// The rate-limit budgets of `config.base_url`, shared process-wide.
+    budget: Arc<VenueBudget>,
 }
 
-/// An async Binance spot client. Cheap to clone: clones share the connection pool, the
-/// server-time offset and the rules cache; every client of the same base URL in the process
-/// shares one rate-limit budget (see [`RateLimitSettings`]).
+/// One exchange account on a venue.
+#[derive(Debug)]
+struct TradingAccount {
+    credentials: Credentials,
+    /// The account's `ORDERS` windows, shared by every client of its API key.
+    orders: Arc<Budget>,
+}
+
+/// An async Binance spot client for one account on one venue. Cheap to clone.
 ///
-/// The server-time offset is refreshed by a background task every
-/// [`time_refresh`](ClientConfig::time_refresh) (at least 1 s) when the client is built inside a
-/// Tokio runtime; the task ends once every clone is dropped. Outside a runtime (and whenever the
-/// task's sample failed) the offset is refreshed on age, by the next request that needs it. With
-/// a [`ServerClock`] there is no offset: no task, no samples.
+/// Clones, and the clients for other accounts derived with [`with_account`](Self::with_account),
+/// share the venue: the connection pool, the configuration, the server-time offset, the
+/// symbol-rules cache and the IP's rate-limit budget (which every client of the same base URL in
+/// the process shares, see [`RateLimitSettings`]). Each account keeps its own credentials and its
+/// own order budget, since Binance counts orders per account.
+///
+/// The server-time offset is refreshed by one background task per venue, every
+/// [`time_refresh`](ClientConfig::time_refresh) (at least 1 s), when the client is built inside a
+/// Tokio runtime; the task ends once every client of the venue is dropped. Outside a runtime
+/// (and whenever the task's sample failed) the offset is refreshed on age, by the next request
+/// that needs it. With a [`ServerClock`] there is no offset: no task, no samples.
 #[derive(Debug, Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
+    venue: Arc<Venue>,
+    /// `None` for a client without credentials (market data only).
+    account: Option<Arc<TradingAccount>>,
 }
 
 impl Client {
-    /// A client for `config`.
-    pub fn new(config: ClientConfig) -> Result<Client, ConfigError> {
+    /// A client for `config`: a new venue (sharing the IP's rate-limit budget with every other
+    /// client of its base URL in the process) and, with credentials, its account.
+    pub fn new(mut config: ClientConfig) -> Result<Client, ConfigError> {
         if config.recv_window.is_zero() || config.recv_window > MAX_RECV_WINDOW {
             return Err(ConfigError::RecvWindow(config.recv_window));
         }
@@ -270,25 +287,59 @@ impl Client {
             .read_timeout(config.read_timeout)
             .build()
             .map_err(|err| ConfigError::Http(error_chain(&err)))?;
-        let inner = Arc::new(Inner {
+        let credentials = config.credentials.take();
+        let venue = Arc::new(Venue {
             http,
             clock: Mutex::new(ClockOffset::new(config.time_samples)),
             syncing: tokio::sync::Mutex::new(()),
             rules: Mutex::new(HashMap::new()),
-            budget: budget_for(&config.base_url),
+            budget: venue_budget(&config.base_url),
             config,
         });
-        if inner.config.server_clock.is_none()
+        if venue.config.server_clock.is_none()
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
-            runtime.spawn(refresh_time(Arc::downgrade(&inner)));
+            runtime.spawn(refresh_time(Arc::downgrade(&venue)));
         }
-        Ok(Client { inner })
+        let venue_client = Client {
+            venue,
+            account: None,
+        };
+        Ok(match credentials {
+            Some(credentials) => venue_client.with_account(credentials),
+            None => venue_client,
+        })
     }
 
-    /// The configuration in force.
+    /// A client for another account on the same venue: it shares this client's connection pool,
+    /// configuration, server-time offset (and background refresh), symbol-rules cache and IP
+    /// rate-limit budget, and signs with `credentials`, counting its new orders in the order
+    /// budget of their API key (shared with every other client of that key in the process).
+    pub fn with_account(&self, credentials: Credentials) -> Client {
+        let orders = self.venue.budget.account(
+            credentials.api_key(),
+            self.estimated_server_now_ms(),
+            &self.venue.config.rate_limit,
+        );
+        Client {
+            venue: self.venue.clone(),
+            account: Some(Arc::new(TradingAccount {
+                credentials,
+                orders,
+            })),
+        }
+    }
+
+    /// The venue's configuration, shared by every client derived from the same
+    /// [`Client::new`]. Its `credentials` are always `None`: this client's are
+    /// [`credentials`](Self::credentials).
     pub fn config(&self) -> &ClientConfig {
-        &self.inner.config
+        &self.venue.config
+    }
+
+    /// The account this client signs for; `None` for a market-data-only client.
+    pub fn credentials(&self) -> Option<&Credentials> {
+        self.account.as_ref().map(|account| &account.credentials)
     }
 
     /// The exchange's time, ms (`GET /api/v3/time`).
@@ -307,25 +358,25 @@ impl Client {
     /// The median server-time offset known now (server minus local clock, ms), without taking a
     /// sample; `None` before the first, and always with a [`ServerClock`] (nothing is sampled).
     pub fn clock_offset_ms(&self) -> Option<i64> {
-        lock(&self.inner.clock).median_ms()
+        lock(&self.venue.clock).median_ms()
     }
 
     /// Resamples the server-time offset from scratch (as done after -1021). Does nothing with a
     /// [`ServerClock`]: there is no offset to resample.
     pub async fn resync_clock(&self) -> Result<(), BinanceError> {
-        if self.inner.config.server_clock.is_some() {
+        if self.venue.config.server_clock.is_some() {
             return Ok(());
         }
-        let _syncing = self.inner.syncing.lock().await;
-        lock(&self.inner.clock).clear();
+        let _syncing = self.venue.syncing.lock().await;
+        lock(&self.venue.clock).clear();
         self.sample_server_time(FULL_SYNC_SAMPLES).await
     }
 
     /// The symbol's trading rules from `exchangeInfo`, cached for
     /// [`rules_ttl`](ClientConfig::rules_ttl). An unknown symbol is the exchange's -1121.
     pub async fn symbol_rules(&self, symbol: &Symbol) -> Result<Arc<SymbolRules>, BinanceError> {
-        let ttl = self.inner.config.rules_ttl;
-        if let Some(cached) = lock(&self.inner.rules).get(symbol)
+        let ttl = self.venue.config.rules_ttl;
+        if let Some(cached) = lock(&self.venue.rules).get(symbol)
             && cached.fetched.elapsed() < ttl
         {
             return Ok(cached.rules.clone());
@@ -333,22 +384,33 @@ impl Client {
         let body = self
             .call(&EXCHANGE_INFO, vec![("symbol", symbol.to_string())])
             .await?;
-        self.inner.budget.install_limits(
-            &body,
-            self.estimated_server_now_ms(),
-            &self.inner.config.rate_limit,
-        );
+        self.install_rate_limits(&body);
         let rules = SymbolRules::from_exchange_info(&body, symbol)
             .map(Arc::new)
             .map_err(|err| malformed(&EXCHANGE_INFO, err.to_string()))?;
-        lock(&self.inner.rules).insert(
-            symbol.clone(),
+        self.cache_rules(rules.clone());
+        Ok(rules)
+    }
+
+    /// Keeps `rules` in the venue's cache for [`rules_ttl`](ClientConfig::rules_ttl).
+    pub(crate) fn cache_rules(&self, rules: Arc<SymbolRules>) {
+        lock(&self.venue.rules).insert(
+            rules.symbol.clone(),
             CachedRules {
-                rules: rules.clone(),
+                rules,
                 fetched: Instant::now(),
             },
         );
-        Ok(rules)
+    }
+
+    /// Installs the `rateLimits` of an `exchangeInfo` answer into the venue's budgets; `false`
+    /// when it carries none that can be read.
+    pub(crate) fn install_rate_limits(&self, exchange_info: &Value) -> bool {
+        self.venue.budget.install_limits(
+            exchange_info,
+            self.estimated_server_now_ms(),
+            &self.venue.config.rate_limit,
+        )
     }
 
     /// The last traded price (`GET /api/v3/ticker/price`).
@@ -410,26 +472,6 @@ impl Client {
         Ok(candles)
     }
 
-    /// The account's balances (`GET /api/v3/account`), every asset listed.
-    pub async fn balances(&self) -> Result<Vec<Balance>, BinanceError> {
-        let body = self.call(&ACCOUNT, Vec::new()).await?;
-        read(&ACCOUNT, &body, |fields| {
-            fields
-                .array("balances")?
-                .iter()
-                .enumerate()
-                .map(|(index, entry)| {
-                    let balance = Fields::new(entry, format!("balances[{index}]"))?;
-                    Ok(Balance {
-                        asset: balance.str("asset")?.to_owned(),
-                        free: balance.decimal("free")?,
-                        locked: balance.decimal("locked")?,
-                    })
-                })
-                .collect()
-        })
-    }
-
     /// Sends a request to `endpoint`, retrying transient failures under the retry policy:
     /// backoff with full jitter, `Retry-After` honoured, and on -1021 one resync of the clock and
     /// one more try (with a [`ServerClock`], -1021 is returned at once: resyncing cannot fix
@@ -439,7 +481,7 @@ impl Client {
         endpoint: &Endpoint,
         params: Params,
     ) -> Result<Value, BinanceError> {
-        let policy = &self.inner.config.retry;
+        let policy = &self.venue.config.retry;
         let mut retry = 0;
         let mut resynced = false;
         loop {
@@ -450,7 +492,7 @@ impl Client {
             if error.code() == Some(-1021) && endpoint.security == Security::Signed {
                 // Our timestamp came from the exchange's clock itself, so resyncing would sign
                 // the same way again: the request really was too slow, or the clock is wrong.
-                if resynced || self.inner.config.server_clock.is_some() {
+                if resynced || self.venue.config.server_clock.is_some() {
                     return Err(error);
                 }
                 resynced = true;
@@ -480,9 +522,9 @@ impl Client {
         self.send(endpoint, params).await
     }
 
-    /// Reads `exchangeInfo.rateLimits` into the shared budget once per process and base URL.
+    /// Reads `exchangeInfo.rateLimits` into the shared budgets once per process and base URL.
     async fn load_rate_limits(&self) -> Result<(), BinanceError> {
-        let budget = &self.inner.budget;
+        let budget = &self.venue.budget;
         if budget.has_limits() {
             return Ok(());
         }
@@ -491,11 +533,7 @@ impl Client {
             return Ok(());
         }
         let body = self.execute(&EXCHANGE_INFO, "", None).await?;
-        if budget.install_limits(
-            &body,
-            self.estimated_server_now_ms(),
-            &self.inner.config.rate_limit,
-        ) {
+        if self.install_rate_limits(&body) {
             Ok(())
         } else {
             Err(malformed(
@@ -511,7 +549,7 @@ impl Client {
         let signing = match endpoint.security {
             Security::Public => None,
             Security::Signed => {
-                let credentials = self.inner.config.credentials.as_ref().ok_or_else(|| {
+                let credentials = self.credentials().ok_or_else(|| {
                     BinanceError::invalid_request(
                         endpoint.name,
                         "this endpoint is SIGNED and the client has no credentials",
@@ -520,7 +558,7 @@ impl Client {
                 let timestamp_ms = self.server_now_ms().await?;
                 Some(Signing {
                     credentials,
-                    recv_window_ms: self.inner.config.recv_window.as_millis(),
+                    recv_window_ms: self.venue.config.recv_window.as_millis(),
                     timestamp_ms,
                 })
             }
@@ -530,30 +568,36 @@ impl Client {
             .await
     }
 
-    /// Reserves the request's cost in the shared budget, sends `query` to `endpoint` and reads
-    /// the answer: JSON on success, a refusal otherwise.
+    /// Reserves the request's cost in the IP budget (and a new order's in the account's order
+    /// budget), sends `query` to `endpoint` and reads the answer: JSON on success, a refusal
+    /// otherwise. The reservation ends once the body is read, since a 429's code says whose
+    /// budget it throttles.
     pub(crate) async fn execute(
         &self,
         endpoint: &Endpoint,
         query: &str,
         credentials: Option<&Credentials>,
     ) -> Result<Value, BinanceError> {
-        let base = &self.inner.config.base_url;
+        let base = &self.venue.config.base_url;
         let url = if query.is_empty() {
             format!("{base}{}", endpoint.path)
         } else {
             format!("{base}{}?{query}", endpoint.path)
         };
-        let mut request = self.inner.http.request(endpoint.method.clone(), url);
+        let mut request = self.venue.http.request(endpoint.method.clone(), url);
         if let Some(credentials) = credentials {
             request = request.header(API_KEY_HEADER, credentials.api_key());
         }
+        let order_budget = self.account.as_ref().map(|account| &*account.orders);
         let reservation = self
-            .inner
+            .venue
             .budget
-            .reserve(endpoint.cost(), &self.inner.config.rate_limit, || {
-                self.estimated_server_now_ms()
-            })
+            .reserve(
+                order_budget,
+                endpoint.cost(),
+                &self.venue.config.rate_limit,
+                || self.estimated_server_now_ms(),
+            )
             .await
             .map_err(|exhausted| {
                 BinanceError::new(
@@ -576,20 +620,22 @@ impl Client {
                         ..
                     })
                 );
-                reservation.finish(sent, None, None);
+                reservation.finish(sent, &Usage::default(), None);
                 return Err(error);
             }
         };
         let status = response.status().as_u16();
         let retry_after = retry_after(response.headers());
-        let throttled_for = retry_after.filter(|_| status == 429 || status == 418);
-        reservation.finish(true, Some(response.headers()), throttled_for);
-        let used_weight = used_weight(response.headers());
-        let body = response
-            .text()
-            .await
-            .map_err(|err| transport_error(endpoint, err, true))?;
+        let usage = Usage::from_headers(response.headers());
+        let body = match response.text().await {
+            Ok(body) => body,
+            Err(err) => {
+                reservation.finish(true, &usage, throttle(status, None, retry_after));
+                return Err(transport_error(endpoint, err, true));
+            }
+        };
         if (200..300).contains(&status) {
+            reservation.finish(true, &usage, None);
             return parse_json(&body).map_err(|what| malformed(endpoint, what));
         }
         let parsed: Option<Value> = serde_json::from_str(&body).ok();
@@ -597,6 +643,7 @@ impl Client {
             .as_ref()
             .and_then(|value| value.get("code"))
             .and_then(Value::as_i64);
+        reservation.finish(true, &usage, throttle(status, code, retry_after));
         let message = match parsed.as_ref().and_then(|value| value.get("msg")) {
             Some(Value::String(message)) => message.clone(),
             _ => body.trim().chars().take(ERROR_BODY_EXCERPT_CHARS).collect(),
@@ -609,7 +656,7 @@ impl Client {
                 code,
                 message,
                 retry_after,
-                used_weight,
+                used_weight: usage.used_weight(),
             }),
         ))
     }
@@ -617,16 +664,16 @@ impl Client {
     /// Takes a server-time sample when one is due (several when the offset is unknown); one
     /// request at a time samples, the others find the fresh offset. Never with a [`ServerClock`].
     async fn sync_clock_if_due(&self) -> Result<(), BinanceError> {
-        if self.inner.config.server_clock.is_some() {
+        if self.venue.config.server_clock.is_some() {
             return Ok(());
         }
-        if !lock(&self.inner.clock).needs_sample(self.inner.config.time_refresh) {
+        if !lock(&self.venue.clock).needs_sample(self.venue.config.time_refresh) {
             return Ok(());
         }
-        let _syncing = self.inner.syncing.lock().await;
+        let _syncing = self.venue.syncing.lock().await;
         let samples = {
-            let clock = lock(&self.inner.clock);
-            if !clock.needs_sample(self.inner.config.time_refresh) {
+            let clock = lock(&self.venue.clock);
+            if !clock.needs_sample(self.venue.config.time_refresh) {
                 return Ok(());
             }
             if clock.median_ms().is_none() {
@@ -645,7 +692,7 @@ impl Client {
             let body = self.execute(&TIME, "", None).await?;
             let received_ms = local_now_ms();
             let server_ms = read(&TIME, &body, |fields| fields.i64("serverTime"))?;
-            lock(&self.inner.clock).record(sent_ms, server_ms, received_ms);
+            lock(&self.venue.clock).record(sent_ms, server_ms, received_ms);
         }
         Ok(())
     }
@@ -653,7 +700,7 @@ impl Client {
     /// The [`ServerClock`]'s time, or else the local clock plus the offset known now (no
     /// sampling).
     fn estimated_server_now_ms(&self) -> i64 {
-        match &self.inner.config.server_clock {
+        match &self.venue.config.server_clock {
             Some(clock) => clock.now_ms(),
             None => local_now_ms() + self.offset_ms(),
         }
@@ -692,22 +739,28 @@ pub(crate) fn encode_query(params: &Params, signing: Option<&Signing<'_>>) -> St
     query
 }
 
-/// Refreshes the server-time offset of the client behind `inner` every `time_refresh` until the
-/// last clone is dropped. A failed sample is left to the next request, which finds it still due.
-async fn refresh_time(inner: std::sync::Weak<Inner>) {
+/// Refreshes the server-time offset of `venue` every `time_refresh` until the last client of the
+/// venue (clone or derived account) is dropped. A failed sample is left to the next request,
+/// which finds it still due.
+async fn refresh_time(venue: std::sync::Weak<Venue>) {
     loop {
-        let Some(every) = inner
+        let Some(every) = venue
             .upgrade()
-            .map(|inner| inner.config.time_refresh.max(MIN_TIME_REFRESH))
+            .map(|venue| venue.config.time_refresh.max(MIN_TIME_REFRESH))
         else {
             return;
         };
         tokio::time::sleep(every).await;
-        let Some(inner) = inner.upgrade() else {
+        let Some(venue) = venue.upgrade() else {
             return;
         };
+        // Time samples are public requests: no account is needed to take them.
+        let venue_client = Client {
+            venue,
+            account: None,
+        };
         // Failure is not lost: the sample stays due and the next request takes it.
-        let _ = Client { inner }.sync_clock_if_due().await;
+        let _ = venue_client.sync_clock_if_due().await;
     }
 }
 
@@ -766,16 +819,15 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     seconds.trim().parse().ok().map(Duration::from_secs)
 }
 
-/// Every `X-MBX-USED-WEIGHT-<interval>` header, as (interval, weight).
-fn used_weight(headers: &HeaderMap) -> Vec<(String, u64)> {
-    headers
-        .iter()
-        .filter_map(|(name, value)| {
-            let interval = name.as_str().strip_prefix(USED_WEIGHT_HEADER_PREFIX)?;
-            let weight = value.to_str().ok()?.parse().ok()?;
-            Some((interval.to_ascii_uppercase(), weight))
-        })
-        .collect()
+/// Whom a refusal with `status`, Binance's `code` and `retry_after` throttles: a 429 with -1015
+/// the account's new orders, any other 429 or a 418 the whole IP.
+fn throttle(status: u16, code: Option<i64>, retry_after: Option<Duration>) -> Option<Throttle> {
+    let wait = retry_after.filter(|_| status == 429 || status == 418)?;
+    Some(if status == 429 && code == Some(TOO_MANY_ORDERS_CODE) {
+        Throttle::AccountOrders(wait)
+    } else {
+        Throttle::Ip(wait)
+    })
 }
 
 /// Kline rows as (close time, candle); prices and volume as `f64` (candles feed indicators

@@ -1,14 +1,18 @@
 //! API credentials and request signatures (reference § 2): the API key goes in `X-MBX-APIKEY`;
 //! the `signature` is HMAC-SHA256 (hex) or Ed25519 (base64) over the percent-encoded payload.
-//! Secrets never appear in `Debug` output or error messages.
+//! Secrets never appear in `Debug` output or error messages, and are wiped from memory when the
+//! last copy is dropped: the HMAC secret is held in [`Zeroizing`], and ed25519-dalek's
+//! `SigningKey` zeroes itself on drop (its `zeroize` feature, checked at compile time below).
 
 use std::fmt;
+use std::str::FromStr;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use ed25519_dalek::{Signer, SigningKey};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 /// The DER header of an Ed25519 PKCS#8 v1 private key (RFC 8410), before the 32 seed bytes.
 const ED25519_PKCS8_PREFIX: [u8; 16] = [
@@ -17,7 +21,15 @@ const ED25519_PKCS8_PREFIX: [u8; 16] = [
 /// How many characters of the API key `Debug` shows.
 const API_KEY_SHOWN_CHARS: usize = 6;
 
-/// Why an Ed25519 private key could not be read.
+/// Fails to compile if a secret type stops wiping itself on drop (for `SigningKey`, if
+/// ed25519-dalek's `zeroize` feature were turned off).
+const _: () = {
+    const fn wiped_on_drop<T: ZeroizeOnDrop>() {}
+    wiped_on_drop::<SigningKey>();
+    wiped_on_drop::<Zeroizing<String>>();
+};
+
+/// Why credentials could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CredentialsError {
     /// Neither base64 nor PEM.
@@ -28,12 +40,52 @@ pub enum CredentialsError {
         "the Ed25519 private key must be a 32-byte seed or a PKCS#8 Ed25519 key (48 bytes); found {0} bytes"
     )]
     WrongLength(usize),
+    /// A key type other than `hmac` or `ed25519`.
+    #[error("unknown API key type {0:?}: expected \"hmac\" or \"ed25519\"")]
+    UnknownKeyType(String),
 }
 
-/// The secret half of the credentials.
+/// The kind of key pair signing a Binance API key's requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyType {
+    /// HMAC-SHA256 with a shared secret (Binance calls these deprecated; still accepted).
+    Hmac,
+    /// Ed25519 (what Binance recommends).
+    Ed25519,
+}
+
+impl KeyType {
+    /// The type's name: `hmac` or `ed25519`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::Hmac => "hmac",
+            KeyType::Ed25519 => "ed25519",
+        }
+    }
+}
+
+impl fmt::Display for KeyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for KeyType {
+    type Err = CredentialsError;
+
+    /// Reads `hmac` or `ed25519`, in any letter case.
+    fn from_str(text: &str) -> Result<KeyType, CredentialsError> {
+        [KeyType::Hmac, KeyType::Ed25519]
+            .into_iter()
+            .find(|key_type| key_type.as_str().eq_ignore_ascii_case(text))
+            .ok_or_else(|| CredentialsError::UnknownKeyType(text.to_owned()))
+    }
+}
+
+/// The secret half of the credentials; both variants are wiped when dropped.
 #[derive(Clone)]
 enum SigningSecret {
-    Hmac(String),
+    Hmac(Zeroizing<String>),
     Ed25519(SigningKey),
 }
 
@@ -49,7 +101,7 @@ impl Credentials {
     pub fn hmac(api_key: impl Into<String>, secret: impl Into<String>) -> Credentials {
         Credentials {
             api_key: api_key.into(),
-            secret: SigningSecret::Hmac(secret.into()),
+            secret: SigningSecret::Hmac(Zeroizing::new(secret.into())),
         }
     }
 
@@ -67,28 +119,42 @@ impl Credentials {
         api_key: impl Into<String>,
         private_key: &str,
     ) -> Result<Credentials, CredentialsError> {
-        let body: String = private_key
-            .lines()
-            .map(str::trim)
-            .filter(|line| !line.starts_with("-----"))
-            .collect();
-        let bytes = BASE64
-            .decode(body.as_bytes())
-            .map_err(|err| CredentialsError::NotBase64(err.to_string()))?;
+        // Every intermediate copy of the key is wiped too, not only the final `SigningKey`.
+        let body: Zeroizing<String> = Zeroizing::new(
+            private_key
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.starts_with("-----"))
+                .collect(),
+        );
+        let bytes = Zeroizing::new(
+            BASE64
+                .decode(body.as_bytes())
+                .map_err(|err| CredentialsError::NotBase64(err.to_string()))?,
+        );
         let seed = match bytes.len() {
             32 => &bytes[..],
             48 if bytes.starts_with(&ED25519_PKCS8_PREFIX) => &bytes[ED25519_PKCS8_PREFIX.len()..],
             other => return Err(CredentialsError::WrongLength(other)),
         };
-        let seed: [u8; 32] = seed
-            .try_into()
-            .map_err(|_| CredentialsError::WrongLength(seed.len()))?;
+        let seed: Zeroizing<[u8; 32]> = Zeroizing::new(
+            seed.try_into()
+                .map_err(|_| CredentialsError::WrongLength(seed.len()))?,
+        );
         Ok(Credentials::ed25519(api_key, SigningKey::from_bytes(&seed)))
     }
 
     /// The API key (sent in `X-MBX-APIKEY`; not a secret, but not logged in full either).
     pub fn api_key(&self) -> &str {
         &self.api_key
+    }
+
+    /// Whether the key pair is HMAC or Ed25519.
+    pub fn key_type(&self) -> KeyType {
+        match self.secret {
+            SigningSecret::Hmac(_) => KeyType::Hmac,
+            SigningSecret::Ed25519(_) => KeyType::Ed25519,
+        }
     }
 
     /// The `signature` value for `payload` (the percent-encoded query string and body): lower-case
@@ -110,9 +176,9 @@ impl Credentials {
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let shown: String = self.api_key.chars().take(API_KEY_SHOWN_CHARS).collect();
-        let kind = match self.secret {
-            SigningSecret::Hmac(_) => "Hmac(<redacted>)",
-            SigningSecret::Ed25519(_) => "Ed25519(<redacted>)",
+        let kind = match self.key_type() {
+            KeyType::Hmac => "Hmac(<redacted>)",
+            KeyType::Ed25519 => "Ed25519(<redacted>)",
         };
         f.debug_struct("Credentials")
             .field("api_key", &format_args!("{shown}…"))
@@ -194,5 +260,20 @@ mod tests {
         assert!(shown.contains("<redacted>"), "{shown}");
         let ed = Credentials::ed25519("edkey", SigningKey::from_bytes(&[9; 32]));
         assert!(format!("{ed:?}").contains("Ed25519(<redacted>)"));
+    }
+
+    #[test]
+    fn key_types_are_told_and_read_back() {
+        assert_eq!(Credentials::hmac(API_KEY, SECRET).key_type(), KeyType::Hmac);
+        let ed = Credentials::ed25519("edkey", SigningKey::from_bytes(&[9; 32]));
+        assert_eq!(ed.key_type(), KeyType::Ed25519);
+        for key_type in [KeyType::Hmac, KeyType::Ed25519] {
+            assert_eq!(key_type.to_string().parse::<KeyType>(), Ok(key_type));
+        }
+        assert_eq!("Ed25519".parse::<KeyType>(), Ok(KeyType::Ed25519));
+        assert_eq!(
+            "rsa".parse::<KeyType>(),
+            Err(CredentialsError::UnknownKeyType("rsa".to_owned()))
+        );
     }
 }

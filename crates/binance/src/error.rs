@@ -1,5 +1,6 @@
 //! The client's one error type, [`BinanceError`], and its classification into what the caller
-//! may do next ([`ErrorClass`]): retry, find out whether an order executed, or give up.
+//! may do next ([`ErrorClass`]): retry, find out whether an order executed, or give up. Refusals
+//! of the API key or its signature are also told apart as a [`KeyProblem`], for a user to fix.
 
 use std::fmt;
 use std::time::Duration;
@@ -15,8 +16,64 @@ pub enum ErrorClass {
     /// -1006, -1007, an unreadable answer to `POST /api/v3/order`): query it, never re-send it.
     Ambiguous,
     /// The exchange refused the request and would refuse it again (filters, -2010, -1121, -1111,
-    /// -1022, -2014/-2015, ...), or the client could not make sense of it.
+    /// -1022, -2014/-2015: see [`KeyProblem`], ...), or the client could not make sense of it.
     Rejected,
+}
+
+/// Binance's code for "the API key's format is invalid".
+const MALFORMED_KEY_CODE: i64 = -2014;
+/// Binance's code for "invalid API key, IP, or permissions for action".
+const KEY_REJECTED_CODE: i64 = -2015;
+/// Binance's code for "signature for this request is not valid".
+const BAD_SIGNATURE_CODE: i64 = -1022;
+
+/// What is wrong with an account's API key, by the exchange's refusal
+/// ([`BinanceError::key_problem`]). Never retried: only a new key or secret fixes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyProblem {
+    /// -2014: the API key is not in a format the exchange accepts.
+    MalformedKey,
+    /// -2015: the exchange does not accept the key for this request: it is unknown, revoked or
+    /// expired, the server's IP is not on its whitelist, or it lacks the permission.
+    KeyRejected,
+    /// -1022: the signature does not verify: the secret does not belong to the API key.
+    BadSignature,
+}
+
+impl KeyProblem {
+    /// The problem behind Binance's error `code`, if it is one.
+    fn from_code(code: i64) -> Option<KeyProblem> {
+        match code {
+            MALFORMED_KEY_CODE => Some(KeyProblem::MalformedKey),
+            KEY_REJECTED_CODE => Some(KeyProblem::KeyRejected),
+            BAD_SIGNATURE_CODE => Some(KeyProblem::BadSignature),
+            _ => None,
+        }
+    }
+
+    /// A short explanation for the key's owner, saying what to check.
+    pub fn explain(&self) -> &'static str {
+        match self {
+            KeyProblem::MalformedKey => {
+                "the API key is not in a format the exchange accepts: check that it was copied \
+                 whole, without spaces or line breaks"
+            }
+            KeyProblem::KeyRejected => {
+                "the exchange rejected the API key: it is unknown, revoked or expired, this \
+                 server's IP is not on the key's whitelist, or the key lacks the permission"
+            }
+            KeyProblem::BadSignature => {
+                "the exchange could not verify the request's signature: the secret (or Ed25519 \
+                 private key) does not belong to this API key"
+            }
+        }
+    }
+}
+
+impl fmt::Display for KeyProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.explain())
+    }
 }
 
 /// Whether a request can have changed anything on the exchange, which decides how uncertain
@@ -77,8 +134,9 @@ pub enum ErrorKind {
     MalformedAnswer(String),
     /// The client refused to send the request (bad input), naming what was wrong.
     InvalidRequest(String),
-    /// The request was not sent: the shared rate-limit budget (or a 429/418 `Retry-After`)
-    /// would have made it wait longer than the configured maximum.
+    /// The request was not sent: the rate-limit budget (the IP's weight, shared by every client
+    /// of the base URL, or for a new order the account's order count), or a 429/418
+    /// `Retry-After`, would have made it wait longer than the configured maximum.
     BudgetExhausted {
         /// How long it would have had to wait.
         wait: Duration,
@@ -159,6 +217,12 @@ impl BinanceError {
         }
     }
 
+    /// What is wrong with the API key, when the exchange refused the key (-2014, -2015) or the
+    /// signature (-1022).
+    pub fn key_problem(&self) -> Option<KeyProblem> {
+        self.code().and_then(KeyProblem::from_code)
+    }
+
     /// How long the exchange asked to wait (`Retry-After`).
     pub fn retry_after(&self) -> Option<Duration> {
         match &self.kind {
@@ -216,6 +280,9 @@ fn classify(kind: &ErrorKind, request_kind: RequestKind) -> ErrorClass {
     };
     match kind {
         ErrorKind::Exchange(refusal) => match (refusal.code, refusal.status) {
+            // Refused at authentication, whatever the status: nothing ran, and sending the same
+            // key and signature again cannot succeed.
+            (Some(code), _) if KeyProblem::from_code(code).is_some() => ErrorClass::Rejected,
             // Throttled, busy, or a stale timestamp: refused before anything happened.
             (Some(-1003 | -1015 | -1008 | -1021), _) | (_, 429) => ErrorClass::Transient,
             (_, 418) if refusal.retry_after.is_some() => ErrorClass::Transient,
@@ -335,6 +402,38 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn key_and_signature_refusals_are_key_problems_rejected_even_on_a_5xx() {
+        let cases = [
+            (-2014, KeyProblem::MalformedKey),
+            (-2015, KeyProblem::KeyRejected),
+            (-1022, KeyProblem::BadSignature),
+        ];
+        for (code, problem) in cases {
+            for status in [400, 401, 503] {
+                let error = BinanceError::new(
+                    "GET /api/v3/account",
+                    RequestKind::Read,
+                    refusal(status, Some(code), None),
+                );
+                assert_eq!(error.key_problem(), Some(problem), "{code}");
+                assert_eq!(error.class(), ErrorClass::Rejected, "{code} with {status}");
+            }
+            assert!(!problem.explain().is_empty());
+        }
+        let throttled = BinanceError::new(
+            "GET /api/v3/account",
+            RequestKind::Read,
+            refusal(429, Some(-1003), Some(1)),
+        );
+        assert_eq!(throttled.key_problem(), None);
+        assert!(
+            KeyProblem::KeyRejected
+                .to_string()
+                .contains("not on the key's whitelist")
+        );
     }
 
     #[test]

@@ -6,26 +6,41 @@
 //! - [`Client`]: pooled rustls HTTP with explicit connect/read timeouts; signed requests (HMAC-SHA256
 //!   or Ed25519, over the percent-encoded query string); a rolling server-time offset (median of
 //!   recent samples) with a resync and one retry on -1021; symbol rules cached per symbol.
+//! - One venue, many accounts: [`Client::new`] builds a client for one venue (an exchange base
+//!   URL), and [`Client::with_account`] derives from it a client per user account. The venue's
+//!   clients share the connection pool, the configuration, the server-time offset and its one
+//!   background refresh, the symbol-rules cache and the IP's rate-limit budget; each account
+//!   has its own [`Credentials`] and its own order budget.
+//! - [`Credentials`]: HMAC or Ed25519 ([`KeyType`]), secrets wiped from memory when dropped and
+//!   never shown by `Debug`.
 //! - [`ServerClock`]: when the exchange runs in the same process (the `sim` simulator, whose
 //!   market time may run many times faster than ours), the client reads its clock directly,
 //!   set with [`ClientConfig::with_server_clock`]: timestamps follow it exactly, no time samples
 //!   are taken, and -1021 is an error to report rather than an offset to resync.
 //! - [`BinanceError`]: one error type carrying the HTTP status, Binance's code and message, and
 //!   `Retry-After`/used-weight headers, classified as [`ErrorClass::Transient`] (retry),
-//!   [`ErrorClass::Ambiguous`] (an order may have executed) or [`ErrorClass::Rejected`].
+//!   [`ErrorClass::Ambiguous`] (an order may have executed) or [`ErrorClass::Rejected`]; a
+//!   refused API key or signature is also a [`KeyProblem`] to show the key's owner.
 //! - [`RetryPolicy`]: exponential backoff with full jitter, `Retry-After` honoured, settings from
 //!   `BINANCE_RETRY_MAX_ATTEMPTS` / `BINANCE_RETRY_BACKOFF_BASE`.
-//! - One rate-limit budget per process and base URL ([`RateLimitSettings`]): limits from
-//!   `exchangeInfo`, usage from the `X-MBX-*` headers, requests wait instead of provoking 429s.
+//! - Rate-limit budgets as Binance counts ([`RateLimitSettings`]): request weight per process and
+//!   base URL (Binance counts it per IP), new orders per process, base URL and API key (per
+//!   account); limits from `exchangeInfo`, usage from the `X-MBX-*` headers, requests wait
+//!   instead of provoking 429s.
+//! - [`Client::account_info`] (whether the key may trade, its permissions and balances) and
+//!   [`Client::exchange_listing`] (every symbol of the venue with its rules), for checking a
+//!   user's key and choosing what to trade.
 //! - [`Client::place_market_order`]: a MARKET order is **never re-sent after an ambiguous
 //!   failure**. It is looked up by its client order id until its fate is known; an order the
 //!   exchange still does not show is reported unknown for the engine to reconcile, never re-sent.
 //! - [`Client::kline_stream`]: the kline WebSocket stream as parsed [`KlineEvent`]s, reconnecting
 //!   with backoff when the connection drops.
 
+mod account;
 mod client;
 mod credentials;
 mod error;
+mod listing;
 mod orders;
 mod overhead;
 mod rate_limit;
@@ -35,14 +50,17 @@ mod stream;
 mod time_sync;
 mod wire;
 
+pub use account::{AccountInfo, Balance};
 pub use client::{
     BINANCE_LIVE_STREAM_URL, BINANCE_LIVE_URL, BINANCE_SPOT_TESTNET_STREAM_URL,
-    BINANCE_SPOT_TESTNET_URL, Balance, Client, ClientConfig, ConfigError, MAX_KLINES_PER_REQUEST,
+    BINANCE_SPOT_TESTNET_URL, Client, ClientConfig, ConfigError, MAX_KLINES_PER_REQUEST,
 };
-pub use credentials::{Credentials, CredentialsError};
+pub use credentials::{Credentials, CredentialsError, KeyType};
 pub use error::{
-    BinanceError, ErrorClass, ErrorKind, ExchangeRefusal, TransportFailure, TransportStage,
+    BinanceError, ErrorClass, ErrorKind, ExchangeRefusal, KeyProblem, TransportFailure,
+    TransportStage,
 };
+pub use listing::ExchangeListing;
 pub use orders::{
     MarketOrderFill, NormalizeError, OrderRef, OrderReport, OrderSize, OrderStatus,
     PlaceOrderError, TradeFill,

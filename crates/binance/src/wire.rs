@@ -81,12 +81,48 @@ impl<'a> Fields<'a> {
             .ok_or_else(|| self.wrong_type(name, "a non-negative integer", value))
     }
 
+    /// A non-negative integer field that may be absent (or `null`).
+    pub(crate) fn optional_u64(&self, name: &str) -> Result<Option<u64>, String> {
+        match self.object.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => value
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| self.wrong_type(name, "a non-negative integer", value)),
+        }
+    }
+
+    /// A boolean field.
+    pub(crate) fn bool(&self, name: &str) -> Result<bool, String> {
+        let value = self.required(name)?;
+        value
+            .as_bool()
+            .ok_or_else(|| self.wrong_type(name, "true or false", value))
+    }
+
     /// An array field.
     pub(crate) fn array(&self, name: &str) -> Result<&'a Vec<Value>, String> {
         let value = self.required(name)?;
         value
             .as_array()
             .ok_or_else(|| self.wrong_type(name, "an array", value))
+    }
+
+    /// An array of strings.
+    pub(crate) fn strings(&self, name: &str) -> Result<Vec<String>, String> {
+        self.array(name)?
+            .iter()
+            .enumerate()
+            .map(|(index, item)| {
+                item.as_str().map(str::to_owned).ok_or_else(|| {
+                    format!(
+                        "{}[{index}]: expected a string, found {}",
+                        self.path_of(name),
+                        type_name(item)
+                    )
+                })
+            })
+            .collect()
     }
 }
 
@@ -144,6 +180,30 @@ mod tests {
         assert_eq!(
             Fields::new(&json!([1]), "").err().unwrap(),
             "the answer: expected an object, found an array"
+        );
+    }
+
+    #[test]
+    fn booleans_optional_integers_and_string_lists() {
+        let value = json!({"ok": true, "no": "yes", "uid": 7, "gone": null, "neg": -1,
+                           "names": ["SPOT", "MARGIN"], "mixed": ["SPOT", 3]});
+        let fields = Fields::new(&value, "").unwrap();
+        assert_eq!(fields.bool("ok"), Ok(true));
+        assert_eq!(
+            fields.bool("no").unwrap_err(),
+            "no: expected true or false, found a string"
+        );
+        assert_eq!(fields.optional_u64("uid"), Ok(Some(7)));
+        assert_eq!(fields.optional_u64("gone"), Ok(None));
+        assert_eq!(fields.optional_u64("absent"), Ok(None));
+        assert!(fields.optional_u64("neg").unwrap_err().starts_with("neg: "));
+        assert_eq!(
+            fields.strings("names"),
+            Ok(vec!["SPOT".to_owned(), "MARGIN".to_owned()])
+        );
+        assert_eq!(
+            fields.strings("mixed").unwrap_err(),
+            "mixed[1]: expected a string, found a number"
         );
     }
 

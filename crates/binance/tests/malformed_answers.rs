@@ -2,7 +2,9 @@
 //! `TcpListener`) that answers each `METHOD /path` with a canned status and body. A bad answer is
 //! a typed [`ErrorKind::MalformedAnswer`] saying what was wrong, never a panic; on an ORDER it is
 //! ambiguous (a success status means the order executed) and resolved by looking the order up,
-//! which either finds the fill or, when the lookups fail too, leaves the outcome unknown.
+//! which either finds the fill or, when the lookups fail too, leaves the outcome unknown. The
+//! whole exchange listing sets an unreadable symbol aside instead of failing, but not a body
+//! without symbols; an account answer missing a field names it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -282,4 +284,57 @@ async fn a_mistyped_order_answer_with_failing_lookups_is_unknown() {
     );
     assert_eq!(fake.count("POST /api/v3/order"), 1, "never re-sent");
     assert!(fake.count("GET /api/v3/order") >= 1, "looked up");
+}
+
+/// A symbol entry with everything `SymbolRules` requires and no filters.
+fn listed_symbol(name: &str) -> serde_json::Value {
+    json!({
+        "symbol": name, "status": "TRADING", "baseAsset": &name[..3], "quoteAsset": "USDT",
+        "baseAssetPrecision": 8, "quoteAssetPrecision": 8, "quoteOrderQtyMarketAllowed": true,
+        "orderTypes": ["MARKET"], "filters": []
+    })
+}
+
+#[tokio::test]
+async fn the_listing_sets_unreadable_symbols_aside_but_needs_a_symbols_array() {
+    let mut broken = listed_symbol("ETHUSDT");
+    broken["baseAssetPrecision"] = json!("eight");
+    let info = json!({
+        "timezone": "UTC", "serverTime": now_ms(), "rateLimits": [],
+        "symbols": [listed_symbol("BTCUSDT"), broken, {"status": "TRADING"}]
+    });
+    let fake = FakeExchange::start(&[("GET /api/v3/exchangeInfo", (200, info.to_string()))]).await;
+    let listing = fake.client().exchange_listing().await.unwrap();
+    assert_eq!(listing.symbols.len(), 1);
+    assert_eq!(listing.symbols[0].symbol, btcusdt());
+    let unreadable: Vec<&str> = listing
+        .unreadable
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert_eq!(unreadable, ["ETHUSDT", "<index 2>"]);
+    assert!(
+        listing.unreadable[0].1.contains("baseAssetPrecision"),
+        "{:?}",
+        listing.unreadable[0]
+    );
+
+    let without_symbols = json!({"timezone": "UTC", "serverTime": now_ms(), "rateLimits": []});
+    let fake = FakeExchange::start(&[(
+        "GET /api/v3/exchangeInfo",
+        (200, without_symbols.to_string()),
+    )])
+    .await;
+    let error = fake.client().exchange_listing().await.unwrap_err();
+    assert_eq!(malformed_what(&error), "symbols: missing");
+    assert_eq!(error.class(), ErrorClass::Rejected);
+}
+
+#[tokio::test]
+async fn an_account_answer_without_can_trade_is_malformed_and_names_it() {
+    let answer = json!({"permissions": ["SPOT"], "balances": [], "uid": 1});
+    let fake = FakeExchange::start(&[("GET /api/v3/account", (200, answer.to_string()))]).await;
+    let error = fake.client().account_info().await.unwrap_err();
+    assert_eq!(malformed_what(&error), "canTrade: missing");
+    assert_eq!(fake.count("GET /api/v3/account"), 1, "a read: not retried");
 }

@@ -9,6 +9,7 @@ mod progress;
 mod run_config;
 mod signals;
 mod strategy_args;
+mod venue_setup;
 
 use std::process::ExitCode;
 
@@ -48,6 +49,9 @@ enum Command {
     User(commands::user::UserArgs),
     /// Add, list, start, stop and pause users' bots, checked as the HTTP API checks them.
     Bot(commands::bot::BotArgs),
+    /// Store, show and delete a user's exchange key for a venue (verified with the exchange).
+    #[command(long_about = commands::credentials::LONG_ABOUT)]
+    Credentials(commands::credentials::CredentialsArgs),
     /// Realised PnL, fees, win rate, trades and max drawdown per bot.
     Perf(commands::perf::PerfArgs),
 }
@@ -93,6 +97,7 @@ fn main() -> ExitCode {
         Command::Sim(args) => commands::sim::run(args),
         Command::User(args) => commands::user::run(args),
         Command::Bot(args) => commands::bot::run(args),
+        Command::Credentials(args) => commands::credentials::run(args),
         Command::Perf(args) => commands::perf::run(args),
     };
     match outcome {

@@ -1,28 +1,28 @@
 //! The configuration of `spotbot run` (and of the commands that read its database): a TOML file
 //! (`--config`), then environment variables, then command-line flags, each overriding the one
-//! before. Every key is optional; with none at all the bot runs on the built-in simulator with a
-//! SQLite database under `./data/`. Unknown keys are refused (a typo must not silently mean the
-//! default), and every error names the file, the key or the variable.
+//! before. Every key is optional; with none at all the bots trade paper on the built-in exchange
+//! and testnet on Binance's, with a SQLite database under `./data/`. Unknown keys are refused (a
+//! typo must not silently mean the default), and every error names the file, the key or the
+//! variable.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rust_decimal::Decimal;
 use serde::Deserialize;
 
-/// The phrase that `[live] confirm` must hold before `--exchange live` sends real orders.
+/// The phrase that `[live] confirm` must hold before live bots send real orders.
 pub const LIVE_CONFIRMATION: &str = "I accept that spotbot trades real money";
 
-/// Where bots trade.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum ExchangeKind {
-    /// The built-in simulator, in this process (paper bots).
-    Sim,
-    /// Binance's spot testnet (testnet bots; needs testnet API keys).
-    Testnet,
-    /// Binance (live bots; needs API keys and the confirmation in the config).
-    Live,
+/// Where one venue's exchange is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VenueEndpoint {
+    /// The REST base URL.
+    pub rest_url: String,
+    /// The WebSocket stream base URL.
+    pub stream_url: String,
 }
 
 /// The whole configuration, as read from the file (every field optional).
@@ -33,12 +33,13 @@ pub struct ConfigFile {
     pub database_url: Option<String>,
     /// Where the default database and the simulator's state live.
     pub data_dir: Option<PathBuf>,
-    /// Which exchange.
-    pub exchange: Option<ExchangeKind>,
     /// The built-in simulator.
     #[serde(default)]
     pub sim: SimSection,
-    /// API keys and retries for the testnet and live Binance.
+    /// Where each venue's exchange is.
+    #[serde(default)]
+    pub venues: VenuesSection,
+    /// Retries of every exchange client.
     #[serde(default)]
     pub binance: BinanceSection,
     /// The engine and its scheduler.
@@ -68,14 +69,50 @@ pub struct SimSection {
     pub state_file: Option<PathBuf>,
 }
 
+/// `[venues]`: `[venues.paper]`, `[venues.testnet]`, `[venues.live]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VenuesSection {
+    /// The paper exchange.
+    #[serde(default)]
+    pub paper: PaperVenueSection,
+    /// Binance's spot testnet, or any exchange standing in for it.
+    #[serde(default)]
+    pub testnet: VenueSection,
+    /// Binance itself.
+    #[serde(default)]
+    pub live: VenueSection,
+}
+
+/// `[venues.paper]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaperVenueSection {
+    /// A running `spotbot sim` (`SPOTBOT_PAPER_URL`, `--paper-url`); unset: the exchange built
+    /// into `spotbot run`.
+    pub url: Option<String>,
+    /// What each user's paper account starts with (default 10000 USDT).
+    pub starting_balances: Option<BTreeMap<String, Decimal>>,
+}
+
+/// `[venues.testnet]` and `[venues.live]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VenueSection {
+    /// The REST base URL (`SPOTBOT_TESTNET_URL` / `SPOTBOT_LIVE_URL`, `--testnet-url` /
+    /// `--live-url`; default Binance's).
+    pub url: Option<String>,
+    /// The WebSocket stream base URL (default: Binance's for Binance's URLs, otherwise the REST
+    /// URL with `http` turned into `ws`).
+    pub stream_url: Option<String>,
+    /// Whether bots trade on it here (default true; live also needs `[live] confirm`).
+    pub enabled: Option<bool>,
+}
+
 /// `[binance]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BinanceSection {
-    /// API key (`BINANCE_API_KEY`).
-    pub api_key: Option<String>,
-    /// API secret (`BINANCE_API_SECRET`).
-    pub api_secret: Option<String>,
     /// `BINANCE_RETRY_MAX_ATTEMPTS`.
     pub retry_max_attempts: Option<u32>,
     /// `BINANCE_RETRY_BACKOFF_BASE`, seconds.
@@ -143,23 +180,17 @@ impl ConfigFile {
         if let Some(url) = set("SPOTBOT_DATABASE_URL") {
             self.database_url = Some(url);
         }
-        if let Some(key) = set("BINANCE_API_KEY") {
-            self.binance.api_key = Some(key);
+        if set("SPOTBOT_EXCHANGE").is_some() {
+            return Err("SPOTBOT_EXCHANGE is no longer read: one process trades every venue it is configured for (paper, testnet, live); unset it and see [venues] in `spotbot run --help`".to_owned());
         }
-        if let Some(secret) = set("BINANCE_API_SECRET") {
-            self.binance.api_secret = Some(secret);
-        }
-        if let Some(exchange) = set("SPOTBOT_EXCHANGE") {
-            self.exchange = Some(match exchange.trim() {
-                "sim" => ExchangeKind::Sim,
-                "testnet" => ExchangeKind::Testnet,
-                "live" => ExchangeKind::Live,
-                other => {
-                    return Err(format!(
-                        "SPOTBOT_EXCHANGE={other:?}: expected sim, testnet or live"
-                    ));
-                }
-            });
+        for (name, slot) in [
+            ("SPOTBOT_PAPER_URL", &mut self.venues.paper.url),
+            ("SPOTBOT_TESTNET_URL", &mut self.venues.testnet.url),
+            ("SPOTBOT_LIVE_URL", &mut self.venues.live.url),
+        ] {
+            if let Some(url) = set(name) {
+                *slot = Some(url);
+            }
         }
         // BINANCE_RETRY_* are read by binance::RetryPolicy::from_lookup, which names the
         // variable in its errors; the file's values are its defaults.
@@ -180,9 +211,39 @@ impl ConfigFile {
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir().join("spotbot.db").display()))
     }
 
-    /// The exchange (default the simulator).
-    pub fn exchange(&self) -> ExchangeKind {
-        self.exchange.unwrap_or(ExchangeKind::Sim)
+    /// The paper exchange's URL, or `None` for the built-in one.
+    pub fn paper_url(&self) -> Option<&str> {
+        self.venues.paper.url.as_deref()
+    }
+
+    /// What each user's paper account starts with (default 10000 USDT). Negative amounts are
+    /// refused, naming the asset.
+    pub fn starting_balances(&self) -> Result<BTreeMap<String, Decimal>, String> {
+        let Some(balances) = &self.venues.paper.starting_balances else {
+            return Ok(accounts::default_starting_balances());
+        };
+        if let Some((asset, _)) = balances
+            .iter()
+            .find(|(_, amount)| amount.is_sign_negative())
+        {
+            return Err(format!(
+                "[venues.paper] starting_balances: {asset} must not be negative"
+            ));
+        }
+        Ok(balances.clone())
+    }
+
+    /// Where the testnet is, or `None` when it is switched off.
+    pub fn testnet_endpoint(&self) -> Option<VenueEndpoint> {
+        endpoint(&self.venues.testnet, binance::BINANCE_SPOT_TESTNET_URL)
+    }
+
+    /// Where live Binance is, when live trading is on here: enabled and confirmed.
+    pub fn live_endpoint(&self) -> Option<VenueEndpoint> {
+        if self.live.confirm.as_deref() != Some(LIVE_CONFIRMATION) {
+            return None;
+        }
+        endpoint(&self.venues.live, binance::BINANCE_LIVE_URL)
     }
 
     /// The simulator's speed (default 60).
@@ -257,15 +318,37 @@ impl ConfigFile {
         config
     }
 
-    /// Checks that live trading was confirmed in the file.
-    pub fn check_live_confirmed(&self) -> Result<(), String> {
+    /// Checks that a confirmation given for live trading is the exact phrase: a wrong one is a
+    /// mistake to report, not a silent "no".
+    pub fn check_live_confirmation(&self) -> Result<(), String> {
         match self.live.confirm.as_deref() {
-            Some(LIVE_CONFIRMATION) => Ok(()),
-            _ => Err(format!(
-                "--exchange live sends real orders with real money; to allow it, put this in the config file:\n\n[live]\nconfirm = \"{LIVE_CONFIRMATION}\""
+            None | Some(LIVE_CONFIRMATION) => Ok(()),
+            Some(_) => Err(format!(
+                "[live] confirm must be exactly \"{LIVE_CONFIRMATION}\" to trade real money (or be left out to trade no live bots)"
             )),
         }
     }
+}
+
+/// `section`'s endpoint (REST URL default `default_url`), or `None` when it is switched off.
+fn endpoint(section: &VenueSection, default_url: &str) -> Option<VenueEndpoint> {
+    if section.enabled == Some(false) {
+        return None;
+    }
+    let rest_url = section
+        .url
+        .clone()
+        .unwrap_or_else(|| default_url.to_owned())
+        .trim_end_matches('/')
+        .to_owned();
+    let stream_url = section
+        .stream_url
+        .clone()
+        .unwrap_or_else(|| binance::ClientConfig::new(rest_url.clone()).stream_url);
+    Some(VenueEndpoint {
+        rest_url,
+        stream_url,
+    })
 }
 
 #[cfg(test)]
@@ -277,9 +360,18 @@ mod tests {
     }
 
     #[test]
-    fn no_configuration_means_the_simulator_and_sqlite_under_data() {
+    fn no_configuration_means_the_built_in_paper_exchange_binances_testnet_and_sqlite_under_data() {
         let config = ConfigFile::default().with_env(no_env).unwrap();
-        assert_eq!(config.exchange(), ExchangeKind::Sim);
+        assert_eq!(config.paper_url(), None);
+        assert_eq!(
+            config.testnet_endpoint().unwrap().rest_url,
+            binance::BINANCE_SPOT_TESTNET_URL
+        );
+        assert_eq!(config.live_endpoint(), None, "live needs the confirmation");
+        assert_eq!(
+            config.starting_balances().unwrap(),
+            accounts::default_starting_balances()
+        );
         assert_eq!(config.database_url(), "sqlite://data/spotbot.db");
         assert_eq!(
             config.sim_state_file(),
@@ -303,18 +395,20 @@ mod tests {
     #[test]
     fn the_environment_overrides_the_file() {
         let file: ConfigFile = toml::from_str(
-            "database_url = \"sqlite://a.db\"\n[binance]\napi_key = \"file\"\nretry_max_attempts = 3\n",
+            "database_url = \"sqlite://a.db\"\n[binance]\nretry_max_attempts = 3\n[venues.testnet]\nurl = \"http://file:1\"\n",
         )
         .unwrap();
         let env = |name: &str| match name {
             "SPOTBOT_DATABASE_URL" => Some("postgres://x@localhost/db".to_owned()),
-            "BINANCE_API_KEY" => Some("env".to_owned()),
+            "SPOTBOT_TESTNET_URL" => Some("http://127.0.0.1:9/".to_owned()),
             "BINANCE_RETRY_BACKOFF_BASE" => Some("0.25".to_owned()),
             _ => None,
         };
         let config = file.with_env(env).unwrap();
         assert_eq!(config.database_url(), "postgres://x@localhost/db");
-        assert_eq!(config.binance.api_key.as_deref(), Some("env"));
+        let testnet = config.testnet_endpoint().unwrap();
+        assert_eq!(testnet.rest_url, "http://127.0.0.1:9", "the variable wins");
+        assert_eq!(testnet.stream_url, "ws://127.0.0.1:9");
         let retry = config.retry_policy(env).unwrap();
         assert_eq!(retry.max_attempts, 3, "from the file");
         assert_eq!(
@@ -328,10 +422,14 @@ mod tests {
     fn errors_name_the_key_or_variable() {
         let typo = toml::from_str::<ConfigFile>("[engine]\nparalelism = 4\n").unwrap_err();
         assert!(typo.to_string().contains("paralelism"), "{typo}");
-        let bad_exchange = ConfigFile::default()
-            .with_env(|name| (name == "SPOTBOT_EXCHANGE").then(|| "mainnet".to_owned()))
+        let old_switch = ConfigFile::default()
+            .with_env(|name| (name == "SPOTBOT_EXCHANGE").then(|| "sim".to_owned()))
             .unwrap_err();
-        assert!(bad_exchange.contains("SPOTBOT_EXCHANGE"), "{bad_exchange}");
+        assert!(old_switch.contains("SPOTBOT_EXCHANGE"), "{old_switch}");
+        let negative: ConfigFile =
+            toml::from_str("[venues.paper]\nstarting_balances = { USDT = \"-1\" }\n").unwrap();
+        let error = negative.starting_balances().unwrap_err();
+        assert!(error.contains("USDT"), "{error}");
         let bad_retry = ConfigFile::default()
             .retry_policy(|name| (name == "BINANCE_RETRY_MAX_ATTEMPTS").then(|| "lots".to_owned()))
             .unwrap_err();
@@ -344,15 +442,17 @@ mod tests {
     #[test]
     fn live_trading_needs_the_exact_confirmation() {
         let mut config = ConfigFile::default();
-        assert!(
-            config
-                .check_live_confirmed()
-                .unwrap_err()
-                .contains(LIVE_CONFIRMATION)
-        );
+        assert!(config.check_live_confirmation().is_ok());
+        assert_eq!(config.live_endpoint(), None);
         config.live.confirm = Some("yes".to_owned());
-        assert!(config.check_live_confirmed().is_err());
+        let error = config.check_live_confirmation().unwrap_err();
+        assert!(error.contains(LIVE_CONFIRMATION), "{error}");
+        assert_eq!(config.live_endpoint(), None);
         config.live.confirm = Some(LIVE_CONFIRMATION.to_owned());
-        assert!(config.check_live_confirmed().is_ok());
+        assert!(config.check_live_confirmation().is_ok());
+        assert_eq!(
+            config.live_endpoint().unwrap().rest_url,
+            binance::BINANCE_LIVE_URL
+        );
     }
 }

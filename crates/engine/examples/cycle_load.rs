@@ -20,8 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use binance::{Client, ClientConfig, Credentials};
-use engine::{Engine, EngineSettings, SchedulerSettings, SchedulerStats, Venues, run_scheduler};
+use accounts::{AccountClients, KeySubmission, MasterKey, Venue, Venues};
+use binance::{Client, ClientConfig};
+use engine::{Engine, EngineSettings, SchedulerSettings, SchedulerStats, run_scheduler};
 use rust_decimal::Decimal;
 use sim::{Account, Exchange, ExchangeConfig, SystemClock};
 use store::testing::TestDatabase;
@@ -100,7 +101,7 @@ async fn create_bots(store: &Store, user: store::UserId, count: usize, tag: &str
                     name: format!("{tag}-{index}"),
                     symbol: ["BTCUSDT", "ETHUSDT", "BNBUSDT"][index % 3].to_owned(),
                     interval: "1s".to_owned(),
-                    strategy: engine::strategy_spec::EMA_RSI_CROSS.to_owned(),
+                    strategy: strategy::spec::EMA_RSI_CROSS.to_owned(),
                     strategy_params: params,
                     quote_per_buy: Decimal::from(20),
                     mode: Mode::Paper,
@@ -143,11 +144,8 @@ async fn main() -> Result<(), String> {
     let server = sim::start(exchange, "127.0.0.1:0".parse().expect("an address"))
         .await
         .map_err(|err| err.to_string())?;
-    let client = Client::new(
-        ClientConfig::new(format!("http://{}", server.local_addr()))
-            .with_credentials(Credentials::hmac(API_KEY, SECRET)),
-    )
-    .map_err(|err| err.to_string())?;
+    let client = Client::new(ClientConfig::new(format!("http://{}", server.local_addr())))
+        .map_err(|err| err.to_string())?;
 
     let database = TestDatabase::on(options.database).await?;
     let store = database.store().clone();
@@ -174,9 +172,22 @@ async fn main() -> Result<(), String> {
     )
     .await;
 
+    // Every bot belongs to one user, whose paper account is the funded one above.
+    let accounts = Arc::new(AccountClients::new(
+        store.clone(),
+        MasterKey::generate().map_err(|err| err.to_string())?,
+        Venues::new().with(Venue::new(Mode::Paper, client)),
+    ));
+    accounts
+        .adopt_paper_account(
+            user.id,
+            &KeySubmission::hmac(API_KEY.to_owned(), SECRET.to_owned().into()),
+        )
+        .await
+        .map_err(|err| err.to_string())?;
     let engine = Engine::new(
         store.clone(),
-        Venues::new().with(Mode::Paper, client),
+        accounts,
         EngineSettings::new(format!("{tag}-worker")),
     );
     let settings = SchedulerSettings {

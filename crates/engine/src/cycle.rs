@@ -1,32 +1,32 @@
-//! [`Engine`]: one bot's cycle, exactly the flow of `ARCHITECTURE.md`: lease the bot, reconcile
-//! its unresolved orders, feed the new closed candles to its strategy (rebuilt from a fixed
-//! history anchor after a restart, so a restart does not change decisions), size and normalise
-//! the signal's order, write the order ahead, send it, and record the fill with its realised PnL;
-//! then set the bot's status from the outcome and release the lease.
+//! [`Engine`]: one bot's cycle, exactly the flow of `ARCHITECTURE.md`: lease the bot, get its
+//! owner's client for its venue, reconcile its unresolved orders, feed the new closed candles to
+//! its strategy (rebuilt from a fixed history anchor after a restart, so a restart does not
+//! change decisions), plan the signal's order ([`crate::plan`], pure), execute it (write-ahead,
+//! send, record: [`crate::execute`]); then settle the bot's status from the outcome
+//! ([`crate::settle`]) and keep the lease for the next cycle.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use binance::{Client, OrderSize, PlaceOrderError};
-use market::{Candle, Interval, Side, Symbol};
+use accounts::AccountClients;
+use binance::Client;
+use market::{Candle, SymbolRules};
 use rust_decimal::Decimal;
-use store::{
-    BotConfig, BotId, BotStatus, Lease, NewEvent, NewOrder, OrderStatus, PositionRow, Store,
-    StoreError, TradeRow,
-};
-use strategy::{Position, Signal};
-use tracing::{info, warn};
+use store::{BotConfig, BotId, Lease, PositionRow, Store, StoreError, TradeRow};
+use strategy::spec::BoxedStrategy;
+use tracing::info;
 
 use crate::error::CycleError;
 use crate::event_writer::EventWriter;
 use crate::lease_book::LeaseBook;
+use crate::plan::{Plan, PlanInputs, plan_order, stale_signal, strategy_position};
 use crate::reconcile::{OrderFate, reconcile_order};
-use crate::record::{Recorded, record_fill};
-use crate::sizing::{SizedOrder, SizingInputs, min_tradable_quantity, size_order};
+use crate::runnable::{BotConfigError, RunnableBot};
+use crate::sizing::SizingInputs;
 use crate::stopwatch::Stopwatch;
-use crate::strategy_spec::{BoxedStrategy, build_strategy};
-use crate::venue::Venues;
+
+pub use accounts::wall_now_ms;
 
 /// How the engine behaves; [`EngineSettings::new`] gives the defaults.
 #[derive(Debug, Clone)]
@@ -63,7 +63,7 @@ impl EngineSettings {
 }
 
 /// What one cycle did.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum CycleOutcome {
     /// Another cycle of this bot runs (here or in another process): nothing done.
     Busy,
@@ -90,7 +90,8 @@ pub enum CycleOutcome {
     Failed {
         /// What failed.
         error: CycleError,
-        /// Whether this failure paused the bot.
+        /// Whether this failure paused the bot (and, for an account's failure, the owner's
+        /// other bots on the venue).
         paused: bool,
     },
 }
@@ -113,12 +114,12 @@ impl CycleTimes {
 }
 
 /// A bot's in-memory state between cycles: only what its strategy rebuilds from history.
-struct BotMemory {
+pub(crate) struct BotMemory {
     /// What the state was built for; a changed configuration rebuilds it.
     fingerprint: String,
     strategy: BoxedStrategy,
     /// Open time of the last candle fed in.
-    last_open_ms: i64,
+    pub(crate) last_open_ms: i64,
     /// Whether any candle was fed (the exchange may have no history for a new symbol).
     fed_any: bool,
     /// The token of the lease under which `orders_clean` and `position` were learned. While
@@ -127,39 +128,49 @@ struct BotMemory {
     /// have run elsewhere in between) means reading them again.
     facts_lease_token: i64,
     /// No order of the bot is pending or unknown.
-    orders_clean: bool,
+    pub(crate) orders_clean: bool,
     /// The bot's position, when read or written under `facts_lease_token`.
-    position: Option<PositionRow>,
+    pub(crate) position: Option<PositionRow>,
 }
 
 /// The per-bot slot: the in-process guard (a bot's cycles never overlap) and its memory.
 type BotSlot = Arc<tokio::sync::Mutex<Option<BotMemory>>>;
 
-/// Runs bots' cycles against their venues and the store. Cheap to share (`Arc` inside).
+/// Runs bots' cycles on their owners' accounts and the store. Cheap to share (`Arc` inside).
 #[derive(Clone)]
 pub struct Engine {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    store: Store,
-    venues: Venues,
-    settings: EngineSettings,
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) accounts: Arc<AccountClients>,
+    pub(crate) settings: EngineSettings,
     slots: Mutex<HashMap<BotId, BotSlot>>,
-    leases: LeaseBook,
-    events: EventWriter,
+    pub(crate) leases: LeaseBook,
+    pub(crate) events: EventWriter,
+}
+
+/// What a cycle works with once it holds the bot: the bot, its lease, its owner's client on its
+/// venue, the symbol's rules there, and the stopwatch of its exchange calls.
+pub(crate) struct CycleContext<'a> {
+    pub(crate) bot: &'a RunnableBot,
+    pub(crate) lease: &'a Lease,
+    pub(crate) client: Client,
+    pub(crate) rules: Arc<SymbolRules>,
+    pub(crate) watch: &'a Stopwatch,
 }
 
 impl Engine {
-    /// An engine over `store` trading on `venues`. Call it inside a Tokio runtime: it starts
-    /// the task that writes the cycles' events.
-    pub fn new(store: Store, venues: Venues, settings: EngineSettings) -> Engine {
+    /// An engine over `store` trading on the accounts of `accounts`. Call it inside a Tokio
+    /// runtime: it starts the task that writes the cycles' events.
+    pub fn new(store: Store, accounts: Arc<AccountClients>, settings: EngineSettings) -> Engine {
         Engine {
             inner: Arc::new(Inner {
                 events: EventWriter::start(store.clone()),
                 leases: LeaseBook::new(settings.worker_id.clone(), settings.lease_ttl),
                 store,
-                venues,
+                accounts,
                 settings,
                 slots: Mutex::new(HashMap::new()),
             }),
@@ -171,9 +182,9 @@ impl Engine {
         &self.inner.store
     }
 
-    /// The venues.
-    pub fn venues(&self) -> &Venues {
-        &self.inner.venues
+    /// The users' accounts and the venues served.
+    pub fn accounts(&self) -> &Arc<AccountClients> {
+        &self.inner.accounts
     }
 
     /// The settings.
@@ -185,11 +196,7 @@ impl Engine {
     /// and gives up their leases.
     pub async fn retain_bots(&self, keep: &[BotId]) -> Result<(), StoreError> {
         let kept: std::collections::HashSet<BotId> = keep.iter().copied().collect();
-        self.inner
-            .slots
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .retain(|id, _| kept.contains(id));
+        lock(&self.inner.slots).retain(|id, _| kept.contains(id));
         self.inner
             .leases
             .release_except(&self.inner.store, keep)
@@ -226,13 +233,13 @@ impl Engine {
 
     /// Runs one cycle of `bot` and returns what it did. Never panics on bad data; every outcome
     /// but [`CycleOutcome::Busy`] and [`CycleOutcome::NoNewCandle`] is recorded as an event.
-    pub async fn run_cycle(&self, bot: &BotConfig) -> CycleOutcome {
+    pub async fn run_cycle(&self, bot: &RunnableBot) -> CycleOutcome {
         self.run_cycle_timed(bot).await.0
     }
 
     /// [`run_cycle`](Self::run_cycle), also saying how long the cycle took and how much of that
     /// it waited for the exchange.
-    pub async fn run_cycle_timed(&self, bot: &BotConfig) -> (CycleOutcome, CycleTimes) {
+    pub async fn run_cycle_timed(&self, bot: &RunnableBot) -> (CycleOutcome, CycleTimes) {
         let started = Instant::now();
         let watch = Stopwatch::default();
         let outcome = self.run_cycle_watched(bot, &watch).await;
@@ -243,22 +250,25 @@ impl Engine {
         (outcome, times)
     }
 
-    async fn run_cycle_watched(&self, bot: &BotConfig, watch: &Stopwatch) -> CycleOutcome {
-        let slot = self.slot(bot.id);
+    /// Records that `bot`'s stored configuration cannot run (`error`, found when it was parsed)
+    /// and pauses it: only a change of the configuration fixes it.
+    pub async fn report_unrunnable(&self, bot: &BotConfig, error: BotConfigError) -> CycleOutcome {
+        let outcome = CycleOutcome::Failed {
+            error: error.into(),
+            paused: false,
+        };
+        self.settle(bot, outcome).await
+    }
+
+    async fn run_cycle_watched(&self, bot: &RunnableBot, watch: &Stopwatch) -> CycleOutcome {
+        let slot = self.slot(bot.id());
         let Ok(mut memory) = slot.try_lock() else {
             return CycleOutcome::Busy;
         };
-        let store = &self.inner.store;
-        let lease = match self
-            .inner
-            .leases
-            .lease_for(store, bot.id, wall_now_ms())
-            .await
-        {
+        let lease = match self.lease(bot.id()).await {
             Ok(Some(lease)) => lease,
             Ok(None) => return CycleOutcome::Busy,
             Err(error) => {
-                warn!(bot = %bot.id, %error, "cannot take the bot's lease");
                 return CycleOutcome::Failed {
                     error: error.into(),
                     paused: false,
@@ -279,65 +289,86 @@ impl Engine {
                 }
             }
         };
-        self.settle(bot, outcome).await
+        self.settle(&bot.config, outcome).await
+    }
+
+    /// The lease on `bot`, held or newly taken; `None` when another worker holds it.
+    async fn lease(&self, bot: BotId) -> Result<Option<Lease>, StoreError> {
+        self.inner
+            .leases
+            .lease_for(&self.inner.store, bot, wall_now_ms())
+            .await
     }
 
     /// Reconciles every unresolved order of `bot` under its lease (the startup pass); returns
     /// how many remain unresolved, or `None` when another worker holds the bot.
-    pub async fn reconcile_bot(&self, bot: &BotConfig) -> Result<Option<usize>, CycleError> {
-        let slot = self.slot(bot.id);
+    pub async fn reconcile_bot(&self, bot: &RunnableBot) -> Result<Option<usize>, CycleError> {
+        let slot = self.slot(bot.id());
         let Ok(_memory) = slot.try_lock() else {
             return Ok(None);
         };
-        let store = &self.inner.store;
-        if self
-            .inner
-            .leases
-            .lease_for(store, bot.id, wall_now_ms())
-            .await?
-            .is_none()
-        {
+        let Some(lease) = self.lease(bot.id()).await? else {
             return Ok(None);
-        }
-        let unresolved = self.reconcile_orders_of(bot, &Stopwatch::default()).await?;
+        };
+        let watch = Stopwatch::default();
+        let context = self.context(bot, &lease, &watch).await?;
+        let unresolved = self.reconcile_orders_of(&context).await?;
         Ok(Some(unresolved.len()))
     }
 
     fn slot(&self, bot: BotId) -> BotSlot {
-        let mut slots = self
-            .inner
-            .slots
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        slots.entry(bot).or_default().clone()
+        lock(&self.inner.slots).entry(bot).or_default().clone()
+    }
+
+    /// The bot's owner's client on its venue and the symbol's rules there.
+    async fn context<'a>(
+        &self,
+        bot: &'a RunnableBot,
+        lease: &'a Lease,
+        watch: &'a Stopwatch,
+    ) -> Result<CycleContext<'a>, CycleError> {
+        let config = &bot.config;
+        let accounts = &self.inner.accounts;
+        let client = watch
+            .exchange(accounts.client(config.user_id, config.mode))
+            .await?;
+        let catalog = accounts.venue(config.mode)?.catalog();
+        let rules = watch
+            .exchange(catalog.rules(bot.symbol.as_str()))
+            .await
+            .map_err(|error| CycleError::Exchange(error.cause))?
+            .ok_or_else(|| BotConfigError::NotListed {
+                symbol: bot.symbol.to_string(),
+                venue: config.mode,
+            })?;
+        Ok(CycleContext {
+            bot,
+            lease,
+            client,
+            rules,
+            watch,
+        })
     }
 
     /// Reconciles the bot's pending/unknown orders; returns the ones still unresolved with why.
     async fn reconcile_orders_of(
         &self,
-        bot: &BotConfig,
-        watch: &Stopwatch,
+        context: &CycleContext<'_>,
     ) -> Result<Vec<String>, CycleError> {
         let store = &self.inner.store;
+        let bot = &context.bot.config;
         let orders = store.unresolved_orders(Some(bot.id)).await?;
-        if orders.is_empty() {
-            return Ok(Vec::new());
-        }
-        let client = self
-            .inner
-            .venues
-            .client(bot.mode)
-            .map_err(CycleError::Config)?;
         let mut unresolved = Vec::new();
         for order in &orders {
             let fate = reconcile_order(
                 store,
-                client,
+                &context.client,
                 bot,
+                &context.rules,
                 order,
                 self.inner.settings.order_absent_after,
                 wall_now_ms(),
-                watch,
+                context.watch,
             )
             .await?;
             let message = match &fate {
@@ -368,30 +399,17 @@ impl Engine {
 
     async fn cycle_under_lease(
         &self,
-        bot: &BotConfig,
+        bot: &RunnableBot,
         lease: &Lease,
         memory: &mut Option<BotMemory>,
         watch: &Stopwatch,
     ) -> Result<CycleOutcome, CycleError> {
-        let client = self
-            .inner
-            .venues
-            .client(bot.mode)
-            .map_err(CycleError::Config)?;
-        let symbol = Symbol::new(bot.symbol.clone())
-            .map_err(|err| CycleError::Config(format!("symbol: {err}")))?;
-        let interval: Interval = bot
-            .interval
-            .parse()
-            .map_err(|err| CycleError::Config(format!("interval: {err}")))?;
-        let interval_ms =
-            i64::try_from(interval.nominal_duration().as_millis()).unwrap_or(i64::MAX);
-
+        let context = self.context(bot, lease, watch).await?;
         let facts_valid = memory
             .as_ref()
             .is_some_and(|state| state.facts_lease_token == lease.token);
         if !(facts_valid && memory.as_ref().is_some_and(|state| state.orders_clean)) {
-            let unresolved = self.reconcile_orders_of(bot, watch).await?;
+            let unresolved = self.reconcile_orders_of(&context).await?;
             if let Some(state) = memory.as_mut() {
                 // Reconciliation may have recorded trades: the position is read again.
                 state.facts_lease_token = lease.token;
@@ -402,82 +420,79 @@ impl Engine {
                 return Ok(CycleOutcome::Blocked { reason: first });
             }
         }
+        let now_ms = watch.exchange(context.client.server_now_ms()).await?;
+        let Some(state) = self.fed_strategy(&context, memory, now_ms).await? else {
+            return Ok(CycleOutcome::NoNewCandle);
+        };
+        self.decide(&context, state, now_ms).await
+    }
 
-        let now_ms = watch.exchange(client.server_now_ms()).await?;
-        let fingerprint = format!(
-            "{}|{}|{}|{}|{}",
-            bot.symbol, bot.interval, bot.strategy, bot.strategy_params, bot.created_at_ms
-        );
-        let state = if memory
+    /// The bot's strategy fed every candle closed by `now_ms`: rebuilt from history when it has
+    /// no state or its configuration changed, otherwise fed the new candles. `None` when no new
+    /// candle closed.
+    async fn fed_strategy<'m>(
+        &self,
+        context: &CycleContext<'_>,
+        memory: &'m mut Option<BotMemory>,
+        now_ms: i64,
+    ) -> Result<Option<&'m mut BotMemory>, CycleError> {
+        let bot = context.bot;
+        let fingerprint = bot.fingerprint();
+        if memory
             .as_ref()
             .is_none_or(|state| state.fingerprint != fingerprint)
         {
-            let rebuilt = self
-                .rebuild(
-                    bot,
-                    client,
-                    &symbol,
-                    interval,
-                    interval_ms,
-                    now_ms,
-                    fingerprint,
-                    lease.token,
-                    watch,
-                )
-                .await?;
+            let rebuilt = self.rebuild(context, now_ms, fingerprint).await?;
             let state = memory.insert(rebuilt);
-            if !state.fed_any {
-                return Ok(CycleOutcome::NoNewCandle);
-            }
-            state
-        } else {
-            let Some(state) = memory.as_mut() else {
-                unreachable!("a missing memory is rebuilt above");
-            };
-            let candles = watch
-                .exchange(client.closed_klines(&symbol, interval, state.last_open_ms + 1, now_ms))
-                .await?;
-            if candles.is_empty() {
-                return Ok(CycleOutcome::NoNewCandle);
-            }
-            feed(state, &candles);
-            state
+            return Ok(state.fed_any.then_some(state));
+        }
+        let Some(state) = memory.as_mut() else {
+            return Ok(None);
         };
-        self.decide(
-            bot,
-            lease,
-            client,
-            &symbol,
-            interval_ms,
-            state,
-            now_ms,
-            watch,
-        )
-        .await
+        let candles = context
+            .watch
+            .exchange(context.client.closed_klines(
+                &bot.symbol,
+                bot.interval,
+                state.last_open_ms + 1,
+                now_ms,
+            ))
+            .await?;
+        if candles.is_empty() {
+            return Ok(None);
+        }
+        feed(state, &candles);
+        Ok(Some(state))
     }
 
     /// A fresh strategy fed the bot's history from its fixed anchor (see
     /// [`EngineSettings::history_candles`]).
-    #[allow(clippy::too_many_arguments)]
     async fn rebuild(
         &self,
-        bot: &BotConfig,
-        client: &Client,
-        symbol: &Symbol,
-        interval: Interval,
-        interval_ms: i64,
+        context: &CycleContext<'_>,
         now_ms: i64,
         fingerprint: String,
-        lease_token: i64,
-        watch: &Stopwatch,
     ) -> Result<BotMemory, CycleError> {
+        let bot = context.bot;
         let settings = &self.inner.settings;
-        let mut strategy = build_strategy(&bot.strategy, &bot.strategy_params)?;
-        let anchor_ms = history_anchor_ms(bot.created_at_ms, interval_ms, settings.history_candles);
-        let cap_ms =
-            now_ms.saturating_sub(interval_ms.saturating_mul(settings.max_history_candles as i64));
-        let candles = watch
-            .exchange(client.closed_klines(symbol, interval, anchor_ms.max(cap_ms), now_ms))
+        let mut strategy = bot.new_strategy()?;
+        let anchor_ms = history_anchor_ms(
+            bot.config.created_at_ms,
+            bot.interval_ms,
+            settings.history_candles,
+        );
+        let cap_ms = now_ms.saturating_sub(
+            bot.interval_ms
+                .saturating_mul(settings.max_history_candles as i64),
+        );
+        let candles = context
+            .watch
+            .exchange(context.client.closed_klines(
+                &bot.symbol,
+                bot.interval,
+                anchor_ms.max(cap_ms),
+                now_ms,
+            ))
             .await?;
         strategy.reset();
         let mut state = BotMemory {
@@ -486,325 +501,70 @@ impl Engine {
             last_open_ms: anchor_ms.max(cap_ms) - 1,
             fed_any: false,
             // The cycle reconciled the bot's orders under this lease just before.
-            facts_lease_token: lease_token,
+            facts_lease_token: context.lease.token,
             orders_clean: true,
             position: None,
         };
         feed(&mut state, &candles);
-        info!(bot = %bot.id, candles = candles.len(), "strategy rebuilt from history");
+        info!(bot = %bot.id(), candles = candles.len(), "strategy rebuilt from history");
         Ok(state)
     }
 
-    /// The decision at the latest candle fed in: nothing, a skip, or an order sent and recorded.
-    #[allow(clippy::too_many_arguments)]
+    /// The decision at the latest candle fed in: nothing, a skip, or an order planned and
+    /// executed.
     async fn decide(
         &self,
-        bot: &BotConfig,
-        lease: &Lease,
-        client: &Client,
-        symbol: &Symbol,
-        interval_ms: i64,
+        context: &CycleContext<'_>,
         state: &mut BotMemory,
         now_ms: i64,
-        watch: &Stopwatch,
     ) -> Result<CycleOutcome, CycleError> {
-        let store = &self.inner.store;
+        let bot = context.bot;
         let candle_open_ms = state.last_open_ms;
-        let rules = watch.exchange(client.symbol_rules(symbol)).await?;
         let holding = match &state.position {
             Some(position) => position.clone(),
             None => {
-                let position = store.position(bot.id).await?;
+                let position = self.inner.store.position(bot.id()).await?;
                 state.position = Some(position.clone());
                 position
             }
         };
-        let position = if holding.quantity > Decimal::ZERO
-            && holding.quantity >= min_tradable_quantity(&rules)
-        {
-            Position::Long
-        } else {
-            Position::Flat
-        };
+        let position = strategy_position(holding.quantity, &context.rules);
         let Some(signal) = state.strategy.signal(position) else {
             return Ok(CycleOutcome::Hold { candle_open_ms });
         };
-        let side = match signal {
-            Signal::Buy => Side::Buy,
-            Signal::Sell => Side::Sell,
-        };
-        // A candle that closed more than an interval ago (the process was down, or the cycle
-        // ran late) is history: trading on it now would be trading on a stale price.
-        let closed_ms = candle_open_ms + interval_ms;
-        if now_ms - closed_ms >= interval_ms {
-            return Ok(CycleOutcome::Skipped {
-                reason: format!(
-                    "{side} signal at the candle of {} is stale: it closed {} s ago",
-                    market::format_utc_ms(candle_open_ms),
-                    (now_ms - closed_ms) / 1_000
-                ),
-            });
+        if let Some(reason) = stale_signal(signal, candle_open_ms, bot.interval_ms, now_ms) {
+            return Ok(CycleOutcome::Skipped { reason });
         }
-        let client_order_id = client_order_id(bot.id, candle_open_ms, side);
-        let price = watch.exchange(client.current_price(symbol)).await?;
-        let balances = watch.exchange(client.balances()).await?;
+        let client = &context.client;
+        let price = context
+            .watch
+            .exchange(client.current_price(&bot.symbol))
+            .await?;
+        let balances = context.watch.exchange(client.balances()).await?;
         let free = |asset: &str| {
             balances
                 .iter()
                 .find(|balance| balance.asset == asset)
                 .map_or(Decimal::ZERO, |balance| balance.free)
         };
-        let inputs = SizingInputs {
-            quote_per_buy: bot.quote_per_buy,
-            position: holding.quantity,
-            free_quote: free(&rules.quote_asset),
-            free_base: free(&rules.base_asset),
-        };
-        let quantity = match size_order(&rules, side, price, &inputs) {
-            SizedOrder::Send(quantity) => quantity,
-            SizedOrder::Skip(reason) => return Ok(CycleOutcome::Skipped { reason }),
-        };
-
-        // Write-ahead: the order exists in the database before it can exist on the exchange.
-        // Until its fate is recorded, the bot's orders are not clean.
-        let were_clean = std::mem::replace(&mut state.orders_clean, false);
-        let new_order = NewOrder {
-            client_order_id: client_order_id.clone(),
-            bot_id: bot.id,
-            user_id: bot.user_id,
-            symbol: symbol.to_string(),
-            side,
-            requested_quantity: quantity.quantity().get(),
-            signal_candle_open_ms: candle_open_ms,
-        };
-        // Fenced in the same statement: if this process stalled past the lease's expiry,
-        // another worker may own the bot now, and if the user paused or stopped the bot during
-        // the cycle, it must not trade: either way the order must not exist, let alone be sent.
-        match store
-            .insert_pending_order_fenced(&new_order, lease, wall_now_ms())
-            .await
-        {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                // Nothing was written.
-                state.orders_clean = were_clean;
-                let runnable = store
-                    .bot(bot.id)
-                    .await?
-                    .is_some_and(|now| now.is_runnable());
-                if !runnable {
-                    return Ok(CycleOutcome::Skipped {
-                        reason: format!(
-                            "{side} signal at the candle of {}: the bot was paused or stopped meanwhile, no order sent",
-                            market::format_utc_ms(candle_open_ms)
-                        ),
-                    });
-                }
-                self.inner.leases.forget(bot.id);
-                return Err(CycleError::LeaseLost);
-            }
-            // The client order id is derived from the signal, so its row existing means this
-            // signal was acted on before (a restart, or a retried cycle): never a second order.
-            Err(StoreError::Duplicate { .. }) => {
-                return Ok(CycleOutcome::Skipped {
-                    reason: format!(
-                        "{side} signal at the candle of {} was already acted on (order {client_order_id})",
-                        market::format_utc_ms(candle_open_ms)
-                    ),
-                });
-            }
-            Err(error) => return Err(error.into()),
-        }
-        info!(bot = %bot.id, %symbol, %side, quantity = %quantity, %client_order_id, "sending MARKET order");
-        let fill = match watch
-            .exchange(client.place_market_order(
-                symbol,
-                side,
-                OrderSize::from(quantity),
-                &client_order_id,
-            ))
-            .await
-        {
-            Ok(fill) => fill,
-            Err(PlaceOrderError::NotExecuted { cause, .. }) => {
-                let status = if cause.class() == binance::ErrorClass::Rejected {
-                    OrderStatus::Rejected
-                } else {
-                    OrderStatus::NotExecuted
-                };
-                let cause = cause.to_string();
-                store
-                    .set_order_status(&client_order_id, status, Some(&cause), wall_now_ms())
-                    .await?;
-                state.orders_clean = true;
-                return Err(CycleError::OrderRejected {
-                    client_order_id,
-                    cause,
-                });
-            }
-            Err(PlaceOrderError::Unknown { cause, .. }) => {
-                let cause = cause.to_string();
-                store
-                    .set_order_status(
-                        &client_order_id,
-                        OrderStatus::Unknown,
-                        Some(&cause),
-                        wall_now_ms(),
-                    )
-                    .await?;
-                return Err(CycleError::OrderUnknown {
-                    client_order_id,
-                    cause,
-                });
-            }
-        };
-        match record_fill(store, client, bot, &rules, &fill, wall_now_ms(), watch).await? {
-            Recorded::Trade(trade, position) => {
-                state.orders_clean = true;
-                state.position = Some(position);
-                Ok(CycleOutcome::Traded(trade))
-            }
-            Recorded::NothingExecuted => {
-                state.orders_clean = true;
-                Ok(CycleOutcome::Skipped {
-                    reason: format!("order {client_order_id} expired with nothing executed"),
-                })
-            }
-        }
-    }
-
-    /// Sets the bot's status from the outcome, records the decision as an event and logs it.
-    async fn settle(&self, bot: &BotConfig, outcome: CycleOutcome) -> CycleOutcome {
-        let store = &self.inner.store;
-        let max_failures = i64::from(self.inner.settings.max_consecutive_failures);
-        let (status, last_error, failures, event) = match &outcome {
-            CycleOutcome::Busy => return outcome,
-            CycleOutcome::NoNewCandle => (BotStatus::Running, None, 0, None),
-            CycleOutcome::Hold { candle_open_ms } => (
-                BotStatus::Running,
-                None,
-                0,
-                Some((
-                    "hold",
-                    format!(
-                        "no signal at the candle of {}",
-                        market::format_utc_ms(*candle_open_ms)
-                    ),
-                )),
-            ),
-            CycleOutcome::Skipped { reason } => {
-                (BotStatus::Running, None, 0, Some(("skip", reason.clone())))
-            }
-            CycleOutcome::Traded(trade) => {
-                // The trade's event was written with the trade itself, in its transaction.
-                info!(bot = %bot.id, name = %bot.name, "trade: {}", describe_trade(trade));
-                (BotStatus::Running, None, 0, None)
-            }
-            CycleOutcome::Blocked { reason } => {
-                let message = format!("waiting for reconciliation: {reason}");
-                (
-                    BotStatus::Error,
-                    Some(message.clone()),
-                    bot.consecutive_failures,
-                    Some(("blocked", message)),
-                )
-            }
-            CycleOutcome::Failed { error, .. } => {
-                let failures = bot.consecutive_failures + 1;
-                if failures >= max_failures {
-                    let message = format!(
-                        "paused after {failures} consecutive failed cycles; fix the cause and start the bot again. Last error: {error}"
-                    );
-                    (
-                        BotStatus::Paused,
-                        Some(message.clone()),
-                        failures,
-                        Some(("paused", message)),
-                    )
-                } else {
-                    let message = error.to_string();
-                    (
-                        BotStatus::Error,
-                        Some(message.clone()),
-                        failures,
-                        Some(("error", message)),
-                    )
-                }
-            }
-        };
-        let now_ms = wall_now_ms();
-        if let Some((kind, message)) = &event {
-            match *kind {
-                "error" | "paused" | "blocked" => {
-                    warn!(bot = %bot.id, name = %bot.name, "{kind}: {message}")
-                }
-                _ => info!(bot = %bot.id, name = %bot.name, "{kind}: {message}"),
-            }
-            let event = NewEvent {
-                bot_id: bot.id,
-                at_ms: now_ms,
-                kind: (*kind).to_owned(),
-                message: message.clone(),
-            };
-            if let Err(error) = self.inner.events.record(event) {
-                warn!(bot = %bot.id, %error, "cannot record the cycle's event");
-            }
-        }
-        let changed = status != bot.status
-            || failures != bot.consecutive_failures
-            || last_error.as_deref() != bot.last_error.as_deref();
-        // Conditional: the user may have paused or stopped the bot while this cycle ran, and
-        // this outcome must not overwrite that decision.
-        if changed {
-            match store
-                .set_bot_status_if_running(bot.id, status, last_error.as_deref(), failures, now_ms)
-                .await
-            {
-                Ok(true) => {}
-                Ok(false) => {
-                    info!(bot = %bot.id, name = %bot.name, "paused or stopped during its cycle: status left as the user set it")
-                }
-                Err(error) => warn!(bot = %bot.id, %error, "cannot update the bot's status"),
-            }
-        }
-        match outcome {
-            CycleOutcome::Failed { error, .. } => CycleOutcome::Failed {
-                error,
-                paused: status == BotStatus::Paused,
+        let plan = plan_order(&PlanInputs {
+            bot: bot.id(),
+            signal,
+            candle_open_ms,
+            rules: &context.rules,
+            price,
+            sizing: SizingInputs {
+                quote_per_buy: bot.config.quote_per_buy,
+                position: holding.quantity,
+                free_quote: free(&context.rules.quote_asset),
+                free_base: free(&context.rules.base_asset),
             },
-            other => other,
+        });
+        match plan {
+            Plan::Skip(reason) => Ok(CycleOutcome::Skipped { reason }),
+            Plan::Send(order) => self.execute(context, state, order).await,
         }
     }
-}
-
-/// The client order id of `bot`'s order for the signal at `candle_open_ms`: deterministic, so a
-/// signal can produce at most one order row (the column is unique) whatever restarts between.
-/// At most 36 characters from Binance's allowed set.
-pub fn client_order_id(bot: BotId, candle_open_ms: i64, side: Side) -> String {
-    let side = match side {
-        Side::Buy => 'b',
-        Side::Sell => 's',
-    };
-    format!("sb{}-{candle_open_ms}-{side}", bot.0)
-}
-
-/// One line for the log and the event table.
-fn describe_trade(trade: &TradeRow) -> String {
-    let mut line = format!(
-        "{} {} {} at {} (quote {}, fee {} {}), exchange order {}",
-        trade.side,
-        trade.quantity_filled.normalize(),
-        trade.symbol,
-        trade.price.round_dp(8).normalize(),
-        trade.quote_quantity_filled.normalize(),
-        trade.commission.normalize(),
-        trade.commission_asset,
-        trade.binance_order_id
-    );
-    if let Some(pnl) = trade.realized_pnl {
-        line.push_str(&format!(", realised PnL {}", pnl.round_dp(8).normalize()));
-    }
-    line
 }
 
 /// Feeds `candles` (oldest first, all newer than the last fed) to the strategy.
@@ -824,12 +584,6 @@ pub fn history_anchor_ms(created_at_ms: i64, interval_ms: i64, history_candles: 
     created_interval - interval_ms.saturating_mul(history_candles as i64)
 }
 
-/// Milliseconds since the Unix epoch by this machine's clock (leases and row timestamps; the
-/// exchange's time comes from the client).
-pub fn wall_now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-        })
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
 }

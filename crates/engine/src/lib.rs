@@ -2,32 +2,33 @@
 //! reconciliation with the exchange.
 //!
 //! One cycle ([`Engine::run_cycle`]) follows `ARCHITECTURE.md` step by step: take the bot's
-//! lease (the store's cross-process guard), reconcile its unresolved orders, feed the new closed
-//! candles to the same [`strategy::Strategy`] the backtester runs, size the signal
-//! ([`sizing`]), normalise it to the exchange's filters (a refusal is a logged skip), write the
-//! order ahead, send it with [`binance::Client::place_market_order`] (which never doubles an
-//! order), and record the trade, the order's status and the bot's position with its realised
-//! PnL ([`ledger`]) in one transaction. [`run_scheduler`] starts every bot's cycle when its
-//! candle closes, with bounded parallelism and a graceful shutdown.
+//! lease (the store's cross-process guard), get its owner's own client on its venue
+//! ([`accounts::AccountClients`]), reconcile its unresolved orders, feed the new closed candles
+//! to the same [`strategy::Strategy`] the backtester runs, plan the signal's order ([`plan`]:
+//! sizing and the exchange's filters, pure; a refusal is a logged skip), write the order ahead,
+//! send it with [`binance::Client::place_market_order`] (which never doubles an order), and
+//! record the trade, the order's status and the bot's position with its realised PnL
+//! ([`ledger`]) in one transaction. [`run_scheduler`] starts every bot's cycle when its candle
+//! closes, with bounded parallelism and a graceful shutdown.
 
 mod cycle;
 mod error;
 mod event_writer;
+mod execute;
 mod lease_book;
 pub mod ledger;
+pub mod plan;
 mod reconcile;
 mod record;
+mod runnable;
 mod scheduler;
+mod settle;
 pub mod sizing;
 mod stopwatch;
-pub mod strategy_spec;
-mod venue;
 
-pub use cycle::{
-    CycleOutcome, CycleTimes, Engine, EngineSettings, client_order_id, history_anchor_ms,
-    wall_now_ms,
-};
+pub use cycle::{CycleOutcome, CycleTimes, Engine, EngineSettings, history_anchor_ms, wall_now_ms};
 pub use error::CycleError;
+pub use plan::client_order_id;
 pub use reconcile::{OrderFate, reconcile_order};
+pub use runnable::{BotConfigError, RunnableBot};
 pub use scheduler::{SchedulerSettings, SchedulerStats, TimeHistogram, run_scheduler};
-pub use venue::Venues;

@@ -7,11 +7,12 @@
 use std::time::Duration;
 
 use binance::{Client, ErrorClass, MarketOrderFill, OrderRef};
-use market::Symbol;
+use market::{Symbol, SymbolRules};
 use store::{BotConfig, OrderRow, OrderStatus, Store};
 
 use crate::error::CycleError;
 use crate::record::{Recorded, record_fill};
+use crate::runnable::BotConfigError;
 use crate::stopwatch::Stopwatch;
 
 /// Binance's "Order does not exist."
@@ -29,19 +30,21 @@ pub enum OrderFate {
     StillUnknown(String),
 }
 
-/// Reconciles `order`, an order of `bot`. `absent_after` is how long after its creation an order
-/// the exchange does not know counts as never placed; exchange calls are timed on `watch`.
+/// Reconciles `order`, an order of `bot` on its symbol of `rules`. `absent_after` is how long
+/// after its creation an order the exchange does not know counts as never placed; exchange calls
+/// are timed on `watch`.
+#[allow(clippy::too_many_arguments)]
 pub async fn reconcile_order(
     store: &Store,
     client: &Client,
     bot: &BotConfig,
+    rules: &SymbolRules,
     order: &OrderRow,
     absent_after: Duration,
     now_ms: i64,
     watch: &Stopwatch,
 ) -> Result<OrderFate, CycleError> {
-    let symbol = Symbol::new(order.symbol.clone())
-        .map_err(|err| CycleError::Config(format!("order {}: {err}", order.client_order_id)))?;
+    let symbol = Symbol::new(order.symbol.clone()).map_err(BotConfigError::from)?;
     let reference = OrderRef::ClientOrderId(order.client_order_id.clone());
     let report = match watch
         .exchange(client.query_order(&symbol, &reference))
@@ -67,10 +70,7 @@ pub async fn reconcile_order(
             return Ok(OrderFate::NotExecuted);
         }
         Err(error) if error.class() == ErrorClass::Rejected => {
-            return Err(CycleError::Exchange(format!(
-                "looking up order {}: {error}",
-                order.client_order_id
-            )));
+            return Err(CycleError::Exchange(error));
         }
         Err(error) => return Ok(OrderFate::StillUnknown(error.to_string())),
     };
@@ -88,8 +88,7 @@ pub async fn reconcile_order(
             .await?
     };
     let fill = MarketOrderFill::from_report(report, fills);
-    let rules = watch.exchange(client.symbol_rules(&symbol)).await?;
-    match record_fill(store, client, bot, &rules, &fill, now_ms, watch).await? {
+    match record_fill(store, client, bot, rules, &fill, now_ms, watch).await? {
         Recorded::Trade(trade, _) => Ok(OrderFate::Executed(trade)),
         Recorded::NothingExecuted => Ok(OrderFate::NotExecuted),
     }

@@ -86,7 +86,7 @@ pub async fn record_fill(
             bot_id: bot.id,
             user_id: bot.user_id,
             binance_order_id: i64::try_from(fill.order_id).map_err(|_| {
-                CycleError::Exchange(format!(
+                CycleError::Unrecordable(format!(
                     "order id {} does not fit a signed 64-bit column",
                     fill.order_id
                 ))
@@ -151,8 +151,9 @@ async fn third_asset_prices(
         {
             continue;
         }
-        let pair = Symbol::new(format!("{asset}{}", rules.quote_asset))
-            .map_err(|err| CycleError::Exchange(format!("commission asset {asset:?}: {err}")))?;
+        let pair = Symbol::new(format!("{asset}{}", rules.quote_asset)).map_err(|err| {
+            CycleError::Unrecordable(format!("commission asset {asset:?}: {err}"))
+        })?;
         let price = watch.exchange(client.current_price(&pair)).await?;
         prices.push((asset.clone(), price.get()));
     }

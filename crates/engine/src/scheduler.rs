@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex};
 
 use std::time::{Duration, Instant};
 
-use market::Interval;
-use store::{BotConfig, BotId, Mode};
+use store::{BotId, Mode};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use crate::cycle::{CycleOutcome, CycleTimes, Engine};
+use crate::runnable::RunnableBot;
 
 /// How the scheduler paces cycles.
 #[derive(Debug, Clone)]
@@ -122,7 +122,7 @@ pub async fn run_scheduler(
     // Bots whose cycle is queued or running: not dispatched again until it ends (the cycle
     // catches up on every candle it missed), so a slow stretch never piles up cycles.
     let in_flight: Arc<Mutex<HashSet<BotId>>> = Arc::default();
-    let mut bots: Vec<BotConfig> = Vec::new();
+    let mut bots: Vec<RunnableBot> = Vec::new();
     let mut bots_checked_at: Option<Instant> = None;
     let mut bots_revision = None;
     let mut bots_read_at: Option<Instant> = None;
@@ -142,11 +142,8 @@ pub async fn run_scheduler(
                 match store.runnable_bots().await {
                     Ok(runnable) => {
                         bots_read_at = Some(Instant::now());
-                        bots = runnable
-                            .into_iter()
-                            .filter(|bot| engine.venues().serves(bot.mode))
-                            .collect();
-                        let ids: Vec<BotId> = bots.iter().map(|bot| bot.id).collect();
+                        bots = parse_served(&engine, runnable).await;
+                        let ids: Vec<BotId> = bots.iter().map(RunnableBot::id).collect();
                         // A bot whose cycle is running keeps its lease until a later read: the
                         // cycle may be between its order and the order's record.
                         let mut holding = ids.clone();
@@ -171,39 +168,26 @@ pub async fn run_scheduler(
         let mut exchange_now: HashMap<Mode, i64> = HashMap::new();
         let mut due_bots = Vec::new();
         for bot in &bots {
-            let now_ms = match exchange_now.get(&bot.mode) {
+            let mode = bot.config.mode;
+            let now_ms = match exchange_now.get(&mode) {
                 Some(&now_ms) => now_ms,
-                None => {
-                    let Ok(client) = engine.venues().client(bot.mode) else {
-                        continue;
-                    };
-                    match client.server_now_ms().await {
-                        Ok(now_ms) => *exchange_now.entry(bot.mode).or_insert(now_ms),
-                        Err(error) => {
-                            warn!(%error, "cannot read the exchange's time");
-                            continue;
-                        }
-                    }
-                }
+                None => match venue_now_ms(&engine, mode).await {
+                    Some(now_ms) => *exchange_now.entry(mode).or_insert(now_ms),
+                    None => continue,
+                },
             };
-            // A bad interval gets one cycle, which reports it as the bot's error.
-            let last_close = bot.interval.parse::<Interval>().map_or(0, |interval| {
-                let interval_ms = i64::try_from(interval.nominal_duration().as_millis())
-                    .unwrap_or(i64::MAX)
-                    .max(1);
-                (now_ms - delay_ms).div_euclid(interval_ms) * interval_ms
-            });
+            let last_close = (now_ms - delay_ms).div_euclid(bot.interval_ms) * bot.interval_ms;
             let due = due_after
-                .get(&bot.id)
+                .get(&bot.id())
                 .is_none_or(|&done_through| done_through < last_close);
-            if !due || !lock(&in_flight).insert(bot.id) {
+            if !due || !lock(&in_flight).insert(bot.id()) {
                 continue;
             }
-            due_after.insert(bot.id, last_close);
+            due_after.insert(bot.id(), last_close);
             due_bots.push(bot.clone());
         }
         if !due_bots.is_empty() {
-            let ids: Vec<BotId> = due_bots.iter().map(|bot| bot.id).collect();
+            let ids: Vec<BotId> = due_bots.iter().map(RunnableBot::id).collect();
             if let Err(error) = engine.acquire_leases(&ids).await {
                 warn!(%error, "cannot take the due bots' leases; cycles take them one by one");
             }
@@ -218,7 +202,7 @@ pub async fn run_scheduler(
                     let (outcome, times) = engine.run_cycle_timed(&bot).await;
                     stats.count(&outcome, times);
                 }
-                lock(&in_flight).remove(&bot.id);
+                lock(&in_flight).remove(&bot.id());
             });
         }
         while cycles.try_join_next().is_some() {}
@@ -248,6 +232,37 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
+/// The bots of `runnable` on venues this process serves, parsed; a bot whose configuration does
+/// not parse is reported (and paused) instead of kept.
+async fn parse_served(engine: &Engine, runnable: Vec<store::BotConfig>) -> Vec<RunnableBot> {
+    let mut bots = Vec::with_capacity(runnable.len());
+    for config in runnable {
+        if !engine.accounts().venues().serves(config.mode) {
+            continue;
+        }
+        match RunnableBot::parse(&config) {
+            Ok(bot) => bots.push(bot),
+            Err(error) => {
+                engine.report_unrunnable(&config, error).await;
+            }
+        }
+    }
+    bots
+}
+
+/// The exchange's time on `mode`'s venue, read through its shared client; `None` (logged) when
+/// it cannot be read.
+async fn venue_now_ms(engine: &Engine, mode: Mode) -> Option<i64> {
+    let venue = engine.accounts().venue(mode).ok()?;
+    match venue.client().server_now_ms().await {
+        Ok(now_ms) => Some(now_ms),
+        Err(error) => {
+            warn!(venue = %mode, %error, "cannot read the exchange's time");
+            None
+        }
+    }
+}
+
 /// Reconciles the unresolved orders of every bot before any bot trades.
 async fn reconcile_at_start(engine: &Engine) -> Result<(), store::StoreError> {
     let store = engine.store();
@@ -256,19 +271,26 @@ async fn reconcile_at_start(engine: &Engine) -> Result<(), store::StoreError> {
     bot_ids.sort();
     bot_ids.dedup();
     for id in bot_ids {
-        let Some(bot) = store.bot(id).await? else {
+        let Some(config) = store.bot(id).await? else {
             continue;
         };
-        if !engine.venues().serves(bot.mode) {
+        if !engine.accounts().venues().serves(config.mode) {
             continue;
         }
-        match engine.reconcile_bot(&bot).await {
-            Ok(Some(0)) => info!(bot = %bot.id, "unresolved orders reconciled"),
-            Ok(Some(left)) => {
-                warn!(bot = %bot.id, left, "orders still unresolved; the bot waits for them")
+        let bot = match RunnableBot::parse(&config) {
+            Ok(bot) => bot,
+            Err(error) => {
+                warn!(bot = %config.id, %error, "cannot reconcile the orders of a bot whose configuration does not parse");
+                continue;
             }
-            Ok(None) => info!(bot = %bot.id, "another worker holds the bot; it reconciles it"),
-            Err(error) => warn!(bot = %bot.id, %error, "reconciliation failed; retried each cycle"),
+        };
+        match engine.reconcile_bot(&bot).await {
+            Ok(Some(0)) => info!(bot = %id, "unresolved orders reconciled"),
+            Ok(Some(left)) => {
+                warn!(bot = %id, left, "orders still unresolved; the bot waits for them")
+            }
+            Ok(None) => info!(bot = %id, "another worker holds the bot; it reconciles it"),
+            Err(error) => warn!(bot = %id, %error, "reconciliation failed; retried each cycle"),
         }
     }
     Ok(())

@@ -47,7 +47,7 @@ store::backend_tests! {
         for order in world.store.orders(world.bot_id).await.unwrap() {
             assert_eq!(order.status, OrderStatus::Filled, "{order:?}");
         }
-        let bot = world.bot().await;
+        let bot = world.bot_config().await;
         assert_eq!(bot.status, BotStatus::Running);
         assert_eq!(bot.last_error, None);
         // Every decision is in the audit trail.
@@ -119,7 +119,7 @@ store::backend_tests! {
         world.engine.flush_events().await;
         let events = world.store.events(world.bot_id, 1_000).await.unwrap();
         assert_eq!(events.iter().filter(|event| event.kind == "skip").count(), skips.len());
-        assert_eq!(world.bot().await.status, BotStatus::Running, "a skip is not an error");
+        assert_eq!(world.bot_config().await.status, BotStatus::Running, "a skip is not an error");
     }
 
     async fn a_restart_changes_no_decision(store: Store) {
@@ -155,7 +155,7 @@ store::backend_tests! {
         world.set_faults(serde_json::json!({"rules": [{"fault": {"server_error": {"status": 503, "timing": "before_executing"}}}]}));
         let first = world.next_minute(&world.engine).await;
         assert!(matches!(first, CycleOutcome::Failed { paused: false, .. }), "{first:?}");
-        let bot = world.bot().await;
+        let bot = world.bot_config().await;
         assert_eq!(bot.status, BotStatus::Error);
         assert_eq!(bot.consecutive_failures, 1);
         let message = bot.last_error.expect("a last error");
@@ -163,7 +163,7 @@ store::backend_tests! {
         world.next_minute(&world.engine).await;
         let third = world.next_minute(&world.engine).await;
         assert!(matches!(third, CycleOutcome::Failed { paused: true, .. }), "{third:?}");
-        let bot = world.bot().await;
+        let bot = world.bot_config().await;
         assert_eq!(bot.status, BotStatus::Paused);
         assert!(bot.last_error.unwrap().contains("paused after 3 consecutive failed cycles"));
         let runnable = world.store.runnable_bots().await.unwrap();

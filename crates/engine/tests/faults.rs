@@ -95,7 +95,7 @@ store::backend_tests! {
         let rejected = &orders[0];
         assert_eq!(rejected.status, OrderStatus::Rejected, "{rejected:?}");
         assert!(rejected.error.as_deref().unwrap().contains("Market is closed"), "{rejected:?}");
-        let bot = world.bot().await;
+        let bot = world.bot_config().await;
         assert_eq!(bot.status, BotStatus::Error);
         assert_eq!(bot.consecutive_failures, 1);
         let message = bot.last_error.unwrap();
@@ -119,7 +119,7 @@ store::backend_tests! {
             }
         }
         assert!(!world.trades().await.is_empty());
-        assert_eq!(world.bot().await.status, BotStatus::Running);
+        assert_eq!(world.bot_config().await.status, BotStatus::Running);
         world.assert_trades_equal_exchange_fills().await;
     }
 
@@ -136,7 +136,7 @@ store::backend_tests! {
         let orders = world.store.orders(world.bot_id).await.unwrap();
         assert_eq!(orders.len(), 1);
         assert_eq!(orders[0].status, OrderStatus::Unknown, "{:?}", orders[0]);
-        let bot = world.bot().await;
+        let bot = world.bot_config().await;
         assert_eq!(bot.status, BotStatus::Error);
         assert!(bot.last_error.unwrap().contains("in doubt"));
         assert!(world.trades().await.is_empty(), "nothing recorded while in doubt");
@@ -155,7 +155,7 @@ store::backend_tests! {
         assert!(!matches!(outcome, CycleOutcome::Blocked { .. } | CycleOutcome::Failed { .. }), "{outcome:?}");
         world.assert_trades_equal_exchange_fills().await;
         assert_eq!(world.store.order(&orders[0].client_order_id).await.unwrap().unwrap().status, OrderStatus::Filled);
-        assert_eq!(world.bot().await.status, BotStatus::Running);
+        assert_eq!(world.bot_config().await.status, BotStatus::Running);
     }
 
     async fn a_restart_after_the_order_was_written_reconciles_it(store: Store) {
@@ -165,7 +165,7 @@ store::backend_tests! {
         })
         .await;
         world.run_minutes(3).await;
-        let bot = world.bot().await;
+        let bot = world.bot_config().await;
         let symbol = Symbol::new("BTCUSDT").unwrap();
         // The process wrote two orders ahead and died: the first after sending it, the second
         // before.
@@ -183,7 +183,7 @@ store::backend_tests! {
             }, engine::wall_now_ms()).await.unwrap();
         }
         let quantity: Quantity = "0.001".parse().unwrap();
-        world.client.place_market_order(&symbol, Side::Buy, binance::OrderSize::Base(quantity), &sent).await.unwrap();
+        world.trader_client().await.place_market_order(&symbol, Side::Buy, binance::OrderSize::Base(quantity), &sent).await.unwrap();
         // The process is gone without releasing the bot. While its lease runs, nobody else may
         // touch the bot; once it expired (and the orders are older than the absent-after
         // window), the new process reconciles them at start, before any cycle.
@@ -205,11 +205,8 @@ store::backend_tests! {
         let other_store = db.another_store().await;
         let mut settings = world.engine.settings().clone();
         settings.worker_id = "worker-b".to_owned();
-        let other = engine::Engine::new(
-            other_store,
-            engine::Venues::new().with(store::Mode::Paper, world.client.clone()),
-            settings,
-        );
+        let other_accounts = common::accounts_on(&other_store, &world.client);
+        let other = engine::Engine::new(other_store, other_accounts, settings);
         // Slow klines make the two cycles overlap.
         world.set_faults(json!({"rules": [{"fault": {"latency_ms": 30}, "endpoints": ["GET /api/v3/klines"]}]}));
         let mut rounds_with_one_busy = 0;

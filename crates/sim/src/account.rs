@@ -1,10 +1,14 @@
 //! Accounts: an API key with the key that verifies its signatures (an HMAC secret or an Ed25519
 //! public key), balances per asset and the commission rate charged on the account's trades (in the
-//! asset received, or in BNB at a discount when the account enables it).
+//! asset received, or in BNB at a discount when the account enables it), and what Binance lets a
+//! key's owner change about the key: whether it is still live (a revoked or deleted key), whether
+//! it may trade, and the IP addresses it is restricted to. Binance answers every refusal of the
+//! key alike: -2015 "Invalid API-key, IP, or permissions for action.".
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
+use std::net::IpAddr;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -104,6 +108,25 @@ impl SignatureKey {
     }
 }
 
+/// Reads an IP whitelist as the admin API and the files write it (`["203.0.113.7", "::1"]`), in
+/// canonical form (an IPv4-mapped IPv6 address becomes its IPv4 address); the error names the
+/// first entry that is not an IP address.
+pub(crate) fn parse_ip_whitelist(entries: &[String]) -> Result<Vec<IpAddr>, String> {
+    entries
+        .iter()
+        .map(|entry| {
+            entry
+                .parse::<IpAddr>()
+                .map(|ip| ip.to_canonical())
+                .map_err(|_| {
+                    format!(
+                        "{entry:?} is not an IP address (write one address per entry, e.g. \"203.0.113.7\" or \"2001:db8::1\")"
+                    )
+                })
+        })
+        .collect()
+}
+
 /// The DER header of an Ed25519 `SubjectPublicKeyInfo` (RFC 8410), before the 32 key bytes.
 const ED25519_SPKI_PREFIX: [u8; 12] = [
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
@@ -136,6 +159,16 @@ pub struct Account {
     pub update_time_ms: i64,
     /// The account's number (`uid`), given by the exchange when the account is added.
     pub uid: u64,
+    /// Whether the API key is live. A revoked or deleted key (`false`) is refused on every SIGNED
+    /// request exactly like a key the exchange never issued (-2015, HTTP 401).
+    pub key_enabled: bool,
+    /// Whether the key may place orders (Binance's "Enable Spot & Margin Trading"). Without it,
+    /// `POST /api/v3/order` and `/api/v3/order/test` are -2015, `GET /api/v3/account` answers
+    /// `"canTrade": false`, and reads keep working.
+    pub can_trade: bool,
+    /// The only client addresses the key is accepted from; empty means any address. A SIGNED
+    /// request from another address is -2015.
+    pub ip_whitelist: Vec<IpAddr>,
 }
 
 impl Account {
@@ -168,7 +201,23 @@ impl Account {
             commission_in_bnb: false,
             update_time_ms: 0,
             uid: 0,
+            key_enabled: true,
+            can_trade: true,
+            ip_whitelist: Vec::new(),
         }
+    }
+
+    /// Whether a SIGNED request with this account's key from `peer` gets past the key checks: the
+    /// key is live and `peer` is on its whitelist (when it has one). An IPv4-mapped IPv6 address
+    /// counts as its IPv4 address, on either side, so a dual-stack listener changes nothing.
+    pub fn key_accepts(&self, peer: IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        self.key_enabled
+            && (self.ip_whitelist.is_empty()
+                || self
+                    .ip_whitelist
+                    .iter()
+                    .any(|allowed| allowed.to_canonical() == peer))
     }
 
     /// The free balance of `asset` (zero when the account never held it).
@@ -227,5 +276,45 @@ mod tests {
         assert_eq!(expected.to_text(), raw);
         assert!(SignatureKey::ed25519_from_text("not base64!").is_err());
         assert!(SignatureKey::ed25519_from_text(&BASE64.encode([1; 31])).is_err());
+    }
+
+    #[test]
+    fn a_key_accepts_live_requests_from_its_whitelist_in_either_ip_notation() {
+        let mut account = Account::new(Credentials::generate(), [], Decimal::ZERO);
+        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+        let mapped_loopback: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        let elsewhere: IpAddr = "203.0.113.7".parse().unwrap();
+        assert!(account.key_enabled && account.can_trade);
+        assert!(account.key_accepts(loopback) && account.key_accepts(elsewhere));
+
+        account.ip_whitelist = vec![loopback];
+        assert!(account.key_accepts(loopback));
+        assert!(account.key_accepts(mapped_loopback));
+        assert!(!account.key_accepts(elsewhere));
+        account.ip_whitelist = vec![mapped_loopback];
+        assert!(account.key_accepts(loopback));
+        assert!(!account.key_accepts("::1".parse().unwrap()));
+
+        account.key_enabled = false;
+        account.ip_whitelist.clear();
+        assert!(!account.key_accepts(loopback));
+    }
+
+    #[test]
+    fn ip_whitelists_read_canonically_and_name_the_bad_entry() {
+        let read = parse_ip_whitelist(&["::ffff:10.0.0.1".to_owned(), "2001:db8::1".to_owned()]);
+        assert_eq!(
+            read,
+            Ok(vec![
+                "10.0.0.1".parse::<IpAddr>().unwrap(),
+                "2001:db8::1".parse().unwrap()
+            ])
+        );
+        let error =
+            parse_ip_whitelist(&["10.0.0.1".to_owned(), "10.0.0.0/8".to_owned()]).unwrap_err();
+        assert!(
+            error.starts_with("\"10.0.0.0/8\" is not an IP address"),
+            "{error}"
+        );
     }
 }

@@ -15,6 +15,8 @@
 //! api_key = "myKey2"
 //! ed25519_public_key = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA...\n-----END PUBLIC KEY-----"
 //! balances = { USDT = 500 }
+//! can_trade = false                  # optional, default true: a read-only key
+//! ip_whitelist = ["127.0.0.1"]       # optional, default empty: any IP
 //! ```
 //!
 //! Amounts are decimal strings (exact), integers, or TOML floats (read as the shortest decimal
@@ -27,7 +29,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use crate::account::{Account, SignatureKey};
+use crate::account::{Account, SignatureKey, parse_ip_whitelist};
 use crate::exchange::STANDARD_COMMISSION_RATE;
 
 /// The longest API key the exchange accepts.
@@ -79,6 +81,10 @@ struct AccountLayout {
     commission_rate: Option<toml::Value>,
     #[serde(default)]
     commission_in_bnb: bool,
+    #[serde(default = "yes")]
+    can_trade: bool,
+    #[serde(default)]
+    ip_whitelist: Vec<String>,
 }
 
 /// Reads and checks the accounts file at `path`.
@@ -150,9 +156,13 @@ fn parse_accounts(text: &str) -> Result<AccountsFile, String> {
                     )
                 })?,
         };
+        let ip_whitelist = parse_ip_whitelist(&entry.ip_whitelist)
+            .map_err(|err| format!("{}: {err}", field("ip_whitelist")))?;
         let mut account =
             Account::with_key(entry.api_key, signature_key, balances, commission_rate);
         account.commission_in_bnb = entry.commission_in_bnb;
+        account.can_trade = entry.can_trade;
+        account.ip_whitelist = ip_whitelist;
         accounts.push(account);
     }
     Ok(AccountsFile {
@@ -198,6 +208,8 @@ commission_in_bnb = true
 api_key = "key2"
 ed25519_public_key = "{public_key}"
 commission_rate = "0.00075"
+can_trade = false
+ip_whitelist = ["127.0.0.1", "::ffff:10.0.0.1"]
 "#
         );
         let file = parse_accounts(&text).unwrap();
@@ -209,10 +221,20 @@ commission_rate = "0.00075"
         assert_eq!(first.balance("BNB"), dec!(2));
         assert_eq!(first.commission_rate, STANDARD_COMMISSION_RATE);
         assert!(first.commission_in_bnb);
+        assert!(first.can_trade);
+        assert!(first.ip_whitelist.is_empty());
         let second = &file.accounts[1];
         assert!(matches!(second.signature_key, SignatureKey::Ed25519(_)));
         assert_eq!(second.commission_rate, dec!(0.00075));
         assert!(!second.commission_in_bnb);
+        assert!(!second.can_trade);
+        assert_eq!(
+            second.ip_whitelist,
+            [
+                std::net::IpAddr::from([127, 0, 0, 1]),
+                std::net::IpAddr::from([10, 0, 0, 1])
+            ]
+        );
         assert!(parse_accounts("").unwrap().demo);
     }
 
@@ -250,6 +272,10 @@ commission_rate = "0.00075"
             (
                 "[[accounts]]\napi_key = \"k\"\ned25519_public_key = \"x\"",
                 "accounts[0].ed25519_public_key: ",
+            ),
+            (
+                "[[accounts]]\napi_key = \"k\"\nsecret = \"s\"\nip_whitelist = [\"1.2.3.4\", \"localhost\"]",
+                "accounts[0].ip_whitelist: \"localhost\" is not an IP address",
             ),
         ];
         for (text, expected) in cases {

@@ -261,7 +261,8 @@ impl ApiError {
         ApiError::new(-2014, "API-key format invalid.")
     }
 
-    /// -2015: no account has this API key.
+    /// -2015: no account has this API key, or the key is revoked, used from an IP off its
+    /// whitelist, or lacks the permission for the action; Binance does not say which.
     pub fn api_key_rejected() -> ApiError {
         ApiError::new(-2015, "Invalid API-key, IP, or permissions for action.")
     }

@@ -307,6 +307,48 @@ impl Exchange {
         Some(account)
     }
 
+    /// Replaces every balance of the account `api_key` with `balances` (asset, amount): assets not
+    /// named are no longer held. `None` when there is no such account.
+    pub fn replace_balances(
+        &mut self,
+        api_key: &str,
+        balances: impl IntoIterator<Item = (String, Decimal)>,
+    ) -> Option<&Account> {
+        let now_ms = self.now_ms();
+        let account = self.accounts.get_mut(api_key)?;
+        account.balances = balances.into_iter().collect();
+        account.update_time_ms = now_ms;
+        self.revision += 1;
+        Some(account)
+    }
+
+    /// Revokes (`false`) or restores (`true`) the API key `api_key` (see
+    /// [`Account::key_enabled`]); `None` when there is no such account.
+    pub fn set_key_enabled(&mut self, api_key: &str, enabled: bool) -> Option<&Account> {
+        let account = self.accounts.get_mut(api_key)?;
+        account.key_enabled = enabled;
+        self.revision += 1;
+        Some(account)
+    }
+
+    /// Gives the API key `api_key` the permission to trade, or takes it away (see
+    /// [`Account::can_trade`]); `None` when there is no such account.
+    pub fn set_can_trade(&mut self, api_key: &str, can_trade: bool) -> Option<&Account> {
+        let account = self.accounts.get_mut(api_key)?;
+        account.can_trade = can_trade;
+        self.revision += 1;
+        Some(account)
+    }
+
+    /// Restricts the API key `api_key` to the addresses in `whitelist` (empty: any address; see
+    /// [`Account::ip_whitelist`]), kept in canonical form; `None` when there is no such account.
+    pub fn set_ip_whitelist(&mut self, api_key: &str, whitelist: Vec<IpAddr>) -> Option<&Account> {
+        let account = self.accounts.get_mut(api_key)?;
+        account.ip_whitelist = whitelist.into_iter().map(|ip| ip.to_canonical()).collect();
+        self.revision += 1;
+        Some(account)
+    }
+
     /// The fraction taken off commissions paid in BNB (see [`ExchangeConfig::bnb_discount`]).
     pub fn bnb_discount(&self) -> Decimal {
         self.bnb_discount

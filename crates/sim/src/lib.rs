@@ -10,10 +10,13 @@
 //! `timestamp`/`recvWindow` rule, Binance's rate limits (weights, the unfilled-order count, 429
 //! and escalating 418 bans, all configurable and published in `exchangeInfo`), seeded fault
 //! injection ([`FaultPlan`]), an admin API under [`ADMIN_PREFIX`] for loopback clients, and an
-//! order log that is the ground truth for tests. Commissions are charged in the asset received, or
-//! in BNB at a discount ([`ExchangeConfig::bnb_discount`]) for accounts that enable it; accounts
-//! can come from a TOML file ([`read_accounts_file`]); accounts, balances and the order log can be
-//! saved to and restored from a state file ([`save_state`], [`load_state`]).
+//! order log that is the ground truth for tests. API keys can be revoked, restricted to IP
+//! addresses or denied trading, and are then refused with -2015 as on Binance
+//! ([`Account::key_enabled`], [`Account::ip_whitelist`], [`Account::can_trade`]). Commissions
+//! are charged in the asset received, or in BNB at a discount ([`ExchangeConfig::bnb_discount`])
+//! for accounts that enable it; accounts can come from a TOML file ([`read_accounts_file`]);
+//! accounts (with their keys' state), balances and the order log can be saved to and restored
+//! from a state file ([`save_state`], [`load_state`]).
 //!
 //! Speed: `cargo run --release -p sim --example order_load` drives it with concurrent signed
 //! MARKET orders over loopback (over 20,000 orders/s on 2 vCPUs, client included; see

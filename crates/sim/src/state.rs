@@ -1,5 +1,7 @@
-//! The state file (`spotbot sim --state FILE`): accounts with their balances, the order log and
-//! the id counters, saved as JSON so paper trading survives a restart.
+//! The state file (`spotbot sim --state FILE`): accounts with their balances and key state
+//! (enabled, trading permission, IP whitelist), the order log and the id counters, saved as JSON
+//! so paper trading survives a restart. Fields added since version 1 was first written are
+//! optional when read, with the value an account had before they existed, so older files load.
 //!
 //! Saving is atomic: the JSON goes to a temporary file in the same directory, is flushed to disk,
 //! and is renamed over the old file, so a crash leaves either the old state or the new one. A file
@@ -10,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Write};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use rust_decimal::Decimal;
@@ -68,6 +71,18 @@ pub(crate) struct SavedAccount {
     commission_in_bnb: bool,
     update_time_ms: i64,
     uid: u64,
+    // Absent from files written before keys could be revoked, restricted or read-only: those
+    // keys were live, could trade and took any IP.
+    #[serde(default = "yes")]
+    key_enabled: bool,
+    #[serde(default = "yes")]
+    can_trade: bool,
+    #[serde(default)]
+    ip_whitelist: Vec<IpAddr>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl SavedAccount {
@@ -85,6 +100,9 @@ impl SavedAccount {
             commission_in_bnb: account.commission_in_bnb,
             update_time_ms: account.update_time_ms,
             uid: account.uid,
+            key_enabled: account.key_enabled,
+            can_trade: account.can_trade,
+            ip_whitelist: account.ip_whitelist.clone(),
         }
     }
 
@@ -109,6 +127,9 @@ impl SavedAccount {
         account.commission_in_bnb = self.commission_in_bnb;
         account.update_time_ms = self.update_time_ms;
         account.uid = self.uid;
+        account.key_enabled = self.key_enabled;
+        account.can_trade = self.can_trade;
+        account.ip_whitelist = self.ip_whitelist;
         Ok(account)
     }
 }

@@ -1,12 +1,14 @@
 //! The admin API over loopback HTTP: accounts made and funded through it trade on the REST API,
-//! the order log agrees with what clients were told, faults round-trip and bad ones are refused,
-//! and the manual clock can be read and set. (The loopback-only rule is a unit test of
+//! accounts read back and their balances can be replaced, the order log agrees with what clients
+//! were told and filters by account, faults round-trip and bad ones are refused, and the manual
+//! clock can be read and set. (The loopback-only rule is a unit test of
 //! `is_admin_peer`: every test client here is on loopback.)
 
 mod common;
 
-use common::{START_MS, TestSim, decimal, encode};
+use common::{START_MS, TestSim, code_and_msg, decimal, encode};
 use reqwest::{Method, StatusCode};
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use sim::Credentials;
@@ -53,7 +55,7 @@ async fn an_account_made_and_funded_through_the_admin_api_trades() {
     assert_eq!(status, StatusCode::OK, "{order}");
     assert_eq!(
         decimal(&order["fills"][0]["commission"]),
-        rust_decimal::Decimal::new(2, 5),
+        Decimal::new(2, 5),
         "0.2% of 0.01 BTC"
     );
 
@@ -182,4 +184,222 @@ async fn admin_requests_are_outside_the_rate_limits_and_the_faults() {
         sim.get_with_headers("/api/v3/ping", "").await
     };
     assert_eq!(headers["X-MBX-USED-WEIGHT-1M"], "2");
+}
+
+/// Creates an HMAC account through the admin API.
+async fn create_account(sim: &TestSim, body: Value) -> Credentials {
+    let (status, created) = sim.admin(Method::POST, "/accounts", Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    Credentials {
+        api_key: created["api_key"].as_str().unwrap().to_owned(),
+        secret: created["secret"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// Places a MARKET order signed with `credentials`.
+async fn market_order(
+    sim: &TestSim,
+    credentials: &Credentials,
+    params: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let timestamp = sim.clock_now().to_string();
+    let mut all = vec![("symbol", "BTCUSDT"), ("type", "MARKET")];
+    all.extend_from_slice(params);
+    all.push(("timestamp", &timestamp));
+    sim.signed_raw(
+        Method::POST,
+        "/api/v3/order",
+        &encode(&all),
+        "",
+        credentials,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_account_reads_back_through_the_admin_api_and_an_unknown_key_is_404() {
+    let sim = TestSim::start().await;
+    let path = format!("/accounts/{}", sim.credentials.api_key);
+    let (status, account) = sim.admin(Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{account}");
+    assert_eq!(
+        account,
+        json!({
+            "api_key": sim.credentials.api_key,
+            "uid": 1,
+            "balances": {"BTC": "0.50000000", "USDT": "10000.00000000"},
+            "commission_rate": "0.00100000",
+            "commission_in_bnb": false,
+            "key_enabled": true,
+            "can_trade": true,
+            "ip_whitelist": [],
+        })
+    );
+    assert!(
+        !account.to_string().contains(&sim.credentials.secret),
+        "the secret is never shown again"
+    );
+
+    for (method, path, body) in [
+        (Method::GET, "/accounts/neverIssuedKey", None),
+        (
+            Method::PUT,
+            "/accounts/neverIssuedKey/balances",
+            Some(json!({"balances": {"USDT": "1"}})),
+        ),
+        (
+            Method::PUT,
+            "/accounts/neverIssuedKey/key",
+            Some(json!({"enabled": false})),
+        ),
+    ] {
+        let (status, error) = sim.admin(method, path, body).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {error}");
+        let reason = error["error"].as_str().unwrap();
+        assert!(reason.contains("\"neverIssuedKey\""), "{reason}");
+    }
+}
+
+#[tokio::test]
+async fn putting_balances_replaces_them_all_and_orders_trade_against_the_new_ones() {
+    let sim = TestSim::start().await;
+    let path = format!("/accounts/{}/balances", sim.credentials.api_key);
+    let (status, account) = sim
+        .admin(
+            Method::PUT,
+            &path,
+            Some(json!({"balances": {"USDT": "20"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{account}");
+    assert_eq!(account["balances"], json!({"USDT": "20.00000000"}));
+    assert_eq!(account["api_key"], sim.credentials.api_key.as_str());
+    let (_, binance_account) = sim.signed(Method::GET, "/api/v3/account", &[]).await;
+    assert_eq!(
+        binance_account["balances"],
+        json!([{"asset": "USDT", "free": "20.00000000", "locked": "0.00000000"}])
+    );
+
+    // The 0.5 BTC the account started with are gone: it has nothing to sell.
+    let (status, error) = market_order(
+        &sim,
+        &sim.credentials,
+        &[("side", "SELL"), ("quantity", "0.01")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(code_and_msg(&error).0, -2010);
+    let (status, bought) = market_order(
+        &sim,
+        &sim.credentials,
+        &[("side", "BUY"), ("quoteOrderQty", "15")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{bought}");
+    let spent = decimal(&bought["cummulativeQuoteQty"]);
+    let received = decimal(&bought["executedQty"])
+        - bought["fills"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|fill| decimal(&fill["commission"]))
+            .sum::<Decimal>();
+    let (_, account) = sim
+        .admin(
+            Method::GET,
+            &format!("/accounts/{}", sim.credentials.api_key),
+            None,
+        )
+        .await;
+    assert_eq!(
+        decimal(&account["balances"]["USDT"]),
+        Decimal::from(20) - spent
+    );
+    assert_eq!(decimal(&account["balances"]["BTC"]), received);
+
+    for (body, named) in [
+        (
+            json!({"balances": {"USDT": "10", "BTC": "-1"}}),
+            "balances.BTC",
+        ),
+        (json!({"balances": {"": "1"}}), "named"),
+        (json!({"balance": {"USDT": "1"}}), "unknown field"),
+        (json!({}), "missing field `balances`"),
+        (json!({"balances": {"USDT": "ten"}}), "invalid body"),
+    ] {
+        let (status, error) = sim.admin(Method::PUT, &path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let reason = error["error"].as_str().unwrap();
+        assert!(reason.contains(named), "{body}: {reason}");
+    }
+    let unchanged = sim
+        .admin(
+            Method::GET,
+            &format!("/accounts/{}", sim.credentials.api_key),
+            None,
+        )
+        .await
+        .1;
+    assert_eq!(
+        unchanged["balances"], account["balances"],
+        "refused changes change nothing"
+    );
+
+    let (status, emptied) = sim
+        .admin(Method::PUT, &path, Some(json!({"balances": {}})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{emptied}");
+    assert_eq!(emptied["balances"], json!({}));
+}
+
+#[tokio::test]
+async fn the_order_log_filters_by_api_key() {
+    let sim = TestSim::start().await;
+    let other = create_account(&sim, json!({"balances": {"USDT": "100"}})).await;
+    let idle = create_account(&sim, json!({})).await;
+    let (status, first) = market_order(
+        &sim,
+        &sim.credentials,
+        &[("side", "BUY"), ("quantity", "0.01")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let (status, second) =
+        market_order(&sim, &other, &[("side", "BUY"), ("quoteOrderQty", "10")]).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+
+    let (status, everything) = sim.admin(Method::GET, "/orders", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(everything.as_array().unwrap().len(), 2);
+    for (credentials, placed) in [(&sim.credentials, &first), (&other, &second)] {
+        let path = format!("/orders?{}", encode(&[("api_key", &credentials.api_key)]));
+        let (status, log) = sim.admin(Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{log}");
+        let orders = log.as_array().unwrap();
+        assert_eq!(orders.len(), 1, "{log}");
+        assert_eq!(orders[0]["api_key"], credentials.api_key.as_str());
+        assert_eq!(orders[0]["order_id"], placed["orderId"]);
+        assert_eq!(orders[0]["client_order_id"], placed["clientOrderId"]);
+    }
+    let (status, none) = sim
+        .admin(
+            Method::GET,
+            &format!("/orders?api_key={}", idle.api_key),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(none, json!([]));
+
+    let (status, error) = sim
+        .admin(Method::GET, "/orders?api_key=neverIssuedKey", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{error}");
+    for query in ["symbol=BTCUSDT", "apiKey=x", "api_key=a&api_key=b"] {
+        let (status, error) = sim
+            .admin(Method::GET, &format!("/orders?{query}"), None)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {error}");
+        assert!(error["error"].is_string(), "{error}");
+    }
 }

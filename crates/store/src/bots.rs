@@ -16,10 +16,6 @@ use crate::error::{
 use crate::model::{BotId, BotStatus, Mode, UserId};
 use crate::row::{RowReader, bool_int, decimal_text};
 
-/// The SQL that stamps a bot row written at the time in parameter `$now`: `updated_at_ms`
-/// becomes `$now`, or one more than it was if that is not later (two writes in the same
-/// millisecond, or a writer whose clock is behind). It always moves, so a caller's check that the
-/// row is still as it read it (see [`Store::update_bot`]) can never miss a write in between.
 /// The SQL condition of a runnable bot row: active and not paused ([`BotConfig::is_runnable`];
 /// `'paused'` is [`BotStatus::Paused`]'s spelling, which a test checks). One place for the
 /// scheduler's list, the engine's status writes and the fenced order insert.
@@ -30,6 +26,10 @@ macro_rules! runnable {
 }
 pub(crate) use runnable;
 
+/// The SQL that stamps a bot row written at the time in parameter `$now`: `updated_at_ms`
+/// becomes `$now`, or one more than it was if that is not later (two writes in the same
+/// millisecond, or a writer whose clock is behind). It always moves, so a caller's check that the
+/// row is still as it read it (see [`Store::update_bot`]) can never miss a write in between.
 macro_rules! touch_updated_at {
     ($now:literal) => {
         concat!(
@@ -41,6 +41,7 @@ macro_rules! touch_updated_at {
         )
     };
 }
+pub(crate) use touch_updated_at;
 
 /// A bot's configuration and the state the engine keeps on it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -160,12 +160,20 @@ async fn configure_sqlite(connection: &mut AnyConnection) -> Result<(), sqlx::Er
     Ok(())
 }
 
+/// The migrations of `backend`'s dialect.
+pub(crate) fn migrator(backend: Backend) -> &'static Migrator {
+    match backend {
+        Backend::Sqlite => &SQLITE_MIGRATIONS,
+        Backend::Postgres => &POSTGRES_MIGRATIONS,
+    }
+}
+
 /// Brings the schema up to date with the migrations of the backend's dialect: SQLite's when the
 /// database is the SQLite file `sqlite_file`, PostgreSQL's otherwise.
 async fn migrate(pool: &AnyPool, sqlite_file: Option<&Path>) -> StoreResult<()> {
     let Some(sqlite_file) = sqlite_file else {
         // sqlx holds a PostgreSQL advisory lock while it migrates: concurrent processes take turns.
-        return Ok(POSTGRES_MIGRATIONS.run(pool).await?);
+        return Ok(migrator(Backend::Postgres).run(pool).await?);
     };
     // SQLite has no such lock: processes opening a fresh file at the same moment would each see a
     // migration missing, and all but one would fail creating what the first one created. A lock
@@ -173,7 +181,7 @@ async fn migrate(pool: &AnyPool, sqlite_file: Option<&Path>) -> StoreResult<()> 
     let lock = lock_for_migration(&migration_lock_path(sqlite_file))
         .await
         .map_err(sqlx::Error::Io)?;
-    let migrated = SQLITE_MIGRATIONS.run(pool).await;
+    let migrated = migrator(Backend::Sqlite).run(pool).await;
     drop(lock);
     Ok(migrated?)
 }

@@ -24,6 +24,12 @@ pub struct EventRow {
 /// The kind of the event [`Store::record_execution`] writes with every trade.
 pub(crate) const TRADE_EVENT: &str = "trade";
 
+/// The kind of the event [`Store::pause_venue_bots`] writes for each bot it pauses.
+pub(crate) const PAUSED_EVENT: &str = "paused";
+
+/// The kind of the event [`Store::clear_venue_positions`] writes for each position it clears.
+pub(crate) const RESET_EVENT: &str = "reset";
+
 /// Inserts an event through `connection` (the pool, or a transaction).
 pub(crate) async fn insert_event(
     connection: &mut sqlx::AnyConnection,

@@ -1,6 +1,7 @@
-//! spotbot's persistence: users, their login sessions and their exchange credentials, bot
-//! configurations and the leases that keep a bot from running twice, write-ahead orders, trades,
-//! positions and the cycle events.
+//! spotbot's persistence: users, their login sessions and their exchange credentials (one key per
+//! venue), bot configurations and the leases that keep a bot from running twice, write-ahead
+//! orders, trades, positions and the cycle events, and the operations on all of a user's bots on
+//! one venue at once.
 //!
 //! One [`Store`] speaks to SQLite (the default, one file) or PostgreSQL (many worker processes)
 //! through sqlx's `Any` driver, so every repository function is written once in portable SQL.
@@ -32,6 +33,7 @@ pub mod testing;
 mod tokens;
 mod trades;
 mod users;
+mod venues;
 
 use std::fmt;
 
@@ -39,11 +41,13 @@ use sqlx::AnyPool;
 
 pub use bots::{BotConfig, BotControl, BotDeletion, NewBot};
 pub use connect::redacted_url;
-pub use credentials::StoredCredentials;
+pub use credentials::{NewCredentials, StoredCredentials, Verification};
 pub use error::{StoreError, StoreResult};
 pub use events::{EventRow, NewEvent};
 pub use leases::{LEASE_BATCH, Lease};
-pub use model::{BotId, BotStatus, Mode, OrderStatus, Role, TradeId, UnknownValue, UserId};
+pub use model::{
+    BotId, BotStatus, KeyType, Mode, OrderStatus, Role, TradeId, UnknownValue, UserId,
+};
 pub use orders::{NewOrder, OrderRow};
 pub use positions::PositionRow;
 pub use tokens::{Session, SessionId};
@@ -52,6 +56,7 @@ pub use trades::{
     TradePageJson, TradeRow, TradesPerformance,
 };
 pub use users::{NewUser, User};
+pub use venues::OrdersInDoubt;
 
 /// A handle on the database: a connection pool, cheap to clone and share between tasks.
 #[derive(Debug, Clone)]

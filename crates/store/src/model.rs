@@ -1,6 +1,6 @@
 //! The small value types every table shares: row ids ([`UserId`], [`BotId`], [`TradeId`]) and the
-//! enums stored as their lower-case spelling ([`Role`], [`Mode`], [`BotStatus`], [`OrderStatus`]),
-//! with the error for a spelling that is none of them ([`UnknownValue`]).
+//! enums stored as their lower-case spelling ([`Role`], [`Mode`], [`BotStatus`], [`OrderStatus`],
+//! [`KeyType`]), with the error for a spelling that is none of them ([`UnknownValue`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -106,7 +106,8 @@ text_enum!(
 );
 
 text_enum!(
-    /// Where a bot's orders go.
+    /// Where a bot's orders go: its venue. A user has one account, and so one set of
+    /// credentials, per venue.
     Mode, "mode" {
         /// The local simulated exchange.
         Paper => "paper",
@@ -114,6 +115,16 @@ text_enum!(
         Testnet => "testnet",
         /// Binance, with real money.
         Live => "live",
+    }
+);
+
+text_enum!(
+    /// How an exchange API key signs its requests, which decides what its stored secret is.
+    KeyType, "key type" {
+        /// An HMAC-SHA256 key: the secret is the string the exchange handed out with the key.
+        Hmac => "hmac",
+        /// An Ed25519 key: the secret is the private key whose public half the user registered.
+        Ed25519 => "ed25519",
     }
 );
 
@@ -174,6 +185,10 @@ mod tests {
         for status in OrderStatus::ALL {
             assert_eq!(status.as_str().parse::<OrderStatus>(), Ok(*status));
         }
+        for key_type in KeyType::ALL {
+            assert_eq!(key_type.as_str().parse::<KeyType>(), Ok(*key_type));
+        }
+        assert_eq!(KeyType::Ed25519.to_string(), "ed25519");
         assert_eq!(OrderStatus::PartiallyFilled.as_str(), "partially_filled");
         assert_eq!(OrderStatus::NotExecuted.as_str(), "not_executed");
     }

@@ -1,6 +1,7 @@
 //! Positions: per bot, the base quantity held, what it cost in quote (fees included) and the PnL
-//! realised so far. Written only by [`Store::record_execution`], together with the trade that
-//! moved it; read here.
+//! realised so far. Written by [`Store::record_execution`], together with the trade that moved
+//! it, and cleared (PnL kept) by [`Store::clear_venue_positions`] when a paper account is reset;
+//! read here.
 
 use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
@@ -40,7 +41,7 @@ impl PositionRow {
 
 const POSITION_COLUMNS: &str = "bot_id, quantity, cost_quote, realized_pnl, updated_at_ms";
 
-fn position_from_row(row: &AnyRow) -> StoreResult<PositionRow> {
+pub(crate) fn position_from_row(row: &AnyRow) -> StoreResult<PositionRow> {
     let r = RowReader::new(row, "positions", "bot_id")?;
     Ok(PositionRow {
         bot_id: BotId(r.i64("bot_id")?),

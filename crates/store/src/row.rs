@@ -50,7 +50,9 @@ impl<'r> RowReader<'r> {
         Ok(reader)
     }
 
-    fn corrupt(&self, column: &'static str, detail: impl Display) -> StoreError {
+    /// [`StoreError::Corrupt`] about `column` of this row, for a value that decodes but makes no
+    /// sense (with the row's other values, say).
+    pub(crate) fn corrupt(&self, column: &'static str, detail: impl Display) -> StoreError {
         let row_id = self
             .row
             .try_get::<i64, _>(self.key_column)
@@ -99,11 +101,34 @@ impl<'r> RowReader<'r> {
 
     /// A boolean stored as 0 or 1.
     pub(crate) fn bool(&self, column: &'static str) -> StoreResult<bool> {
-        match self.i64(column)? {
+        self.bool_from(column, self.i64(column)?)
+    }
+
+    /// A nullable boolean stored as 0 or 1.
+    pub(crate) fn opt_bool(&self, column: &'static str) -> StoreResult<Option<bool>> {
+        self.opt_i64(column)?
+            .map(|value| self.bool_from(column, value))
+            .transpose()
+    }
+
+    fn bool_from(&self, column: &'static str, value: i64) -> StoreResult<bool> {
+        match value {
             0 => Ok(false),
             1 => Ok(true),
             other => Err(self.corrupt(column, format!("{other} is not a boolean (0 or 1)"))),
         }
+    }
+
+    /// A nullable text column holding a JSON array of strings.
+    pub(crate) fn opt_string_list(&self, column: &'static str) -> StoreResult<Option<Vec<String>>> {
+        self.opt_text(column)?
+            .map(|text| {
+                serde_json::from_str(text).map_err(|error| {
+                    let detail = format!("{text:?} is not a JSON array of strings: {error}");
+                    self.corrupt(column, detail)
+                })
+            })
+            .transpose()
     }
 
     /// A text column holding a value of `T`'s spelling (an enum, a side).

@@ -1,7 +1,8 @@
 //! Throwaway databases for tests (feature `testing`): [`TestDatabase`] holds a migrated [`Store`]
 //! on a fresh SQLite file in a temporary directory, or on a fresh PostgreSQL database created on
 //! the server that `SPOTBOT_TEST_POSTGRES_URL` names, and [`backend_tests!`](crate::backend_tests)
-//! runs one test body on both.
+//! runs one test body on both. [`TestDatabase::upgraded_from`] gives one whose rows were written
+//! under an older schema, to test what a migration does to them.
 //!
 //! `scripts/test` starts a local PostgreSQL (`scripts/postgres-for-tests`), sets
 //! `SPOTBOT_TEST_POSTGRES_URL` and `SPOTBOT_REQUIRE_POSTGRES=1`, so CI runs every PostgreSQL test
@@ -29,7 +30,10 @@ use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use futures_util::future::BoxFuture;
 use sqlx::Connection;
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, Migrator};
 use tempfile::TempDir;
 
 use crate::{Backend, Store};
@@ -103,11 +107,47 @@ impl TestDatabase {
     ///
     /// When the directory or the database cannot be created.
     pub async fn sqlite() -> TestDatabase {
+        TestDatabase::new_sqlite(None).await
+    }
+
+    /// A store on a new database of `backend` (`None` for PostgreSQL without
+    /// [`POSTGRES_URL_ENV`], as [`TestDatabase::postgres`]) whose schema was first built only up
+    /// to migration `last_version`, with `old_rows` (SQL statements in the backend's dialect) run
+    /// on that old schema; opening the store then applies the later migrations to those rows,
+    /// as an upgrade of spotbot does.
+    ///
+    /// # Panics
+    ///
+    /// As [`TestDatabase::sqlite`] and [`TestDatabase::postgres`]; also when no migration is
+    /// numbered `last_version`, or the old schema or `old_rows` fail.
+    pub async fn upgraded_from(
+        backend: Backend,
+        last_version: i64,
+        old_rows: &str,
+    ) -> Option<TestDatabase> {
+        let old_schema = OldSchema {
+            last_version,
+            old_rows,
+        };
+        match backend {
+            Backend::Sqlite => Some(TestDatabase::new_sqlite(Some(old_schema)).await),
+            Backend::Postgres => TestDatabase::new_postgres(Some(old_schema)).await,
+        }
+    }
+
+    async fn new_sqlite(old_schema: Option<OldSchema<'_>>) -> TestDatabase {
         let directory = tempfile::Builder::new()
             .prefix("spotbot-store-test-")
             .tempdir()
             .expect("cannot create a temporary directory for a test database");
         let url = format!("sqlite://{}", directory.path().join("spotbot.db").display());
+        if let Some(old_schema) = old_schema {
+            // The store creates a missing file itself; a bare connection must be told to.
+            let create_url = format!("{url}?mode=rwc");
+            if let Err(error) = old_schema.build(&create_url, Backend::Sqlite).await {
+                panic!("cannot build the old schema in {url}: {error}");
+            }
+        }
         let store = Store::connect(&url)
             .await
             .unwrap_or_else(|error| panic!("cannot open the test database {url}: {error}"));
@@ -126,6 +166,10 @@ impl TestDatabase {
     /// When the URL is required but missing (see [`postgres_url`]), or the database cannot be
     /// created or opened.
     pub async fn postgres() -> Option<TestDatabase> {
+        TestDatabase::new_postgres(None).await
+    }
+
+    async fn new_postgres(old_schema: Option<OldSchema<'_>>) -> Option<TestDatabase> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let admin_url = postgres_url()?;
         // The process id and a counter make names unique within a run; the random part keeps
@@ -150,6 +194,12 @@ impl TestDatabase {
         // Closing is a courtesy to the server; the database exists either way.
         let _ = admin.close().await;
         let url = url_with_database(&admin_url, &name);
+        if let Some(old_schema) = old_schema
+            && let Err(error) = old_schema.build(&url, Backend::Postgres).await
+        {
+            drop_database(&admin_url, &name).await;
+            panic!("cannot build the old schema in {name} on {shown}: {error}");
+        }
         let store = match Store::connect(&url).await {
             Ok(store) => store,
             Err(error) => {
@@ -241,6 +291,58 @@ impl Drop for TestDatabase {
             });
             let _ = dropper.join();
         }
+    }
+}
+
+/// What [`TestDatabase::upgraded_from`] writes before the store opens the database.
+struct OldSchema<'a> {
+    /// The last migration applied.
+    last_version: i64,
+    /// SQL run on the schema as that migration left it.
+    old_rows: &'a str,
+}
+
+impl OldSchema<'_> {
+    /// Applies the migrations of `backend` up to `last_version` to the empty database at `url`,
+    /// recording them as sqlx does (so that the store applies only the later ones), then runs
+    /// `old_rows`.
+    async fn build(&self, url: &str, backend: Backend) -> Result<(), BoxDynError> {
+        let all = crate::connect::migrator(backend);
+        if !all.version_exists(self.last_version) {
+            return Err(format!("there is no migration {}", self.last_version).into());
+        }
+        let migrator = Migrator::new(MigrationsUpTo {
+            all,
+            last_version: self.last_version,
+        })
+        .await?;
+        sqlx::any::install_default_drivers();
+        let mut connection = sqlx::AnyConnection::connect(url).await?;
+        migrator.run(&mut connection).await?;
+        sqlx::raw_sql(self.old_rows)
+            .execute(&mut connection)
+            .await?;
+        connection.close().await?;
+        Ok(())
+    }
+}
+
+/// The migrations of `all` numbered up to `last_version`, as a source for a [`Migrator`].
+#[derive(Debug)]
+struct MigrationsUpTo {
+    all: &'static Migrator,
+    last_version: i64,
+}
+
+impl<'s> MigrationSource<'s> for MigrationsUpTo {
+    fn resolve(self) -> BoxFuture<'s, Result<Vec<Migration>, BoxDynError>> {
+        let migrations = self
+            .all
+            .iter()
+            .filter(|migration| migration.version <= self.last_version)
+            .cloned()
+            .collect();
+        Box::pin(std::future::ready(Ok(migrations)))
     }
 }
 

@@ -8,6 +8,7 @@ pub mod ema_rsi_cross;
 pub mod indicators;
 #[cfg(target_arch = "x86_64")]
 mod lanes;
+pub mod spec;
 
 pub use ema_rsi_cross::{
     CrossReadings, EmaReadings, EmaRsiCross, EmaRsiCrossParams, InvalidParams, RsiLevel,

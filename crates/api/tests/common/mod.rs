@@ -2,14 +2,23 @@
 //! `api::serve` on 127.0.0.1:0 with a oneshot shutdown and a reqwest client for it, sending raw
 //! bodies with any content type or JSON; the [`Answer`] it gets back; [`assert_error`] for the
 //! JSON error bodies; the register/login helpers; and [`config`], cheap password hashes.
+//!
+//! The server trades on two real simulators on loopback: one as its paper venue (users' paper
+//! accounts are opened there through its admin API), one as its testnet (tests open accounts on
+//! it and store their keys through the API).
 
 #![allow(dead_code)] // Each test file uses its own part of the harness.
 
-use api::{ApiConfig, ApiState, PasswordCost};
+use std::sync::Arc;
+
+use accounts::{AccountClients, MasterKey, PaperAccounts, PasswordCost, Venue, Venues};
+use api::{ApiConfig, ApiState};
 use reqwest::{Method, StatusCode};
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use store::Store;
+use sim::{Account, Credentials, Exchange, ExchangeConfig, RunningSim, SystemClock};
 use store::testing::TestDatabase;
+use store::{Mode, Store};
 use tokio::sync::oneshot;
 
 /// The password of every user the helpers register.
@@ -31,6 +40,10 @@ pub fn config() -> ApiConfig {
 pub struct Server {
     pub base: String,
     pub client: reqwest::Client,
+    /// The paper venue's exchange.
+    pub paper: RunningSim,
+    /// The testnet venue's exchange.
+    pub testnet: RunningSim,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     /// The database the server owns (see [`Server::start_sqlite`]), removed by [`Server::stop`].
@@ -71,12 +84,27 @@ impl Server {
     }
 
     async fn serve(store: &Store, config: ApiConfig, database: Option<TestDatabase>) -> Server {
+        let paper = start_exchange().await;
+        let testnet = start_exchange().await;
+        let paper_url = format!("http://{}", paper.local_addr());
+        let venues = Venues::new()
+            .with(
+                Venue::new(Mode::Paper, venue_client(&paper)).with_paper_accounts(
+                    PaperAccounts::new(&paper_url, accounts::default_starting_balances()).unwrap(),
+                ),
+            )
+            .with(Venue::new(Mode::Testnet, venue_client(&testnet)));
+        let accounts = Arc::new(AccountClients::new(
+            store.clone(),
+            MasterKey::from_bytes([9; 32]),
+            venues,
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(api::serve(
             listener,
-            ApiState::new(store.clone(), config),
+            ApiState::new(store.clone(), accounts, config),
             async move {
                 let _ = stopped.await;
             },
@@ -84,6 +112,8 @@ impl Server {
         Server {
             base,
             client: reqwest::Client::new(),
+            paper,
+            testnet,
             stop: Some(stop),
             task,
             database,
@@ -161,6 +191,17 @@ impl Server {
         (registered, login, token)
     }
 
+    /// A new account on the testnet exchange holding `usdt`, and its HMAC key.
+    pub fn open_testnet_account(&self, usdt: u32) -> Credentials {
+        let credentials = Credentials::generate();
+        self.testnet.exchange().lock().add_account(Account::new(
+            credentials.clone(),
+            [("USDT".to_owned(), Decimal::from(usdt))],
+            sim::STANDARD_COMMISSION_RATE,
+        ));
+        credentials
+    }
+
     /// Stops the server, checks that it stopped cleanly, and removes its own database if any.
     pub async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
@@ -177,6 +218,24 @@ impl Server {
             None => request,
         }
     }
+}
+
+/// A simulator on loopback, its market in real time.
+async fn start_exchange() -> RunningSim {
+    let exchange = Exchange::new(ExchangeConfig::default(), Arc::new(SystemClock::new()))
+        .expect("the default exchange");
+    sim::start(exchange, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("the simulator starts")
+}
+
+/// The shared client of a venue on `exchange`.
+fn venue_client(exchange: &RunningSim) -> binance::Client {
+    binance::Client::new(binance::ClientConfig::new(format!(
+        "http://{}",
+        exchange.local_addr()
+    )))
+    .expect("a valid client configuration")
 }
 
 /// Sends `request` and reads the answer.

@@ -1,7 +1,8 @@
 //! `spotbot bot add|list|start|stop|pause`: users' bots in the database, for an operator on the
 //! server. A new bot is checked by the very function `POST /api/v1/bots` uses
-//! ([`api::validate::check_bot`]), against the same symbols (`spotbot run`'s API configuration),
-//! so the CLI and the API never disagree on what a valid bot is; start, stop and pause are the
+//! ([`accounts::check_bot`]), against the same venues' listings (`spotbot run`'s configuration:
+//! the built-in exchange's listing, or a configured paper exchange's, the testnet's, live's), so
+//! the CLI and the API never disagree on what a valid bot is; start, stop and pause are the
 //! store's [`BotControl`]s the API's routes apply. A value the checks refuse, or a user or bot
 //! that does not exist, is a usage error (exit 2) naming the flag; a database failure or a name
 //! the user already has is a runtime one (exit 1).
@@ -13,7 +14,7 @@ use store::{BotConfig, BotControl, BotId, Store, UserId};
 use crate::Failure;
 use crate::commands::listing::{DatabaseArgs, block_on, print_bots, runtime};
 
-/// The only strategy the engine builds today (`api::validate::check_bot` refuses others).
+/// The only strategy the engine builds today (`accounts::check_bot` refuses others).
 const STRATEGY: &str = "ema_rsi_cross";
 
 /// Options of `spotbot bot`.
@@ -159,12 +160,13 @@ fn strategy_params(args: &AddArgs) -> Option<Value> {
 }
 
 fn add(args: AddArgs) -> Result<(), Failure> {
-    let api_config = args.database.config()?.api_config();
+    let config = args.database.config()?;
     block_on(async move {
+        let catalogs = crate::venue_setup::command_catalogs(&config)?;
         let store = args.database.open().await?;
         let created = async {
             let user = user_id(&store, &args.user).await?;
-            let draft = api::validate::BotDraft {
+            let draft = accounts::BotDraft {
                 name: args.name.clone(),
                 symbol: args.symbol.clone(),
                 interval: args.interval.clone(),
@@ -174,10 +176,15 @@ fn add(args: AddArgs) -> Result<(), Failure> {
                 mode: args.mode.clone(),
                 is_active: !args.inactive,
             };
-            let bot = api::validate::check_bot(&api_config, user, draft).map_err(|error| {
-                let at = error.field.as_deref().map(flag).unwrap_or_default();
-                Failure::Usage(format!("{at}: {}", error.message))
-            })?;
+            let bot =
+                accounts::check_bot(&catalogs, user, draft)
+                    .await
+                    .map_err(|error| match error {
+                        accounts::BotRuleError::Invalid(invalid) => {
+                            Failure::Usage(format!("{}: {}", flag(invalid.field), invalid.message))
+                        }
+                        unavailable => Failure::Runtime(unavailable.into()),
+                    })?;
             // A name the user already has is the database's refusal, not the command line's
             // (as for `spotbot user add`): exit 1, the message names the taken name.
             store

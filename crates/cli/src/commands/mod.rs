@@ -2,6 +2,7 @@
 
 pub mod backtest;
 pub mod bot;
+pub mod credentials;
 pub mod listing;
 pub mod perf;
 pub mod run;

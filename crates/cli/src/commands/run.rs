@@ -1,66 +1,85 @@
-//! `spotbot run`: the main job. Opens the database (migrating it), connects the exchange (by
-//! default the simulator, started in this process on loopback with an accelerated clock and a
-//! state file, so one command runs everything on a fresh machine), creates a demo user and bot
-//! the first time, serves the HTTP API (the `api` crate) and runs every active bot's cycle at each
-//! candle close until Ctrl-C or SIGTERM, which finish the cycles in flight, release the leases,
-//! stop the API after its requests in flight and save the simulator.
+//! `spotbot run`: the main job. Opens the database (migrating it), sets up the venues (paper on
+//! the exchange built into this process by default, started on loopback with an accelerated
+//! clock and a state file, so one command runs everything on a fresh machine; testnet and live
+//! at their configured URLs), creates a demo user and bot the first time, serves the HTTP API
+//! (the `api` crate) and runs every active bot's cycle at each candle close on its owner's own
+//! account, until Ctrl-C or SIGTERM, which finish the cycles in flight, release the leases, stop
+//! the API after its requests in flight and save the simulator.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use accounts::{AccountClients, KeySubmission, MasterKey, Venues};
 use anyhow::Context;
 use binance::{Client, ClientConfig, ServerClock};
 use clap::Args;
-use engine::{Engine, SchedulerStats, Venues, run_scheduler, strategy_spec};
+use engine::{Engine, SchedulerStats, run_scheduler};
 use rust_decimal::Decimal;
 use sim::{Clock, Exchange, ExchangeConfig, RunningSim, SystemClock};
 use store::{Mode, NewBot, NewUser, Role, Store};
 use strategy::EmaRsiCrossParams;
+use strategy::spec as strategy_spec;
 use tokio::sync::oneshot;
 use tracing::info;
+use zeroize::Zeroizing;
 
 use crate::Failure;
 use crate::commands::sim::{demo_account, save_periodically};
-use crate::run_config::{ConfigFile, ExchangeKind};
+use crate::run_config::ConfigFile;
+use crate::venue_setup::{paper_venue, venue_client, with_binance_venues};
 
 /// Long help for `spotbot run --help`.
 pub const LONG_ABOUT: &str = "\
-Run the trading bots: every active bot trades at each close of its candle interval.
+Run the trading bots: every active bot trades at each close of its candle interval, on its
+owner's own exchange account for the bot's venue (paper, testnet or live).
 
 With no configuration at all it runs a complete demo on this machine: a SQLite database in
-./data/spotbot.db, the built-in Binance-compatible exchange in this process with its market
-running 60 times faster than real time (balances and orders kept in ./data/sim-state.json), and
-the first time, a demo user with an EMA/RSI bot on BTCUSDT 1m that spends 100 USDT per BUY. Each
-cycle's decision and each trade is logged. Ctrl-C (or SIGTERM) finishes the cycles in flight,
-releases the bots and saves the exchange; running it again continues with the same database.
-List what happened with `spotbot bots` and `spotbot trades`.
+./data/spotbot.db, the built-in Binance-compatible exchange in this process as the paper venue,
+its market running 60 times faster than real time (balances and orders kept in
+./data/sim-state.json), and the first time, a demo user with an EMA/RSI bot on BTCUSDT 1m that
+spends 100 USDT per BUY. Each cycle's decision and each trade is logged. Ctrl-C (or SIGTERM)
+finishes the cycles in flight, releases the bots and saves the exchange; running it again
+continues with the same database. List what happened with `spotbot bots` and `spotbot trades`.
+
+Venues: one process trades every venue it is configured for.
+  paper    each user gets their own account on the paper exchange the first time one of their
+           paper bots trades (or they ask for their balance), with the starting balances below;
+           the built-in exchange by default, or a `spotbot sim` shared by several processes
+  testnet  Binance's spot testnet (or anything standing in for it, such as a `spotbot sim`): each
+           user stores their own key (PUT /api/v1/credentials/testnet, `spotbot credentials set`)
+  live     Binance, only with the confirmation below; each user stores their own key
 
 Configuration: a TOML file (--config), overridden by environment variables, overridden by flags.
   database_url = \"sqlite://data/spotbot.db\"   # or postgres://user:pass@host/db; SPOTBOT_DATABASE_URL
-  exchange = \"sim\"                             # sim | testnet | live; SPOTBOT_EXCHANGE, --exchange
   data_dir = \"data\"
-  [sim]      speed = 60, seed = 42, state_file = \"data/sim-state.json\"
-  [binance]  api_key, api_secret (BINANCE_API_KEY, BINANCE_API_SECRET),
-             retry_max_attempts, retry_backoff_base (BINANCE_RETRY_MAX_ATTEMPTS, BINANCE_RETRY_BACKOFF_BASE)
-  [engine]   parallelism = 64, cycle_delay_ms = 1000, max_consecutive_failures = 5,
-             lease_ttl_secs = 60, worker_id = \"host-pid\"
-  [live]     confirm = \"I accept that spotbot trades real money\"   (required for --exchange live)
-  [api]      listen = \"127.0.0.1:8080\" (--listen), session_ttl_secs = 86400
+  [sim]             speed = 60, seed = 42, state_file = \"data/sim-state.json\"   (the built-in exchange)
+  [venues.paper]    url = \"http://127.0.0.1:8765\" (SPOTBOT_PAPER_URL, --paper-url; default built in),
+                    starting_balances = { USDT = \"10000\" }
+  [venues.testnet]  url (SPOTBOT_TESTNET_URL, --testnet-url; default https://testnet.binance.vision),
+                    stream_url, enabled = true
+  [venues.live]     url (SPOTBOT_LIVE_URL, --live-url; default https://api.binance.com), stream_url,
+                    enabled = true
+  [live]            confirm = \"I accept that spotbot trades real money\"   (required for live bots)
+  [binance]         retry_max_attempts, retry_backoff_base
+                    (BINANCE_RETRY_MAX_ATTEMPTS, BINANCE_RETRY_BACKOFF_BASE)
+  [engine]          parallelism = 64, cycle_delay_ms = 1000, max_consecutive_failures = 5,
+                    lease_ttl_secs = 60, worker_id = \"host-pid\"
+  [api]             listen = \"127.0.0.1:8080\" (--listen), session_ttl_secs = 86400
   SPOTBOT_MASTER_KEY  the key that encrypts users' exchange secrets (64 hex characters or base64
              of 32 bytes); without it, data_dir/master.key, created with permissions 0600 on first run
 
-The HTTP API (health, readiness, register, login, logout, me) is served on --listen; create the
-first admin with `spotbot user add --admin`.
+Exchange keys belong to users, not to the process: BINANCE_API_KEY and BINANCE_API_SECRET are
+read only by `spotbot credentials set --user U --venue V`, which stores them for that user.
 
-A process trades the bots whose mode matches its exchange: paper bots on sim, testnet bots on
-testnet, live bots on live. Several processes may share one PostgreSQL database: a bot's lease
-makes sure only one of them runs it at a time.
+The HTTP API (users, keys, accounts, bots, trades) is served on --listen; create the first admin
+with `spotbot user add --admin`. Several processes may share one PostgreSQL database: a bot's
+lease makes sure only one of them runs it at a time.
 
 Examples:
   spotbot run
   spotbot run --sim-speed 600
-  SPOTBOT_DATABASE_URL=postgres://spotbot@127.0.0.1/spotbot spotbot run
-  BINANCE_API_KEY=... BINANCE_API_SECRET=... spotbot run --exchange testnet";
+  spotbot run --testnet-url http://127.0.0.1:8765      # a local `spotbot sim` as the testnet
+  SPOTBOT_DATABASE_URL=postgres://spotbot@127.0.0.1/spotbot spotbot run";
 
 /// Options of `spotbot run`.
 #[derive(Debug, Args)]
@@ -68,9 +87,6 @@ pub struct RunArgs {
     /// TOML configuration file (see above); every key is optional.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Where bots trade: sim (built-in exchange, paper bots), testnet or live.
-    #[arg(long, value_enum)]
-    pub exchange: Option<ExchangeKind>,
     /// Database URL: sqlite://FILE or postgres://USER[:PASSWORD]@HOST[:PORT]/DB.
     #[arg(long, value_name = "URL")]
     pub database: Option<String>,
@@ -80,6 +96,15 @@ pub struct RunArgs {
     /// How many times faster than real time the built-in exchange's market runs.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub sim_speed: Option<u32>,
+    /// The paper exchange: a running `spotbot sim` (default: the one built in).
+    #[arg(long, value_name = "URL")]
+    pub paper_url: Option<String>,
+    /// The testnet's REST URL (default Binance's spot testnet).
+    #[arg(long, value_name = "URL")]
+    pub testnet_url: Option<String>,
+    /// Live Binance's REST URL (default https://api.binance.com; live needs [live] confirm).
+    #[arg(long, value_name = "URL")]
+    pub live_url: Option<String>,
     /// Address of the HTTP API (default 127.0.0.1:8080; port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
@@ -92,14 +117,20 @@ impl RunArgs {
         if let Some(url) = &self.database {
             config.database_url = Some(url.clone());
         }
-        if let Some(exchange) = self.exchange {
-            config.exchange = Some(exchange);
-        }
         if let Some(dir) = &self.data_dir {
             config.data_dir = Some(dir.clone());
         }
         if let Some(speed) = self.sim_speed {
             config.sim.speed = Some(speed);
+        }
+        for (flag, slot) in [
+            (&self.paper_url, &mut config.venues.paper.url),
+            (&self.testnet_url, &mut config.venues.testnet.url),
+            (&self.live_url, &mut config.venues.live.url),
+        ] {
+            if let Some(url) = flag {
+                *slot = Some(url.clone());
+            }
         }
         if let Some(listen) = self.listen {
             config.api.listen = Some(listen);
@@ -125,6 +156,8 @@ struct InProcessSim {
     stop_saving: oneshot::Sender<()>,
     saver: tokio::task::JoinHandle<Result<(), sim::StateError>>,
     state_file: PathBuf,
+    /// The demo account: the demo user's paper account.
+    demo: sim::Credentials,
 }
 
 /// Runs until Ctrl-C or SIGTERM.
@@ -143,24 +176,21 @@ async fn serve(config: ConfigFile) -> Result<(), Failure> {
     let retry = config
         .retry_policy(|name| std::env::var(name).ok())
         .map_err(Failure::Usage)?;
-    let exchange = config.exchange();
-    if exchange == ExchangeKind::Live {
-        config.check_live_confirmed().map_err(Failure::Usage)?;
+    if std::env::var_os("BINANCE_API_KEY").is_some() {
+        eprintln!(
+            "spotbot run: BINANCE_API_KEY is not read here: keys belong to users; store it for one with `spotbot credentials set --user U --venue testnet`"
+        );
     }
     let data_dir = config.data_dir();
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
     // Loaded before anything starts, so that a bad key or a key file open to others stops the
     // run with a message saying what to fix.
-    let master_key = api::vault::MasterKey::load(
-        std::env::var(api::vault::MASTER_KEY_ENV).ok().as_deref(),
+    let master_key = MasterKey::load(
+        std::env::var(accounts::MASTER_KEY_ENV).ok().as_deref(),
         &data_dir,
     )
     .map_err(|err| Failure::Usage(err.to_string()))?;
-    let api_config = api::ApiConfig {
-        master_key: Some(master_key),
-        ..config.api_config()
-    };
     let database_url = config.database_url();
     let store = Store::connect(&database_url)
         .await
@@ -179,66 +209,44 @@ async fn serve(config: ConfigFile) -> Result<(), Failure> {
     let api_address = listener
         .local_addr()
         .context("cannot read the HTTP API's address")?;
+
+    let (venues, sim) = venues(&config, &retry).await?;
+    for venue in venues.iter() {
+        println!(
+            "spotbot run: {} venue at {}",
+            venue.mode(),
+            venue.client().config().base_url
+        );
+    }
+    let accounts = Arc::new(AccountClients::new(store.clone(), master_key, venues));
+
     let (stop_api, api_stopped) = oneshot::channel::<()>();
     let api_server = tokio::spawn(api::serve(
         listener,
-        api::ApiState::new(store.clone(), api_config),
+        api::ApiState::new(store.clone(), accounts.clone(), config.api_config()),
         async {
             let _ = api_stopped.await;
         },
     ));
     println!("spotbot run: HTTP API at http://{api_address}");
+    ensure_demo(&store, &accounts, sim.as_ref().map(|sim| &sim.demo)).await?;
 
-    let (venues, sim, mode) = match exchange {
-        ExchangeKind::Sim => {
-            let (client, sim) = start_sim(&config, retry).await?;
-            (
-                Venues::new().with(Mode::Paper, client),
-                Some(sim),
-                Mode::Paper,
-            )
-        }
-        ExchangeKind::Testnet | ExchangeKind::Live => {
-            let (key, secret) = match (&config.binance.api_key, &config.binance.api_secret) {
-                (Some(key), Some(secret)) => (key.clone(), secret.clone()),
-                _ => {
-                    return Err(Failure::Usage(
-                        "trading on Binance needs API keys: set BINANCE_API_KEY and BINANCE_API_SECRET (or [binance] api_key and api_secret in the config file)".to_owned(),
-                    ));
-                }
-            };
-            let (url, mode) = if exchange == ExchangeKind::Testnet {
-                (binance::BINANCE_SPOT_TESTNET_URL, Mode::Testnet)
-            } else {
-                (binance::BINANCE_LIVE_URL, Mode::Live)
-            };
-            let mut client_config =
-                ClientConfig::new(url).with_credentials(binance::Credentials::hmac(key, secret));
-            client_config.retry = retry;
-            let client = Client::new(client_config).context("cannot set up the Binance client")?;
-            println!("spotbot run: exchange {url}");
-            (Venues::new().with(mode, client), None, mode)
-        }
-    };
-
-    ensure_demo(&store, exchange).await?;
     let bots = store
         .bots(None)
         .await
         .map_err(|err| Failure::Runtime(err.into()))?;
     let runnable = bots
         .iter()
-        .filter(|bot| bot.mode == mode && bot.is_active)
+        .filter(|bot| bot.is_active && accounts.venues().serves(bot.mode))
         .count();
     println!(
-        "spotbot run: {} bots in the database, {runnable} active {} bots run here",
+        "spotbot run: {} bots in the database, {runnable} active on the venues served here",
         bots.len(),
-        mode.as_str()
     );
     println!("Press Ctrl-C to stop.");
 
     let worker_id = format!("{}-{}", host_name(), std::process::id());
-    let engine = Engine::new(store.clone(), venues, config.engine_settings(worker_id));
+    let engine = Engine::new(store.clone(), accounts, config.engine_settings(worker_id));
     let stats = Arc::new(SchedulerStats::default());
     run_scheduler(engine, config.scheduler_settings(), stats.clone(), shutdown)
         .await
@@ -272,8 +280,33 @@ async fn serve(config: ConfigFile) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Starts the built-in exchange on loopback with its state file, and a client for its demo
-/// account reading the exchange's (accelerated) clock.
+/// The venues of this run: paper (the built-in exchange, started here, unless a URL is
+/// configured), and the testnet and live venues the configuration enables.
+async fn venues(
+    config: &ConfigFile,
+    retry: &binance::RetryPolicy,
+) -> Result<(Venues, Option<InProcessSim>), Failure> {
+    let (paper, sim) = match config.paper_url() {
+        Some(url) => {
+            let endpoint = crate::run_config::VenueEndpoint {
+                rest_url: url.trim_end_matches('/').to_owned(),
+                stream_url: ClientConfig::new(url.trim_end_matches('/')).stream_url,
+            };
+            let client = venue_client(&endpoint, retry.clone())?;
+            (paper_venue(config, client, &endpoint.rest_url)?, None)
+        }
+        None => {
+            let (client, sim) = start_sim(config, retry.clone()).await?;
+            let url = client.config().base_url.clone();
+            (paper_venue(config, client, &url)?, Some(sim))
+        }
+    };
+    let venues = with_binance_venues(Venues::new().with(paper), config, retry)?;
+    Ok((venues, sim))
+}
+
+/// Starts the built-in exchange on loopback with its state file, and the paper venue's client
+/// reading the exchange's (accelerated) clock.
 async fn start_sim(
     config: &ConfigFile,
     retry: binance::RetryPolicy,
@@ -296,7 +329,7 @@ async fn start_sim(
             .restore_state(&state_file, state)
             .map_err(|err| Failure::Usage(err.to_string()))?;
     }
-    let (credentials, _) = demo_account(&mut exchange, restored_demo.as_deref());
+    let (demo, _) = demo_account(&mut exchange, restored_demo.as_deref());
     let server = sim::start(exchange, "127.0.0.1:0".parse().expect("a valid address"))
         .await
         .context("cannot start the simulator")?;
@@ -310,16 +343,16 @@ async fn start_sim(
     let saver = tokio::spawn(save_periodically(
         server.exchange().clone(),
         state_file.clone(),
-        Some(credentials.api_key.clone()),
+        Some(demo.api_key.clone()),
         saving_stopped,
     ));
-    let mut client_config = ClientConfig::new(url)
-        .with_credentials(binance::Credentials::hmac(
-            credentials.api_key.clone(),
-            credentials.secret.clone(),
-        ))
-        .with_server_clock(Arc::new(SimServerClock(clock)));
+    let mut client_config =
+        ClientConfig::new(url).with_server_clock(Arc::new(SimServerClock(clock)));
     client_config.retry = retry;
+    // Binance's widest window: measured on the market's sped-up clock, it leaves a signed
+    // request 60 s / speed of real time to arrive (100 ms at 600x), room for an Ed25519
+    // signature and its check.
+    client_config.recv_window = std::time::Duration::from_secs(60);
     let client = Client::new(client_config).context("cannot set up the exchange client")?;
     Ok((
         client,
@@ -328,22 +361,50 @@ async fn start_sim(
             stop_saving,
             saver,
             state_file,
+            demo,
         },
     ))
 }
 
-/// The demo user and bot, created the first time the simulator runs on an empty database.
-async fn ensure_demo(store: &Store, exchange: ExchangeKind) -> Result<(), Failure> {
+/// The demo user and bot, created the first time the built-in exchange runs on an empty
+/// database; the demo user's paper account is the built-in exchange's demo account.
+async fn ensure_demo(
+    store: &Store,
+    accounts: &AccountClients,
+    demo_account: Option<&sim::Credentials>,
+) -> Result<(), Failure> {
     let runtime = |err: store::StoreError| Failure::Runtime(err.into());
-    if exchange != ExchangeKind::Sim || !store.users().await.map_err(runtime)?.is_empty() {
+    let Some(demo_account) = demo_account else {
         return Ok(());
+    };
+    if store.users().await.map_err(runtime)?.is_empty() {
+        create_demo(store).await?;
     }
+    let Some(demo) = store.user_by_username(DEMO_USER).await.map_err(runtime)? else {
+        return Ok(());
+    };
+    let key = KeySubmission::hmac(
+        demo_account.api_key.clone(),
+        Zeroizing::new(demo_account.secret.clone()),
+    );
+    accounts
+        .adopt_paper_account(demo.id, &key)
+        .await
+        .map_err(|err| Failure::Runtime(err.into()))?;
+    Ok(())
+}
+
+/// The demo user's name.
+const DEMO_USER: &str = "demo";
+
+async fn create_demo(store: &Store) -> Result<(), Failure> {
+    let runtime = |err: store::StoreError| Failure::Runtime(err.into());
     let now_ms = engine::wall_now_ms();
     let user = store
         .create_user(
             &NewUser {
                 email: "demo@spotbot.invalid".to_owned(),
-                username: "demo".to_owned(),
+                username: DEMO_USER.to_owned(),
                 password_hash: None,
                 role: Role::Admin,
             },

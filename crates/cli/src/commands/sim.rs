@@ -45,15 +45,17 @@ With --accounts FILE the accounts of a TOML file are created too:
   balances = { USDT = \"10000\", BTC = \"0.5\" }
   commission_rate = \"0.001\"           # optional (0.1 %)
   commission_in_bnb = true            # optional: pay commissions in BNB, 25 % off
+  can_trade = false                   # optional: a read-only key (default: may trade)
+  ip_whitelist = [\"127.0.0.1\"]        # optional: the only IPs the key is accepted from
 An account paying commissions in BNB pays them at the BNBUSDT price, 25 % off, when it holds
 enough BNB for the whole order; otherwise in the asset it receives (also settable with
 PUT /_sim/accounts/KEY/commission_in_bnb {\"enabled\": true}).
 
-With --state FILE, accounts, balances, the order log and the order ids are loaded from FILE at
-start when it exists, and saved to it (atomically) every 2 seconds when something changed and on
-Ctrl-C, so paper trading survives a restart; the demo account is kept with the same key. Accounts
-in the state win over the same keys in --accounts. A file that cannot be read is an error, never
-overwritten.
+With --state FILE, accounts (with their keys' state), balances, the order log and the order ids
+are loaded from FILE at start when it exists, and saved to it (atomically) every 2 seconds when
+something changed and on Ctrl-C, so paper trading survives a restart; the demo account is kept
+with the same key. Accounts in the state win over the same keys in --accounts. A file that cannot
+be read is an error, never overwritten.
 
 Endpoints: GET /api/v3/ping, /time, /exchangeInfo, /ticker/price, /avgPrice, /depth, /klines,
 /order, /account, /myTrades; POST /api/v3/order and /api/v3/order/test (MARKET only).
@@ -62,9 +64,14 @@ an Ed25519 public key. WebSocket: /ws/<symbol>@kline_<interval> (e.g. /ws/btcusd
 pushed every server second and with x=true when a kline closes.
 
 Admin API (loopback clients only, JSON): POST /_sim/accounts (optional \"ed25519_public_key\",
-\"commission_in_bnb\"), POST /_sim/accounts/KEY/balances, PUT /_sim/accounts/KEY/commission_in_bnb,
-GET|PUT|DELETE /_sim/faults, PUT /_sim/symbols/SYMBOL/status, GET /_sim/orders (the order log),
-GET /_sim/clock.
+\"commission_in_bnb\", \"can_trade\", \"ip_whitelist\"), GET /_sim/accounts/KEY,
+POST /_sim/accounts/KEY/balances (adds to one asset), PUT /_sim/accounts/KEY/balances
+{\"balances\": {\"USDT\": \"10000\"}} (replaces them all), PUT /_sim/accounts/KEY/key
+{\"enabled\": false, \"can_trade\": false, \"ip_whitelist\": [\"1.2.3.4\"]} (each optional),
+PUT /_sim/accounts/KEY/commission_in_bnb, GET|PUT|DELETE /_sim/faults,
+PUT /_sim/symbols/SYMBOL/status, GET /_sim/orders[?api_key=KEY] (the order log), GET /_sim/clock.
+A revoked key, a key without can_trade placing an order, and a request from an IP off a key's
+whitelist are answered as Binance answers them: -2015 with HTTP 401.
 
 Faults (--faults FILE, or PUT /_sim/faults with the same JSON):
   {

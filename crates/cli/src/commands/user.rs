@@ -81,22 +81,23 @@ fn read_password(username: &str) -> Result<String, Failure> {
 }
 
 /// Maps a rule broken by a flag's value to a usage error naming the flag (`--username`).
-fn usage(invalid: api::validate::InvalidField) -> Failure {
+fn usage(invalid: accounts::rules::InvalidField) -> Failure {
     Failure::Usage(format!("--{}: {}", invalid.field, invalid.message))
 }
 
 fn add(args: AddArgs) -> Result<(), Failure> {
-    api::validate::email(&args.email).map_err(usage)?;
-    api::validate::username(&args.username).map_err(usage)?;
+    accounts::rules::email(&args.email).map_err(usage)?;
+    accounts::rules::username(&args.username).map_err(usage)?;
     let password = read_password(&args.username)?;
-    api::validate::password(&password).map_err(|invalid| {
+    accounts::rules::password(&password).map_err(|invalid| {
         Failure::Usage(format!(
             "the password ({PASSWORD_ENV}): {}",
             invalid.message
         ))
     })?;
-    let password_hash = api::password::hash_password(&password, api::PasswordCost::default())
-        .map_err(|err| Failure::Runtime(err.into()))?;
+    let password_hash =
+        accounts::password::hash_password(&password, accounts::PasswordCost::default())
+            .map_err(|err| Failure::Runtime(err.into()))?;
     let role = if args.admin { Role::Admin } else { Role::User };
     block_on(async move {
         // Unlike the listings, this may create the database: the first admin can come before

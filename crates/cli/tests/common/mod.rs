@@ -1,5 +1,6 @@
 //! What the tests of `spotbot run` share: [`spotbot`], the binary with a clean environment, and
-//! [`Running`], a `spotbot run` in the background whose log lines the test waits for.
+//! [`Running`], a `spotbot run` (or `spotbot sim`) in the background whose log lines the test
+//! waits for.
 
 #![allow(dead_code)] // Each test file uses its own part of the harness.
 
@@ -30,9 +31,25 @@ pub struct Running {
 impl Running {
     /// Starts `spotbot run` in `dir` with the market at 600x and the API on a free port.
     pub fn start(dir: &Path) -> Running {
-        let mut child = spotbot(dir)
-            // Port 0: a test machine may have 8080 taken.
-            .args(["run", "--sim-speed", "600", "--listen", "127.0.0.1:0"])
+        Running::start_with(dir, &[])
+    }
+
+    /// [`Running::start`] with `extra` arguments.
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Running {
+        // Port 0: a test machine may have 8080 taken.
+        let mut args = vec!["run", "--sim-speed", "600", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        Running::spawn(spotbot(dir).args(args))
+    }
+
+    /// Starts `spotbot sim` in `dir` on a free port.
+    pub fn sim(dir: &Path) -> Running {
+        Running::spawn(spotbot(dir).args(["sim", "--listen", "127.0.0.1:0"]))
+    }
+
+    /// Starts `command` with its output read line by line.
+    pub fn spawn(command: &mut Command) -> Running {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -61,7 +78,17 @@ impl Running {
 
     /// The address (`127.0.0.1:PORT`) of the HTTP API, from the line that announces it.
     pub fn api_address(&mut self) -> String {
-        let line = self.wait_for("HTTP API at http://", Duration::from_secs(30));
+        self.address_after("HTTP API at http://")
+    }
+
+    /// The address (`127.0.0.1:PORT`) a `spotbot sim` serves, from the line that announces it.
+    pub fn exchange_address(&mut self) -> String {
+        self.address_after("spot exchange at http://")
+    }
+
+    /// The address at the end of the line containing `text`.
+    fn address_after(&mut self, text: &str) -> String {
+        let line = self.wait_for(text, Duration::from_secs(30));
         line.rsplit("http://").next().unwrap().trim().to_owned()
     }
 

@@ -8,8 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use binance::{Client, ClientConfig, Credentials, RetryPolicy, ServerClock};
-use engine::{CycleOutcome, Engine, EngineSettings, Venues, strategy_spec};
+use accounts::{AccountClients, KeySubmission, MasterKey, Venue, Venues};
+use binance::{Client, ClientConfig, RetryPolicy, ServerClock};
+use engine::{CycleOutcome, Engine, EngineSettings, RunnableBot};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use sim::{
@@ -17,6 +18,7 @@ use sim::{
 };
 use store::{BotConfig, Mode, NewBot, NewUser, Role, Store, TradeFilter, TradeRow};
 use strategy::EmaRsiCrossParams;
+use strategy::spec as strategy_spec;
 
 /// The simulator's start: 2025-06-15 12:00:00 UTC.
 pub const START_MS: i64 = 1_749_988_800_000;
@@ -58,8 +60,11 @@ pub fn fast_retry_policy() -> RetryPolicy {
 pub struct World {
     pub server: RunningSim,
     pub clock: Arc<ManualClock>,
+    /// The paper venue's shared client (market data; signs nothing).
     pub client: Client,
     pub store: Store,
+    /// The trader's account on the paper venue, through the vault.
+    pub accounts: Arc<AccountClients>,
     pub engine: Engine,
     pub bot_id: store::BotId,
 }
@@ -91,7 +96,7 @@ impl World {
         let server = sim::start(exchange, "127.0.0.1:0".parse().unwrap())
             .await
             .expect("the simulator starts");
-        let client = client_for(&server, &clock);
+        let client = venue_client_for(&server, &clock);
         let user = store
             .create_user(
                 &NewUser {
@@ -125,16 +130,24 @@ impl World {
         settings.history_candles = 60;
         settings.order_absent_after = Duration::from_millis(300);
         adjust(&mut settings);
-        let engine = Engine::new(
-            store.clone(),
-            Venues::new().with(Mode::Paper, client.clone()),
-            settings,
-        );
+        let accounts = accounts_on(&store, &client);
+        accounts
+            .adopt_paper_account(
+                user.id,
+                &KeySubmission::hmac(
+                    API_KEY.to_owned(),
+                    zeroize::Zeroizing::new(SECRET.to_owned()),
+                ),
+            )
+            .await
+            .expect("the test account is stored");
+        let engine = Engine::new(store.clone(), accounts.clone(), settings);
         World {
             server,
             clock,
             client,
             store,
+            accounts,
             engine,
             bot_id: bot.id,
         }
@@ -146,17 +159,30 @@ impl World {
         settings.worker_id = worker_id.to_owned();
         Engine::new(
             self.store.clone(),
-            Venues::new().with(Mode::Paper, self.client.clone()),
+            accounts_on(&self.store, &self.client),
             settings,
         )
     }
 
-    pub async fn bot(&self) -> BotConfig {
+    /// The trader's client on the paper venue, signing with the test account's key.
+    pub async fn trader_client(&self) -> Client {
+        let bot = self.bot().await;
+        self.accounts
+            .client(bot.config.user_id, Mode::Paper)
+            .await
+            .expect("the trader's paper account")
+    }
+
+    pub async fn bot_config(&self) -> BotConfig {
         self.store
             .bot(self.bot_id)
             .await
             .unwrap()
             .expect("the bot exists")
+    }
+
+    pub async fn bot(&self) -> RunnableBot {
+        RunnableBot::parse(&self.bot_config().await).expect("the test bot parses")
     }
 
     /// Moves the exchange one minute on and runs one cycle of the bot with `engine`.
@@ -226,10 +252,19 @@ impl World {
     }
 }
 
-/// A client of `server` signing with the test account and reading `clock`.
-pub fn client_for(server: &RunningSim, clock: &Arc<ManualClock>) -> Client {
+/// The users' accounts on the paper venue of `client`, their keys under a test master key.
+pub fn accounts_on(store: &Store, client: &Client) -> Arc<AccountClients> {
+    Arc::new(AccountClients::new(
+        store.clone(),
+        MasterKey::from_bytes([7; 32]),
+        Venues::new().with(Venue::new(Mode::Paper, client.clone())),
+    ))
+}
+
+/// The paper venue's client of `server` (no credentials: accounts are derived from it), reading
+/// `clock`.
+pub fn venue_client_for(server: &RunningSim, clock: &Arc<ManualClock>) -> Client {
     let mut config = ClientConfig::new(format!("http://{}", server.local_addr()))
-        .with_credentials(Credentials::hmac(API_KEY, SECRET))
         .with_server_clock(Arc::new(SimClock(clock.clone())));
     config.retry = fast_retry_policy();
     config.read_timeout = Duration::from_secs(2);

@@ -1,27 +1,35 @@
-//! The admin API under [`ADMIN_PREFIX`], for tests and demos: create and fund accounts, set and
-//! clear faults, switch a symbol's status, read the order log (the ground truth), read the clock
-//! and set it when the exchange runs on a [`ManualClock`](crate::ManualClock).
+//! The admin API under [`ADMIN_PREFIX`], for tests, demos and spotbot's paper accounts: create,
+//! read, fund and reset accounts, revoke or restrict their API keys, set and clear faults, switch
+//! a symbol's status, read the order log (the ground truth), read the clock and set it when the
+//! exchange runs on a [`ManualClock`](crate::ManualClock).
 //!
 //! It is answered only to loopback peers (403 otherwise), whatever address the server listens
 //! on, and it is outside the rate limits and the faults. Bodies and answers are JSON with
-//! snake_case fields and decimals as strings; errors are `{"error": "..."}`.
+//! snake_case fields and decimals as strings; errors are `{"error": "..."}`. An unknown API key
+//! in the path (or in `?api_key=`) is a 404.
 //!
 //! | request | body | answer |
 //! |---|---|---|
-//! | `POST /_sim/accounts` | `{"balances": {"USDT": "1000"}, "commission_rate": "0.001", "commission_in_bnb": true, "ed25519_public_key": "base64 or PEM"}` (all optional) | `{"api_key", "secret", "uid"}` (`secret` only for HMAC accounts) |
-//! | `POST /_sim/accounts/{api_key}/balances` | `{"asset": "USDT", "amount": "250"}` | `{"balances": {...}}` |
+//! | `POST /_sim/accounts` | `{"balances": {"USDT": "1000"}, "commission_rate": "0.001", "commission_in_bnb": true, "ed25519_public_key": "base64 or PEM", "can_trade": false, "ip_whitelist": ["127.0.0.1"]}` (all optional) | `{"api_key", "secret", "uid"}` (`secret` only for HMAC accounts) |
+//! | `GET /_sim/accounts/{api_key}` | | the account: `{"api_key", "uid", "balances": {"USDT": "1000.00000000"}, "commission_rate", "commission_in_bnb", "key_enabled", "can_trade", "ip_whitelist": ["127.0.0.1"]}` |
+//! | `POST /_sim/accounts/{api_key}/balances` | `{"asset": "USDT", "amount": "250"}` (adds) | `{"balances": {...}}` |
+//! | `PUT /_sim/accounts/{api_key}/balances` | `{"balances": {"USDT": "10000"}}` (replaces every balance: assets not named are no longer held) | the account |
+//! | `PUT /_sim/accounts/{api_key}/key` | `{"enabled": false, "can_trade": false, "ip_whitelist": ["1.2.3.4"]}` (all optional; what is not sent stays) | the account |
 //! | `PUT /_sim/accounts/{api_key}/commission_in_bnb` | `{"enabled": true}` | `{"api_key", "commission_in_bnb"}` |
 //! | `GET`/`PUT`/`DELETE /_sim/faults` | a [`FaultPlan`] (PUT) | the plan in force |
 //! | `PUT /_sim/symbols/{symbol}/status` | `{"status": "HALT"}` | `{"symbol", "status"}` |
-//! | `GET /_sim/orders` | | every executed order, oldest first |
+//! | `GET /_sim/orders`, `GET /_sim/orders?api_key=K` | | every executed order (of account `K`), oldest first |
 //! | `GET`/`PUT /_sim/clock` | `{"now_ms": N}` or `{"advance_ms": N}` (PUT) | `{"now_ms", "clock_skew_ms", "manual"}` |
+//!
+//! A key with `"enabled": false` (revoked), without `can_trade`, or used from an address off its
+//! non-empty `ip_whitelist` is refused as Binance refuses it (see [`crate::Account`]).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -30,7 +38,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::account::{Account, Credentials, SignatureKey, random_key};
+use crate::account::{Account, Credentials, SignatureKey, parse_ip_whitelist, random_key};
 use crate::book::OrderSize;
 use crate::exchange::{Exchange, STANDARD_COMMISSION_RATE};
 use crate::faults::FaultPlan;
@@ -45,7 +53,12 @@ pub const ADMIN_PREFIX: &str = "/_sim";
 pub fn router() -> Router<ExchangeHandle> {
     Router::new()
         .route("/accounts", post(create_account))
-        .route("/accounts/{api_key}/balances", post(fund_account))
+        .route("/accounts/{api_key}", get(account_state))
+        .route(
+            "/accounts/{api_key}/balances",
+            post(fund_account).put(replace_balances),
+        )
+        .route("/accounts/{api_key}/key", put(set_key_state))
         .route(
             "/accounts/{api_key}/commission_in_bnb",
             put(set_commission_in_bnb),
@@ -97,6 +110,65 @@ fn bad_request(reason: impl ToString) -> (StatusCode, String) {
     (StatusCode::BAD_REQUEST, reason.to_string())
 }
 
+/// The 404 for an API key no account has.
+fn unknown_account(api_key: &str) -> (StatusCode, String) {
+    (
+        StatusCode::NOT_FOUND,
+        format!(
+            "no account has the API key {api_key:?} (create one with POST {ADMIN_PREFIX}/accounts)"
+        ),
+    )
+}
+
+/// Refuses negative amounts and unnamed assets in `balances`.
+fn check_balances(balances: &BTreeMap<String, Decimal>) -> Result<(), (StatusCode, String)> {
+    if balances.contains_key("") {
+        return Err(bad_request("balances: every asset must be named"));
+    }
+    match balances
+        .iter()
+        .find(|(_, amount)| amount.is_sign_negative())
+    {
+        Some((asset, amount)) => Err(bad_request(format!(
+            "balances.{asset}: {amount} is negative; balances must be zero or more"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// An IP whitelist from the body; the error names the bad entry.
+fn read_ip_whitelist(entries: &[String]) -> Result<Vec<IpAddr>, (StatusCode, String)> {
+    parse_ip_whitelist(entries).map_err(|err| bad_request(format!("ip_whitelist: {err}")))
+}
+
+/// The account's balances, asset to amount, as the admin API shows them.
+fn balances_json(account: &Account) -> BTreeMap<&str, String> {
+    account
+        .balances
+        .iter()
+        .map(|(asset, free)| (asset.as_str(), decimal8(*free)))
+        .collect()
+}
+
+/// The account as `GET /_sim/accounts/{api_key}` answers it.
+fn account_json(account: &Account) -> Value {
+    let ip_whitelist: Vec<String> = account
+        .ip_whitelist
+        .iter()
+        .map(|ip| ip.to_canonical().to_string())
+        .collect();
+    json!({
+        "api_key": account.api_key,
+        "uid": account.uid,
+        "balances": balances_json(account),
+        "commission_rate": decimal8(account.commission_rate),
+        "commission_in_bnb": account.commission_in_bnb,
+        "key_enabled": account.key_enabled,
+        "can_trade": account.can_trade,
+        "ip_whitelist": ip_whitelist,
+    })
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewAccount {
@@ -108,6 +180,11 @@ struct NewAccount {
     commission_in_bnb: bool,
     #[serde(default)]
     ed25519_public_key: Option<String>,
+    /// Absent: the key may trade, as every key could before this field existed.
+    #[serde(default)]
+    can_trade: Option<bool>,
+    #[serde(default)]
+    ip_whitelist: Vec<String>,
 }
 
 async fn create_account(
@@ -117,9 +194,8 @@ async fn create_account(
 ) -> Response {
     admin(&exchange, peer, |exchange| {
         let request: NewAccount = read_body(&body)?;
-        if request.balances.values().any(Decimal::is_sign_negative) {
-            return Err(bad_request("balances must not be negative"));
-        }
+        check_balances(&request.balances)?;
+        let ip_whitelist = read_ip_whitelist(&request.ip_whitelist)?;
         let rate = request.commission_rate.unwrap_or(STANDARD_COMMISSION_RATE);
         if rate.is_sign_negative() || rate >= Decimal::ONE {
             return Err(bad_request("commission_rate must be in [0, 1)"));
@@ -133,6 +209,8 @@ async fn create_account(
             None => Account::new(Credentials::generate(), request.balances, rate),
         };
         account.commission_in_bnb = request.commission_in_bnb;
+        account.can_trade = request.can_trade.unwrap_or(true);
+        account.ip_whitelist = ip_whitelist;
         let api_key = account.api_key.clone();
         let secret = match &account.signature_key {
             SignatureKey::Hmac(secret) => Some(secret.clone()),
@@ -145,6 +223,86 @@ async fn create_account(
             answer["secret"] = Value::String(secret);
         }
         Ok(answer)
+    })
+}
+
+async fn account_state(
+    State(exchange): State<ExchangeHandle>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(api_key): Path<String>,
+) -> Response {
+    admin(&exchange, peer, |exchange| {
+        exchange
+            .account(&api_key)
+            .map(account_json)
+            .ok_or_else(|| unknown_account(&api_key))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewBalances {
+    balances: BTreeMap<String, Decimal>,
+}
+
+async fn replace_balances(
+    State(exchange): State<ExchangeHandle>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(api_key): Path<String>,
+    body: Bytes,
+) -> Response {
+    admin(&exchange, peer, |exchange| {
+        let request: NewBalances = read_body(&body)?;
+        check_balances(&request.balances)?;
+        exchange
+            .replace_balances(&api_key, request.balances)
+            .map(account_json)
+            .ok_or_else(|| unknown_account(&api_key))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyStateChange {
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default)]
+    can_trade: Option<bool>,
+    #[serde(default)]
+    ip_whitelist: Option<Vec<String>>,
+}
+
+async fn set_key_state(
+    State(exchange): State<ExchangeHandle>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(api_key): Path<String>,
+    body: Bytes,
+) -> Response {
+    admin(&exchange, peer, |exchange| {
+        let change: KeyStateChange = read_body(&body)?;
+        // Everything is read and checked before the first change, so a refused request changes
+        // nothing.
+        let ip_whitelist = change
+            .ip_whitelist
+            .as_deref()
+            .map(read_ip_whitelist)
+            .transpose()?;
+        if exchange.account(&api_key).is_none() {
+            return Err(unknown_account(&api_key));
+        }
+        if let Some(enabled) = change.enabled {
+            exchange.set_key_enabled(&api_key, enabled);
+        }
+        if let Some(can_trade) = change.can_trade {
+            exchange.set_can_trade(&api_key, can_trade);
+        }
+        if let Some(whitelist) = ip_whitelist {
+            exchange.set_ip_whitelist(&api_key, whitelist);
+        }
+        exchange
+            .account(&api_key)
+            .map(account_json)
+            .ok_or_else(|| unknown_account(&api_key))
     })
 }
 
@@ -168,16 +326,8 @@ async fn fund_account(
         }
         let account = exchange
             .fund(&api_key, &funding.asset, funding.amount)
-            .ok_or((
-                StatusCode::NOT_FOUND,
-                "no account has this API key".to_owned(),
-            ))?;
-        let balances: BTreeMap<&str, String> = account
-            .balances
-            .iter()
-            .map(|(asset, free)| (asset.as_str(), decimal8(*free)))
-            .collect();
-        Ok(json!({"balances": balances}))
+            .ok_or_else(|| unknown_account(&api_key))?;
+        Ok(json!({"balances": balances_json(account)}))
     })
 }
 
@@ -197,10 +347,7 @@ async fn set_commission_in_bnb(
         let request: BnbCommission = read_body(&body)?;
         exchange
             .set_commission_in_bnb(&api_key, request.enabled)
-            .ok_or((
-                StatusCode::NOT_FOUND,
-                "no account has this API key".to_owned(),
-            ))?;
+            .ok_or_else(|| unknown_account(&api_key))?;
         Ok(json!({"api_key": api_key, "commission_in_bnb": request.enabled}))
     })
 }
@@ -265,12 +412,41 @@ async fn set_symbol_status(
 async fn order_log(
     State(exchange): State<ExchangeHandle>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    RawQuery(query): RawQuery,
 ) -> Response {
     admin(&exchange, peer, |exchange| {
+        let account = order_log_account(query.as_deref().unwrap_or(""))?;
+        if let Some(api_key) = &account
+            && exchange.account(api_key).is_none()
+        {
+            return Err(unknown_account(api_key));
+        }
         Ok(Value::Array(
-            exchange.order_log().iter().map(order_json).collect(),
+            exchange
+                .order_log()
+                .iter()
+                .filter(|order| account.as_ref().is_none_or(|key| &order.api_key == key))
+                .map(order_json)
+                .collect(),
         ))
     })
+}
+
+/// The account `GET /_sim/orders` is filtered to: its only query parameter, `api_key`.
+fn order_log_account(query: &str) -> Result<Option<String>, (StatusCode, String)> {
+    let mut api_key = None;
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        match name.as_ref() {
+            "api_key" if api_key.is_none() => api_key = Some(value.into_owned()),
+            "api_key" => return Err(bad_request("api_key is given twice; give it once")),
+            other => {
+                return Err(bad_request(format!(
+                    "unknown query parameter {other:?}; the only one is api_key"
+                )));
+            }
+        }
+    }
+    Ok(api_key)
 }
 
 /// One order of the log, with everything a test compares against.
@@ -356,6 +532,17 @@ fn clock_json(exchange: &Exchange) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_order_log_takes_only_an_api_key_once() {
+        assert_eq!(order_log_account(""), Ok(None));
+        assert_eq!(order_log_account("api_key=abc"), Ok(Some("abc".to_owned())));
+        for refused in ["apiKey=abc", "api_key=a&api_key=b", "api_key=a&limit=5"] {
+            let (status, reason) = order_log_account(refused).unwrap_err();
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+            assert!(reason.contains("api_key"), "{refused}: {reason}");
+        }
+    }
 
     #[test]
     fn only_loopback_peers_may_use_the_admin_api() {

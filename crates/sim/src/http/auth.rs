@@ -1,6 +1,12 @@
-//! SIGNED endpoints (reference § 2): the `X-MBX-APIKEY` header, the `signature` over query
-//! string + body (HMAC-SHA256 or Ed25519, whichever key the account registered), and the
-//! `timestamp`/`recvWindow` rule, checked in that order.
+//! SIGNED endpoints (reference § 2): the `X-MBX-APIKEY` header and the key's state (live, and
+//! the client's IP on its whitelist), the `signature` over query string + body (HMAC-SHA256 or
+//! Ed25519, whichever key the account registered), the `timestamp`/`recvWindow` rule, and the
+//! key's permission for the endpoint's security type, checked in that order.
+//!
+//! A revoked key, an IP off the whitelist and a missing permission are all -2015 with HTTP 401,
+//! the answer to a key the exchange never issued: Binance does not say which check failed.
+
+use std::net::IpAddr;
 
 use axum::http::HeaderMap;
 use rust_decimal::Decimal;
@@ -33,11 +39,24 @@ pub struct Signed {
     pub deadline_ms: i64,
 }
 
-/// Checks the API key, the signature and the timing of a SIGNED request, reading `signature`,
-/// `timestamp` and `recvWindow` from `params`.
+/// What a SIGNED endpoint asks of the key beyond a valid signature (Binance's security types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecurityType {
+    /// `USER_DATA`: reads the account's data; any live key may.
+    UserData,
+    /// `TRADE`: places orders; only a key with trading enabled may ("An API key cannot TRADE by
+    /// default", reference § 2).
+    Trade,
+}
+
+/// Checks the API key (known, live, `peer` on its whitelist), the signature, the timing and the
+/// key's permission for `security` of a SIGNED request, reading `signature`, `timestamp` and
+/// `recvWindow` from `params`.
 pub fn authenticate(
     exchange: &Exchange,
     headers: &HeaderMap,
+    peer: IpAddr,
+    security: SecurityType,
     raw_query: &str,
     raw_body: &str,
     params: &mut Params,
@@ -52,6 +71,7 @@ pub fn authenticate(
         .ok_or_else(ApiError::api_key_format_invalid)?;
     let account = exchange
         .account(api_key)
+        .filter(|account| account.key_accepts(peer))
         .ok_or_else(ApiError::api_key_rejected)?;
 
     let signature = params.required_text("signature")?;
@@ -77,6 +97,10 @@ pub fn authenticate(
     }
     if now_us - timestamp_us > recv_window_us {
         return Err(ApiError::timestamp_outside_recv_window());
+    }
+    // Checked last, so that only a client holding the key's secret learns what the key may do.
+    if security == SecurityType::Trade && !account.can_trade {
+        return Err(ApiError::api_key_rejected());
     }
     Ok(Signed {
         api_key: api_key.to_owned(),

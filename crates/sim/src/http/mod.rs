@@ -17,7 +17,7 @@ mod trading;
 mod weights;
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
@@ -179,6 +179,8 @@ pub struct Request<'a> {
     pub params: Params,
     /// The HTTP headers (the API key).
     pub headers: &'a HeaderMap,
+    /// The client's address, which the API key's IP whitelist must admit.
+    pub peer: IpAddr,
     /// The query string as sent (what was signed).
     pub raw_query: &'a str,
     /// The body as sent (what was signed).
@@ -291,6 +293,7 @@ async fn serve_endpoint(
         let mut request = Request {
             params,
             headers,
+            peer: ip,
             raw_query,
             raw_body: &raw_body,
             not_queryable_ms: decision.not_queryable_ms,
@@ -304,8 +307,14 @@ async fn serve_endpoint(
         weight
     };
     exchange.charge_request(ip, charged);
-    let order_account =
-        api_key.filter(|key| endpoint.places_orders() && exchange.account(key).is_some());
+    // A key refused as revoked or off its whitelist gets the answer an unknown key gets: no
+    // account's order counts.
+    let order_account = api_key.filter(|key| {
+        endpoint.places_orders()
+            && exchange
+                .account(key)
+                .is_some_and(|account| account.key_accepts(ip))
+    });
     let usage = exchange.usage_headers(ip, order_account);
     if let Some(failure) = decision.failure {
         return injected(failure, &exchange, usage);

@@ -169,7 +169,7 @@ pub fn account(account: &Account, omit_zero_balances: bool) -> Value {
             "buyer": decimal8(Decimal::ZERO),
             "seller": decimal8(Decimal::ZERO),
         },
-        "canTrade": true,
+        "canTrade": account.can_trade,
         "canWithdraw": false,
         "canDeposit": false,
         "brokered": false,

@@ -1,6 +1,7 @@
 //! The SIGNED endpoints: `POST /api/v3/order` (MARKET only) and `/api/v3/order/test`,
 //! `GET /api/v3/order`, `GET /api/v3/account` and `GET /api/v3/myTrades`. Each authenticates first
-//! (see [`crate::http::auth`]), then reads its own parameters.
+//! (see [`crate::http::auth`]; the order endpoints as `TRADE`, which a key that cannot trade is
+//! refused, the reads as `USER_DATA`), then reads its own parameters.
 
 use serde_json::{Value, json};
 
@@ -9,7 +10,7 @@ use market::Side;
 use crate::book::OrderSize;
 use crate::error::ApiError;
 use crate::exchange::{Exchange, OrderLookup, TradeQuery};
-use crate::http::auth::{Signed, authenticate};
+use crate::http::auth::{SecurityType, Signed, authenticate};
 use crate::http::params::Params;
 use crate::http::responses::{self, OrderResponseType};
 use crate::http::{Rejection, Request};
@@ -26,11 +27,18 @@ const DEFAULT_TRADES_LIMIT: usize = 500;
 /// The longest `startTime`..`endTime` span of `GET /api/v3/myTrades`, ms.
 const MAX_TRADES_SPAN_MS: i64 = 24 * 3_600_000;
 
-/// Checks the API key, signature and timing of `request` (see [`authenticate`]).
-fn sign_in(exchange: &Exchange, request: &mut Request<'_>) -> Result<Signed, ApiError> {
+/// Checks the API key, signature, timing and permission for `security` of `request` (see
+/// [`authenticate`]).
+fn sign_in(
+    exchange: &Exchange,
+    request: &mut Request<'_>,
+    security: SecurityType,
+) -> Result<Signed, ApiError> {
     authenticate(
         exchange,
         request.headers,
+        request.peer,
+        security,
         request.raw_query,
         request.raw_body,
         &mut request.params,
@@ -39,7 +47,7 @@ fn sign_in(exchange: &Exchange, request: &mut Request<'_>) -> Result<Signed, Api
 
 /// `POST /api/v3/order`: -1015 when the account's unfilled-order windows are full.
 pub fn new_order(exchange: &mut Exchange, request: &mut Request<'_>) -> Result<Value, Rejection> {
-    let signed = sign_in(exchange, request)?;
+    let signed = sign_in(exchange, request, SecurityType::Trade)?;
     let (order, response_type) = read_market_order(&mut request.params)?;
     request.params.finish()?;
     exchange.admit_order(&signed.api_key)?;
@@ -51,7 +59,7 @@ pub fn new_order(exchange: &mut Exchange, request: &mut Request<'_>) -> Result<V
 /// `{}`, or the commission rates with `computeCommissionRates=true`. Nothing executes and no
 /// balance moves.
 pub fn test_order(exchange: &mut Exchange, request: &mut Request<'_>) -> Result<Value, ApiError> {
-    let signed = sign_in(exchange, request)?;
+    let signed = sign_in(exchange, request, SecurityType::Trade)?;
     let (order, _) = read_market_order(&mut request.params)?;
     let compute_commission_rates = match request.params.text("computeCommissionRates").as_deref() {
         None | Some("false") => false,
@@ -131,7 +139,7 @@ fn read_market_order(params: &mut Params) -> Result<(NewMarketOrder, OrderRespon
 
 /// `GET /api/v3/order`.
 pub fn query_order(exchange: &Exchange, request: &mut Request<'_>) -> Result<Value, ApiError> {
-    let signed = sign_in(exchange, request)?;
+    let signed = sign_in(exchange, request, SecurityType::UserData)?;
     let params = &mut request.params;
     let symbol = params.required_text("symbol")?;
     let order_id = params.long("orderId")?;
@@ -154,7 +162,7 @@ pub fn query_order(exchange: &Exchange, request: &mut Request<'_>) -> Result<Val
 
 /// `GET /api/v3/account`.
 pub fn account(exchange: &Exchange, request: &mut Request<'_>) -> Result<Value, ApiError> {
-    let signed = sign_in(exchange, request)?;
+    let signed = sign_in(exchange, request, SecurityType::UserData)?;
     let params = &mut request.params;
     let omit_zero_balances = match params.text("omitZeroBalances").as_deref() {
         None | Some("false") => false,
@@ -171,7 +179,7 @@ pub fn account(exchange: &Exchange, request: &mut Request<'_>) -> Result<Value, 
 /// `GET /api/v3/myTrades`, with Binance's allowed parameter combinations (-1128 otherwise) and
 /// its 24-hour limit on `startTime`..`endTime` (-1127).
 pub fn my_trades(exchange: &Exchange, request: &mut Request<'_>) -> Result<Value, ApiError> {
-    let signed = sign_in(exchange, request)?;
+    let signed = sign_in(exchange, request, SecurityType::UserData)?;
     let params = &mut request.params;
     let symbol = params.required_text("symbol")?;
     let order_id = params.long("orderId")?;

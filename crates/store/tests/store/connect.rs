@@ -175,9 +175,21 @@ async fn indexes(store: &Store) -> Vec<String> {
 async fn both_dialects_describe_the_same_schema() {
     let sqlite = TestDatabase::sqlite().await;
     let sqlite_columns = columns(sqlite.store()).await;
-    assert_eq!(sqlite_columns.len(), 73, "{sqlite_columns:#?}");
+    assert_eq!(sqlite_columns.len(), 79, "{sqlite_columns:#?}");
     assert!(sqlite_columns.contains(&("trades".to_owned(), "bot_config_id".to_owned(), false)));
     assert!(sqlite_columns.contains(&("trades".to_owned(), "realized_pnl".to_owned(), true)));
+    // Migration 0004: credentials per venue, keyed by user and venue, the old table gone.
+    assert!(sqlite_columns.contains(&("venue_credentials".to_owned(), "venue".to_owned(), false)));
+    assert!(sqlite_columns.contains(&(
+        "venue_credentials".to_owned(),
+        "can_trade".to_owned(),
+        true
+    )));
+    assert!(
+        !sqlite_columns
+            .iter()
+            .any(|(table, ..)| table == "exchange_credentials")
+    );
     let sqlite_indexes = indexes(sqlite.store()).await;
     assert_eq!(
         sqlite_indexes,

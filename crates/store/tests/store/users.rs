@@ -1,4 +1,4 @@
-//! Users and their exchange credentials.
+//! Users (their exchange credentials are in `credentials.rs`).
 
 use store::{NewUser, Role, StoreError, UserId};
 
@@ -91,55 +91,6 @@ store::backend_tests! {
         ));
     }
 
-    async fn credentials_are_put_replaced_read_and_deleted(store: Store) {
-        let alice = user(&store, "alice").await;
-        let bob = user(&store, "bob").await;
-        assert_eq!(store.credentials(alice.id).await.unwrap(), None);
-
-        let every_byte: Vec<u8> = (0..=255).collect();
-        store
-            .put_credentials(alice.id, "key-1", &every_byte, 10)
-            .await
-            .unwrap();
-        let stored = store.credentials(alice.id).await.unwrap().unwrap();
-        assert_eq!(stored.user_id, alice.id);
-        assert_eq!(stored.api_key, "key-1");
-        assert_eq!(stored.secret_ciphertext, every_byte);
-        assert_eq!(stored.updated_at_ms, 10);
-
-        store
-            .put_credentials(alice.id, "key-2", &[0, 0, 7], 20)
-            .await
-            .unwrap();
-        store
-            .put_credentials(bob.id, "bob-key", b"", 30)
-            .await
-            .unwrap();
-        let stored = store.credentials(alice.id).await.unwrap().unwrap();
-        assert_eq!(
-            (
-                stored.api_key.as_str(),
-                stored.secret_ciphertext.as_slice(),
-                stored.updated_at_ms
-            ),
-            ("key-2", &[0u8, 0, 7][..], 20)
-        );
-        assert_eq!(count(&store, "exchange_credentials").await, 2);
-
-        assert!(store.delete_credentials(alice.id).await.unwrap());
-        assert!(!store.delete_credentials(alice.id).await.unwrap());
-        assert_eq!(store.credentials(alice.id).await.unwrap(), None);
-        assert_eq!(
-            store.credentials(bob.id).await.unwrap().unwrap().api_key,
-            "bob-key"
-        );
-
-        assert!(matches!(
-            store.put_credentials(UserId(424_242), "k", b"x", 1).await,
-            Err(StoreError::NotFound { what: "user", .. })
-        ));
-    }
-
     async fn a_second_store_sees_the_first_ones_writes(db: &TestDatabase) {
         let alice = user(db.store(), "alice").await;
         let second = db.another_store().await;
@@ -158,14 +109,4 @@ fn secrets_stay_out_of_debug_output() {
     let shown = format!("{user:?}");
     assert!(!shown.contains("secret-hash"), "{shown}");
     assert!(shown.contains("<redacted>"), "{shown}");
-
-    let credentials = store::StoredCredentials {
-        user_id: UserId(1),
-        api_key: "key".to_owned(),
-        secret_ciphertext: b"ciphertext-bytes".to_vec(),
-        updated_at_ms: 0,
-    };
-    let shown = format!("{credentials:?}");
-    assert!(!shown.contains("99, 105"), "{shown}");
-    assert!(shown.contains("<16 bytes>"), "{shown}");
 }

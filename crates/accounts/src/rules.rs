@@ -1,19 +1,12 @@
 //! The rules for what an account may be: an email address's shape, a username's length and
 //! characters, a password's length. The HTTP API and `spotbot user add` both check with these
-//! functions, so the two never disagree. The same holds for bots: [`check_bot`] is what both
-//! `POST /api/v1/bots` and `spotbot bot add` check a [`BotDraft`] with.
-
-/// A bot's fields before [`check_bot`] checks them (re-exported here because the `bots` module
-/// is private).
-pub use crate::bots::Draft as BotDraft;
-/// Checks a bot as the HTTP API does (re-exported here because the `bots` module is private).
-pub use crate::bots::check_bot;
+//! functions, so the two never disagree. The same holds for bots (see [`crate::bot_rules`]).
 
 /// A value that breaks a rule, and the field it was given for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {field}: {message}")]
 pub struct InvalidField {
-    /// The field: `"email"`, `"username"` or `"password"`.
+    /// The field, as the HTTP API's JSON names it: `"email"`, `"username"`, `"symbol"`, ...
     pub field: &'static str,
     /// Which rule the value breaks.
     pub message: String,
@@ -30,7 +23,8 @@ pub const PASSWORD_MAX_CHARS: usize = 128;
 /// The longest email address (RFC 5321's limit on a path).
 pub const EMAIL_MAX_CHARS: usize = 254;
 
-fn invalid(field: &'static str, message: impl Into<String>) -> InvalidField {
+/// `field` breaks a rule, described by `message`.
+pub fn invalid(field: &'static str, message: impl Into<String>) -> InvalidField {
     InvalidField {
         field,
         message: message.into(),

@@ -1,8 +1,8 @@
-//! A bot's strategy as stored (`bot_configs.strategy` + `strategy_params` JSON) turned into the
+//! A bot's strategy as stored (its name and its parameters as JSON text) turned into the
 //! same [`Strategy`] implementation the backtester runs, with errors that name the bad field.
 
+use crate::{EmaRsiCross, EmaRsiCrossParams, Strategy};
 use serde::Deserialize;
-use strategy::{EmaRsiCross, EmaRsiCrossParams, Strategy};
 
 /// The strategy name of [`EmaRsiCross`] in bot configurations.
 pub const EMA_RSI_CROSS: &str = "ema_rsi_cross";
@@ -21,7 +21,7 @@ pub enum StrategySpecError {
     Malformed(String),
     /// The parameters are well formed but unusable.
     #[error("strategy_params: {0}")]
-    Invalid(#[from] strategy::InvalidParams),
+    Invalid(#[from] crate::InvalidParams),
 }
 
 /// [`EmaRsiCrossParams`] as JSON; every field optional, defaults from

@@ -4,8 +4,13 @@
 //!
 //! A ciphertext is `version (1 byte) || nonce (12 bytes) || AES-GCM output (secret + 16-byte
 //! tag)`. The nonce is random per encryption, so encrypting the same secret twice gives two
-//! different ciphertexts. The owner's user id is the associated data: a ciphertext copied into
-//! another user's row fails to decrypt instead of handing them someone else's keys.
+//! different ciphertexts. The owner's user id and the key's venue are the associated data: a
+//! ciphertext copied into another user's row, or into the same user's row of another venue (a
+//! testnet secret made to sign live orders), fails to decrypt instead of handing over the keys.
+//! Version 1 ciphertexts, written before keys had venues, bind the user id only; they still
+//! decrypt, and every key stored from now on is version 2.
+//!
+//! A decrypted secret comes back in [`Zeroizing`] memory, wiped when it is dropped.
 
 use std::fmt;
 use std::io::Write;
@@ -15,7 +20,8 @@ use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use store::UserId;
+use store::{Mode, UserId};
+use zeroize::Zeroizing;
 
 /// The environment variable that holds the master key: 64 hex characters or the base64 of 32
 /// bytes.
@@ -28,9 +34,11 @@ pub const MASTER_KEY_FILE: &str = "master.key";
 const KEY_BYTES: usize = 32;
 /// The length of an AES-GCM nonce (96 bits, the size GCM is designed for).
 const NONCE_BYTES: usize = 12;
-/// The first byte of every ciphertext, so that a later format (another cipher, a rotated key)
-/// can be told apart from this one.
+/// The first byte of the ciphertexts written before keys had venues: bound to the user only.
 const FORMAT_V1: u8 = 1;
+/// The first byte of every ciphertext written now: bound to the user and the venue. A later
+/// format (another cipher, a rotated key) gets another byte.
+const FORMAT_V2: u8 = 2;
 
 /// Why a master key cannot be had, or a secret cannot be encrypted or decrypted. No message ever
 /// holds a key or a secret.
@@ -73,9 +81,10 @@ pub enum VaultError {
     Encrypt,
 }
 
-/// The key that encrypts every exchange secret. Its `Debug` shows nothing of it.
+/// The key that encrypts every exchange secret. Its `Debug` shows nothing of it, and its bytes
+/// are wiped when it is dropped.
 #[derive(Clone)]
-pub struct MasterKey([u8; KEY_BYTES]);
+pub struct MasterKey(Zeroizing<[u8; KEY_BYTES]>);
 
 impl fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -86,13 +95,13 @@ impl fmt::Debug for MasterKey {
 impl MasterKey {
     /// The key made of `bytes`.
     pub fn from_bytes(bytes: [u8; KEY_BYTES]) -> MasterKey {
-        MasterKey(bytes)
+        MasterKey(Zeroizing::new(bytes))
     }
 
     /// A new random key.
     pub fn generate() -> Result<MasterKey, VaultError> {
-        let mut bytes = [0u8; KEY_BYTES];
-        getrandom::fill(&mut bytes).map_err(VaultError::Random)?;
+        let mut bytes = Zeroizing::new([0u8; KEY_BYTES]);
+        getrandom::fill(bytes.as_mut_slice()).map_err(VaultError::Random)?;
         Ok(MasterKey(bytes))
     }
 
@@ -108,7 +117,7 @@ impl MasterKey {
         };
         bytes
             .and_then(|bytes| <[u8; KEY_BYTES]>::try_from(bytes).ok())
-            .map(MasterKey)
+            .map(MasterKey::from_bytes)
             .ok_or_else(|| VaultError::BadKey {
                 origin: origin.to_owned(),
             })
@@ -135,7 +144,8 @@ impl MasterKey {
         match create_private(path) {
             Ok(mut file) => {
                 let key = MasterKey::generate()?;
-                file.write_all(format!("{}\n", hex::encode(key.0)).as_bytes())
+                let text = Zeroizing::new(format!("{}\n", hex::encode(*key.0)));
+                file.write_all(text.as_bytes())
                     .and_then(|()| file.sync_all())
                     .map_err(file_error)?;
                 return Ok(key);
@@ -149,11 +159,12 @@ impl MasterKey {
         MasterKey::parse(&text, &path.display().to_string())
     }
 
-    /// `secret` encrypted for `user` (see the module's documentation for the format).
-    pub fn encrypt(&self, user: UserId, secret: &[u8]) -> Result<Vec<u8>, VaultError> {
+    /// `secret` encrypted for `user`'s key on `venue` (see the module's documentation for the
+    /// format).
+    pub fn encrypt(&self, user: UserId, venue: Mode, secret: &[u8]) -> Result<Vec<u8>, VaultError> {
         let mut nonce = [0u8; NONCE_BYTES];
         getrandom::fill(&mut nonce).map_err(VaultError::Random)?;
-        let aad = associated_data(user);
+        let aad = associated_data(FORMAT_V2, user, venue);
         let sealed = self
             .cipher()
             .encrypt(
@@ -165,21 +176,26 @@ impl MasterKey {
             )
             .map_err(|_| VaultError::Encrypt)?;
         let mut out = Vec::with_capacity(1 + NONCE_BYTES + sealed.len());
-        out.push(FORMAT_V1);
+        out.push(FORMAT_V2);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&sealed);
         Ok(out)
     }
 
-    /// The secret in `ciphertext`, which [`MasterKey::encrypt`] made for `user` with this key;
-    /// [`VaultError::Decrypt`] otherwise.
-    pub fn decrypt(&self, user: UserId, ciphertext: &[u8]) -> Result<Vec<u8>, VaultError> {
+    /// The secret in `ciphertext`, which [`MasterKey::encrypt`] made for `user`'s key on `venue`
+    /// with this key; [`VaultError::Decrypt`] otherwise.
+    pub fn decrypt(
+        &self,
+        user: UserId,
+        venue: Mode,
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
         let (&version, rest) = ciphertext.split_first().ok_or(VaultError::Decrypt)?;
-        if version != FORMAT_V1 || rest.len() < NONCE_BYTES {
+        if !matches!(version, FORMAT_V1 | FORMAT_V2) || rest.len() < NONCE_BYTES {
             return Err(VaultError::Decrypt);
         }
         let (nonce, sealed) = rest.split_at(NONCE_BYTES);
-        let aad = associated_data(user);
+        let aad = associated_data(version, user, venue);
         self.cipher()
             .decrypt(
                 Nonce::from_slice(nonce),
@@ -188,18 +204,24 @@ impl MasterKey {
                     aad: &aad,
                 },
             )
+            .map(Zeroizing::new)
             .map_err(|_| VaultError::Decrypt)
     }
 
     fn cipher(&self) -> Aes256Gcm {
-        Aes256Gcm::new((&self.0).into())
+        Aes256Gcm::new((&*self.0).into())
     }
 }
 
-/// What binds a ciphertext to its owner. The prefix keeps it from meaning anything in another
-/// context that might one day use the same key.
-fn associated_data(user: UserId) -> Vec<u8> {
-    format!("spotbot exchange secret v1 user {user}").into_bytes()
+/// What binds a ciphertext of format `version` to its owner (and, from version 2, its venue).
+/// The prefix keeps it from meaning anything in another context that might one day use the same
+/// key.
+fn associated_data(version: u8, user: UserId, venue: Mode) -> Vec<u8> {
+    if version == FORMAT_V1 {
+        format!("spotbot exchange secret v1 user {user}").into_bytes()
+    } else {
+        format!("spotbot exchange secret v2 user {user} venue {venue}").into_bytes()
+    }
 }
 
 /// Creates `path` for writing, failing if it exists; readable by its owner only.
@@ -249,37 +271,72 @@ mod tests {
     #[test]
     fn a_secret_round_trips_and_each_encryption_differs() {
         let key = key(7);
-        let a = key.encrypt(UserId(1), SECRET).unwrap();
-        let b = key.encrypt(UserId(1), SECRET).unwrap();
+        let a = key.encrypt(UserId(1), Mode::Testnet, SECRET).unwrap();
+        let b = key.encrypt(UserId(1), Mode::Testnet, SECRET).unwrap();
         assert_ne!(a, b, "a fresh nonce each time");
         assert_eq!(a.len(), 1 + NONCE_BYTES + SECRET.len() + 16);
         assert!(!a.windows(SECRET.len()).any(|w| w == SECRET));
-        assert_eq!(key.decrypt(UserId(1), &a).unwrap(), SECRET);
-        assert_eq!(key.decrypt(UserId(1), &b).unwrap(), SECRET);
+        assert_eq!(
+            key.decrypt(UserId(1), Mode::Testnet, &a).unwrap()[..],
+            *SECRET
+        );
+        assert_eq!(
+            key.decrypt(UserId(1), Mode::Testnet, &b).unwrap()[..],
+            *SECRET
+        );
     }
 
     #[test]
-    fn another_key_another_user_or_a_changed_byte_fails() {
-        let sealed = key(7).encrypt(UserId(1), SECRET).unwrap();
+    fn another_key_another_user_another_venue_or_a_changed_byte_fails() {
+        let sealed = key(7).encrypt(UserId(1), Mode::Testnet, SECRET).unwrap();
         assert!(matches!(
-            key(8).decrypt(UserId(1), &sealed),
+            key(8).decrypt(UserId(1), Mode::Testnet, &sealed),
             Err(VaultError::Decrypt)
         ));
         assert!(matches!(
-            key(7).decrypt(UserId(2), &sealed),
+            key(7).decrypt(UserId(2), Mode::Testnet, &sealed),
+            Err(VaultError::Decrypt)
+        ));
+        assert!(matches!(
+            key(7).decrypt(UserId(1), Mode::Live, &sealed),
             Err(VaultError::Decrypt)
         ));
         for index in [0, 1, NONCE_BYTES + 1, sealed.len() - 1] {
             let mut tampered = sealed.clone();
             tampered[index] ^= 1;
             assert!(
-                key(7).decrypt(UserId(1), &tampered).is_err(),
+                key(7).decrypt(UserId(1), Mode::Testnet, &tampered).is_err(),
                 "byte {index}"
             );
         }
         for short in [&[][..], &sealed[..5], &sealed[..NONCE_BYTES + 1]] {
-            assert!(key(7).decrypt(UserId(1), short).is_err());
+            assert!(key(7).decrypt(UserId(1), Mode::Testnet, short).is_err());
         }
+    }
+
+    #[test]
+    fn a_version_1_ciphertext_still_decrypts_for_its_user_on_any_venue() {
+        // Made as the version before venues did: the user's id alone is the associated data.
+        let key = key(7);
+        let nonce = [3u8; NONCE_BYTES];
+        let sealed = key
+            .cipher()
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: SECRET,
+                    aad: b"spotbot exchange secret v1 user 4",
+                },
+            )
+            .unwrap();
+        let mut v1 = vec![FORMAT_V1];
+        v1.extend_from_slice(&nonce);
+        v1.extend_from_slice(&sealed);
+        assert_eq!(
+            key.decrypt(UserId(4), Mode::Testnet, &v1).unwrap()[..],
+            *SECRET
+        );
+        assert!(key.decrypt(UserId(5), Mode::Testnet, &v1).is_err());
     }
 
     #[test]
@@ -287,8 +344,8 @@ mod tests {
         let bytes: [u8; 32] = std::array::from_fn(|i| i as u8);
         let from_hex = MasterKey::parse(&hex::encode(bytes), MASTER_KEY_ENV).unwrap();
         let from_base64 = MasterKey::parse(&format!(" {}\n", STANDARD.encode(bytes)), "f").unwrap();
-        assert_eq!(from_hex.0, bytes);
-        assert_eq!(from_base64.0, bytes);
+        assert_eq!(*from_hex.0, bytes);
+        assert_eq!(*from_base64.0, bytes);
         for bad in ["", "abc", &"zz".repeat(32), &STANDARD.encode([0u8; 31])] {
             let error = MasterKey::parse(bad, MASTER_KEY_ENV).unwrap_err();
             assert!(error.to_string().starts_with(MASTER_KEY_ENV), "{error}");
@@ -300,7 +357,7 @@ mod tests {
     fn the_environment_wins_over_the_key_file() {
         let dir = tempfile::tempdir().unwrap();
         let from_env = MasterKey::load(Some(&"ab".repeat(32)), dir.path()).unwrap();
-        assert_eq!(from_env.0, [0xab; KEY_BYTES]);
+        assert_eq!(*from_env.0, [0xab; KEY_BYTES]);
         assert!(!dir.path().join(MASTER_KEY_FILE).exists());
         let error = MasterKey::load(Some("nope"), dir.path()).unwrap_err();
         assert!(error.to_string().contains(MASTER_KEY_ENV), "{error}");
@@ -321,9 +378,12 @@ mod tests {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let again = MasterKey::from_file(&path).unwrap();
-        assert_eq!(first.0, again.0, "the same key on the next run");
-        let sealed = first.encrypt(UserId(3), SECRET).unwrap();
-        assert_eq!(again.decrypt(UserId(3), &sealed).unwrap(), SECRET);
+        assert_eq!(*first.0, *again.0, "the same key on the next run");
+        let sealed = first.encrypt(UserId(3), Mode::Paper, SECRET).unwrap();
+        assert_eq!(
+            again.decrypt(UserId(3), Mode::Paper, &sealed).unwrap()[..],
+            *SECRET
+        );
     }
 
     #[cfg(unix)]

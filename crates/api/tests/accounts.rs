@@ -1,0 +1,213 @@
+//! Users' exchange keys and accounts over real HTTP, on SQLite and PostgreSQL, against real
+//! simulators as the paper and testnet venues: a key is verified with the exchange before it is
+//! stored (a refused key is a 422 naming the field, and nothing is stored), stored encrypted and
+//! never returned, in both of Binance's key types; each user's paper account is their own, and
+//! its reset restores the starting balances.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use store::{Mode, UserId};
+
+mod common;
+
+use common::{Server, assert_error_code};
+
+impl Server {
+    /// Registers `username` and logs in: their token and user id.
+    async fn user(&self, username: &str) -> (String, UserId) {
+        let (created, _, token) = self.sign_up(username).await;
+        (token, UserId(created.body["id"].as_i64().unwrap()))
+    }
+
+    /// Sets the testnet key state of `api_key` through the simulator's admin API.
+    async fn set_testnet_key(&self, api_key: &str, state: Value) {
+        let answer = self
+            .client
+            .put(format!(
+                "http://{}/_sim/accounts/{api_key}/key",
+                self.testnet.local_addr()
+            ))
+            .header("content-type", "application/json")
+            .body(state.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{answer:?}");
+    }
+}
+
+const PATH: &str = "/api/v1/credentials/testnet";
+
+store::backend_tests! {
+    async fn a_key_is_verified_stored_encrypted_and_never_returned(store: Store) {
+        let server = Server::start(&store, common::config()).await;
+        let (token, user) = server.user("alice").await;
+        let none = server.send(Method::GET, PATH, None, Some(&token)).await;
+        assert_error_code(&none, StatusCode::NOT_FOUND, "not_found", None);
+
+        let first = server.open_testnet_account(500);
+        let put = |account: &sim::Credentials| json!({"api_key": account.api_key, "api_secret": account.secret});
+        let created = server.send(Method::PUT, PATH, Some(put(&first)), Some(&token)).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+        let body = &created.body;
+        assert_eq!(body["venue"], "testnet");
+        assert_eq!(body["key_type"], "hmac");
+        assert_eq!(body["api_key_prefix"], format!("{}…", &first.api_key[..8]));
+        assert_eq!(body["can_trade"], true);
+        assert_eq!(body["permissions"], json!(["SPOT"]));
+        assert!(body["verified_at_ms"].as_i64().is_some_and(|at| at >= body["set_at_ms"].as_i64().unwrap()));
+        assert_eq!(body.as_object().unwrap().len(), 7, "{body}");
+        assert!(!created.text.contains(&first.secret) && !created.text.contains(&first.api_key));
+
+        // The account the key opens is the user's own: its balance, as the exchange reports it.
+        let account = server.send(Method::GET, "/api/v1/account/testnet", None, Some(&token)).await;
+        assert_eq!(account.status, StatusCode::OK, "{account:?}");
+        assert_eq!(account.body["balances"], json!([{"asset": "USDT", "free": "500", "locked": "0"}]));
+
+        let second = server.open_testnet_account(700);
+        let replaced = server.send(Method::PUT, PATH, Some(put(&second)), Some(&token)).await;
+        assert_eq!(replaced.status, StatusCode::OK, "{replaced:?}");
+        let shown = server.send(Method::GET, PATH, None, Some(&token)).await;
+        assert_eq!((shown.status, &shown.body), (StatusCode::OK, &replaced.body));
+        let account = server.send(Method::GET, "/api/v1/account/testnet", None, Some(&token)).await;
+        assert_eq!(account.body["balances"][0]["free"], "700", "the new key at once");
+
+        // The database holds ciphertext that only this key, for this user and venue, opens.
+        let stored: Vec<u8> = sqlx::query_scalar("SELECT secret_ciphertext FROM venue_credentials")
+            .fetch_one(store.raw_pool())
+            .await
+            .unwrap();
+        assert!(!stored.windows(second.secret.len()).any(|w| w == second.secret.as_bytes()));
+        let key = accounts::MasterKey::from_bytes([9; 32]);
+        assert_eq!(key.decrypt(user, Mode::Testnet, &stored).unwrap()[..], *second.secret.as_bytes());
+        assert!(key.decrypt(UserId(user.0 + 1), Mode::Testnet, &stored).is_err());
+        assert!(key.decrypt(user, Mode::Live, &stored).is_err());
+
+        let deleted = server.send(Method::DELETE, PATH, None, Some(&token)).await;
+        assert_eq!((deleted.status, deleted.body), (StatusCode::NO_CONTENT, Value::Null));
+        let gone = server.send(Method::GET, PATH, None, Some(&token)).await;
+        assert_error_code(&gone, StatusCode::NOT_FOUND, "not_found", None);
+        let no_account = server.send(Method::GET, "/api/v1/account/testnet", None, Some(&token)).await;
+        assert_error_code(&no_account, StatusCode::NOT_FOUND, "not_found", None);
+        let again = server.send(Method::DELETE, PATH, None, Some(&token)).await;
+        assert_error_code(&again, StatusCode::NOT_FOUND, "not_found", None);
+        server.stop().await;
+    }
+
+    async fn a_key_the_exchange_refuses_is_a_422_naming_the_field_and_nothing_is_stored(store: Store) {
+        let server = Server::start(&store, common::config()).await;
+        let (token, _) = server.user("alice").await;
+        let good = server.open_testnet_account(100);
+        let revoked = server.open_testnet_account(100);
+        server.set_testnet_key(&revoked.api_key, json!({"enabled": false})).await;
+        let elsewhere = server.open_testnet_account(100);
+        server.set_testnet_key(&elsewhere.api_key, json!({"ip_whitelist": ["203.0.113.7"]})).await;
+        let read_only = server.open_testnet_account(100);
+        server.set_testnet_key(&read_only.api_key, json!({"can_trade": false})).await;
+        let unknown = sim::Credentials::generate();
+        let cases = [
+            (json!({"api_key": unknown.api_key, "api_secret": unknown.secret}), "api_key", "-2015"),
+            (json!({"api_key": revoked.api_key, "api_secret": revoked.secret}), "api_key", "-2015"),
+            (json!({"api_key": elsewhere.api_key, "api_secret": elsewhere.secret}), "api_key", "whitelist"),
+            (json!({"api_key": good.api_key, "api_secret": "wrong".repeat(10)}), "api_secret", "-1022"),
+            (json!({"api_key": read_only.api_key, "api_secret": read_only.secret}), "api_key", "cannot trade"),
+        ];
+        for (body, field, reason) in cases {
+            let answer = server.send(Method::PUT, PATH, Some(body.clone()), Some(&token)).await;
+            assert_error_code(&answer, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", Some(field));
+            let message = answer.body["message"].as_str().unwrap();
+            assert!(message.contains(reason), "{reason}: {message}");
+            assert!(!answer.text.contains(body["api_secret"].as_str().unwrap()), "{answer:?}");
+            let stored = server.send(Method::GET, PATH, None, Some(&token)).await;
+            assert_error_code(&stored, StatusCode::NOT_FOUND, "not_found", None);
+        }
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM venue_credentials")
+            .fetch_one(store.raw_pool())
+            .await
+            .unwrap();
+        assert_eq!(rows, 0, "nothing stored");
+
+        for (body, code, field) in [
+            (json!({"api_key": "k"}), "missing_field", "api_secret"),
+            (json!({"api_key": "k", "api_secret": "s", "private_key": "p"}), "invalid_value", "private_key"),
+            (json!({"api_key": "", "api_secret": "s"}), "invalid_value", "api_key"),
+            (json!({"api_key": "k", "api_secret": "a b"}), "invalid_value", "api_secret"),
+            (json!({"api_key": "k", "api_secret": "x".repeat(257)}), "invalid_value", "api_secret"),
+            (json!({"api_key": "k", "private_key": "not a key"}), "invalid_value", "private_key"),
+            (json!({"api_key": "k", "api_secret": "s", "x": 1}), "unknown_field", "x"),
+            (json!({"api_key": 5, "api_secret": "s"}), "invalid_type", "api_key"),
+        ] {
+            let answer = server.send(Method::PUT, PATH, Some(body.clone()), Some(&token)).await;
+            assert_error_code(&answer, StatusCode::UNPROCESSABLE_ENTITY, code, Some(field));
+            assert!(!answer.body.to_string().contains("a b"), "{answer:?}");
+        }
+        for path in ["/api/v1/credentials/paper", "/api/v1/credentials/mainnet", "/api/v1/credentials/TESTNET"] {
+            let answer = server.send(Method::GET, path, None, Some(&token)).await;
+            assert_error_code(&answer, StatusCode::NOT_FOUND, "not_found", None);
+        }
+        let live = server
+            .send(Method::PUT, "/api/v1/credentials/live", Some(json!({"api_key": good.api_key, "api_secret": good.secret})), Some(&token))
+            .await;
+        assert_error_code(&live, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", Some("venue"));
+        server.stop().await;
+    }
+
+    async fn an_ed25519_key_signs_for_its_user(store: Store) {
+        let server = Server::start(&store, common::config()).await;
+        let (token, _) = server.user("alice").await;
+        let signing = ed25519_dalek::SigningKey::from_bytes(&[11; 32]);
+        let public_key = BASE64.encode(signing.verifying_key().to_bytes());
+        let api_key = "ed25519TestKey0123456789ed25519TestKey0123456789ed25519TestKey01".to_owned();
+        server.testnet.exchange().lock().add_account(sim::Account::with_key(
+            api_key.clone(),
+            sim::SignatureKey::ed25519_from_text(&public_key).unwrap(),
+            [("USDT".to_owned(), rust_decimal::Decimal::from(250))],
+            sim::STANDARD_COMMISSION_RATE,
+        ));
+        let mut der = vec![0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+        der.extend_from_slice(&[11; 32]);
+        let pem = format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", BASE64.encode(&der));
+        let created = server
+            .send(Method::PUT, PATH, Some(json!({"api_key": api_key, "private_key": pem})), Some(&token))
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+        assert_eq!(created.body["key_type"], "ed25519");
+        let account = server.send(Method::GET, "/api/v1/account/testnet", None, Some(&token)).await;
+        assert_eq!(account.body["balances"][0]["free"], "250", "{account:?}");
+        server.stop().await;
+    }
+
+    async fn each_user_has_their_own_paper_account_and_its_reset_restores_it(store: Store) {
+        let server = Server::start(&store, common::config()).await;
+        let (alice, _) = server.user("alice").await;
+        let (bob, _) = server.user("bobby").await;
+        let alices = server.send(Method::GET, "/api/v1/account/paper", None, Some(&alice)).await;
+        assert_eq!(alices.status, StatusCode::OK, "{alices:?}");
+        assert_eq!(alices.body["venue"], "paper");
+        assert_eq!(alices.body["balances"], json!([{"asset": "USDT", "free": "10000", "locked": "0"}]));
+        let bobs = server.send(Method::GET, "/api/v1/account/paper", None, Some(&bob)).await;
+        assert_eq!(bobs.body["balances"], alices.body["balances"]);
+
+        // Two accounts on the paper exchange, one per user.
+        let keys: Vec<String> = sqlx::query_scalar("SELECT api_key FROM venue_credentials WHERE venue = 'paper' ORDER BY user_id")
+            .fetch_all(store.raw_pool())
+            .await
+            .unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_ne!(keys[0], keys[1]);
+        // Alice's account changes; bob's does not.
+        server.paper.exchange().lock().fund(&keys[0], "BTC", rust_decimal::Decimal::ONE).unwrap();
+        let alices = server.send(Method::GET, "/api/v1/account/paper", None, Some(&alice)).await;
+        assert_eq!(alices.body["balances"].as_array().unwrap().len(), 2, "{alices:?}");
+        let bobs_again = server.send(Method::GET, "/api/v1/account/paper", None, Some(&bob)).await;
+        assert_eq!(bobs_again.body, bobs.body);
+
+        let reset = server.send(Method::POST, "/api/v1/account/paper/reset", None, Some(&alice)).await;
+        assert_eq!(reset.status, StatusCode::OK, "{reset:?}");
+        assert_eq!(reset.body["account"]["balances"], json!([{"asset": "USDT", "free": "10000", "locked": "0"}]));
+        assert_eq!(reset.body["cleared_bots"], json!([]));
+        server.stop().await;
+    }
+}

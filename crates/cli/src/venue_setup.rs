@@ -1,0 +1,95 @@
+//! The venues a command trades on or checks against, from the configuration: each venue's shared
+//! exchange client (retries from the configuration), and for the commands that only check bots
+//! and keys without running the built-in exchange, the built-in exchange's own listing.
+
+use accounts::{Catalogs, PaperAccounts, SymbolCatalog, Venue, Venues};
+use binance::{Client, ClientConfig, RetryPolicy};
+use store::Mode;
+
+use crate::Failure;
+use crate::run_config::{ConfigFile, VenueEndpoint};
+
+/// A client (no credentials: accounts are derived from it) for the exchange at `endpoint`.
+pub fn venue_client(endpoint: &VenueEndpoint, retry: RetryPolicy) -> Result<Client, Failure> {
+    let mut config = ClientConfig::new(endpoint.rest_url.clone());
+    config.stream_url = endpoint.stream_url.clone();
+    config.retry = retry;
+    Client::new(config).map_err(|error| {
+        Failure::Usage(format!(
+            "the exchange at {} cannot be used: {error}",
+            endpoint.rest_url
+        ))
+    })
+}
+
+/// The paper venue on `client`, the `spotbot sim` at `url`, opening accounts with the configured
+/// starting balances.
+pub fn paper_venue(config: &ConfigFile, client: Client, url: &str) -> Result<Venue, Failure> {
+    let balances = config.starting_balances().map_err(Failure::Usage)?;
+    let accounts = PaperAccounts::new(url, balances)
+        .map_err(|error| Failure::Usage(format!("the paper exchange at {url}: {error}")))?;
+    Ok(Venue::new(Mode::Paper, client).with_paper_accounts(accounts))
+}
+
+/// `venues` with the testnet and live venues the configuration enables.
+pub fn with_binance_venues(
+    mut venues: Venues,
+    config: &ConfigFile,
+    retry: &RetryPolicy,
+) -> Result<Venues, Failure> {
+    config.check_live_confirmation().map_err(Failure::Usage)?;
+    if let Some(endpoint) = config.testnet_endpoint() {
+        let client = venue_client(&endpoint, retry.clone())?;
+        venues = venues.with(Venue::new(Mode::Testnet, client));
+    }
+    if let Some(endpoint) = config.live_endpoint() {
+        let client = venue_client(&endpoint, retry.clone())?;
+        venues = venues.with(Venue::new(Mode::Live, client));
+    }
+    Ok(venues)
+}
+
+/// The venues a command that runs no exchange talks to: a configured paper exchange, the
+/// testnet and live.
+pub fn external_venues(config: &ConfigFile) -> Result<Venues, Failure> {
+    let retry = config
+        .retry_policy(|name| std::env::var(name).ok())
+        .map_err(Failure::Usage)?;
+    let mut venues = Venues::new();
+    if let Some(url) = config.paper_url() {
+        let endpoint = VenueEndpoint {
+            rest_url: url.trim_end_matches('/').to_owned(),
+            stream_url: ClientConfig::new(url.trim_end_matches('/')).stream_url,
+        };
+        let client = venue_client(&endpoint, retry.clone())?;
+        venues = venues.with(paper_venue(config, client, &endpoint.rest_url)?);
+    }
+    with_binance_venues(venues, config, &retry)
+}
+
+/// The listings a command checks bots against without running the built-in exchange: the
+/// external venues' own, and, when paper trades on the built-in exchange, that exchange's
+/// listing (the one `spotbot run` serves).
+pub fn command_catalogs(config: &ConfigFile) -> Result<Catalogs, Failure> {
+    let venues = external_venues(config)?;
+    let mut catalogs = venues.catalogs();
+    if config.paper_url().is_none() {
+        catalogs = catalogs.with(std::sync::Arc::new(SymbolCatalog::fixed(
+            Mode::Paper,
+            built_in_listing(),
+        )));
+    }
+    Ok(catalogs)
+}
+
+/// The rules of every symbol the built-in exchange lists.
+fn built_in_listing() -> Vec<market::SymbolRules> {
+    sim::ExchangeConfig::default()
+        .listings
+        .into_iter()
+        // The built-in listings always parse (the simulator refuses to start otherwise), so
+        // nothing is lost here.
+        .filter_map(|spec| spec.into_listing().ok())
+        .map(|listing| listing.rules)
+        .collect()
+}

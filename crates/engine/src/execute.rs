@@ -1,0 +1,158 @@
+//! The execute step of a cycle: a [`PlannedOrder`] written ahead (the `orders` row committed,
+//! fenced by the bot's lease and its runnable status, before anything is sent), sent on the
+//! owner's account with [`binance::Client::place_market_order`] (which never sends a MARKET order
+//! twice), and its outcome recorded: the trade, the order's status and the position in one
+//! transaction, or the order's refusal, or its doubt for reconciliation to settle.
+
+use binance::{OrderSize, PlaceOrderError};
+use store::{NewOrder, OrderStatus, StoreError};
+use tracing::info;
+
+use crate::cycle::{BotMemory, CycleContext, CycleOutcome, Engine, wall_now_ms};
+use crate::error::CycleError;
+use crate::plan::PlannedOrder;
+use crate::record::{Recorded, record_fill};
+
+impl Engine {
+    /// Carries `order` out (see the module's documentation).
+    pub(crate) async fn execute(
+        &self,
+        context: &CycleContext<'_>,
+        state: &mut BotMemory,
+        order: PlannedOrder,
+    ) -> Result<CycleOutcome, CycleError> {
+        // Until the order's fate is recorded, the bot's orders are not clean.
+        let were_clean = std::mem::replace(&mut state.orders_clean, false);
+        if let Some(skipped) = self.write_ahead(context, &order).await? {
+            state.orders_clean = were_clean;
+            return Ok(skipped);
+        }
+        let bot = context.bot;
+        let client_order_id = &order.client_order_id;
+        info!(bot = %bot.id(), symbol = %bot.symbol, side = %order.side, quantity = %order.quantity, %client_order_id, "sending MARKET order");
+        let sent = context
+            .watch
+            .exchange(context.client.place_market_order(
+                &bot.symbol,
+                order.side,
+                OrderSize::from(order.quantity),
+                client_order_id,
+            ))
+            .await;
+        let fill = match sent {
+            Ok(fill) => fill,
+            Err(PlaceOrderError::NotExecuted { cause, .. }) => {
+                let status = if cause.class() == binance::ErrorClass::Rejected {
+                    OrderStatus::Rejected
+                } else {
+                    OrderStatus::NotExecuted
+                };
+                self.inner
+                    .store
+                    .set_order_status(
+                        client_order_id,
+                        status,
+                        Some(&cause.to_string()),
+                        wall_now_ms(),
+                    )
+                    .await?;
+                state.orders_clean = true;
+                return Err(CycleError::OrderRejected {
+                    client_order_id: order.client_order_id,
+                    cause,
+                });
+            }
+            Err(PlaceOrderError::Unknown { cause, .. }) => {
+                self.inner
+                    .store
+                    .set_order_status(
+                        client_order_id,
+                        OrderStatus::Unknown,
+                        Some(&cause.to_string()),
+                        wall_now_ms(),
+                    )
+                    .await?;
+                return Err(CycleError::OrderUnknown {
+                    client_order_id: order.client_order_id,
+                    cause,
+                });
+            }
+        };
+        let recorded = record_fill(
+            &self.inner.store,
+            &context.client,
+            &bot.config,
+            &context.rules,
+            &fill,
+            wall_now_ms(),
+            context.watch,
+        )
+        .await?;
+        state.orders_clean = true;
+        match recorded {
+            Recorded::Trade(trade, position) => {
+                state.position = Some(position);
+                Ok(CycleOutcome::Traded(trade))
+            }
+            Recorded::NothingExecuted => Ok(CycleOutcome::Skipped {
+                reason: format!("order {client_order_id} expired with nothing executed"),
+            }),
+        }
+    }
+
+    /// Writes `order` ahead: the order exists in the database before it can exist on the
+    /// exchange. `Some(skip)` when it must not be sent: the bot was paused or stopped
+    /// meanwhile, or this signal was acted on before.
+    async fn write_ahead(
+        &self,
+        context: &CycleContext<'_>,
+        order: &PlannedOrder,
+    ) -> Result<Option<CycleOutcome>, CycleError> {
+        let store = &self.inner.store;
+        let bot = &context.bot.config;
+        let signal_at = market::format_utc_ms(order.candle_open_ms);
+        let side = order.side;
+        let new_order = NewOrder {
+            client_order_id: order.client_order_id.clone(),
+            bot_id: bot.id,
+            user_id: bot.user_id,
+            symbol: context.bot.symbol.to_string(),
+            side,
+            requested_quantity: order.quantity.quantity().get(),
+            signal_candle_open_ms: order.candle_open_ms,
+        };
+        // Fenced in the same statement: if this process stalled past the lease's expiry,
+        // another worker may own the bot now, and if the user paused or stopped the bot during
+        // the cycle, it must not trade: either way the order must not exist, let alone be sent.
+        match store
+            .insert_pending_order_fenced(&new_order, context.lease, wall_now_ms())
+            .await
+        {
+            Ok(Some(_)) => Ok(None),
+            Ok(None) => {
+                let runnable = store
+                    .bot(bot.id)
+                    .await?
+                    .is_some_and(|now| now.is_runnable());
+                if runnable {
+                    self.inner.leases.forget(bot.id);
+                    return Err(CycleError::LeaseLost);
+                }
+                Ok(Some(CycleOutcome::Skipped {
+                    reason: format!(
+                        "{side} signal at the candle of {signal_at}: the bot was paused or stopped meanwhile, no order sent"
+                    ),
+                }))
+            }
+            // The client order id is derived from the signal, so its row existing means this
+            // signal was acted on before (a restart, or a retried cycle): never a second order.
+            Err(StoreError::Duplicate { .. }) => Ok(Some(CycleOutcome::Skipped {
+                reason: format!(
+                    "{side} signal at the candle of {signal_at} was already acted on (order {})",
+                    order.client_order_id
+                ),
+            })),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
