@@ -5,10 +5,12 @@
 //!   (decrypted here, held only inside the client, wiped when dropped), and cached per (user,
 //!   venue). It is derived from the venue's shared client: all of a venue's accounts share its
 //!   connection pool, server-time estimate and IP weight budget; each has its own order budget.
-//! - Each lookup reads the stored key's row (one small query) and rebuilds the client when the
-//!   ciphertext changed, so a key replaced or deleted by any process (the API of another
-//!   machine included) is in force at the next cycle without a restart. [`AccountClients::forget`]
-//!   drops an entry at once.
+//! - A lookup reads the stored key's row again (one small query) when the cached entry was last
+//!   checked more than [`KEY_RECHECK`] ago, and rebuilds the client when the ciphertext changed:
+//!   a key replaced or deleted by another process (the API of another machine) is in force
+//!   within a second, without a restart; one replaced through this process's API at once
+//!   ([`AccountClients::forget`]). A user's thousand bots cost one read a second, not a
+//!   thousand.
 //! - On the paper venue a user without an account gets one, opened on the paper exchange with
 //!   the configured starting balances the first time it is needed ([`PaperAccounts`]).
 //! - [`AccountClients::set_key`] verifies a key with one signed call to its venue before storing
@@ -16,6 +18,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use binance::{AccountInfo, BinanceError, Client, KeyProblem, KeyType};
 use store::{
@@ -36,10 +39,9 @@ pub enum AccountError {
     /// This process does not trade on the venue.
     #[error("this server does not trade on {0}: {how}", how = how_to_serve(*.0))]
     VenueNotServed(Mode),
-    /// The user stored no key for the venue.
-    #[error(
-        "you have no {0} API key: add one with PUT /api/v1/credentials/{0} (or `spotbot credentials set --venue {0}`), then start the bot again"
-    )]
+    /// The user stored no key for the venue (or, on paper, has no account and this process
+    /// opens none).
+    #[error("{}", no_key(*.0))]
     NoKey(Mode),
     /// The stored key does not decrypt with this process's master key.
     #[error(
@@ -130,10 +132,15 @@ pub struct PaperReset {
     pub cleared_bots: Vec<BotId>,
 }
 
-/// A cached account client and the ciphertext it was built from.
+/// How long a cached client is used before its stored key is read again.
+pub const KEY_RECHECK: Duration = Duration::from_secs(1);
+
+/// A cached account client, the ciphertext it was built from, and when that was last compared
+/// with the stored key.
 struct CachedClient {
     ciphertext: Vec<u8>,
     client: Client,
+    checked: Instant,
 }
 
 /// Every user's account clients on the venues served (see the module's documentation). Share
@@ -184,10 +191,16 @@ impl AccountClients {
     /// The client of `user`'s account on `venue` (see the module's documentation).
     pub async fn client(&self, user: UserId, venue: Mode) -> Result<Client, AccountError> {
         let served = self.venue(venue)?;
-        let stored = self.stored_or_opened(user, served).await?;
         if let Some(cached) = lock(&self.cache).get(&(user, venue))
+            && cached.checked.elapsed() < KEY_RECHECK
+        {
+            return Ok(cached.client.clone());
+        }
+        let stored = self.stored_or_opened(user, served).await?;
+        if let Some(cached) = lock(&self.cache).get_mut(&(user, venue))
             && cached.ciphertext == stored.secret_ciphertext
         {
+            cached.checked = Instant::now();
             return Ok(cached.client.clone());
         }
         let client = self.build(served, &stored)?;
@@ -196,6 +209,7 @@ impl AccountClients {
             CachedClient {
                 ciphertext: stored.secret_ciphertext,
                 client: client.clone(),
+                checked: Instant::now(),
             },
         );
         Ok(client)
@@ -453,6 +467,16 @@ impl AccountClients {
         )
         .map_err(unusable)?;
         Ok(venue.client().with_account(credentials))
+    }
+}
+
+/// What a user without a key for `venue` is told to do.
+fn no_key(venue: Mode) -> String {
+    match venue {
+        Mode::Paper => "you have no paper account, and this server's paper exchange opens none: its operator sets [venues.paper] url to a running `spotbot sim`".to_owned(),
+        Mode::Testnet | Mode::Live => format!(
+            "you have no {venue} API key: add one with PUT /api/v1/credentials/{venue} (or `spotbot credentials set --venue {venue}`), then start the bot again"
+        ),
     }
 }
 

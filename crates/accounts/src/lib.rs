@@ -25,7 +25,9 @@ pub mod venues;
 
 pub use bot_rules::{BOT_NAME_MAX_CHARS, BotDraft, BotRuleError, check_bot};
 pub use catalog::{CatalogError, Catalogs, SymbolCatalog};
-pub use clients::{AccountClients, AccountError, KeyStored, PaperReset, ResetError, SetKeyError};
+pub use clients::{
+    AccountClients, AccountError, KEY_RECHECK, KeyStored, PaperReset, ResetError, SetKeyError,
+};
 pub use keys::KeySubmission;
 pub use paper::{PaperAccounts, PaperError, default_starting_balances};
 pub use password::PasswordCost;

@@ -89,8 +89,7 @@ pub(crate) fn routes() -> Router<ApiState> {
 /// A user's account that could not be used, as answered.
 pub(crate) fn account_error(error: AccountError) -> ApiError {
     match &error {
-        AccountError::VenueNotServed(_) => ApiError::invalid_value("venue", error.to_string()),
-        AccountError::NoKey(_) => {
+        AccountError::VenueNotServed(_) | AccountError::NoKey(_) => {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", error.to_string())
         }
         AccountError::Undecryptable(_) | AccountError::Unusable { .. } => {
@@ -131,9 +130,8 @@ fn venue(path: Result<Path<String>, PathRejection>) -> Result<Mode, ApiError> {
     responses(
         (status = 200, description = "The account as the exchange reports it", body = AccountBody),
         (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
-        (status = 404, description = "`not_found`: no key is stored for the venue, or it is not a venue", body = ErrorBody),
+        (status = 404, description = "`not_found`: no key is stored for the venue, this server does not trade there, or it is not a venue", body = ErrorBody),
         (status = 409, description = "`key_rejected` or `key_unusable`: the exchange refuses the stored key, or it cannot be used; store it again", body = ErrorBody),
-        (status = 422, description = "`invalid_value` on `venue`: this server does not trade there", body = ErrorBody),
         (status = 503, description = "`exchange_unavailable`: the exchange could not be asked", body = ErrorBody),
     ),
 )]
@@ -160,8 +158,8 @@ pub(crate) async fn get_account(
     responses(
         (status = 200, description = "The account after the reset, and the bots whose positions were cleared (their trades and realised PnL stay)", body = PaperResetBody),
         (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
+        (status = 404, description = "`not_found`: this server has no paper exchange", body = ErrorBody),
         (status = 409, description = "`orders_in_doubt`: a paper order's fate is not known yet; try again once reconciliation has settled it", body = ErrorBody),
-        (status = 422, description = "`invalid_value` on `venue`: this server has no paper exchange", body = ErrorBody),
         (status = 503, description = "`exchange_unavailable`: the paper exchange could not be reached", body = ErrorBody),
     ),
 )]

@@ -150,7 +150,8 @@ store::backend_tests! {
         let live = server
             .send(Method::PUT, "/api/v1/credentials/live", Some(json!({"api_key": good.api_key, "api_secret": good.secret})), Some(&token))
             .await;
-        assert_error_code(&live, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", Some("venue"));
+        assert_error_code(&live, StatusCode::NOT_FOUND, "not_found", None);
+        assert!(live.text.contains("does not trade on live"), "{live:?}");
         server.stop().await;
     }
 
@@ -204,10 +205,33 @@ store::backend_tests! {
         let bobs_again = server.send(Method::GET, "/api/v1/account/paper", None, Some(&bob)).await;
         assert_eq!(bobs_again.body, bobs.body);
 
+        // While one of her paper orders is in doubt, the reset is refused and changes nothing.
+        let bot = server
+            .send(Method::POST, "/api/v1/bots", Some(json!({"name": "b", "symbol": "BTCUSDT", "interval": "1h", "strategy": "ema_rsi_cross", "quote_per_buy": "20", "mode": "paper"})), Some(&alice))
+            .await;
+        assert_eq!(bot.status, StatusCode::CREATED, "{bot:?}");
+        let bot_id = store::BotId(bot.body["id"].as_i64().unwrap());
+        let alice_id = store.bot(bot_id).await.unwrap().unwrap().user_id;
+        let order = store::NewOrder {
+            client_order_id: "in-doubt".to_owned(),
+            bot_id,
+            user_id: alice_id,
+            symbol: "BTCUSDT".to_owned(),
+            side: market::Side::Buy,
+            requested_quantity: rust_decimal::Decimal::ONE,
+            signal_candle_open_ms: 0,
+        };
+        store.insert_pending_order(&order, 1).await.unwrap();
+        let refused = server.send(Method::POST, "/api/v1/account/paper/reset", None, Some(&alice)).await;
+        assert_error_code(&refused, StatusCode::CONFLICT, "orders_in_doubt", None);
+        let unchanged = server.send(Method::GET, "/api/v1/account/paper", None, Some(&alice)).await;
+        assert_eq!(unchanged.body["balances"].as_array().unwrap().len(), 2, "{unchanged:?}");
+        store.set_order_status("in-doubt", store::OrderStatus::NotExecuted, None, 2).await.unwrap();
+
         let reset = server.send(Method::POST, "/api/v1/account/paper/reset", None, Some(&alice)).await;
         assert_eq!(reset.status, StatusCode::OK, "{reset:?}");
         assert_eq!(reset.body["account"]["balances"], json!([{"asset": "USDT", "free": "10000", "locked": "0"}]));
-        assert_eq!(reset.body["cleared_bots"], json!([]));
+        assert_eq!(reset.body["cleared_bots"], json!([]), "the bot held nothing");
         server.stop().await;
     }
 }

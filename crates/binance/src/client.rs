@@ -697,9 +697,12 @@ impl Client {
         Ok(())
     }
 
-    /// The [`ServerClock`]'s time, or else the local clock plus the offset known now (no
-    /// sampling).
-    fn estimated_server_now_ms(&self) -> i64 {
+    /// The exchange's time now as far as it is known without asking: the [`ServerClock`]'s,
+    /// or else the local clock plus the offset known now (none before the first sample). Never
+    /// waits for the network, so a caller that must not stall when the exchange is unreachable
+    /// (a scheduler deciding which bots are due) can read it; [`server_now_ms`](Self::server_now_ms)
+    /// is the exact one.
+    pub fn estimated_server_now_ms(&self) -> i64 {
         match &self.venue.config.server_clock {
             Some(clock) => clock.now_ms(),
             None => local_now_ms() + self.offset_ms(),

@@ -119,15 +119,15 @@ fn bad_configuration_is_refused_naming_what_is_wrong() {
         "{message}"
     );
 
+    std::fs::write(dir.path().join("live.toml"), "[live]\nconfirm = \"yes\"\n").unwrap();
     let live = spotbot(dir.path())
-        .args(["run", "--exchange", "live"])
-        .env("BINANCE_API_KEY", "k")
-        .env("BINANCE_API_SECRET", "s")
+        .args(["run", "--config", "live.toml"])
         .output()
         .unwrap();
     assert_eq!(live.status.code(), Some(2));
     assert!(
-        output_text(&live).contains("[live]\nconfirm = "),
+        output_text(&live)
+            .contains("[live] confirm must be exactly \"I accept that spotbot trades real money\""),
         "{}",
         output_text(&live)
     );

@@ -171,7 +171,7 @@ pub async fn run_scheduler(
             let mode = bot.config.mode;
             let now_ms = match exchange_now.get(&mode) {
                 Some(&now_ms) => now_ms,
-                None => match venue_now_ms(&engine, mode).await {
+                None => match venue_now_ms(&engine, mode) {
                     Some(now_ms) => *exchange_now.entry(mode).or_insert(now_ms),
                     None => continue,
                 },
@@ -250,17 +250,12 @@ async fn parse_served(engine: &Engine, runnable: Vec<store::BotConfig>) -> Vec<R
     bots
 }
 
-/// The exchange's time on `mode`'s venue, read through its shared client; `None` (logged) when
-/// it cannot be read.
-async fn venue_now_ms(engine: &Engine, mode: Mode) -> Option<i64> {
+/// The exchange's time on `mode`'s venue as its shared client knows it, without asking the
+/// exchange: a venue that is down must not stall the bots of the others (each cycle reads the
+/// exact time, and fails on its own, when it runs).
+fn venue_now_ms(engine: &Engine, mode: Mode) -> Option<i64> {
     let venue = engine.accounts().venue(mode).ok()?;
-    match venue.client().server_now_ms().await {
-        Ok(now_ms) => Some(now_ms),
-        Err(error) => {
-            warn!(venue = %mode, %error, "cannot read the exchange's time");
-            None
-        }
-    }
+    Some(venue.client().estimated_server_now_ms())
 }
 
 /// Reconciles the unresolved orders of every bot before any bot trades.

@@ -176,6 +176,7 @@ async fn serve(config: ConfigFile) -> Result<(), Failure> {
     let retry = config
         .retry_policy(|name| std::env::var(name).ok())
         .map_err(Failure::Usage)?;
+    config.check_live_confirmation().map_err(Failure::Usage)?;
     if std::env::var_os("BINANCE_API_KEY").is_some() {
         eprintln!(
             "spotbot run: BINANCE_API_KEY is not read here: keys belong to users; store it for one with `spotbot credentials set --user U --venue testnet`"

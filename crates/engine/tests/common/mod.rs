@@ -200,6 +200,15 @@ impl World {
         outcomes
     }
 
+    /// Revokes the trader's key on the exchange (its admin's doing): -2015 from now on.
+    pub fn revoke_trader_key(&self) {
+        self.server
+            .exchange()
+            .lock()
+            .set_key_enabled(API_KEY, false)
+            .expect("the trader's account exists");
+    }
+
     pub fn set_faults(&self, plan: Value) {
         let plan: FaultPlan = serde_json::from_value(plan).expect("a valid fault plan");
         self.server
