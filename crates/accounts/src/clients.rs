@@ -416,13 +416,17 @@ impl AccountClients {
         })
     }
 
-    /// Stores an existing paper exchange account (`spotbot run`'s demo account) as `user`'s
-    /// paper account, unless they have one; whether it was stored.
-    pub async fn adopt_paper_account(
+    /// Makes an existing account of the paper exchange (`spotbot run`'s demo account) `user`'s
+    /// paper account, in place of any other; whether it changed anything.
+    pub async fn set_paper_account(
         &self,
         user: UserId,
         key: &KeySubmission,
     ) -> Result<bool, AccountError> {
+        let stored = self.store.credentials(user, Mode::Paper).await?;
+        if stored.is_some_and(|stored| stored.api_key == key.api_key()) {
+            return Ok(false);
+        }
         let new = NewCredentials {
             user_id: user,
             venue: Mode::Paper,
@@ -432,10 +436,9 @@ impl AccountClients {
             verification: None,
             is_paper_account: true,
         };
-        Ok(self
-            .store
-            .insert_credentials_if_absent(&new, wall_now_ms())
-            .await?)
+        self.store.put_credentials(&new, wall_now_ms()).await?;
+        self.forget(user, Mode::Paper);
+        Ok(true)
     }
 
     fn encrypt(&self, user: UserId, venue: Mode, secret: &str) -> Result<Vec<u8>, AccountError> {

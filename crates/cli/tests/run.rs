@@ -98,6 +98,20 @@ fn the_demo_trades_stops_cleanly_and_continues_with_the_same_database() {
         .unwrap();
     let rows_after = String::from_utf8(trades.stdout).unwrap().lines().count() - 1;
     assert!(rows_after >= rows_before, "trades are kept across runs");
+
+    // The exchange's state lost, the database kept: the demo user's paper account is the new
+    // demo account, and the demo trades on with it.
+    std::fs::remove_file(dir.path().join("data/sim-state.json")).unwrap();
+    let mut third = Running::start(dir.path());
+    third.wait_for("trade: ", Duration::from_secs(60));
+    let (success, lines) = third.stop("-INT");
+    assert!(success, "{}", lines.join("\n"));
+    assert!(
+        !lines
+            .iter()
+            .any(|line| line.contains("rejected your API key")),
+        "{lines:?}"
+    );
 }
 
 #[test]

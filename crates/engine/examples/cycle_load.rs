@@ -179,7 +179,7 @@ async fn main() -> Result<(), String> {
         Venues::new().with(Venue::new(Mode::Paper, client)),
     ));
     accounts
-        .adopt_paper_account(
+        .set_paper_account(
             user.id,
             &KeySubmission::hmac(API_KEY.to_owned(), SECRET.to_owned().into()),
         )

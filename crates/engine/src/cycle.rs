@@ -362,13 +362,10 @@ impl Engine {
         for order in &orders {
             let fate = reconcile_order(
                 store,
-                &context.client,
-                bot,
-                &context.rules,
+                context,
                 order,
                 self.inner.settings.order_absent_after,
                 wall_now_ms(),
-                context.watch,
             )
             .await?;
             let message = match &fate {

@@ -89,8 +89,14 @@ impl CycleError {
                 .exchange_error()
                 .map(ToString::to_string)
                 .unwrap_or_default();
+            // Paper accounts are spotbot's own: one the paper exchange no longer knows was lost
+            // with its state, and only a reset brings a working one.
+            let what_to_do = match venue {
+                Mode::Paper => "The paper exchange no longer knows your paper account (was it restarted without its state?): POST /api/v1/account/paper/reset opens a new one with the starting balances".to_owned(),
+                Mode::Testnet | Mode::Live => format!("Store a working key with PUT /api/v1/credentials/{venue}"),
+            };
             return Some(format!(
-                "paused: the {venue} exchange rejected your API key: {} (it answered: {answer}). Store a working key with PUT /api/v1/credentials/{venue}, then start your bots again",
+                "paused: the {venue} exchange rejected your API key: {} (it answered: {answer}). {what_to_do}, then start your bots again",
                 problem.explain()
             ));
         }

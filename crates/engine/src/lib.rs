@@ -29,6 +29,5 @@ mod stopwatch;
 pub use cycle::{CycleOutcome, CycleTimes, Engine, EngineSettings, history_anchor_ms, wall_now_ms};
 pub use error::CycleError;
 pub use plan::client_order_id;
-pub use reconcile::{OrderFate, reconcile_order};
 pub use runnable::{BotConfigError, RunnableBot};
 pub use scheduler::{SchedulerSettings, SchedulerStats, TimeHistogram, run_scheduler};

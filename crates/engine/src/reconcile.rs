@@ -6,21 +6,21 @@
 
 use std::time::Duration;
 
-use binance::{Client, ErrorClass, MarketOrderFill, OrderRef};
-use market::{Symbol, SymbolRules};
-use store::{BotConfig, OrderRow, OrderStatus, Store};
+use binance::{ErrorClass, MarketOrderFill, OrderRef};
+use market::Symbol;
+use store::{OrderRow, OrderStatus, Store};
 
+use crate::cycle::CycleContext;
 use crate::error::CycleError;
 use crate::record::{Recorded, record_fill};
 use crate::runnable::BotConfigError;
-use crate::stopwatch::Stopwatch;
 
 /// Binance's "Order does not exist."
 const UNKNOWN_ORDER_CODE: i64 = -2013;
 
 /// What reconciling one order found.
 #[derive(Debug, Clone)]
-pub enum OrderFate {
+pub(crate) enum OrderFate {
     /// It executed; the trade row is written.
     Executed(Box<store::TradeRow>),
     /// It did not execute; the row says `not_executed`.
@@ -30,20 +30,17 @@ pub enum OrderFate {
     StillUnknown(String),
 }
 
-/// Reconciles `order`, an order of `bot` on its symbol of `rules`. `absent_after` is how long
-/// after its creation an order the exchange does not know counts as never placed; exchange calls
-/// are timed on `watch`.
-#[allow(clippy::too_many_arguments)]
-pub async fn reconcile_order(
+/// Reconciles `order`, an order of the cycle's bot, on its owner's account and with the
+/// symbol's rules of `context`. `absent_after` is how long after its creation an order the
+/// exchange does not know counts as never placed.
+pub(crate) async fn reconcile_order(
     store: &Store,
-    client: &Client,
-    bot: &BotConfig,
-    rules: &SymbolRules,
+    context: &CycleContext<'_>,
     order: &OrderRow,
     absent_after: Duration,
     now_ms: i64,
-    watch: &Stopwatch,
 ) -> Result<OrderFate, CycleError> {
+    let (client, watch) = (&context.client, context.watch);
     let symbol = Symbol::new(order.symbol.clone()).map_err(BotConfigError::from)?;
     let reference = OrderRef::ClientOrderId(order.client_order_id.clone());
     let report = match watch
@@ -88,7 +85,8 @@ pub async fn reconcile_order(
             .await?
     };
     let fill = MarketOrderFill::from_report(report, fills);
-    match record_fill(store, client, bot, rules, &fill, now_ms, watch).await? {
+    let bot = &context.bot.config;
+    match record_fill(store, client, bot, &context.rules, &fill, now_ms, watch).await? {
         Recorded::Trade(trade, _) => Ok(OrderFate::Executed(trade)),
         Recorded::NothingExecuted => Ok(OrderFate::NotExecuted),
     }

@@ -381,7 +381,14 @@ async fn ensure_demo(
     if store.users().await.map_err(runtime)?.is_empty() {
         create_demo(store).await?;
     }
-    let Some(demo) = store.user_by_username(DEMO_USER).await.map_err(runtime)? else {
+    // Only the user this command created: a user who merely took the name is not handed the
+    // demo account.
+    let Some(demo) = store
+        .user_by_username(DEMO_USER)
+        .await
+        .map_err(runtime)?
+        .filter(|user| user.email == DEMO_EMAIL)
+    else {
         return Ok(());
     };
     let key = KeySubmission::hmac(
@@ -389,14 +396,15 @@ async fn ensure_demo(
         Zeroizing::new(demo_account.secret.clone()),
     );
     accounts
-        .adopt_paper_account(demo.id, &key)
+        .set_paper_account(demo.id, &key)
         .await
         .map_err(|err| Failure::Runtime(err.into()))?;
     Ok(())
 }
 
-/// The demo user's name.
+/// The demo user's name and email address.
 const DEMO_USER: &str = "demo";
+const DEMO_EMAIL: &str = "demo@spotbot.invalid";
 
 async fn create_demo(store: &Store) -> Result<(), Failure> {
     let runtime = |err: store::StoreError| Failure::Runtime(err.into());
@@ -404,7 +412,7 @@ async fn create_demo(store: &Store) -> Result<(), Failure> {
     let user = store
         .create_user(
             &NewUser {
-                email: "demo@spotbot.invalid".to_owned(),
+                email: DEMO_EMAIL.to_owned(),
                 username: DEMO_USER.to_owned(),
                 password_hash: None,
                 role: Role::Admin,

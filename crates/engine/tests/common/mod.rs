@@ -132,7 +132,7 @@ impl World {
         adjust(&mut settings);
         let accounts = accounts_on(&store, &client);
         accounts
-            .adopt_paper_account(
+            .set_paper_account(
                 user.id,
                 &KeySubmission::hmac(
                     API_KEY.to_owned(),
