@@ -316,6 +316,12 @@ impl AccountClients {
     /// positions (trades and realised PnL stay). Refused while a paper order is in doubt. An
     /// account the paper exchange no longer knows (restarted without its state) is replaced by a
     /// new one.
+    ///
+    /// The check for orders in doubt is repeated in the transaction that clears the positions,
+    /// but a cycle that writes and sends its order between the first check and the balances'
+    /// reset is not fenced out: its fill, recorded after the clearing, leaves that bot holding
+    /// what the reset took. Paper only, and a window of milliseconds; pausing the user's paper
+    /// bots first would close it at the price of changing their run state.
     pub async fn reset_paper(&self, user: UserId) -> Result<PaperReset, ResetError> {
         let venue = self.venue(Mode::Paper)?;
         let paper = venue
