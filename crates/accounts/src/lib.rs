@@ -9,7 +9,8 @@
 //! - [`keys`]: a submitted exchange key (HMAC or Ed25519), checked and turned into credentials.
 //! - [`venues`] and [`catalog`]: the venues a process trades on (paper, testnet, live), each
 //!   with its shared exchange client and the symbols its own `exchangeInfo` lists.
-//! - [`paper`]: users' accounts on the paper exchange, opened on first need and reset on demand.
+//! - [`paper`]: users' accounts on the paper exchange, opened on first need and reset on demand;
+//!   [`SimClock`]: a sped-up paper exchange's time, seen from another process.
 //! - [`AccountClients`]: the exchange client of each user's own account on each venue, built
 //!   from the vault, cached, and rebuilt when the key changes.
 
@@ -20,6 +21,7 @@ pub mod keys;
 pub mod paper;
 pub mod password;
 pub mod rules;
+mod sim_clock;
 pub mod vault;
 pub mod venues;
 
@@ -32,6 +34,7 @@ pub use keys::KeySubmission;
 pub use paper::{PaperAccounts, PaperError, default_starting_balances};
 pub use password::PasswordCost;
 pub use rules::InvalidField;
+pub use sim_clock::SimClock;
 pub use vault::{MASTER_KEY_ENV, MasterKey, VaultError};
 pub use venues::{Venue, Venues};
 

@@ -1,6 +1,7 @@
 //! [`PaperAccounts`]: opening and resetting users' accounts on the paper exchange, a `spotbot
 //! sim` (built in, or standalone at a URL), through its admin API (`/_sim`, which it serves to
-//! loopback clients only).
+//! loopback clients, and to others that send its admin token: a fleet's workers on other
+//! machines).
 //!
 //! A paper account's key is an Ed25519 key pair made here: only the public key crosses the wire,
 //! and the private key goes straight into the vault like any user's key (Binance recommends
@@ -71,11 +72,25 @@ pub struct OpenedPaperAccount {
 }
 
 /// Opens and resets accounts on the paper exchange at one URL.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PaperAccounts {
     admin_url: String,
     http: reqwest::Client,
     starting_balances: BTreeMap<String, Decimal>,
+    admin_token: Option<zeroize::Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for PaperAccounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaperAccounts")
+            .field("admin_url", &self.admin_url)
+            .field("starting_balances", &self.starting_balances)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 impl PaperAccounts {
@@ -96,7 +111,15 @@ impl PaperAccounts {
             admin_url: format!("{}/_sim", exchange_url.trim_end_matches('/')),
             http,
             starting_balances,
+            admin_token: None,
         })
+    }
+
+    /// The same, sending `token` to the admin API (`spotbot sim --admin-token`): what a process
+    /// on another machine than the paper exchange needs.
+    pub fn with_admin_token(mut self, token: String) -> PaperAccounts {
+        self.admin_token = Some(zeroize::Zeroizing::new(token));
+        self
     }
 
     /// What a new or reset paper account holds.
@@ -170,6 +193,10 @@ impl PaperAccounts {
         what: &'static str,
         request: reqwest::RequestBuilder,
     ) -> Result<Value, PaperError> {
+        let request = match &self.admin_token {
+            Some(token) => request.bearer_auth(token.as_str()),
+            None => request,
+        };
         let response = request
             .send()
             .await

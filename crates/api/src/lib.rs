@@ -28,6 +28,7 @@
 //! | `GET /api/v1/me` | 200 [`UserBody`] of the bearer token's user |
 //! | `PUT`/`GET`/`DELETE /api/v1/credentials/{venue}` | the caller's exchange key for `testnet` or `live`, verified before it is stored, the secret encrypted and never returned |
 //! | `GET /api/v1/account/{venue}`, `POST /api/v1/account/paper/reset` | the caller's own exchange account: balances; the paper account's reset |
+//! | `GET /api/v1/admin/workers` | the fleet's workers, for admins |
 //! | `/api/v1/bots` (+ `/{id}`, `/{id}/start\|stop\|pause`) | the caller's bots ([`BotBody`]) |
 //! | `GET /api/v1/trades` (+ `.csv`) | the caller's trades: filters by bot, symbol, side and time, cursor pages |
 //! | `GET /api/v1/positions` | the caller's bots' positions |
@@ -35,6 +36,7 @@
 //! | `GET /api/v1/openapi.json` | 200: the OpenAPI 3 document of these routes, generated from the code ([`ApiDoc`]) |
 
 mod account;
+mod admin;
 mod auth;
 mod bots;
 mod credentials;
@@ -58,6 +60,7 @@ use store::Store;
 use tokio::net::TcpListener;
 
 pub use account::{AccountBody, BalanceBody, PaperResetBody};
+pub use admin::WorkerBody;
 pub use auth::AuthUser;
 pub use bots::{BotBody, CreateBotRequest, PatchBotRequest, PositionBody};
 pub use credentials::{CredentialsBody, PutCredentialsRequest};
@@ -140,6 +143,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
         .merge(credentials::routes())
         .merge(account::routes())
+        .merge(admin::routes())
         .merge(bots::routes())
         .merge(trades::routes())
         .fallback(routes::not_found)

@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::ErrorBody;
 use crate::json::Json;
-use crate::{account, bots, credentials, routes, trades};
+use crate::{account, admin, bots, credentials, routes, trades};
 
 /// The name of the bearer security scheme that authenticated operations require.
 pub const BEARER_SCHEME: &str = "bearer";
@@ -43,6 +43,7 @@ const NO_DATABASE: &[&str] = &["/health", "/api/v1/openapi.json"];
         credentials::delete_credentials,
         account::get_account,
         account::reset_paper,
+        admin::list_workers,
         bots::create_bot,
         bots::list_bots,
         bots::get_bot,
@@ -64,6 +65,7 @@ const NO_DATABASE: &[&str] = &["/health", "/api/v1/openapi.json"];
         (name = "auth", description = "Registration, login, logout and the caller"),
         (name = "credentials", description = "The caller's exchange keys per venue, verified with the exchange before they are stored (the secret is never returned)"),
         (name = "account", description = "The caller's own exchange accounts: balances, and the paper account's reset"),
+        (name = "admin", description = "What an operator looks at: the fleet's workers (admins only)"),
         (name = "bots", description = "The caller's bots"),
         (name = "trades", description = "The caller's trades, positions and performance"),
     )

@@ -388,7 +388,7 @@ async fn auth_failures_and_bad_input_answer_only_documented_statuses() {
     }
     // Every route but health, readiness, the document, register and login needs a token; every
     // body route refuses unknown fields.
-    assert_eq!(checked_401, 19);
+    assert_eq!(checked_401, 20);
     assert_eq!(checked_422, 5);
     server.stop().await;
 }

@@ -209,6 +209,7 @@ endpoint!(KLINES, GET, "/api/v3/klines", Public, Read, 2);
 endpoint!(ACCOUNT, GET, "/api/v3/account", Signed, Read, 20);
 endpoint!(QUERY_ORDER, GET, "/api/v3/order", Signed, Read, 4);
 endpoint!(MY_TRADES, GET, "/api/v3/myTrades", Signed, Read, 5);
+endpoint!(ALL_ORDERS, GET, "/api/v3/allOrders", Signed, Read, 20);
 endpoint!(NEW_ORDER, POST, "/api/v3/order", Signed, PlaceOrder, 1);
 endpoint!(TEST_ORDER, POST, "/api/v3/order/test", Signed, Read, 1);
 

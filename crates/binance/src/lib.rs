@@ -31,8 +31,14 @@
 //!   [`Client::exchange_listing`] (every symbol of the venue with its rules), for checking a
 //!   user's key and choosing what to trade.
 //! - [`Client::place_market_order`]: a MARKET order is **never re-sent after an ambiguous
-//!   failure**. It is looked up by its client order id until its fate is known; an order the
-//!   exchange still does not show is reported unknown for the engine to reconcile, never re-sent.
+//!   failure**. It is looked up by its client order id until its fate is known or
+//!   [`RetryPolicy::order_visibility_timeout`] passes; an order the exchange still does not show
+//!   is reported unknown for the engine to reconcile, never re-sent.
+//! - The lookups reconciliation builds on: [`Client::query_order`] (by client order id or order
+//!   id), [`Client::order_trades`] (an order's trades and commissions) and
+//!   [`Client::all_orders`] (the account's orders of a symbol over a time span, every status,
+//!   paged by day and by 1,000 orders), which finds by its client order id an order that
+//!   `GET /api/v3/order` does not show yet.
 //! - [`Client::kline_stream`]: the kline WebSocket stream as parsed [`KlineEvent`]s, reconnecting
 //!   with backoff when the connection drops.
 

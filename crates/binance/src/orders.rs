@@ -6,9 +6,15 @@
 //! An order the exchange still does not show at the end of that window is **not** sent again:
 //! Binance accepts a second MARKET order with the same client order id once the first is no
 //! longer open, so an exchange whose order queries lag would execute it twice. It is reported
-//! [`PlaceOrderError::Unknown`], and the engine's reconciliation declares it not executed only
-//! after it has stayed absent far longer.
+//! [`PlaceOrderError::Unknown`], and the engine's reconciliation keeps looking for it (by client
+//! order id, and through the account's order history, [`Client::all_orders`]) and declares it
+//! not executed only after it has stayed absent from both far longer.
+//!
+//! An order found by a query is completed with its trades (`GET /api/v3/myTrades?orderId=`); a
+//! trade list that does not yet add up to the executed quantity (the exchange's trade history
+//! lagging its orders) is not taken as the order's fill: its commissions would be lost.
 
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -19,7 +25,9 @@ use market::{
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use crate::client::{Client, MY_TRADES, NEW_ORDER, Params, QUERY_ORDER, TEST_ORDER, read};
+use crate::client::{
+    ALL_ORDERS, Client, MY_TRADES, NEW_ORDER, Params, QUERY_ORDER, TEST_ORDER, malformed, read,
+};
 use crate::error::{BinanceError, ErrorClass};
 use crate::wire::Fields;
 
@@ -29,6 +37,10 @@ const MAX_CLIENT_ORDER_ID_LEN: usize = 36;
 const MIN_LOOKUP_PAUSE: Duration = Duration::from_millis(10);
 /// Binance's "Order does not exist."
 const UNKNOWN_ORDER_CODE: i64 = -2013;
+/// The longest `startTime`..`endTime` span one `GET /api/v3/allOrders` request may ask for, ms.
+const MAX_ALL_ORDERS_SPAN_MS: i64 = 24 * 3_600_000;
+/// The most orders one `GET /api/v3/allOrders` request returns (its `limit` at most).
+const ALL_ORDERS_PAGE_LIMIT: usize = 1_000;
 
 /// How much a MARKET order buys or sells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +143,7 @@ pub struct TradeFill {
     pub commission_asset: String,
 }
 
-/// An order as `GET /api/v3/order` reports it.
+/// An order as `GET /api/v3/order` and `GET /api/v3/allOrders` report it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderReport {
     /// The symbol.
@@ -200,6 +212,14 @@ impl MarketOrderFill {
     /// `cumulative_quote_qty / executed_qty`; `None` when nothing executed.
     pub fn average_price(&self) -> Option<Decimal> {
         self.cumulative_quote_qty.checked_div(self.executed_qty)
+    }
+
+    /// Whether the trades in `fills` add up to `executed_qty`. Always so for an order's own
+    /// answer; a fill built by [`from_report`](Self::from_report) from a trade list the exchange
+    /// has not finished writing is not, and recording it would lose the missing trades'
+    /// commissions.
+    pub fn has_every_trade(&self) -> bool {
+        self.fills.iter().map(|trade| trade.qty).sum::<Decimal>() == self.executed_qty
     }
 }
 
@@ -377,7 +397,7 @@ impl Client {
         ];
         let body = self.call(&MY_TRADES, params).await?;
         let Value::Array(trades) = &body else {
-            return Err(crate::client::malformed(
+            return Err(malformed(
                 &MY_TRADES,
                 "expected an array of trades".to_owned(),
             ));
@@ -388,7 +408,98 @@ impl Client {
             .map(|(index, trade)| {
                 Fields::new(trade, format!("[{index}]"))
                     .and_then(|fields| read_trade(&fields, "id", "qty"))
-                    .map_err(|what| crate::client::malformed(&MY_TRADES, what))
+                    .map_err(|what| malformed(&MY_TRADES, what))
+            })
+            .collect()
+    }
+
+    /// Every order of the account on `symbol` that the exchange selects for `start_ms..=end_ms`
+    /// (ms; Binance selects by the time of an order's last update), oldest first, whatever its
+    /// status, each once (`GET /api/v3/allOrders`). Binance answers at most 1,000 orders over at
+    /// most 24 hours per request (weight 20 each), so a longer span is read one day at a time,
+    /// and a full page is followed by the next from its last order's time on.
+    ///
+    /// A negative start or an end before the start is an invalid request; more than 1,000
+    /// orders updated in the same millisecond cannot be paged by time and are a malformed answer
+    /// (no Binance account can place that many in a millisecond).
+    pub async fn all_orders(
+        &self,
+        symbol: &Symbol,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<OrderReport>, BinanceError> {
+        if start_ms < 0 || end_ms < start_ms {
+            return Err(BinanceError::invalid_request(
+                ALL_ORDERS.name,
+                format!("startTime {start_ms} must be at least 0 and not after endTime {end_ms}"),
+            ));
+        }
+        let mut orders = Vec::new();
+        let mut listed = HashSet::new();
+        let mut window_start_ms = start_ms;
+        loop {
+            let window_end_ms = end_ms.min(window_start_ms.saturating_add(MAX_ALL_ORDERS_SPAN_MS));
+            let page = self
+                .all_orders_page(symbol, window_start_ms, window_end_ms)
+                .await?;
+            let page_full = page.len() >= ALL_ORDERS_PAGE_LIMIT;
+            let last_update_ms = page.last().map(|order| order.update_time_ms);
+            let before = orders.len();
+            orders.extend(
+                page.into_iter()
+                    .filter(|order| listed.insert(order.order_id)),
+            );
+            if page_full {
+                // The window holds more: read on from the last order's millisecond, whose
+                // orders come again and are skipped as already listed.
+                let next_start_ms = last_update_ms
+                    .unwrap_or(window_start_ms)
+                    .max(window_start_ms);
+                if next_start_ms == window_start_ms && orders.len() == before {
+                    return Err(malformed(
+                        &ALL_ORDERS,
+                        format!(
+                            "more than {ALL_ORDERS_PAGE_LIMIT} orders were updated at {window_start_ms} ms: they cannot be read page by page"
+                        ),
+                    ));
+                }
+                window_start_ms = next_start_ms;
+            } else if window_end_ms >= end_ms {
+                return Ok(orders);
+            } else {
+                window_start_ms = window_end_ms + 1;
+            }
+        }
+    }
+
+    /// One `GET /api/v3/allOrders` request over `start_ms..=end_ms` (at most a day), the oldest
+    /// [`ALL_ORDERS_PAGE_LIMIT`] orders.
+    async fn all_orders_page(
+        &self,
+        symbol: &Symbol,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<OrderReport>, BinanceError> {
+        let params = vec![
+            ("symbol", symbol.to_string()),
+            ("startTime", start_ms.to_string()),
+            ("endTime", end_ms.to_string()),
+            ("limit", ALL_ORDERS_PAGE_LIMIT.to_string()),
+        ];
+        let body = self.call(&ALL_ORDERS, params).await?;
+        let Value::Array(orders) = &body else {
+            return Err(malformed(
+                &ALL_ORDERS,
+                "expected an array of orders".to_owned(),
+            ));
+        };
+        orders
+            .iter()
+            .enumerate()
+            .map(|(index, order)| {
+                Fields::new(order, format!("[{index}]"))
+                    .and_then(|fields| read_order_report(&fields))
+                    .map_err(|what| malformed(&ALL_ORDERS, what))
             })
             .collect()
     }
@@ -407,9 +518,11 @@ impl Client {
                 Ok(report) if report.status.is_final() => {
                     match self.order_trades(symbol, report.order_id).await {
                         Ok(fills) => {
-                            return Resolution::Executed(MarketOrderFill::from_report(
-                                report, fills,
-                            ));
+                            let fill = MarketOrderFill::from_report(report, fills);
+                            if fill.has_every_trade() {
+                                return Resolution::Executed(fill);
+                            }
+                            // The trade list lags the order: ask again.
                         }
                         Err(error) if error.class() == ErrorClass::Rejected => {
                             return Resolution::Unknown(Some(error));
@@ -519,7 +632,7 @@ fn read_trade(fields: &Fields<'_>, id_name: &str, qty_name: &str) -> Result<Trad
     })
 }
 
-/// The answer to `GET /api/v3/order`.
+/// One order as `GET /api/v3/order` and `GET /api/v3/allOrders` show it.
 fn read_order_report(fields: &Fields<'_>) -> Result<OrderReport, String> {
     Ok(OrderReport {
         symbol: fields.str("symbol")?.to_owned(),

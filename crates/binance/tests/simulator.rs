@@ -334,6 +334,47 @@ async fn an_order_not_yet_visible_is_waited_for() {
 }
 
 #[tokio::test]
+async fn an_order_whose_trades_lag_is_resolved_only_with_all_its_trades() {
+    let harness = Harness::start_with(|policy| {
+        policy.order_visibility_timeout = Duration::from_secs(3);
+    })
+    .await;
+    // The order is visible at once, its trades only 400 ms later: a fill without them would
+    // lose their commissions.
+    harness.set_faults(json!({"rules": [
+        order_fault(json!({"drop_connection": "after_executing"})),
+        {"fault": {"not_queryable_ms": 400}, "endpoints": ["GET /api/v3/myTrades"]}
+    ]}));
+    let fill = buy(&harness, "lagging-trades-1").await.unwrap();
+    assert!(fill.resolved_by_query);
+    assert!(fill.has_every_trade(), "{fill:?}");
+    assert_fill_is_the_logged_order(&fill, &harness.order_log());
+
+    // Trades that never show within the window leave the order unknown, and not sent again.
+    harness.set_faults(json!({"rules": [
+        order_fault(json!({"drop_connection": "after_executing"})),
+        {"fault": {"not_queryable_ms": 3_600_000}, "endpoints": ["GET /api/v3/myTrades"]}
+    ]}));
+    let started = Instant::now();
+    let error = harness
+        .client
+        .place_market_order(&btcusdt(), Side::Buy, base("0.001"), "lagging-trades-2")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, PlaceOrderError::Unknown { .. }),
+        "{error:?}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "looked until the window's end"
+    );
+    let log = harness.order_log();
+    assert_eq!(log.len(), 2, "each executed once: {log:?}");
+    assert_nothing_executed_twice(&log);
+}
+
+#[tokio::test]
 async fn an_order_whose_lookups_fail_is_reported_unknown_and_not_resent() {
     let harness = Harness::start().await;
     harness.set_faults(json!({"rules": [

@@ -7,6 +7,7 @@ mod commands;
 mod logging;
 mod progress;
 mod run_config;
+mod service;
 mod signals;
 mod strategy_args;
 mod venue_setup;
@@ -32,6 +33,14 @@ enum Command {
     /// Run the trading bots (by default a complete demo on the built-in exchange).
     #[command(long_about = commands::run::LONG_ABOUT)]
     Run(commands::run::RunArgs),
+    /// Run the bots only, as one worker of a fleet over one database.
+    #[command(long_about = commands::worker::LONG_ABOUT)]
+    Worker(commands::worker::WorkerArgs),
+    /// Serve the HTTP API only, the front of a fleet of workers.
+    #[command(long_about = commands::api::LONG_ABOUT)]
+    Api(commands::api::ApiArgs),
+    /// List the workers of the fleet: running, silent or stopped, and the bots each holds.
+    Workers(commands::listing::WorkersArgs),
     /// List the bots in the database with their status and position.
     Bots(commands::listing::BotsArgs),
     /// List the trades in the database.
@@ -90,6 +99,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Run(args) => commands::run::run(args),
+        Command::Worker(args) => commands::worker::run(args),
+        Command::Api(args) => commands::api::run(args),
+        Command::Workers(args) => commands::listing::workers(args),
         Command::Bots(args) => commands::listing::bots(args),
         Command::Trades(args) => commands::listing::trades(args),
         Command::Backtest(args) => commands::backtest::run(args),

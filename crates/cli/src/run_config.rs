@@ -93,6 +93,9 @@ pub struct PaperVenueSection {
     pub url: Option<String>,
     /// What each user's paper account starts with (default 10000 USDT).
     pub starting_balances: Option<BTreeMap<String, Decimal>>,
+    /// The paper exchange's admin token (`spotbot sim --admin-token`), which a process on
+    /// another machine needs to open users' accounts there (`SPOTBOT_PAPER_ADMIN_TOKEN`).
+    pub admin_token: Option<String>,
 }
 
 /// `[venues.testnet]` and `[venues.live]`.
@@ -131,6 +134,9 @@ pub struct EngineSection {
     pub max_consecutive_failures: Option<u32>,
     /// Seconds a bot's lease lasts (default 60).
     pub lease_ttl_secs: Option<u64>,
+    /// Seconds after it was written that an order the exchange still does not show counts as
+    /// never executed (default 60).
+    pub order_absent_after_secs: Option<u64>,
     /// This worker's name in lease rows (default host name and process id).
     pub worker_id: Option<String>,
 }
@@ -184,6 +190,10 @@ impl ConfigFile {
             return Err("SPOTBOT_EXCHANGE is no longer read: one process trades every venue it is configured for (paper, testnet, live); unset it and see [venues] in `spotbot run --help`".to_owned());
         }
         for (name, slot) in [
+            (
+                "SPOTBOT_PAPER_ADMIN_TOKEN",
+                &mut self.venues.paper.admin_token,
+            ),
             ("SPOTBOT_PAPER_URL", &mut self.venues.paper.url),
             ("SPOTBOT_TESTNET_URL", &mut self.venues.testnet.url),
             ("SPOTBOT_LIVE_URL", &mut self.venues.live.url),
@@ -288,6 +298,9 @@ impl ConfigFile {
         }
         if let Some(secs) = self.engine.lease_ttl_secs {
             settings.lease_ttl = Duration::from_secs(secs.max(1));
+        }
+        if let Some(secs) = self.engine.order_absent_after_secs {
+            settings.order_absent_after = Duration::from_secs(secs.max(1));
         }
         settings
     }

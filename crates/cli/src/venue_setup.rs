@@ -1,8 +1,12 @@
 //! The venues a command trades on or checks against, from the configuration: each venue's shared
-//! exchange client (retries from the configuration), and for the commands that only check bots
-//! and keys without running the built-in exchange, the built-in exchange's own listing.
+//! exchange client (retries from the configuration; a sped-up paper exchange's time modelled by
+//! [`accounts::SimClock`]), and for the commands that only check bots and keys without running
+//! the built-in exchange, the built-in exchange's own listing.
 
-use accounts::{Catalogs, PaperAccounts, SymbolCatalog, Venue, Venues};
+use std::sync::Arc;
+use std::time::Duration;
+
+use accounts::{Catalogs, PaperAccounts, SimClock, SymbolCatalog, Venue, Venues};
 use binance::{Client, ClientConfig, RetryPolicy};
 use store::Mode;
 
@@ -22,12 +26,41 @@ pub fn venue_client(endpoint: &VenueEndpoint, retry: RetryPolicy) -> Result<Clie
     })
 }
 
+/// The client of the paper exchange at `url` (a `spotbot sim`), and the URL as used: when its
+/// market runs faster than real time, the client reads its modelled clock, and signs with
+/// Binance's widest `recvWindow` (60 s of market time leaves 60 s / speed of real time).
+pub async fn remote_paper_client(
+    url: &str,
+    retry: &RetryPolicy,
+) -> Result<(Client, String), Failure> {
+    let rest_url = url.trim_end_matches('/').to_owned();
+    let mut config = ClientConfig::new(rest_url.clone());
+    config.retry = retry.clone();
+    if let Some(clock) = SimClock::of(&rest_url).await {
+        println!(
+            "spotbot: the paper exchange at {rest_url} runs {}x faster than real time",
+            clock.speed()
+        );
+        config = config.with_server_clock(clock as Arc<dyn binance::ServerClock>);
+        config.recv_window = Duration::from_secs(60);
+    }
+    let client = Client::new(config).map_err(|error| {
+        Failure::Usage(format!(
+            "the paper exchange at {rest_url} cannot be used: {error}"
+        ))
+    })?;
+    Ok((client, rest_url))
+}
+
 /// The paper venue on `client`, the `spotbot sim` at `url`, opening accounts with the configured
 /// starting balances.
 pub fn paper_venue(config: &ConfigFile, client: Client, url: &str) -> Result<Venue, Failure> {
     let balances = config.starting_balances().map_err(Failure::Usage)?;
-    let accounts = PaperAccounts::new(url, balances)
+    let mut accounts = PaperAccounts::new(url, balances)
         .map_err(|error| Failure::Usage(format!("the paper exchange at {url}: {error}")))?;
+    if let Some(token) = &config.venues.paper.admin_token {
+        accounts = accounts.with_admin_token(token.clone());
+    }
     Ok(Venue::new(Mode::Paper, client).with_paper_accounts(accounts))
 }
 
@@ -51,18 +84,14 @@ pub fn with_binance_venues(
 
 /// The venues a command that runs no exchange talks to: a configured paper exchange, the
 /// testnet and live.
-pub fn external_venues(config: &ConfigFile) -> Result<Venues, Failure> {
+pub async fn external_venues(config: &ConfigFile) -> Result<Venues, Failure> {
     let retry = config
         .retry_policy(|name| std::env::var(name).ok())
         .map_err(Failure::Usage)?;
     let mut venues = Venues::new();
     if let Some(url) = config.paper_url() {
-        let endpoint = VenueEndpoint {
-            rest_url: url.trim_end_matches('/').to_owned(),
-            stream_url: ClientConfig::new(url.trim_end_matches('/')).stream_url,
-        };
-        let client = venue_client(&endpoint, retry.clone())?;
-        venues = venues.with(paper_venue(config, client, &endpoint.rest_url)?);
+        let (client, url) = remote_paper_client(url, &retry).await?;
+        venues = venues.with(paper_venue(config, client, &url)?);
     }
     with_binance_venues(venues, config, &retry)
 }
@@ -70,8 +99,8 @@ pub fn external_venues(config: &ConfigFile) -> Result<Venues, Failure> {
 /// The listings a command checks bots against without running the built-in exchange: the
 /// external venues' own, and, when paper trades on the built-in exchange, that exchange's
 /// listing (the one `spotbot run` serves).
-pub fn command_catalogs(config: &ConfigFile) -> Result<Catalogs, Failure> {
-    let venues = external_venues(config)?;
+pub async fn command_catalogs(config: &ConfigFile) -> Result<Catalogs, Failure> {
+    let venues = external_venues(config).await?;
     let mut catalogs = venues.catalogs();
     if config.paper_url().is_none() {
         catalogs = catalogs.with(std::sync::Arc::new(SymbolCatalog::fixed(

@@ -37,7 +37,10 @@ pub struct EngineSettings {
     pub lease_ttl: Duration,
     /// Consecutive failed cycles after which a bot is paused.
     pub max_consecutive_failures: u32,
-    /// How long after it was written an order the exchange does not know counts as never placed.
+    /// How long after it was written an order that the exchange shows neither by its client
+    /// order id nor in the account's order history (`GET /api/v3/allOrders`) counts as not
+    /// executed; it is never sent again. Keep it above the `recvWindow`, so that a request
+    /// still in flight can no longer execute.
     pub order_absent_after: Duration,
     /// How many candles before a bot's creation its strategy's history starts (the fixed anchor
     /// every rebuild replays from).
@@ -220,6 +223,11 @@ impl Engine {
             .await
     }
 
+    /// How many bots this engine holds the lease of now (a worker's heartbeat reports it).
+    pub fn leases_held(&self) -> usize {
+        self.inner.leases.count()
+    }
+
     /// Returns once every cycle event queued so far is committed.
     pub async fn flush_events(&self) {
         self.inner.events.flush().await;
@@ -378,9 +386,10 @@ impl Engine {
                     trade.price.normalize(),
                     trade.id
                 ),
-                OrderFate::NotExecuted => {
-                    format!("reconciled order {}: not executed", order.client_order_id)
-                }
+                OrderFate::NotExecuted(reason) => format!(
+                    "reconciled order {}: not executed: {reason}",
+                    order.client_order_id
+                ),
                 OrderFate::StillUnknown(reason) => {
                     unresolved.push(format!("order {}: {reason}", order.client_order_id));
                     continue;

@@ -1,5 +1,6 @@
 //! The execute step of a cycle: a [`PlannedOrder`] written ahead (the `orders` row committed,
-//! fenced by the bot's lease and its runnable status, before anything is sent), sent on the
+//! fenced by the bot's lease and its runnable status, before anything is sent), the lease checked
+//! once more right before sending (the process may have stalled since the write), sent on the
 //! owner's account with [`binance::Client::place_market_order`] (which never sends a MARKET order
 //! twice), and its outcome recorded: the trade, the order's status and the position in one
 //! transaction, or the order's refusal, or its doubt for reconciliation to settle.
@@ -29,6 +30,23 @@ impl Engine {
         }
         let bot = context.bot;
         let client_order_id = &order.client_order_id;
+        if !self.surely_holds(bot.id()) {
+            // The write-ahead checked the lease, but this process may have stalled since
+            // (stopped, swapped out): another worker may run the bot now. Never sent, so the
+            // order is not executed, whoever reconciles it.
+            self.inner
+                .store
+                .set_order_status(
+                    client_order_id,
+                    OrderStatus::NotExecuted,
+                    Some("not sent: this worker's lease on the bot ran out between writing the order and sending it"),
+                    wall_now_ms(),
+                )
+                .await?;
+            state.orders_clean = true;
+            self.inner.leases.forget(bot.id());
+            return Err(CycleError::LeaseLost);
+        }
         info!(bot = %bot.id(), symbol = %bot.symbol, side = %order.side, quantity = %order.quantity, %client_order_id, "sending MARKET order");
         let sent = context
             .watch
@@ -98,6 +116,18 @@ impl Engine {
                 reason: format!("order {client_order_id} expired with nothing executed"),
             }),
         }
+    }
+
+    /// Whether this worker's lease on `bot` has at least a quarter of its time left by this
+    /// machine's clock, right before an order goes out: the last check before the exchange, as
+    /// the order's signature (checked against its `recvWindow`) bounds how late it may arrive.
+    fn surely_holds(&self, bot: store::BotId) -> bool {
+        let margin_ms =
+            i64::try_from(self.inner.settings.lease_ttl.as_millis() / 4).unwrap_or(i64::MAX);
+        self.inner
+            .leases
+            .held_lease(bot)
+            .is_some_and(|lease| lease.expires_at_ms - wall_now_ms() > margin_ms)
     }
 
     /// Writes `order` ahead: the order exists in the database before it can exist on the

@@ -63,6 +63,16 @@ impl LeaseBook {
         Ok(taken)
     }
 
+    /// The lease this worker holds on `bot` as last renewed, if it holds one.
+    pub fn held_lease(&self, bot: BotId) -> Option<Lease> {
+        self.held().get(&bot).cloned()
+    }
+
+    /// How many leases this worker holds now.
+    pub fn count(&self) -> usize {
+        self.held().len()
+    }
+
     /// Drops `bot`'s lease from the book, after finding it lost.
     pub fn forget(&self, bot: BotId) {
         self.held().remove(&bot);

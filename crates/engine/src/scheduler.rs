@@ -1,7 +1,9 @@
 //! The scheduler: every runnable bot's cycle starts when its candle interval closes (plus a
 //! configurable delay, in the exchange's time), all bots concurrently with bounded parallelism.
-//! At start every bot's unresolved orders are reconciled; on shutdown no new cycle starts, the
-//! cycles in flight finish, and this worker's leases are released.
+//! At start every bot's unresolved orders are reconciled, and then every few seconds those of the
+//! bots that do not run (a bot paused with an order in doubt still owes its trade row); on
+//! shutdown no new cycle starts, the cycles in flight finish, and this worker's leases are
+//! released.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -114,7 +116,9 @@ pub async fn run_scheduler(
 ) -> Result<(), store::StoreError> {
     let store = engine.store().clone();
     let mut shutdown = std::pin::pin!(shutdown);
-    reconcile_at_start(&engine).await?;
+    reconcile_orders_in_doubt(&engine, &HashSet::new()).await?;
+    // The pass for the bots that do not run, one at a time, every full re-read of the bots.
+    let mut idle_reconciliation: Option<tokio::task::JoinHandle<()>> = None;
 
     let permits = Arc::new(Semaphore::new(settings.parallelism.max(1)));
     let mut cycles = JoinSet::new();
@@ -144,6 +148,20 @@ pub async fn run_scheduler(
                         bots_read_at = Some(Instant::now());
                         bots = parse_served(&engine, runnable).await;
                         let ids: Vec<BotId> = bots.iter().map(RunnableBot::id).collect();
+                        if stale
+                            && idle_reconciliation
+                                .as_ref()
+                                .is_none_or(|task| task.is_finished())
+                        {
+                            let (engine, running) = (engine.clone(), ids.iter().copied().collect());
+                            idle_reconciliation = Some(tokio::spawn(async move {
+                                if let Err(error) =
+                                    reconcile_orders_in_doubt(&engine, &running).await
+                                {
+                                    warn!(%error, "cannot reconcile the orders of the bots that do not run");
+                                }
+                            }));
+                        }
                         // A bot whose cycle is running keeps its lease until a later read: the
                         // cycle may be between its order and the order's record.
                         let mut holding = ids.clone();
@@ -215,6 +233,9 @@ pub async fn run_scheduler(
         in_flight = cycles.len(),
         "shutting down: finishing the cycles in flight"
     );
+    if let Some(task) = idle_reconciliation {
+        let _ = task.await;
+    }
     while let Some(joined) = cycles.join_next().await {
         if let Err(error) = joined
             && error.is_panic()
@@ -258,11 +279,21 @@ fn venue_now_ms(engine: &Engine, mode: Mode) -> Option<i64> {
     Some(venue.client().estimated_server_now_ms())
 }
 
-/// Reconciles the unresolved orders of every bot before any bot trades.
-async fn reconcile_at_start(engine: &Engine) -> Result<(), store::StoreError> {
+/// Reconciles the unresolved orders of every bot but those in `skip` (bots whose own cycles
+/// reconcile them): at start, before any bot trades, and then now and then for the bots that do
+/// not run (paused, stopped, in error), whose orders in doubt must be settled all the same: their
+/// fills belong in the trades and positions whether the bot trades again or not.
+async fn reconcile_orders_in_doubt(
+    engine: &Engine,
+    skip: &HashSet<BotId>,
+) -> Result<(), store::StoreError> {
     let store = engine.store();
     let unresolved = store.unresolved_orders(None).await?;
-    let mut bot_ids: Vec<BotId> = unresolved.iter().map(|order| order.bot_id).collect();
+    let mut bot_ids: Vec<BotId> = unresolved
+        .iter()
+        .map(|order| order.bot_id)
+        .filter(|id| !skip.contains(id))
+        .collect();
     bot_ids.sort();
     bot_ids.dedup();
     for id in bot_ids {
@@ -282,10 +313,10 @@ async fn reconcile_at_start(engine: &Engine) -> Result<(), store::StoreError> {
         match engine.reconcile_bot(&bot).await {
             Ok(Some(0)) => info!(bot = %id, "unresolved orders reconciled"),
             Ok(Some(left)) => {
-                warn!(bot = %id, left, "orders still unresolved; the bot waits for them")
+                info!(bot = %id, left, "orders still unresolved; tried again later")
             }
             Ok(None) => info!(bot = %id, "another worker holds the bot; it reconciles it"),
-            Err(error) => warn!(bot = %id, %error, "reconciliation failed; retried each cycle"),
+            Err(error) => warn!(bot = %id, %error, "reconciliation failed; tried again later"),
         }
     }
     Ok(())

@@ -127,10 +127,11 @@ store::backend_tests! {
         let world = World::start(store, Decimal::from(200)).await;
         let orders_before = 0;
         // The order executes but its answer is lost, and the exchange cannot find it for a
-        // while: the client gives up looking, and the order is in doubt.
+        // while, neither by client order id nor in the order history: the client gives up
+        // looking, and the order is in doubt.
         world.set_faults(json!({"rules": [
             {"fault": {"backend_timeout": "after_executing"}, "endpoints": ["POST /api/v3/order"], "trigger": {"next": 1}},
-            {"fault": {"not_queryable_ms": 3_600_000}, "endpoints": ["GET /api/v3/order"]}
+            {"fault": {"not_queryable_ms": 3_600_000}, "endpoints": ["GET /api/v3/order", "GET /api/v3/allOrders"]}
         ]}));
         run_until_an_order(&world, orders_before).await;
         let orders = world.store.orders(world.bot_id).await.unwrap();

@@ -9,10 +9,16 @@
 //! first, and prints the orders per second and the latency percentiles. Any answer other than 200
 //! counts as an error and makes the run fail.
 //!
+//! With `--state FILE` (a file that does not exist yet) the exchange is durable: every order is
+//! in the journal `FILE.journal`, flushed to disk, before it is answered, and the journal is
+//! compacted as in production; the run then also prints how the writer grouped its flushes.
+//!
 //! ```sh
 //! cargo run --release -p sim --example order_load -- --connections 32 --orders 300000 --seconds 30
+//! cargo run --release -p sim --example order_load -- --connections 32 --orders 300000 --seconds 30 --state /tmp/load/state.json
 //! ```
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +26,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rust_decimal::Decimal;
 use sim::{
-    Account, Credentials, Exchange, ExchangeConfig, STANDARD_COMMISSION_RATE, SystemClock, sign,
+    Account, Credentials, DurableState, Exchange, ExchangeConfig, STANDARD_COMMISSION_RATE,
+    ServeOptions, SystemClock, sign,
 };
 
 /// What to run.
@@ -28,18 +35,32 @@ struct Options {
     connections: usize,
     orders: u64,
     seconds: u64,
+    /// The durable exchange's state file, when journaling.
+    state: Option<PathBuf>,
 }
 
-/// Reads `--connections N --orders N --seconds N`.
+/// Reads `--connections N --orders N --seconds N --state FILE`.
 fn options() -> Result<Options, String> {
     let mut options = Options {
         connections: 32,
         orders: 300_000,
         seconds: 30,
+        state: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        if flag == "--state" {
+            let path = PathBuf::from(value);
+            if path.exists() {
+                return Err(format!(
+                    "--state {}: the file exists; give a new one (the benchmark starts from an empty exchange)",
+                    path.display()
+                ));
+            }
+            options.state = Some(path);
+            continue;
+        }
         let number: u64 = value
             .parse()
             .map_err(|_| format!("{flag}: not a number: {value}"))?;
@@ -49,7 +70,7 @@ fn options() -> Result<Options, String> {
             "--seconds" => options.seconds = number,
             other => {
                 return Err(format!(
-                    "unknown option {other} (use --connections, --orders, --seconds)"
+                    "unknown option {other} (use --connections, --orders, --seconds, --state)"
                 ));
             }
         }
@@ -112,16 +133,29 @@ async fn run(options: Options) -> Result<(), String> {
             STANDARD_COMMISSION_RATE,
         ));
     }
-    let server = sim::start(exchange, "127.0.0.1:0".parse().map_err(|_| "address")?)
+    let durable = match &options.state {
+        Some(path) => Some(DurableState::open(path).map_err(|err| err.to_string())?),
+        None => None,
+    };
+    let serve = ServeOptions {
+        durable,
+        ..ServeOptions::default()
+    };
+    let listen = "127.0.0.1:0".parse().map_err(|_| "address")?;
+    let server = sim::start_with(exchange, listen, serve)
         .await
         .map_err(|err| err.to_string())?;
     let url = format!("http://{}/api/v3/order", server.local_addr());
     println!(
-        "order_load: {} connections, at most {} orders or {} s, server at {}",
+        "order_load: {} connections, at most {} orders or {} s, server at {}, {}",
         options.connections,
         options.orders,
         options.seconds,
-        server.local_addr()
+        server.local_addr(),
+        match &options.state {
+            Some(path) => format!("journal {}.journal", path.display()),
+            None => "no journal".to_owned(),
+        }
     );
 
     let issued = Arc::new(AtomicU64::new(0));
@@ -144,6 +178,7 @@ async fn run(options: Options) -> Result<(), String> {
     }
     let elapsed = started.elapsed();
     let executed = server.exchange().lock().order_log().len();
+    let journal = server.journal_stats();
     server.stop().await.map_err(|err| err.to_string())?;
 
     let mut latencies = report.latencies_us;
@@ -167,6 +202,17 @@ async fn run(options: Options) -> Result<(), String> {
         percentile(0.999),
         latencies.last().copied().unwrap_or(0)
     );
+    if let Some(journal) = journal {
+        let commits = journal.commits.max(1);
+        println!(
+            "order_load: journal {} records in {} flushes to disk ({:.1} records per flush), fdatasync mean {} µs, slowest {} µs",
+            journal.records,
+            journal.commits,
+            journal.records as f64 / commits as f64,
+            journal.sync_time.as_micros() / u128::from(commits),
+            journal.slowest_sync.as_micros()
+        );
+    }
     if report.errors.is_empty() {
         Ok(())
     } else {

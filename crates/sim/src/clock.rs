@@ -14,6 +14,12 @@ pub trait Clock: Send + Sync {
     /// Now, in milliseconds since the Unix epoch.
     fn now_ms(&self) -> i64;
 
+    /// How many times faster than real time the clock runs on its own: 1 for real time, 60 for
+    /// a minute of market per second, 0 for a clock that moves only when it is set
+    /// ([`ManualClock`]). A remote client of an accelerated exchange needs it to estimate the
+    /// exchange's time between two readings (`GET /_sim/clock` publishes it).
+    fn speed(&self) -> u32;
+
     /// This clock as a [`ManualClock`], when it is one: the admin API sets only those.
     fn as_manual(&self) -> Option<&ManualClock> {
         None
@@ -79,6 +85,10 @@ impl Clock for SystemClock {
         self.started_at_ms
             .saturating_add(i64::try_from(elapsed_ms).unwrap_or(i64::MAX))
     }
+
+    fn speed(&self) -> u32 {
+        self.speed
+    }
 }
 
 /// A clock that only moves when told to: deterministic tests of time-dependent rules.
@@ -111,6 +121,10 @@ impl Clock for ManualClock {
         self.now_ms.load(Ordering::SeqCst)
     }
 
+    fn speed(&self) -> u32 {
+        0
+    }
+
     fn as_manual(&self) -> Option<&ManualClock> {
         Some(self)
     }
@@ -134,6 +148,10 @@ mod tests {
     fn sped_up_clock_runs_ahead_of_real_time() {
         let real = SystemClock::new();
         let fast = SystemClock::with_speed(1_000);
+        assert_eq!(
+            (real.speed(), fast.speed(), ManualClock::new(0).speed()),
+            (1, 1_000, 0)
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert!(fast.now_ms() - real.now_ms() >= 10_000);
     }

@@ -42,6 +42,9 @@ pub enum Endpoint {
     /// `GET /api/v3/myTrades`.
     #[serde(rename = "GET /api/v3/myTrades")]
     MyTrades,
+    /// `GET /api/v3/allOrders`.
+    #[serde(rename = "GET /api/v3/allOrders")]
+    AllOrders,
 }
 
 impl Endpoint {

@@ -1,6 +1,7 @@
 //! [`Exchange`]: the simulator's whole state (listed symbols with their prices, accounts,
 //! the order log, rate-limit counters, injected faults) and the operations the HTTP layer
-//! exposes, free of HTTP.
+//! exposes, free of HTTP. Once durable (see [`crate::durable`]), every change to what the state
+//! file keeps is appended to the journal by the operation that makes it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -15,6 +16,7 @@ use market::{Side, SymbolStatus};
 use crate::account::Account;
 use crate::book::{Level, OrderSize, execute};
 use crate::clock::Clock;
+use crate::durable::{DurableTicket, Journal, JournalSink};
 use crate::error::ApiError;
 use crate::faults::{FaultPlan, FaultPlanError, FaultState};
 use crate::filters::check_market_order;
@@ -24,7 +26,9 @@ use crate::listing::{Listing, ListingSpec};
 use crate::order::{Fill, NewMarketOrder, OrderRecord, OrderStatus};
 use crate::prices::PriceSource;
 use crate::replay::{CandleReplay, ReplayPrices};
-use crate::state::{SavedAccount, SavedCounters, SavedOrder, SavedState, StateError, corrupt};
+use crate::state::{
+    Change, SavedAccount, SavedCounters, SavedOrder, SavedState, StateError, corrupt,
+};
 use crate::walk::PriceWalk;
 
 /// The minutes `GET /api/v3/avgPrice` averages over (its `mins`).
@@ -169,6 +173,19 @@ pub struct TradeQuery {
     pub limit: usize,
 }
 
+/// What `GET /api/v3/allOrders` selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllOrdersQuery {
+    /// Orders with this id or a later one; ignored when a time is given, as Binance documents.
+    pub from_order_id: Option<u64>,
+    /// Orders last updated at or after this time, ms.
+    pub start_ms: Option<i64>,
+    /// Orders last updated at or before this time, ms.
+    pub end_ms: Option<i64>,
+    /// At most this many.
+    pub limit: usize,
+}
+
 /// The simulated exchange.
 pub struct Exchange {
     clock: Arc<dyn Clock>,
@@ -181,6 +198,9 @@ pub struct Exchange {
     limiter: RateLimiter,
     faults: FaultState,
     revision: u64,
+    demo_api_key: Option<String>,
+    /// Where changes go once the exchange is durable.
+    journal: Option<JournalSink>,
 }
 
 impl Exchange {
@@ -249,6 +269,8 @@ impl Exchange {
             limiter: RateLimiter::new(config.rate_limits),
             faults: FaultState::default(),
             revision: 0,
+            demo_api_key: None,
+            journal: None,
         })
     }
 
@@ -278,8 +300,21 @@ impl Exchange {
                     + 1
             }
         };
-        self.accounts.insert(key, account);
+        self.accounts.insert(key.clone(), account);
+        self.account_changed(&key);
+    }
+
+    /// Counts a change of the account `api_key` and journals the account as it is now; returns
+    /// it (`None` when there is no such account).
+    fn account_changed(&mut self, api_key: &str) -> Option<&Account> {
         self.revision += 1;
+        let account = self.accounts.get(api_key)?;
+        if let Some(journal) = &mut self.journal {
+            journal.append(Change::Account {
+                account: SavedAccount::from_account(account),
+            });
+        }
+        Some(account)
     }
 
     /// The account with this API key.
@@ -294,8 +329,7 @@ impl Exchange {
         let account = self.accounts.get_mut(api_key)?;
         account.add(asset, amount);
         account.update_time_ms = now_ms;
-        self.revision += 1;
-        Some(account)
+        self.account_changed(api_key)
     }
 
     /// Turns paying commissions in BNB on or off for the account `api_key`; `None` when there is
@@ -303,8 +337,7 @@ impl Exchange {
     pub fn set_commission_in_bnb(&mut self, api_key: &str, enabled: bool) -> Option<&Account> {
         let account = self.accounts.get_mut(api_key)?;
         account.commission_in_bnb = enabled;
-        self.revision += 1;
-        Some(account)
+        self.account_changed(api_key)
     }
 
     /// Replaces every balance of the account `api_key` with `balances` (asset, amount): assets not
@@ -318,8 +351,7 @@ impl Exchange {
         let account = self.accounts.get_mut(api_key)?;
         account.balances = balances.into_iter().collect();
         account.update_time_ms = now_ms;
-        self.revision += 1;
-        Some(account)
+        self.account_changed(api_key)
     }
 
     /// Revokes (`false`) or restores (`true`) the API key `api_key` (see
@@ -327,8 +359,7 @@ impl Exchange {
     pub fn set_key_enabled(&mut self, api_key: &str, enabled: bool) -> Option<&Account> {
         let account = self.accounts.get_mut(api_key)?;
         account.key_enabled = enabled;
-        self.revision += 1;
-        Some(account)
+        self.account_changed(api_key)
     }
 
     /// Gives the API key `api_key` the permission to trade, or takes it away (see
@@ -336,8 +367,7 @@ impl Exchange {
     pub fn set_can_trade(&mut self, api_key: &str, can_trade: bool) -> Option<&Account> {
         let account = self.accounts.get_mut(api_key)?;
         account.can_trade = can_trade;
-        self.revision += 1;
-        Some(account)
+        self.account_changed(api_key)
     }
 
     /// Restricts the API key `api_key` to the addresses in `whitelist` (empty: any address; see
@@ -345,8 +375,7 @@ impl Exchange {
     pub fn set_ip_whitelist(&mut self, api_key: &str, whitelist: Vec<IpAddr>) -> Option<&Account> {
         let account = self.accounts.get_mut(api_key)?;
         account.ip_whitelist = whitelist.into_iter().map(|ip| ip.to_canonical()).collect();
-        self.revision += 1;
-        Some(account)
+        self.account_changed(api_key)
     }
 
     /// The fraction taken off commissions paid in BNB (see [`ExchangeConfig::bnb_discount`]).
@@ -655,6 +684,22 @@ impl Exchange {
             transact_time_ms: now_ms,
         };
         self.order_log.push(record.clone());
+        if let Some(journal) = &mut self.journal
+            && let Some(account) = self.accounts.get(api_key)
+        {
+            let balances = [paid_asset, received_asset, commission_asset]
+                .into_iter()
+                .map(|asset| {
+                    let amount = account.balance(&asset);
+                    (asset, amount)
+                })
+                .collect();
+            journal.append(Change::Order {
+                order: SavedOrder::from_record(&record),
+                balances,
+                client_order_id_counter: self.client_order_id_counter,
+            });
+        }
         Ok(record)
     }
 
@@ -727,18 +772,9 @@ impl Exchange {
         lookup: &OrderLookup,
         not_queryable_ms: u64,
     ) -> Result<&OrderRecord, ApiError> {
-        let now_ms = self.now_ms();
-        let visible_until_ms =
-            now_ms.saturating_sub(i64::try_from(not_queryable_ms).unwrap_or(i64::MAX));
-        if !self.markets.contains_key(symbol) {
-            return Err(ApiError::invalid_symbol());
-        }
         let mut own_orders = self
-            .order_log
-            .iter()
-            .rev()
-            .filter(|order| order.api_key == api_key && order.symbol == symbol)
-            .filter(|order| not_queryable_ms == 0 || order.transact_time_ms <= visible_until_ms);
+            .visible_orders(api_key, symbol, not_queryable_ms)?
+            .rev();
         let found = match lookup {
             OrderLookup::OrderId(id) | OrderLookup::Both(id, _) => {
                 own_orders.find(|order| order.order_id == *id)
@@ -756,21 +792,49 @@ impl Exchange {
         Ok(found)
     }
 
+    /// The orders of account `api_key` on `symbol` (`GET /api/v3/allOrders`) that `query`
+    /// selects, oldest first: from a starting point (`startTime`, or `orderId` without a time) the
+    /// oldest after it, otherwise the newest. Orders younger than `not_queryable_ms` are not
+    /// shown yet, as in [`find_order`](Self::find_order).
+    pub fn all_orders(
+        &self,
+        api_key: &str,
+        symbol: &str,
+        query: &AllOrdersQuery,
+        not_queryable_ms: u64,
+    ) -> Result<Vec<&OrderRecord>, ApiError> {
+        let by_time = query.start_ms.is_some() || query.end_ms.is_some();
+        let from_order_id = query.from_order_id.filter(|_| !by_time);
+        let selected: Vec<&OrderRecord> = self
+            .visible_orders(api_key, symbol, not_queryable_ms)?
+            .filter(|order| from_order_id.is_none_or(|from| order.order_id >= from))
+            .filter(|order| {
+                query
+                    .start_ms
+                    .is_none_or(|start| order.transact_time_ms >= start)
+            })
+            .filter(|order| query.end_ms.is_none_or(|end| order.transact_time_ms <= end))
+            .collect();
+        let skip = if query.start_ms.is_some() || from_order_id.is_some() {
+            0
+        } else {
+            selected.len().saturating_sub(query.limit)
+        };
+        Ok(selected.into_iter().skip(skip).take(query.limit).collect())
+    }
+
     /// The trades of account `api_key` on `symbol` that `query` selects, oldest first, each with
-    /// its order.
+    /// its order. The trades of orders younger than `not_queryable_ms` are not shown yet, as in
+    /// [`find_order`](Self::find_order).
     pub fn my_trades(
         &self,
         api_key: &str,
         symbol: &str,
         query: &TradeQuery,
+        not_queryable_ms: u64,
     ) -> Result<Vec<(&OrderRecord, &Fill)>, ApiError> {
-        if !self.markets.contains_key(symbol) {
-            return Err(ApiError::invalid_symbol());
-        }
         let selected: Vec<(&OrderRecord, &Fill)> = self
-            .order_log
-            .iter()
-            .filter(|order| order.api_key == api_key && order.symbol == symbol)
+            .visible_orders(api_key, symbol, not_queryable_ms)?
             .filter(|order| query.order_id.is_none_or(|id| order.order_id == id))
             .filter(|order| {
                 query
@@ -788,6 +852,30 @@ impl Exchange {
             selected.len().saturating_sub(query.limit)
         };
         Ok(selected.into_iter().skip(skip).take(query.limit).collect())
+    }
+
+    /// The orders of account `api_key` on `symbol`, oldest first, without those younger than
+    /// `not_queryable_ms` (an injected fault: the exchange does not show them yet); -1121 when
+    /// `symbol` is not listed.
+    fn visible_orders<'log: 'query, 'query>(
+        &'log self,
+        api_key: &'query str,
+        symbol: &'query str,
+        not_queryable_ms: u64,
+    ) -> Result<impl DoubleEndedIterator<Item = &'log OrderRecord> + 'query, ApiError> {
+        if !self.markets.contains_key(symbol) {
+            return Err(ApiError::invalid_symbol());
+        }
+        let visible_until_ms = self
+            .now_ms()
+            .saturating_sub(i64::try_from(not_queryable_ms).unwrap_or(i64::MAX));
+        Ok(self
+            .order_log
+            .iter()
+            .filter(move |order| order.api_key == api_key && order.symbol == symbol)
+            .filter(move |order| {
+                not_queryable_ms == 0 || order.transact_time_ms <= visible_until_ms
+            }))
     }
 
     /// The synthetic book of `symbol` now: up to `limit` bids (highest first) and asks (lowest
@@ -838,8 +926,45 @@ impl Exchange {
         &self.order_log
     }
 
-    /// What the state file keeps: accounts, the order log and the id counters.
+    /// The API key of the demo account (the one `spotbot sim` creates and prints), which the
+    /// state file keeps so that a restart keeps the account.
+    pub fn demo_api_key(&self) -> Option<&str> {
+        self.demo_api_key.as_deref()
+    }
+
+    /// Names the demo account's API key (see [`demo_api_key`](Self::demo_api_key)).
+    pub fn set_demo_api_key(&mut self, api_key: Option<String>) {
+        if let Some(journal) = &mut self.journal {
+            journal.append(Change::DemoAccount {
+                api_key: api_key.clone(),
+            });
+        }
+        self.demo_api_key = api_key;
+        self.revision += 1;
+    }
+
+    /// From now on journals every change to what the state file keeps, after the record
+    /// `last_seq` (see [`crate::durable`]).
+    pub(crate) fn attach_journal(&mut self, journal: Arc<Journal>, last_seq: u64) {
+        self.journal = Some(JournalSink::new(journal, last_seq));
+    }
+
+    /// What an answer given now waits for before it goes out: the journal's records of every
+    /// change made so far (`None` when they are on disk, or the exchange is not durable).
+    pub(crate) fn journal_ticket(&self) -> Option<DurableTicket> {
+        self.journal.as_ref().and_then(JournalSink::pending)
+    }
+
+    /// What the state file keeps: accounts, the order log, the id counters, the demo account's
+    /// key and the market time.
     pub fn save_state(&self) -> SavedState {
+        let mut state = self.save_state_but_orders();
+        state.order_log = self.saved_orders(0..self.order_log.len());
+        state
+    }
+
+    /// What the state file keeps but the order log: see [`save_state`](Self::save_state).
+    pub(crate) fn save_state_but_orders(&self) -> SavedState {
         let mut accounts: Vec<SavedAccount> = self
             .accounts
             .values()
@@ -859,16 +984,40 @@ impl Exchange {
                 })
                 .collect(),
             accounts,
-            self.order_log.iter().map(SavedOrder::from_record).collect(),
+            Vec::new(),
         );
         state.market_time_ms = Some(self.now_ms());
+        state.demo_api_key = self.demo_api_key.clone();
         state
     }
 
+    /// The orders `range` of the log (in its order) as the state file keeps them. While the
+    /// exchange is durable the log only grows, so a range read once reads the same later.
+    pub(crate) fn saved_orders(&self, range: std::ops::Range<usize>) -> Vec<SavedOrder> {
+        self.order_log
+            .get(range)
+            .unwrap_or_default()
+            .iter()
+            .map(SavedOrder::from_record)
+            .collect()
+    }
+
+    /// How many orders the log holds.
+    pub(crate) fn order_count(&self) -> usize {
+        self.order_log.len()
+    }
+
     /// Restores `state`, read from the file `path` (named in errors): its accounts replace
-    /// those with the same API keys (others stay), its order log replaces the log, and the id
-    /// counters continue after the saved ones. Nothing changes when it fails.
+    /// those with the same API keys (others stay), its order log replaces the log, the id
+    /// counters continue after the saved ones, and its demo account's key (if any) is kept.
+    /// Nothing changes when it fails. Refused once the exchange is durable: the journal would
+    /// not hold what changed (restore before serving it).
     pub fn restore_state(&mut self, path: &Path, state: SavedState) -> Result<(), StateError> {
+        if self.journal.is_some() {
+            return Err(StateError::AlreadyDurable {
+                path: path.to_owned(),
+            });
+        }
         let unusable = |reason: String| corrupt(path, reason);
         if let Some(symbol) = state
             .counters
@@ -925,6 +1074,9 @@ impl Exchange {
             self.accounts.insert(account.api_key.clone(), account);
         }
         self.order_log = order_log;
+        if let Some(api_key) = state.demo_api_key {
+            self.demo_api_key = Some(api_key);
+        }
         self.revision += 1;
         Ok(())
     }

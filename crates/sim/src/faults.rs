@@ -70,7 +70,9 @@ pub enum Fault {
     TooManyRequestsS(u64),
     /// Answer 418 -1003 (IP banned) with `Retry-After` of this many seconds, without executing.
     BannedS(u64),
-    /// `GET /api/v3/order` answers -2013 for orders younger than this many ms.
+    /// Orders younger than this many ms are not shown yet by the order queries the rule names:
+    /// `GET /api/v3/order` answers -2013, `GET /api/v3/allOrders` leaves them out and
+    /// `GET /api/v3/myTrades` leaves out their trades.
     NotQueryableMs(u64),
 }
 
@@ -245,7 +247,8 @@ pub struct FaultDecision {
     pub latency_ms: u64,
     /// The failure that replaces the answer, if any (the first rule that fired).
     pub failure: Option<Failure>,
-    /// Orders younger than this are not found by `GET /api/v3/order`, ms.
+    /// Orders younger than this are not shown by the order queries (see
+    /// [`Fault::NotQueryableMs`]), ms.
     pub not_queryable_ms: u64,
 }
 

@@ -16,7 +16,11 @@
 //! are charged in the asset received, or in BNB at a discount ([`ExchangeConfig::bnb_discount`])
 //! for accounts that enable it; accounts can come from a TOML file ([`read_accounts_file`]);
 //! accounts (with their keys' state), balances and the order log can be saved to and restored
-//! from a state file ([`save_state`], [`load_state`]).
+//! from a state file ([`save_state`], [`load_state`]), or kept durably: every change journaled
+//! and on disk before the request that made it is answered, replayed at start and compacted into
+//! the state file now and then ([`DurableState`], [`ServeOptions::durable`]; see the `durable`
+//! module). The admin API also answers other machines that send the exchange's
+//! [`AdminToken`], and `GET /_sim/clock` answers anyone with the clock's speed.
 //!
 //! Speed: `cargo run --release -p sim --example order_load` drives it with concurrent signed
 //! MARKET orders over loopback (over 20,000 orders/s on 2 vCPUs, client included; see
@@ -46,12 +50,14 @@ mod accounts_file;
 mod book;
 mod calendar;
 mod clock;
+mod durable;
 mod endpoint;
 mod error;
 mod exchange;
 mod faults;
 mod filters;
 mod http;
+mod journal;
 mod klines;
 mod limits;
 mod listing;
@@ -67,14 +73,18 @@ pub use account::{Account, Credentials, SignatureKey};
 pub use accounts_file::{AccountsFile, AccountsFileError, read_accounts_file};
 pub use book::{BookShape, OrderSize};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use durable::{CompactionPolicy, DurableState, JournalFailure, JournalStats};
 pub use endpoint::Endpoint;
 pub use error::ApiError;
 pub use exchange::{
-    AVG_PRICE_MINUTES, ConfigError, Exchange, ExchangeConfig, OrderLookup, STANDARD_BNB_DISCOUNT,
-    STANDARD_COMMISSION_RATE, TradeQuery,
+    AVG_PRICE_MINUTES, AllOrdersQuery, ConfigError, Exchange, ExchangeConfig, OrderLookup,
+    STANDARD_BNB_DISCOUNT, STANDARD_COMMISSION_RATE, TradeQuery,
 };
 pub use faults::{Fault, FaultPlan, FaultPlanError, FaultRule, Timing, Trigger};
-pub use http::{ADMIN_PREFIX, ExchangeHandle, RunningSim, StartError, start};
+pub use http::{
+    ADMIN_PREFIX, AdminToken, ExchangeHandle, RunningSim, ServeOptions, StartError, start,
+    start_with,
+};
 pub use klines::{Kline, KlineQuery};
 pub use limits::{RateLimit, RateLimitInterval, RateLimitType, Throttle};
 pub use listing::{Listing, ListingSpec};

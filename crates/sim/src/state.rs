@@ -1,15 +1,21 @@
 //! The state file (`spotbot sim --state FILE`): accounts with their balances and key state
-//! (enabled, trading permission, IP whitelist), the order log and the id counters, saved as JSON
-//! so paper trading survives a restart. Fields added since version 1 was first written are
-//! optional when read, with the value an account had before they existed, so older files load.
+//! (enabled, trading permission, IP whitelist), the order log, the id counters, the demo account's
+//! key and the market time, saved as JSON so paper trading survives a restart. Fields added since
+//! version 1 was first written are optional when read, with the value an account had before they
+//! existed, so older files load. Version 2 adds `journal_seq`: the last journal record the
+//! snapshot includes (see [`crate::durable`]); a version 1 file includes none (0).
 //!
-//! Saving is atomic: the JSON goes to a temporary file in the same directory, is flushed to disk,
-//! and is renamed over the old file, so a crash leaves either the old state or the new one. A file
-//! that cannot be read back (not JSON, another format, an order on a symbol that is not listed)
-//! is an error naming the file; it is never silently replaced. What is not saved: prices (they
-//! follow from the seed and the clock), faults and rate-limit counters.
+//! This module also holds the journal's payloads, [`Change`]: one change the exchange made to
+//! what this file keeps, and [`Replay`], which applies them to a [`SavedState`] in order.
+//!
+//! Saving is atomic: the JSON goes to a temporary file in the same directory (readable by its
+//! owner only: it holds HMAC secrets), is flushed to disk, is renamed over the old file, and the
+//! directory is flushed, so a crash leaves either the old state or the new one. A file that
+//! cannot be read back (not JSON, another format, an order on a symbol that is not listed) is an
+//! error naming the file; it is never silently replaced. What is not saved: prices (they follow
+//! from the seed and the clock), faults, symbol statuses (set by faults) and rate-limit counters.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -26,8 +32,10 @@ use crate::order::{Fill, OrderRecord, OrderStatus};
 
 /// The `format` field of every state file.
 const FORMAT: &str = "spotbot-sim-state";
-/// The layout version written; files of other versions are refused.
-const VERSION: u32 = 1;
+/// The layout version written.
+const VERSION: u32 = 2;
+/// The first version, without `journal_seq`: still read.
+const VERSION_WITHOUT_JOURNAL: u32 = 1;
 
 /// A snapshot of what the state file keeps (see the module doc), from
 /// [`Exchange::save_state`](crate::Exchange::save_state).
@@ -44,6 +52,10 @@ pub struct SavedState {
     /// the file resumes from it (see [`SystemClock::resume`](crate::SystemClock::resume)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub market_time_ms: Option<i64>,
+    /// The sequence number of the last journal record this snapshot includes: replay applies the
+    /// records after it (absent from version 1 files, which include none).
+    #[serde(default)]
+    pub(crate) journal_seq: u64,
     pub(crate) client_order_id_counter: u64,
     pub(crate) counters: BTreeMap<String, SavedCounters>,
     pub(crate) accounts: Vec<SavedAccount>,
@@ -252,6 +264,7 @@ impl SavedState {
             version: VERSION,
             demo_api_key: None,
             market_time_ms: None,
+            journal_seq: 0,
             client_order_id_counter,
             counters,
             accounts,
@@ -260,7 +273,8 @@ impl SavedState {
     }
 }
 
-/// Why a state file could not be read, used or written. Every variant names the file.
+/// Why a state file or its journal could not be read, used or written. Every variant names the
+/// file and says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// The file exists but cannot be read.
@@ -282,6 +296,43 @@ pub enum StateError {
         /// What is wrong.
         reason: String,
     },
+    /// A journal record before the journal's last one fails its checks, or does not follow from
+    /// the records before it: what comes after it cannot be trusted, so nothing is replayed.
+    #[error(
+        "the journal {path} is damaged at byte {offset}: {reason}. The exchange does not start on \
+         it and leaves it as it is: restore it from a backup, or cut it to {offset} bytes to keep \
+         the records before (the changes recorded after are then lost)"
+    )]
+    DamagedJournal {
+        /// The journal file.
+        path: PathBuf,
+        /// Where the bad record starts, in bytes from the start of the file.
+        offset: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Another exchange holds the state file's lock: two exchanges appending to one journal
+    /// would interleave their records.
+    #[error(
+        "the state file {path} is in use by another exchange (it holds {lock}): stop that one \
+         first, or give this one another state file"
+    )]
+    InUse {
+        /// The state file.
+        path: PathBuf,
+        /// The lock file held.
+        lock: PathBuf,
+    },
+    /// A state was to be restored into an exchange that already journals its changes: its
+    /// journal would not hold what the restore changed.
+    #[error(
+        "cannot restore {path} into an exchange that journals its changes: restore it before the \
+         exchange is served"
+    )]
+    AlreadyDurable {
+        /// The state file.
+        path: PathBuf,
+    },
     /// The file could not be written.
     #[error("cannot write the state file {path}: {source}")]
     Write {
@@ -292,7 +343,9 @@ pub enum StateError {
     },
 }
 
-/// Reads the state file at `path`: `Ok(None)` when there is none yet.
+/// Reads the state file at `path`: `Ok(None)` when there is none yet. Versions 1 and 2 load.
+/// This is the snapshot alone; [`DurableState::open`](crate::DurableState::open) also replays
+/// its journal.
 pub fn load_state(path: &Path) -> Result<Option<SavedState>, StateError> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
@@ -308,7 +361,7 @@ pub fn load_state(path: &Path) -> Result<Option<SavedState>, StateError> {
         path: path.to_owned(),
         reason,
     };
-    let state: SavedState =
+    let mut state: SavedState =
         serde_json::from_slice(&bytes).map_err(|err| corrupt(err.to_string()))?;
     if state.format != FORMAT {
         return Err(corrupt(format!(
@@ -316,12 +369,14 @@ pub fn load_state(path: &Path) -> Result<Option<SavedState>, StateError> {
             state.format
         )));
     }
-    if state.version != VERSION {
+    if state.version != VERSION && state.version != VERSION_WITHOUT_JOURNAL {
         return Err(corrupt(format!(
-            "version {} is not the supported version {VERSION}",
+            "version {} is not one this exchange reads ({VERSION_WITHOUT_JOURNAL} or {VERSION})",
             state.version
         )));
     }
+    // Read as the current version: saved again, it is written as one.
+    state.version = VERSION;
     Ok(Some(state))
 }
 
@@ -340,10 +395,11 @@ pub fn save_state(path: &Path, state: &SavedState) -> Result<(), StateError> {
     temporary_name.push(format!(".tmp-{}", std::process::id()));
     let temporary = path.with_file_name(temporary_name);
     let written = (|| {
-        let mut file = fs::File::create(&temporary)?;
+        let mut file = create_private(&temporary)?;
         file.write_all(&json)?;
         file.sync_all()?;
-        fs::rename(&temporary, path)
+        fs::rename(&temporary, path)?;
+        sync_directory_of(path)
     })();
     if written.is_err() {
         // Best effort: the temporary file is useless now; the error that matters is `written`'s.
@@ -352,10 +408,297 @@ pub fn save_state(path: &Path, state: &SavedState) -> Result<(), StateError> {
     written.map_err(write_error)
 }
 
+/// Creates (or truncates) `path` for writing, readable and writable by its owner only: state
+/// files and journals hold HMAC secrets.
+pub(crate) fn create_private(path: &Path) -> io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// Flushes the directory holding `path` to disk, so that a file created, renamed or removed
+/// there stays so after a crash (the file's own flush does not cover its name). Elsewhere than
+/// Unix a directory cannot be opened to flush it, and renames are made durable by the system.
+pub(crate) fn sync_directory_of(path: &Path) -> io::Result<()> {
+    if cfg!(not(unix)) {
+        return Ok(());
+    }
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    fs::File::open(directory)?.sync_all()
+}
+
 /// Names `path` in a [`StateError::Corrupt`] for `reason`.
 pub(crate) fn corrupt(path: &Path, reason: String) -> StateError {
     StateError::Corrupt {
         path: path.to_owned(),
         reason,
+    }
+}
+
+/// One change the exchange made to what the state file keeps: the payload of one journal record
+/// (see [`crate::durable`]), as JSON tagged by `change`. Each holds the result of the change
+/// (an account as it is now, balances after an order), not the request that made it, so replay
+/// needs neither the prices nor the clock of the moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum Change {
+    /// An account was added or replaced, funded, given new balances, or its key state or
+    /// commission setting changed: the whole account as it is now.
+    Account {
+        /// The account.
+        account: SavedAccount,
+    },
+    /// An order executed.
+    Order {
+        /// The order as the log keeps it.
+        order: SavedOrder,
+        /// The placing account's balances of the assets the order moved, after it.
+        balances: BTreeMap<String, Decimal>,
+        /// The counter of generated client order ids after the order.
+        client_order_id_counter: u64,
+    },
+    /// The demo account's API key was set.
+    DemoAccount {
+        /// The key, or none.
+        api_key: Option<String>,
+    },
+    /// The market time an accelerated exchange resumes from after a restart: ahead of the time
+    /// when it was recorded, so that a restart never takes the market back to before a time a
+    /// client has seen (see [`crate::durable`]).
+    MarketTime {
+        /// The market time, ms.
+        resume_at_ms: i64,
+    },
+}
+
+/// A [`SavedState`] being brought up to date with journal records, in their order.
+pub(crate) struct Replay {
+    state: SavedState,
+    /// Where each account is in `state.accounts`, by API key.
+    accounts_by_key: HashMap<String, usize>,
+}
+
+impl Replay {
+    /// Starts from `snapshot`, or from nothing (no accounts, no orders).
+    pub(crate) fn new(snapshot: Option<SavedState>) -> Replay {
+        let state =
+            snapshot.unwrap_or_else(|| SavedState::new(0, BTreeMap::new(), Vec::new(), Vec::new()));
+        let accounts_by_key = state
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(index, account)| (account.api_key.clone(), index))
+            .collect();
+        Replay {
+            state,
+            accounts_by_key,
+        }
+    }
+
+    /// Applies the change recorded as journal record `seq`; the error says why it cannot follow
+    /// from the state so far.
+    pub(crate) fn apply(&mut self, seq: u64, change: Change) -> Result<(), String> {
+        let state = &mut self.state;
+        match change {
+            Change::Account { account } => {
+                state.note_time(account.update_time_ms);
+                match self.accounts_by_key.get(&account.api_key) {
+                    Some(&index) => state.accounts[index] = account,
+                    None => {
+                        self.accounts_by_key
+                            .insert(account.api_key.clone(), state.accounts.len());
+                        state.accounts.push(account);
+                    }
+                }
+            }
+            Change::Order {
+                order,
+                balances,
+                client_order_id_counter,
+            } => {
+                let index = *self.accounts_by_key.get(&order.api_key).ok_or_else(|| {
+                    format!(
+                        "order {} of {} was placed by the account {}, which neither the snapshot nor an earlier record has",
+                        order.order_id, order.symbol, order.api_key
+                    )
+                })?;
+                let account = &mut state.accounts[index];
+                account.balances.extend(balances);
+                account.update_time_ms = order.transact_time_ms;
+                let counters =
+                    state
+                        .counters
+                        .entry(order.symbol.clone())
+                        .or_insert(SavedCounters {
+                            next_order_id: 1,
+                            next_trade_id: 1,
+                        });
+                counters.next_order_id =
+                    counters.next_order_id.max(order.order_id.saturating_add(1));
+                if let Some(last_trade) = order.fills.iter().map(|fill| fill.trade_id).max() {
+                    counters.next_trade_id =
+                        counters.next_trade_id.max(last_trade.saturating_add(1));
+                }
+                state.client_order_id_counter =
+                    state.client_order_id_counter.max(client_order_id_counter);
+                state.note_time(order.transact_time_ms);
+                state.order_log.push(order);
+            }
+            Change::DemoAccount { api_key } => state.demo_api_key = api_key,
+            Change::MarketTime { resume_at_ms } => state.note_time(resume_at_ms),
+        }
+        state.journal_seq = seq;
+        Ok(())
+    }
+
+    /// The state with every record applied.
+    pub(crate) fn finish(self) -> SavedState {
+        self.state
+    }
+}
+
+impl SavedState {
+    /// Keeps `time_ms` as the market time when it is later than the one kept.
+    pub(crate) fn note_time(&mut self, time_ms: i64) {
+        self.market_time_ms = Some(
+            self.market_time_ms
+                .map_or(time_ms, |kept| kept.max(time_ms)),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(api_key: &str, usdt: i64) -> SavedAccount {
+        SavedAccount {
+            api_key: api_key.to_owned(),
+            hmac_secret: Some("secret".to_owned()),
+            ed25519_public_key: None,
+            balances: BTreeMap::from([("USDT".to_owned(), Decimal::from(usdt))]),
+            commission_rate: Decimal::new(1, 3),
+            commission_in_bnb: false,
+            update_time_ms: 5,
+            uid: 1,
+            key_enabled: true,
+            can_trade: true,
+            ip_whitelist: Vec::new(),
+        }
+    }
+
+    fn order(api_key: &str, order_id: u64, trade_id: u64) -> SavedOrder {
+        SavedOrder {
+            symbol: "BTCUSDT".to_owned(),
+            order_id,
+            client_order_id: format!("c{order_id}"),
+            api_key: api_key.to_owned(),
+            side: "BUY".to_owned(),
+            quantity: Some(Decimal::ONE),
+            quote_order_qty: None,
+            status: "FILLED".to_owned(),
+            fills: vec![SavedFill {
+                trade_id,
+                price: Decimal::from(10),
+                qty: Decimal::ONE,
+                commission: Decimal::new(1, 3),
+                commission_asset: "BTC".to_owned(),
+            }],
+            transact_time_ms: 1_000 + order_id as i64,
+        }
+    }
+
+    #[test]
+    fn changes_read_back_as_written() {
+        for change in [
+            Change::Account {
+                account: account("k", 1),
+            },
+            Change::Order {
+                order: order("k", 7, 9),
+                balances: BTreeMap::from([("BTC".to_owned(), Decimal::new(999, 3))]),
+                client_order_id_counter: 3,
+            },
+            Change::DemoAccount {
+                api_key: Some("k".to_owned()),
+            },
+            Change::MarketTime { resume_at_ms: 42 },
+        ] {
+            let json = serde_json::to_string(&change).unwrap();
+            assert_eq!(
+                serde_json::from_str::<Change>(&json).unwrap(),
+                change,
+                "{json}"
+            );
+        }
+        let misspelt = r#"{"change": "market_time", "resume_at": 42}"#;
+        assert!(serde_json::from_str::<Change>(misspelt).is_err());
+    }
+
+    #[test]
+    fn replay_applies_changes_in_order_and_refuses_an_order_of_an_unknown_account() {
+        let mut replay = Replay::new(None);
+        replay
+            .apply(
+                1,
+                Change::Account {
+                    account: account("k", 100),
+                },
+            )
+            .unwrap();
+        replay
+            .apply(
+                2,
+                Change::Order {
+                    order: order("k", 7, 9),
+                    balances: BTreeMap::from([
+                        ("USDT".to_owned(), Decimal::from(90)),
+                        ("BTC".to_owned(), Decimal::new(999, 3)),
+                    ]),
+                    client_order_id_counter: 3,
+                },
+            )
+            .unwrap();
+        replay
+            .apply(
+                3,
+                Change::MarketTime {
+                    resume_at_ms: 50_000,
+                },
+            )
+            .unwrap();
+        let error = replay
+            .apply(
+                4,
+                Change::Order {
+                    order: order("stranger", 8, 10),
+                    balances: BTreeMap::new(),
+                    client_order_id_counter: 3,
+                },
+            )
+            .unwrap_err();
+        assert!(error.contains("stranger"), "{error}");
+
+        let state = replay.finish();
+        assert_eq!(state.journal_seq, 3);
+        assert_eq!(state.market_time_ms, Some(50_000));
+        assert_eq!(state.client_order_id_counter, 3);
+        assert_eq!(state.order_log.len(), 1);
+        assert_eq!(
+            state.counters["BTCUSDT"],
+            SavedCounters {
+                next_order_id: 8,
+                next_trade_id: 10
+            }
+        );
+        let balances = &state.accounts[0].balances;
+        assert_eq!(balances["USDT"], Decimal::from(90));
+        assert_eq!(balances["BTC"], Decimal::new(999, 3));
+        assert_eq!(state.accounts[0].update_time_ms, 1_007);
     }
 }

@@ -137,7 +137,7 @@ async fn the_manual_clock_can_be_read_and_set() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         clock,
-        json!({"now_ms": START_MS, "clock_skew_ms": 0, "manual": true})
+        json!({"now_ms": START_MS, "speed": 0, "clock_skew_ms": 0, "manual": true})
     );
     let (_, advanced) = sim
         .admin(Method::PUT, "/clock", Some(json!({"advance_ms": 1500})))

@@ -255,6 +255,46 @@ async fn a_new_order_is_not_queryable_until_the_window_passes() {
 }
 
 #[tokio::test]
+async fn a_new_order_is_hidden_from_the_order_and_trade_lists_the_fault_names() {
+    let sim = TestSim::start().await;
+    set_faults(
+        &sim,
+        json!({"rules": [{
+            "fault": {"not_queryable_ms": 500},
+            "endpoints": ["GET /api/v3/allOrders", "GET /api/v3/myTrades"]
+        }]}),
+    )
+    .await;
+    let (status, placed) = sim.signed(Method::POST, "/api/v3/order", &BUY).await;
+    assert_eq!(status, StatusCode::OK, "{placed}");
+    let order_id = placed["orderId"].to_string();
+    let symbol = [("symbol", "BTCUSDT")];
+    let by_order_id = [("symbol", "BTCUSDT"), ("orderId", order_id.as_str())];
+    let listed = |answer: &Value| answer.as_array().expect("a list").len();
+
+    for query in [&symbol[..], &by_order_id[..]] {
+        let (status, orders) = sim.signed(Method::GET, "/api/v3/allOrders", query).await;
+        assert_eq!((status, listed(&orders)), (StatusCode::OK, 0), "{query:?}");
+        let (status, trades) = sim.signed(Method::GET, "/api/v3/myTrades", query).await;
+        assert_eq!((status, listed(&trades)), (StatusCode::OK, 0), "{query:?}");
+    }
+    // The rule does not name GET /api/v3/order: the order itself is found at once.
+    let (status, found) = sim.signed(Method::GET, "/api/v3/order", &by_order_id).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+
+    sim.clock.advance_ms(499);
+    let (_, orders) = sim.signed(Method::GET, "/api/v3/allOrders", &symbol).await;
+    assert_eq!(listed(&orders), 0, "still too young");
+    sim.clock.advance_ms(1);
+    let (_, orders) = sim.signed(Method::GET, "/api/v3/allOrders", &symbol).await;
+    assert_eq!(orders[0]["orderId"], placed["orderId"]);
+    let (_, trades) = sim
+        .signed(Method::GET, "/api/v3/myTrades", &by_order_id)
+        .await;
+    assert_eq!(listed(&trades), placed["fills"].as_array().unwrap().len());
+}
+
+#[tokio::test]
 async fn a_halted_symbol_refuses_market_orders_as_binance_does() {
     let sim = TestSim::start().await;
     for status in ["HALT", "BREAK"] {

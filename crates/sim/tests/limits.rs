@@ -283,6 +283,11 @@ async fn weights_depend_on_the_parameters_as_documented() {
             vec![("symbol", "BTCUSDT"), ("orderId", "1")],
             5,
         ),
+        (
+            "/api/v3/allOrders",
+            vec![("symbol", "BTCUSDT"), ("orderId", "1")],
+            20,
+        ),
     ] {
         let (_, headers, _) = sim.signed_with_headers(Method::GET, path, &params).await;
         expected += weight;

@@ -1,6 +1,6 @@
-//! MARKET orders, test orders, order queries, the trade list and the account over loopback HTTP:
-//! balance and commission arithmetic checked exactly, book walking, every MARKET filter, and the
-//! order errors.
+//! MARKET orders, test orders, order queries, the order and trade lists and the account over
+//! loopback HTTP: balance and commission arithmetic checked exactly, book walking, every MARKET
+//! filter, and the order errors.
 
 mod common;
 
@@ -16,6 +16,8 @@ const COMMISSION_RATE: Decimal = dec!(0.001);
 
 /// Request parameters, then the error code and message they must get.
 type ErrorCase<'a> = (Vec<(&'a str, &'a str)>, i64, &'a str);
+/// Request parameters, the order ids they must select, and what the case shows.
+type Selection<'a> = (Vec<(&'a str, &'a str)>, Vec<u64>, &'a str);
 
 async fn order(sim: &TestSim, params: &[(&str, &str)]) -> (StatusCode, Value) {
     sim.signed(Method::POST, "/api/v3/order", params).await
@@ -727,5 +729,234 @@ async fn my_trades_lists_the_fills_of_the_account() {
             (error["code"].as_i64(), error["msg"].as_str()),
             (Some(code), Some(msg))
         );
+    }
+}
+
+/// The `orderId`s of an allOrders answer, in the order given.
+fn order_ids_of(orders: &Value) -> Vec<u64> {
+    orders
+        .as_array()
+        .unwrap_or_else(|| panic!("{orders} is not an array"))
+        .iter()
+        .map(|order| order["orderId"].as_u64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn all_orders_lists_the_orders_of_the_account_as_binance_documents() {
+    let sim = TestSim::start().await;
+    let mut placed = Vec::new();
+    for (index, qty) in ["0.001", "0.002", "0.003"].into_iter().enumerate() {
+        let client_order_id = format!("all-orders-{index}");
+        let (status, answer) = order(
+            &sim,
+            &[
+                ("symbol", "BTCUSDT"),
+                ("side", "BUY"),
+                ("type", "MARKET"),
+                ("quantity", qty),
+                ("newClientOrderId", &client_order_id),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        placed.push(answer);
+        sim.clock.advance_ms(1_000);
+    }
+    // Another symbol's order and another account's order are not listed.
+    let (status, other_symbol) = order(
+        &sim,
+        &[
+            ("symbol", "ETHUSDT"),
+            ("side", "BUY"),
+            ("type", "MARKET"),
+            ("quoteOrderQty", "20"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{other_symbol}");
+    {
+        let mut exchange = sim.exchange().lock();
+        let other_key = "otherAccountKey0123456789otherAccountKey0123456789otherAccount0";
+        exchange.add_account(sim::Account::new(
+            sim::Credentials {
+                api_key: other_key.into(),
+                secret: "otherAccountSecret0123456789otherAccountSecret0123456789other01".into(),
+            },
+            [("USDT".to_owned(), Decimal::from(1_000))],
+            COMMISSION_RATE,
+        ));
+        let now = exchange.now_ms();
+        let foreign = NewMarketOrder {
+            symbol: "BTCUSDT".into(),
+            side: market::Side::Buy,
+            size: OrderSize::Base(dec!(0.001)),
+            client_order_id: Some("all-orders-0".into()),
+        };
+        exchange
+            .place_market_order(other_key, foreign, now + 5_000)
+            .unwrap();
+    }
+    let ids: Vec<u64> = placed
+        .iter()
+        .map(|answer| answer["orderId"].as_u64().unwrap())
+        .collect();
+
+    let (status, all) = sim
+        .signed(Method::GET, "/api/v3/allOrders", &[("symbol", "BTCUSDT")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_same_shape(&all, &fixture("rest-allOrders.response.json"), &[]);
+    assert_eq!(
+        order_ids_of(&all),
+        ids,
+        "the account's own orders, oldest first"
+    );
+    // Each entry is what GET /api/v3/order answers for that order.
+    for (listed, answer) in all.as_array().unwrap().iter().zip(&placed) {
+        let order_id = answer["orderId"].to_string();
+        let (_, queried) = sim
+            .signed(
+                Method::GET,
+                "/api/v3/order",
+                &[("symbol", "BTCUSDT"), ("orderId", &order_id)],
+            )
+            .await;
+        assert_eq!(listed, &queried);
+        assert_eq!(listed["clientOrderId"], answer["clientOrderId"]);
+        assert_eq!(listed["executedQty"], answer["executedQty"]);
+        assert_eq!(listed["updateTime"], answer["transactTime"]);
+    }
+
+    let second_time = placed[1]["transactTime"].to_string();
+    let third_time = placed[2]["transactTime"].to_string();
+    let second_id = ids[1].to_string();
+    let selections: Vec<Selection> = vec![
+        (
+            vec![("symbol", "BTCUSDT"), ("limit", "2")],
+            ids[1..].to_vec(),
+            "without a starting point: the newest",
+        ),
+        (
+            vec![("symbol", "BTCUSDT"), ("orderId", &second_id)],
+            ids[1..].to_vec(),
+            "from orderId on",
+        ),
+        (
+            vec![
+                ("symbol", "BTCUSDT"),
+                ("orderId", &second_id),
+                ("limit", "1"),
+            ],
+            ids[1..2].to_vec(),
+            "from orderId on: the oldest",
+        ),
+        (
+            vec![
+                ("symbol", "BTCUSDT"),
+                ("startTime", &second_time),
+                ("limit", "1"),
+            ],
+            ids[1..2].to_vec(),
+            "from startTime on: the oldest",
+        ),
+        (
+            vec![("symbol", "BTCUSDT"), ("endTime", &second_time)],
+            ids[..2].to_vec(),
+            "up to endTime",
+        ),
+        (
+            vec![
+                ("symbol", "BTCUSDT"),
+                ("startTime", &second_time),
+                ("endTime", &second_time),
+            ],
+            ids[1..2].to_vec(),
+            "equal times select that millisecond",
+        ),
+        (
+            vec![
+                ("symbol", "BTCUSDT"),
+                ("orderId", "1"),
+                ("startTime", &third_time),
+            ],
+            ids[2..].to_vec(),
+            "with a time, orderId is ignored",
+        ),
+    ];
+    for (params, expected, what) in selections {
+        let (status, selected) = sim.signed(Method::GET, "/api/v3/allOrders", &params).await;
+        assert_eq!(status, StatusCode::OK, "{what}: {selected}");
+        assert_eq!(order_ids_of(&selected), expected, "{what}");
+    }
+
+    let start_ms = START_MS.to_string();
+    let day_later = (START_MS + 24 * 3_600_000).to_string();
+    let (status, day) = sim
+        .signed(
+            Method::GET,
+            "/api/v3/allOrders",
+            &[
+                ("symbol", "BTCUSDT"),
+                ("startTime", &start_ms),
+                ("endTime", &day_later),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "exactly 24 hours is allowed: {day}");
+    assert_eq!(order_ids_of(&day), ids);
+
+    let day_and_a_ms = (START_MS + 24 * 3_600_000 + 1).to_string();
+    let before_start = (START_MS - 1).to_string();
+    let errors: Vec<ErrorCase> = vec![
+        (
+            vec![
+                ("symbol", "BTCUSDT"),
+                ("startTime", &start_ms),
+                ("endTime", &day_and_a_ms),
+            ],
+            -1127,
+            "More than 24 hours between startTime and endTime.",
+        ),
+        (
+            vec![
+                ("symbol", "BTCUSDT"),
+                ("startTime", &start_ms),
+                ("endTime", &before_start),
+            ],
+            -1023,
+            "Start time is greater than end time.",
+        ),
+        (
+            vec![("symbol", "BTCUSDT"), ("limit", "1001")],
+            -1102,
+            "'limit' contains unexpected value. Cannot be greater than 1000.",
+        ),
+        (
+            vec![("symbol", "BTCUSDT"), ("limit", "0")],
+            -1130,
+            "Data sent for parameter 'limit' is not valid.",
+        ),
+        (
+            vec![("symbol", "BTCUSDT"), ("orderId", "-1")],
+            -1100,
+            "Illegal characters found in parameter 'orderId'; legal range is '^[0-9]{1,20}$'.",
+        ),
+        (
+            vec![("limit", "5")],
+            -1102,
+            "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
+        ),
+        (
+            vec![("symbol", "BTCUSDT"), ("fromId", "1")],
+            -1104,
+            "Not all sent parameters were read; read '3' parameter(s) but was sent '4'.",
+        ),
+        (vec![("symbol", "NOPE")], -1121, "Invalid symbol."),
+    ];
+    for (params, code, msg) in errors {
+        let (status, error) = sim.signed(Method::GET, "/api/v3/allOrders", &params).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{params:?}: {error}");
+        assert_eq!(code_and_msg(&error), (code, msg), "{params:?}");
     }
 }

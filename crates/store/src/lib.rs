@@ -1,7 +1,7 @@
 //! spotbot's persistence: users, their login sessions and their exchange credentials (one key per
 //! venue), bot configurations and the leases that keep a bot from running twice, write-ahead
-//! orders, trades, positions and the cycle events, and the operations on all of a user's bots on
-//! one venue at once.
+//! orders, trades, positions and the cycle events, the operations on all of a user's bots on one
+//! venue at once, and the workers of a fleet.
 //!
 //! One [`Store`] speaks to SQLite (the default, one file) or PostgreSQL (many worker processes)
 //! through sqlx's `Any` driver, so every repository function is written once in portable SQL.
@@ -34,6 +34,7 @@ mod tokens;
 mod trades;
 mod users;
 mod venues;
+mod workers;
 
 use std::fmt;
 
@@ -57,6 +58,7 @@ pub use trades::{
 };
 pub use users::{NewUser, User};
 pub use venues::OrdersInDoubt;
+pub use workers::{NewWorker, WORKER_HEARTBEAT_MS, WORKER_SILENT_AFTER_MS, WorkerRow, WorkerState};
 
 /// A handle on the database: a connection pool, cheap to clone and share between tasks.
 #[derive(Debug, Clone)]

@@ -162,7 +162,7 @@ fn strategy_params(args: &AddArgs) -> Option<Value> {
 fn add(args: AddArgs) -> Result<(), Failure> {
     let config = args.database.config()?;
     block_on(async move {
-        let catalogs = crate::venue_setup::command_catalogs(&config)?;
+        let catalogs = crate::venue_setup::command_catalogs(&config).await?;
         let store = args.database.open().await?;
         let created = async {
             let user = user_id(&store, &args.user).await?;

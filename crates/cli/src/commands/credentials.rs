@@ -287,7 +287,7 @@ async fn open_accounts(database: &DatabaseArgs) -> Result<(Store, Arc<AccountCli
         &config.data_dir(),
     )
     .map_err(|err| Failure::Usage(err.to_string()))?;
-    let venues = crate::venue_setup::external_venues(&config)?;
+    let venues = crate::venue_setup::external_venues(&config).await?;
     let store = database.open().await?;
     let accounts = Arc::new(AccountClients::new(store.clone(), master_key, venues));
     Ok((store, accounts))

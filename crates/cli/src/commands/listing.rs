@@ -1,6 +1,7 @@
-//! `spotbot bots` and `spotbot trades`: what the database holds, as aligned tables (or CSV for
-//! trades), read with the same configuration `spotbot run` uses, for an operator on the server
-//! (users see their own through the HTTP API). `spotbot bot list` prints the same bot table.
+//! `spotbot bots`, `spotbot trades` and `spotbot workers`: what the database holds, as aligned
+//! tables (or CSV for trades), read with the same configuration `spotbot run` uses, for an
+//! operator on the server (users see their own through the HTTP API). `spotbot bot list` prints
+//! the same bot table.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -183,6 +184,50 @@ pub(crate) async fn print_bots(store: &Store, user: Option<UserId>) -> Result<()
         ]);
     }
     print_table(&rows)
+}
+
+/// Options of `spotbot workers`.
+#[derive(Debug, Args)]
+pub struct WorkersArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+}
+
+/// Lists the workers of the fleet, the most recently heard from first: their state (running,
+/// silent: not heard from for three heartbeats, stopped), when they started and were last heard
+/// from, and how many bots they held then.
+pub fn workers(args: WorkersArgs) -> Result<(), Failure> {
+    block_on(async move {
+        let store = args.database.open().await?;
+        let workers = store.workers().await.map_err(runtime);
+        store.close().await;
+        let now_ms = engine::wall_now_ms();
+        let mut rows = vec![
+            [
+                "worker",
+                "state",
+                "host",
+                "pid",
+                "started",
+                "last heard",
+                "bots held",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        ];
+        for worker in workers? {
+            rows.push(vec![
+                worker.id.clone(),
+                worker.state(now_ms).as_str().to_owned(),
+                worker.host.clone(),
+                worker.pid.to_string(),
+                market::format_utc_ms(worker.started_at_ms),
+                format!("{} s ago", (now_ms - worker.heartbeat_at_ms).max(0) / 1_000),
+                worker.bots_held.to_string(),
+            ]);
+        }
+        print_table(&rows)
+    })
 }
 
 /// Lists trades, oldest first.

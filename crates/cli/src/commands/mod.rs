@@ -1,5 +1,6 @@
 //! One module per `spotbot` subcommand.
 
+pub mod api;
 pub mod backtest;
 pub mod bot;
 pub mod credentials;
@@ -9,3 +10,4 @@ pub mod run;
 pub mod sim;
 pub mod sweep;
 pub mod user;
+pub mod worker;

@@ -9,24 +9,23 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use accounts::{AccountClients, KeySubmission, MasterKey, Venues};
+use accounts::{AccountClients, KeySubmission, Venues};
 use anyhow::Context;
 use binance::{Client, ClientConfig, ServerClock};
 use clap::Args;
-use engine::{Engine, SchedulerStats, run_scheduler};
 use rust_decimal::Decimal;
 use sim::{Clock, Exchange, ExchangeConfig, RunningSim, SystemClock};
 use store::{Mode, NewBot, NewUser, Role, Store};
 use strategy::EmaRsiCrossParams;
 use strategy::spec as strategy_spec;
-use tokio::sync::oneshot;
 use tracing::info;
 use zeroize::Zeroizing;
 
 use crate::Failure;
-use crate::commands::sim::{demo_account, save_periodically};
+use crate::commands::sim::{demo_account, open_durable_state};
 use crate::run_config::ConfigFile;
-use crate::venue_setup::{paper_venue, venue_client, with_binance_venues};
+use crate::service::{ApiServer, Service, ServiceArgs, print_stopped, run_bots};
+use crate::venue_setup::{paper_venue, remote_paper_client, with_binance_venues};
 
 /// Long help for `spotbot run --help`.
 pub const LONG_ABOUT: &str = "\
@@ -54,7 +53,8 @@ Configuration: a TOML file (--config), overridden by environment variables, over
   data_dir = \"data\"
   [sim]             speed = 60, seed = 42, state_file = \"data/sim-state.json\"   (the built-in exchange)
   [venues.paper]    url = \"http://127.0.0.1:8765\" (SPOTBOT_PAPER_URL, --paper-url; default built in),
-                    starting_balances = { USDT = \"10000\" }
+                    starting_balances = { USDT = \"10000\" }, admin_token (SPOTBOT_PAPER_ADMIN_TOKEN:
+                    the `spotbot sim --admin-token` of a paper exchange on another machine)
   [venues.testnet]  url (SPOTBOT_TESTNET_URL, --testnet-url; default https://testnet.binance.vision),
                     stream_url, enabled = true
   [venues.live]     url (SPOTBOT_LIVE_URL, --live-url; default https://api.binance.com), stream_url,
@@ -63,7 +63,7 @@ Configuration: a TOML file (--config), overridden by environment variables, over
   [binance]         retry_max_attempts, retry_backoff_base
                     (BINANCE_RETRY_MAX_ATTEMPTS, BINANCE_RETRY_BACKOFF_BASE)
   [engine]          parallelism = 64, cycle_delay_ms = 1000, max_consecutive_failures = 5,
-                    lease_ttl_secs = 60, worker_id = \"host-pid\"
+                    lease_ttl_secs = 60, order_absent_after_secs = 60, worker_id = \"host-pid\"
   [api]             listen = \"127.0.0.1:8080\" (--listen), session_ttl_secs = 86400
   SPOTBOT_MASTER_KEY  the key that encrypts users' exchange secrets (64 hex characters or base64
              of 32 bytes); without it, data_dir/master.key, created with permissions 0600 on first run
@@ -84,27 +84,11 @@ Examples:
 /// Options of `spotbot run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// TOML configuration file (see above); every key is optional.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Database URL: sqlite://FILE or postgres://USER[:PASSWORD]@HOST[:PORT]/DB.
-    #[arg(long, value_name = "URL")]
-    pub database: Option<String>,
-    /// Directory of the default database and the simulator's state.
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub service: ServiceArgs,
     /// How many times faster than real time the built-in exchange's market runs.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub sim_speed: Option<u32>,
-    /// The paper exchange: a running `spotbot sim` (default: the one built in).
-    #[arg(long, value_name = "URL")]
-    pub paper_url: Option<String>,
-    /// The testnet's REST URL (default Binance's spot testnet).
-    #[arg(long, value_name = "URL")]
-    pub testnet_url: Option<String>,
-    /// Live Binance's REST URL (default https://api.binance.com; live needs [live] confirm).
-    #[arg(long, value_name = "URL")]
-    pub live_url: Option<String>,
     /// Address of the HTTP API (default 127.0.0.1:8080; port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
@@ -113,24 +97,9 @@ pub struct RunArgs {
 impl RunArgs {
     /// The configuration: file, then environment, then these flags.
     pub fn config(&self) -> Result<ConfigFile, Failure> {
-        let mut config = ConfigFile::load(self.config.as_deref()).map_err(Failure::Usage)?;
-        if let Some(url) = &self.database {
-            config.database_url = Some(url.clone());
-        }
-        if let Some(dir) = &self.data_dir {
-            config.data_dir = Some(dir.clone());
-        }
+        let mut config = self.service.config()?;
         if let Some(speed) = self.sim_speed {
             config.sim.speed = Some(speed);
-        }
-        for (flag, slot) in [
-            (&self.paper_url, &mut config.venues.paper.url),
-            (&self.testnet_url, &mut config.venues.testnet.url),
-            (&self.live_url, &mut config.venues.live.url),
-        ] {
-            if let Some(url) = flag {
-                *slot = Some(url.clone());
-            }
         }
         if let Some(listen) = self.listen {
             config.api.listen = Some(listen);
@@ -153,8 +122,6 @@ impl ServerClock for SimServerClock {
 /// The simulator started for this run, and how to stop it.
 struct InProcessSim {
     server: RunningSim,
-    stop_saving: oneshot::Sender<()>,
-    saver: tokio::task::JoinHandle<Result<(), sim::StateError>>,
     state_file: PathBuf,
     /// The demo account: the demo user's paper account.
     demo: sim::Credentials,
@@ -173,64 +140,13 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
 
 async fn serve(config: ConfigFile) -> Result<(), Failure> {
     let shutdown = crate::signals::shutdown_signal().context("cannot listen for Ctrl-C")?;
-    let retry = config
-        .retry_policy(|name| std::env::var(name).ok())
-        .map_err(Failure::Usage)?;
-    config.check_live_confirmation().map_err(Failure::Usage)?;
-    if std::env::var_os("BINANCE_API_KEY").is_some() {
-        eprintln!(
-            "spotbot run: BINANCE_API_KEY is not read here: keys belong to users; store it for one with `spotbot credentials set --user U --venue testnet`"
-        );
-    }
-    let data_dir = config.data_dir();
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
-    // Loaded before anything starts, so that a bad key or a key file open to others stops the
-    // run with a message saying what to fix.
-    let master_key = MasterKey::load(
-        std::env::var(accounts::MASTER_KEY_ENV).ok().as_deref(),
-        &data_dir,
-    )
-    .map_err(|err| Failure::Usage(err.to_string()))?;
-    let database_url = config.database_url();
-    let store = Store::connect(&database_url)
-        .await
-        .map_err(|err| Failure::Runtime(anyhow::Error::new(err)))?;
-    println!(
-        "spotbot run: database {}",
-        store::redacted_url(&database_url)
-    );
-    // Bound before anything else starts, so that a taken address stops the run at once.
-    let listen = config.api_listen();
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|err| {
-        Failure::Runtime(anyhow::anyhow!(
-            "cannot listen on {listen} for the HTTP API: {err}; choose another address with --listen ADDR (or [api] listen in the config file)"
-        ))
-    })?;
-    let api_address = listener
-        .local_addr()
-        .context("cannot read the HTTP API's address")?;
-
-    let (venues, sim) = venues(&config, &retry).await?;
-    for venue in venues.iter() {
-        println!(
-            "spotbot run: {} venue at {}",
-            venue.mode(),
-            venue.client().config().base_url
-        );
-    }
-    let accounts = Arc::new(AccountClients::new(store.clone(), master_key, venues));
-
-    let (stop_api, api_stopped) = oneshot::channel::<()>();
-    let api_server = tokio::spawn(api::serve(
-        listener,
-        api::ApiState::new(store.clone(), accounts.clone(), config.api_config()),
-        async {
-            let _ = api_stopped.await;
-        },
-    ));
-    println!("spotbot run: HTTP API at http://{api_address}");
-    ensure_demo(&store, &accounts, sim.as_ref().map(|sim| &sim.demo)).await?;
+    let service = Service::open("run", config).await?;
+    let listener = service.bind_api().await?;
+    let (venues, sim) = venues(&service.config, &service.retry).await?;
+    let accounts = service.accounts(venues);
+    let api = ApiServer::start(&service, listener, accounts.clone())?;
+    let store = &service.store;
+    ensure_demo(store, &accounts, sim.as_ref().map(|sim| &sim.demo)).await?;
 
     let bots = store
         .bots(None)
@@ -246,38 +162,19 @@ async fn serve(config: ConfigFile) -> Result<(), Failure> {
     );
     println!("Press Ctrl-C to stop.");
 
-    let worker_id = format!("{}-{}", host_name(), std::process::id());
-    let engine = Engine::new(store.clone(), accounts, config.engine_settings(worker_id));
-    let stats = Arc::new(SchedulerStats::default());
-    run_scheduler(engine, config.scheduler_settings(), stats.clone(), shutdown)
-        .await
-        .map_err(|err| Failure::Runtime(err.into()))?;
-
-    let _ = stop_api.send(());
-    api_server
-        .await
-        .context("the HTTP API's task failed")?
-        .context("the HTTP API failed")?;
+    let worker_id = service.worker_id();
+    let stats = run_bots(&service, accounts, worker_id, Arc::default(), shutdown).await?;
+    api.stop().await?;
 
     if let Some(sim) = sim {
         sim.server
             .stop()
             .await
             .context("the simulator failed while stopping")?;
-        let _ = sim.stop_saving.send(());
-        sim.saver
-            .await
-            .context("the simulator's state saver failed")?
-            .map_err(|err| Failure::Runtime(err.into()))?;
         info!(state = %sim.state_file.display(), "simulator state saved");
     }
-    store.close().await;
-    println!(
-        "spotbot run: stopped after {} cycles, {} trades, {} failed cycles",
-        stats.cycles.load(std::sync::atomic::Ordering::Relaxed),
-        stats.trades.load(std::sync::atomic::Ordering::Relaxed),
-        stats.failures.load(std::sync::atomic::Ordering::Relaxed)
-    );
+    service.store.close().await;
+    print_stopped("run", &stats);
     Ok(())
 }
 
@@ -289,12 +186,8 @@ async fn venues(
 ) -> Result<(Venues, Option<InProcessSim>), Failure> {
     let (paper, sim) = match config.paper_url() {
         Some(url) => {
-            let endpoint = crate::run_config::VenueEndpoint {
-                rest_url: url.trim_end_matches('/').to_owned(),
-                stream_url: ClientConfig::new(url.trim_end_matches('/')).stream_url,
-            };
-            let client = venue_client(&endpoint, retry.clone())?;
-            (paper_venue(config, client, &endpoint.rest_url)?, None)
+            let (client, url) = remote_paper_client(url, retry).await?;
+            (paper_venue(config, client, &url)?, None)
         }
         None => {
             let (client, sim) = start_sim(config, retry.clone()).await?;
@@ -313,9 +206,9 @@ async fn start_sim(
     retry: binance::RetryPolicy,
 ) -> Result<(Client, InProcessSim), Failure> {
     let state_file = config.sim_state_file();
-    let saved = sim::load_state(&state_file).map_err(|err| Failure::Usage(err.to_string()))?;
+    let mut durable = open_durable_state(&state_file, "spotbot run")?;
     let clock = Arc::new(SystemClock::resume(
-        saved.as_ref().and_then(|state| state.market_time_ms),
+        durable.saved().and_then(|state| state.market_time_ms),
         config.sim_speed(),
     ));
     let mut exchange_config = ExchangeConfig::default().with_order_ids_from_now();
@@ -324,29 +217,27 @@ async fn start_sim(
     }
     let mut exchange =
         Exchange::new(exchange_config, clock.clone()).context("cannot set up the simulator")?;
-    let restored_demo = saved.as_ref().and_then(|state| state.demo_api_key.clone());
-    if let Some(state) = saved {
-        exchange
-            .restore_state(&state_file, state)
-            .map_err(|err| Failure::Usage(err.to_string()))?;
-    }
-    let (demo, _) = demo_account(&mut exchange, restored_demo.as_deref());
-    let server = sim::start(exchange, "127.0.0.1:0".parse().expect("a valid address"))
-        .await
-        .context("cannot start the simulator")?;
+    durable
+        .restore_into(&mut exchange)
+        .map_err(|err| Failure::Usage(err.to_string()))?;
+    let (demo, _) = demo_account(&mut exchange);
+    let options = sim::ServeOptions {
+        durable: Some(durable),
+        ..sim::ServeOptions::default()
+    };
+    let server = sim::start_with(
+        exchange,
+        "127.0.0.1:0".parse().expect("a valid address"),
+        options,
+    )
+    .await
+    .context("cannot start the simulator")?;
     let url = format!("http://{}", server.local_addr());
     println!(
         "spotbot run: built-in exchange at {url} (market {}x real time, state {})",
         config.sim_speed(),
         state_file.display()
     );
-    let (stop_saving, saving_stopped) = oneshot::channel();
-    let saver = tokio::spawn(save_periodically(
-        server.exchange().clone(),
-        state_file.clone(),
-        Some(demo.api_key.clone()),
-        saving_stopped,
-    ));
     let mut client_config =
         ClientConfig::new(url).with_server_clock(Arc::new(SimServerClock(clock)));
     client_config.retry = retry;
@@ -359,8 +250,6 @@ async fn start_sim(
         client,
         InProcessSim {
             server,
-            stop_saving,
-            saver,
             state_file,
             demo,
         },
@@ -450,13 +339,4 @@ async fn create_demo(store: &Store) -> Result<(), Failure> {
         bot.id, bot.name
     );
     Ok(())
-}
-
-/// This machine's name, for worker ids (falls back to "spotbot").
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "spotbot".to_owned())
 }

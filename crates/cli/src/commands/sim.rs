@@ -1,21 +1,20 @@
-//! `spotbot sim`: runs the Binance-compatible simulator on loopback until Ctrl-C, with a funded
-//! demo account whose key and secret it prints, optionally accounts from a TOML file, injected
-//! faults from a JSON file, prices replayed from candle files, and a state file that keeps
-//! balances and the order log across restarts (saved every few seconds and on Ctrl-C).
+//! `spotbot sim`: runs the Binance-compatible simulator until Ctrl-C (on loopback, or beyond
+//! with an admin token), with a funded demo account whose key and secret it prints, optionally
+//! accounts from a TOML file, injected faults from a JSON file, prices replayed from candle files,
+//! and a durable state file that keeps balances and the order log across restarts, `kill -9`
+//! included: every change is in its journal before it is answered (see `sim::DurableState`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::sync::oneshot;
 
 use anyhow::Context;
 use clap::Args;
 use rust_decimal::Decimal;
 use sim::{
-    ADMIN_PREFIX, Account, CandleReplay, Credentials, Exchange, ExchangeConfig, ExchangeHandle,
-    FaultPlan, STANDARD_COMMISSION_RATE, SignatureKey, StartError, SystemClock,
+    ADMIN_PREFIX, Account, AdminToken, CandleReplay, Credentials, DurableState, Exchange,
+    ExchangeConfig, FaultPlan, STANDARD_COMMISSION_RATE, ServeOptions, SignatureKey, StartError,
+    SystemClock,
 };
 
 use crate::Failure;
@@ -29,7 +28,8 @@ fills MARKET orders against a synthetic order book, and checks API keys, HMAC si
 timestamps exactly as Binance does. Request weights and order counts are limited as on
 Binance (429 with Retry-After, then 418 bans for clients that keep sending; the limits are in
 /api/v3/exchangeInfo). A demo account with 10,000 USDT and 0.5 BTC is created at start; its API
-key and secret are printed. It serves loopback addresses only.
+key and secret are printed. It serves loopback addresses only, unless it has an admin token
+(below): then --listen may be any address, for a fleet's workers on other machines.
 
 With --replay SYMBOL=FILE a symbol's prices replay a candle file instead (spotbot's
 open_time_ms,open,high,low,close,volume CSV or Binance's 12-column kline CSV): the file is shifted
@@ -51,11 +51,25 @@ An account paying commissions in BNB pays them at the BNBUSDT price, 25 % off, w
 enough BNB for the whole order; otherwise in the asset it receives (also settable with
 PUT /_sim/accounts/KEY/commission_in_bnb {\"enabled\": true}).
 
-With --state FILE, accounts (with their keys' state), balances, the order log and the order ids
-are loaded from FILE at start when it exists, and saved to it (atomically) every 2 seconds when
-something changed and on Ctrl-C, so paper trading survives a restart; the demo account is kept
-with the same key. Accounts in the state win over the same keys in --accounts. A file that cannot
-be read is an error, never overwritten.
+With --state FILE the exchange is durable: accounts (with their keys' state), balances, the order
+log, the order ids, the demo account's key and the market time survive a restart, and a crash
+or kill -9 too. Every change (an order and its balances, an account created, funded, its
+balances replaced, its key or commission setting changed) is appended to the journal FILE.journal
+and flushed to disk before the request that made it is answered: confirmed = durable. An order
+whose answer never went out may or may not exist after a crash (a client finds out by querying
+it: -2013 when it does not). Writes are grouped: one flush to disk answers every request that
+arrived meanwhile. At start FILE (a snapshot; files of earlier versions load) is read and the
+journal replayed; a last record cut short by a crash is dropped with a message, a damaged one
+before it stops the start with an error naming the file and byte offset. Then a new snapshot is
+written (atomically) and the journal starts empty; every 100,000 records or 10 minutes it is
+folded into a new snapshot again. An accelerated market resumes where its clock was, never
+earlier. FILE.lock keeps a second exchange off the same files. Accounts in the state win over
+the same keys in --accounts. A file that cannot be read is an error, never overwritten.
+
+With --admin-token TOKEN (or SPOTBOT_SIM_ADMIN_TOKEN, which keeps it out of the process list)
+the admin API also answers clients beyond loopback that send Authorization: Bearer TOKEN, and
+--listen may be a non-loopback address (e.g. 0.0.0.0:8765). Without it (or with a wrong one)
+they get 403. Use 16 to 256 visible characters, e.g. from `openssl rand -hex 32`.
 
 Endpoints: GET /api/v3/ping, /time, /exchangeInfo, /ticker/price, /avgPrice, /depth, /klines,
 /order, /account, /myTrades; POST /api/v3/order and /api/v3/order/test (MARKET only).
@@ -63,13 +77,17 @@ Signatures: HMAC-SHA256 (hex) or Ed25519 (base64, percent-encoded) for accounts 
 an Ed25519 public key. WebSocket: /ws/<symbol>@kline_<interval> (e.g. /ws/btcusdt@kline_1m),
 pushed every server second and with x=true when a kline closes.
 
-Admin API (loopback clients only, JSON): POST /_sim/accounts (optional \"ed25519_public_key\",
+Admin API (loopback clients, and others with the admin token; JSON): POST /_sim/accounts
+(optional \"ed25519_public_key\",
 \"commission_in_bnb\", \"can_trade\", \"ip_whitelist\"), GET /_sim/accounts/KEY,
 POST /_sim/accounts/KEY/balances (adds to one asset), PUT /_sim/accounts/KEY/balances
 {\"balances\": {\"USDT\": \"10000\"}} (replaces them all), PUT /_sim/accounts/KEY/key
 {\"enabled\": false, \"can_trade\": false, \"ip_whitelist\": [\"1.2.3.4\"]} (each optional),
 PUT /_sim/accounts/KEY/commission_in_bnb, GET|PUT|DELETE /_sim/faults,
-PUT /_sim/symbols/SYMBOL/status, GET /_sim/orders[?api_key=KEY] (the order log), GET /_sim/clock.
+PUT /_sim/symbols/SYMBOL/status, GET /_sim/orders[?api_key=KEY] (the order log). GET /_sim/clock
+answers any client: {\"now_ms\", \"speed\", \"clock_skew_ms\", \"manual\"}, where speed is how many
+times faster than real time the market runs (1: real time; 0: a manual clock, which moves only
+when set): a remote client of an accelerated exchange needs it to estimate the exchange's time.
 A revoked key, a key without can_trade placing an order, and a request from an IP off a key's
 whitelist are answered as Binance answers them: -2015 with HTTP 401.
 
@@ -95,23 +113,34 @@ for the {\"next\": N} matching requests.
 
 Examples:
   spotbot sim --listen 127.0.0.1:8765 --speed 60 --faults faults.json
-  spotbot sim --speed 60 --replay BTCUSDT=data/btcusdt-1m.csv";
+  spotbot sim --speed 60 --replay BTCUSDT=data/btcusdt-1m.csv
+  SPOTBOT_SIM_ADMIN_TOKEN=$(openssl rand -hex 32) spotbot sim --listen 0.0.0.0:8765 --state paper.json";
 
 /// Options of `spotbot sim`.
 #[derive(Debug, Args)]
 pub struct SimArgs {
-    /// Loopback address and port to serve on (port 0 picks a free one).
+    /// Address and port to serve on (port 0 picks a free one): loopback, or any address with an
+    /// admin token.
     #[arg(long, default_value = "127.0.0.1:8765", value_name = "ADDR:PORT")]
     listen: SocketAddr,
 
-    /// Seed of the price walks: the same seed gives the same prices.
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    seed: u64,
+    /// Seed of the price walks: the same seed gives the same prices (default: [sim] seed of
+    /// --config, else 1).
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
 
-    /// Market time runs this many times faster than real time (60 = a minute per second).
-    /// Above 1, clients must take timestamps from GET /api/v3/time, not from their own clock.
-    #[arg(long, default_value_t = 1, value_name = "FACTOR", value_parser = clap::value_parser!(u32).range(1..=3600))]
-    speed: u32,
+    /// Market time runs this many times faster than real time (60 = a minute per second; default:
+    /// [sim] speed of --config, else 1). Above 1, clients must take timestamps from
+    /// GET /api/v3/time (or model the clock from GET /_sim/clock, as spotbot does), not from
+    /// their own clock.
+    #[arg(long, value_name = "FACTOR", value_parser = clap::value_parser!(u32).range(1..=3600))]
+    speed: Option<u32>,
+
+    /// The configuration file of `spotbot run` and the fleet: its [sim] section gives the
+    /// defaults of --speed, --seed and --state (state_file), so every process of a fleet reads
+    /// the same file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 
     /// JSON file of faults to inject from the start (format in --help; also settable later with
     /// PUT /_sim/faults).
@@ -127,14 +156,25 @@ pub struct SimArgs {
     #[arg(long, value_name = "FILE")]
     accounts: Option<PathBuf>,
 
-    /// Keep accounts, balances and the order log in FILE: loaded at start when it exists, saved
-    /// every 2 seconds when something changed and on Ctrl-C.
+    /// Keep accounts, balances and the order log durably in FILE and its journal FILE.journal:
+    /// every change is on disk before it is answered; replayed at start.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+
+    /// Let clients beyond loopback use the admin API with `Authorization: Bearer TOKEN`, and
+    /// allow --listen beyond loopback (default: SPOTBOT_SIM_ADMIN_TOKEN; never printed).
+    #[arg(long, value_name = "TOKEN")]
+    admin_token: Option<String>,
+
+    /// Raise every request-weight and order-count limit out of reach (still published in
+    /// exchangeInfo): for a paper exchange that a whole fleet reaches from one address, where
+    /// Binance would see many.
+    #[arg(long)]
+    no_rate_limits: bool,
 }
 
-/// How often the state file is saved when something changed.
-const SAVE_EVERY: Duration = Duration::from_secs(2);
+/// The environment variable read for the admin token when `--admin-token` is not given.
+const ADMIN_TOKEN_ENV: &str = "SPOTBOT_SIM_ADMIN_TOKEN";
 
 /// Reads `SYMBOL=FILE`.
 fn parse_replay(text: &str) -> Result<(String, PathBuf), String> {
@@ -157,10 +197,32 @@ pub fn run(args: SimArgs) -> Result<(), Failure> {
     runtime.block_on(serve(args))
 }
 
+/// `args` with what they leave out taken from the [sim] section of `--config`.
+fn with_config(mut args: SimArgs) -> Result<SimArgs, Failure> {
+    if let Some(path) = &args.config {
+        let file = crate::run_config::ConfigFile::read(path).map_err(Failure::Usage)?;
+        args.seed = args.seed.or(file.sim.seed);
+        if let Some(speed) = file.sim.speed.filter(|speed| !(1..=3600).contains(speed)) {
+            return Err(Failure::Usage(format!(
+                "{}: [sim] speed must be 1 to 3600, not {speed}",
+                path.display()
+            )));
+        }
+        args.speed = args.speed.or(file.sim.speed);
+        args.state = args.state.or(file.sim.state_file);
+    }
+    args.seed = Some(args.seed.unwrap_or(1));
+    args.speed = Some(args.speed.unwrap_or(1));
+    Ok(args)
+}
+
 async fn serve(args: SimArgs) -> Result<(), Failure> {
     // Listen for Ctrl-C before anything tells the user (or a test) to press it: a signal that
     // arrived before the handler existed would kill the process instead of stopping it cleanly.
     let interrupted = crate::signals::shutdown_signal().context("cannot listen for Ctrl-C")?;
+    let args = with_config(args)?;
+    let (seed, speed) = (args.seed.unwrap_or(1), args.speed.unwrap_or(1));
+    let admin_token = admin_token(args.admin_token.as_deref())?;
     let mut replays = std::collections::BTreeMap::new();
     let mut replay_lines = Vec::new();
     for (symbol, path) in &args.replay {
@@ -175,23 +237,28 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
         replays.insert(symbol.clone(), replay);
     }
     // Order ids from the real now: bots' databases keep the ids of earlier runs, also of runs
-    // whose state was not saved.
-    let config = ExchangeConfig {
-        seed: args.seed,
+    // whose state was lost.
+    let mut config = ExchangeConfig {
+        seed,
         replays,
         ..ExchangeConfig::default()
     }
     .with_order_ids_from_now();
+    if args.no_rate_limits {
+        config = config.with_unreachable_rate_limits();
+    }
     let usage = |err: &dyn std::fmt::Display| Failure::Usage(err.to_string());
-    let saved = match &args.state {
-        Some(path) => sim::load_state(path).map_err(|err| usage(&err))?,
+    let mut durable = match &args.state {
+        Some(path) => Some(open_durable_state(path, "spotbot sim")?),
         None => None,
     };
+    let saved = durable.as_ref().and_then(DurableState::saved);
+    let restored = saved.is_some();
     // A restarted exchange resumes its market time, which an accelerated clock has carried past
     // the real now: time going backwards would replay candles clients have already seen.
     let clock = Arc::new(SystemClock::resume(
-        saved.as_ref().and_then(|state| state.market_time_ms),
-        args.speed,
+        saved.and_then(|state| state.market_time_ms),
+        speed,
     ));
     let mut exchange = Exchange::new(config, clock).map_err(|err| match err {
         sim::ConfigError::UnknownReplaySymbol(_) => Failure::Usage(format!("--replay: {err}")),
@@ -202,11 +269,9 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
             .set_faults(read_fault_plan(path)?)
             .map_err(|err| Failure::Usage(format!("{}: {err}", path.display())))?;
     }
-    let restored_demo = saved.as_ref().and_then(|state| state.demo_api_key.clone());
-    let restored = saved.is_some();
-    if let (Some(path), Some(state)) = (&args.state, saved) {
-        exchange
-            .restore_state(path, state)
+    if let Some(durable) = &mut durable {
+        durable
+            .restore_into(&mut exchange)
             .map_err(|err| usage(&err))?;
     }
     let mut create_demo = true;
@@ -223,7 +288,7 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
         }
     }
     let demo = if create_demo {
-        Some(demo_account(&mut exchange, restored_demo.as_deref()))
+        Some(demo_account(&mut exchange))
     } else {
         None
     };
@@ -238,19 +303,29 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
         .filter_map(|symbol| Some(format!("{symbol} {}", exchange.last_price(symbol)?)))
         .collect();
 
-    let server = sim::start(exchange, args.listen)
+    let journal = durable
+        .as_ref()
+        .map(|durable| durable.journal_path().to_owned());
+    let remote_admin = admin_token.is_some();
+    let options = ServeOptions {
+        durable,
+        admin_token,
+    };
+    let server = sim::start_with(exchange, args.listen, options)
         .await
         .map_err(|err| match err {
-            StartError::NotLoopback(_) => Failure::Usage(err.to_string()),
-            StartError::Bind { .. } => Failure::Runtime(err.into()),
+            StartError::NotLoopback(_) => {
+                Failure::Usage(format!("{err} (--admin-token or {ADMIN_TOKEN_ENV})"))
+            }
+            StartError::Bind { .. } | StartError::State(_) => Failure::Runtime(err.into()),
         })?;
     let address = server.local_addr();
     println!("spotbot sim: Binance-compatible spot exchange at http://{address}");
     println!(
         "  prices:  {} (seed {}, speed {}x)",
         prices.join(", "),
-        args.seed,
-        args.speed
+        seed,
+        speed
     );
     if let Some((credentials, restored)) = &demo {
         if *restored {
@@ -264,7 +339,7 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
     if let Some(path) = &args.accounts {
         println!("  accounts: {file_accounts} from {}", path.display());
     }
-    if let Some(path) = &args.state {
+    if let (Some(path), Some(journal)) = (&args.state, &journal) {
         match restored_log {
             Some(orders) => println!(
                 "  state: {} (restored, {orders} orders in the log)",
@@ -272,8 +347,18 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
             ),
             None => println!("  state: {} (new)", path.display()),
         }
+        println!(
+            "  journal: {} (every change is on disk before it is answered)",
+            journal.display()
+        );
     }
-    println!("  admin API: http://{address}{ADMIN_PREFIX}/ (loopback only; see --help)");
+    if remote_admin {
+        println!(
+            "  admin API: http://{address}{ADMIN_PREFIX}/ (loopback, and other machines with the admin token; see --help)"
+        );
+    } else {
+        println!("  admin API: http://{address}{ADMIN_PREFIX}/ (loopback only; see --help)");
+    }
     if let Some(path) = &args.faults {
         println!("  faults: from {}", path.display());
     }
@@ -283,36 +368,62 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
     println!("Try: curl 'http://{address}/api/v3/ticker/price?symbol=BTCUSDT'");
     println!("Press Ctrl-C to stop.");
 
-    let demo_key = demo.map(|(credentials, _)| credentials.api_key);
-    let (stop_saving, saving_stopped) = oneshot::channel();
-    let saver = args.state.clone().map(|path| {
-        let exchange = server.exchange().clone();
-        tokio::spawn(save_periodically(exchange, path, demo_key, saving_stopped))
-    });
-    interrupted.await;
-    server
+    let journal_failure = tokio::select! {
+        () = interrupted => None,
+        failure = server.journal_failed() => Some(failure),
+    };
+    let stopped = server
         .stop()
         .await
-        .context("the server failed while stopping")?;
-    if let (Some(saver), Some(path)) = (saver, &args.state) {
-        // The saver makes the last save itself, so no earlier save can land after it. It is
-        // gone only if it panicked; then the send fails and the join says why.
-        let _ = stop_saving.send(());
-        saver
-            .await
-            .context("the state saver failed")?
-            .map_err(|err| Failure::Runtime(err.into()))?;
-        println!("spotbot sim: state saved to {}", path.display());
+        .context("the server failed while stopping");
+    if let Some(failure) = journal_failure {
+        return Err(Failure::Runtime(anyhow::Error::new(failure)));
+    }
+    stopped?;
+    if let (Some(path), Some(journal)) = (&args.state, &journal) {
+        println!(
+            "spotbot sim: state saved to {} and {}",
+            path.display(),
+            journal.display()
+        );
     }
     println!("spotbot sim: stopped");
     Ok(())
 }
 
-/// The demo account: the one the state file remembers when it still exists with an HMAC secret,
-/// otherwise a new one with 10,000 USDT and 0.5 BTC. Returns its credentials and whether it was
-/// restored.
-pub(crate) fn demo_account(exchange: &mut Exchange, restored: Option<&str>) -> (Credentials, bool) {
-    if let Some(account) = restored.and_then(|key| exchange.account(key))
+/// The admin token from `--admin-token` or the environment; a bad one is a usage error (that
+/// never shows the token).
+fn admin_token(flag: Option<&str>) -> Result<Option<AdminToken>, Failure> {
+    let (text, source) = match flag {
+        Some(text) => (text.to_owned(), "--admin-token"),
+        None => match std::env::var(ADMIN_TOKEN_ENV) {
+            Ok(text) => (text, ADMIN_TOKEN_ENV),
+            Err(_) => return Ok(None),
+        },
+    };
+    AdminToken::new(&text)
+        .map(Some)
+        .map_err(|reason| Failure::Usage(format!("{source}: {reason}")))
+}
+
+/// Reads the durable state at `path` (the snapshot and its journal, replayed), printing what an
+/// operator should know (a torn last record dropped) after `who`. A file that cannot be used is
+/// a usage error naming it.
+pub(crate) fn open_durable_state(path: &Path, who: &str) -> Result<DurableState, Failure> {
+    let state = DurableState::open(path).map_err(|err| Failure::Usage(err.to_string()))?;
+    for note in state.notes() {
+        eprintln!("{who}: {note}");
+    }
+    Ok(state)
+}
+
+/// The demo account: the one the exchange's state names when it still exists with an HMAC
+/// secret, otherwise a new one with 10,000 USDT and 0.5 BTC, named as the demo account so the
+/// state keeps it. Returns its credentials and whether it was restored.
+pub(crate) fn demo_account(exchange: &mut Exchange) -> (Credentials, bool) {
+    if let Some(account) = exchange
+        .demo_api_key()
+        .and_then(|key| exchange.account(key))
         && let SignatureKey::Hmac(secret) = &account.signature_key
     {
         let credentials = Credentials {
@@ -331,48 +442,8 @@ pub(crate) fn demo_account(exchange: &mut Exchange, restored: Option<&str>) -> (
         balances,
         STANDARD_COMMISSION_RATE,
     ));
+    exchange.set_demo_api_key(Some(credentials.api_key.clone()));
     (credentials, false)
-}
-
-/// Saves the exchange's state to `path` (see [`sim::save_state`]), remembering the demo key.
-fn save(
-    exchange: &ExchangeHandle,
-    path: &Path,
-    demo_key: Option<&str>,
-) -> Result<(), sim::StateError> {
-    let mut state = exchange.lock().save_state();
-    state.demo_api_key = demo_key.map(str::to_owned);
-    sim::save_state(path, &state)
-}
-
-/// Saves the state every [`SAVE_EVERY`] when it changed (a failed save is reported and retried
-/// at the next tick), and once more when `stop` fires: that last save's outcome is returned.
-/// Saves run one at a time, so an older snapshot never replaces a newer one.
-pub(crate) async fn save_periodically(
-    exchange: ExchangeHandle,
-    path: PathBuf,
-    demo_key: Option<String>,
-    mut stop: oneshot::Receiver<()>,
-) -> Result<(), sim::StateError> {
-    let mut saved_revision = None;
-    let mut ticks = tokio::time::interval(SAVE_EVERY);
-    loop {
-        tokio::select! {
-            _ = &mut stop => return save(&exchange, &path, demo_key.as_deref()),
-            _ = ticks.tick() => {}
-        }
-        let revision = exchange.lock().revision();
-        if saved_revision == Some(revision) {
-            continue;
-        }
-        let (handle, file, key) = (exchange.clone(), path.clone(), demo_key.clone());
-        let saved = tokio::task::spawn_blocking(move || save(&handle, &file, key.as_deref())).await;
-        match saved {
-            Ok(Ok(())) => saved_revision = Some(revision),
-            Ok(Err(err)) => eprintln!("spotbot sim: {err}"),
-            Err(err) => eprintln!("spotbot sim: saving the state failed: {err}"),
-        }
-    }
 }
 
 /// Reads a fault plan; an unreadable or malformed file is a usage error.

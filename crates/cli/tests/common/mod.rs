@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // Each test file uses its own part of the harness.
 
+pub mod proxy;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -110,6 +112,11 @@ impl Running {
                 ),
             }
         }
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
     }
 
     /// Sends `signal` and returns whether it exited successfully, with every line it printed.

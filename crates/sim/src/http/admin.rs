@@ -3,10 +3,15 @@
 //! a symbol's status, read the order log (the ground truth), read the clock and set it when the
 //! exchange runs on a [`ManualClock`](crate::ManualClock).
 //!
-//! It is answered only to loopback peers (403 otherwise), whatever address the server listens
-//! on, and it is outside the rate limits and the faults. Bodies and answers are JSON with
-//! snake_case fields and decimals as strings; errors are `{"error": "..."}`. An unknown API key
-//! in the path (or in `?api_key=`) is a 404.
+//! It answers loopback peers, and other peers that send `Authorization: Bearer TOKEN` with the
+//! exchange's [`AdminToken`] (compared in constant time); anyone else gets 403, whatever
+//! address the server listens on. `GET /_sim/clock` alone answers anyone: it is read-only and
+//! tells nothing secret, and a remote client of an accelerated exchange needs its `speed` to
+//! estimate the exchange's time between two readings. The admin API is outside the rate limits
+//! and the faults. On a durable exchange an answer goes out once the journal holds its change
+//! (503 when the journal failed). Bodies and answers are JSON with snake_case fields and decimals
+//! as strings; errors are `{"error": "..."}`. An unknown API key in the path (or in `?api_key=`)
+//! is a 404.
 //!
 //! | request | body | answer |
 //! |---|---|---|
@@ -19,7 +24,7 @@
 //! | `GET`/`PUT`/`DELETE /_sim/faults` | a [`FaultPlan`] (PUT) | the plan in force |
 //! | `PUT /_sim/symbols/{symbol}/status` | `{"status": "HALT"}` | `{"symbol", "status"}` |
 //! | `GET /_sim/orders`, `GET /_sim/orders?api_key=K` | | every executed order (of account `K`), oldest first |
-//! | `GET`/`PUT /_sim/clock` | `{"now_ms": N}` or `{"advance_ms": N}` (PUT) | `{"now_ms", "clock_skew_ms", "manual"}` |
+//! | `GET`/`PUT /_sim/clock` | `{"now_ms": N}` or `{"advance_ms": N}` (PUT, manual clocks only) | `{"now_ms", "speed", "clock_skew_ms", "manual"}`: `speed` is how many times faster than real time the clock runs (1: real time; 0: a manual clock, which moves only when set) |
 //!
 //! A key with `"enabled": false` (revoked), without `can_trade`, or used from an address off its
 //! non-empty `ip_whitelist` is refused as Binance refuses it (see [`crate::Account`]).
@@ -27,16 +32,20 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
+use std::fmt;
+
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::account::{Account, Credentials, SignatureKey, parse_ip_whitelist, random_key};
 use crate::book::OrderSize;
@@ -49,8 +58,109 @@ use crate::wire::decimal8;
 /// The path prefix of the admin API.
 pub const ADMIN_PREFIX: &str = "/_sim";
 
-/// The admin routes, to nest under [`ADMIN_PREFIX`].
-pub fn router() -> Router<ExchangeHandle> {
+/// The shortest admin token taken: shorter ones are guessable.
+const MIN_TOKEN_LENGTH: usize = 16;
+/// The longest admin token taken (it travels in a header).
+const MAX_TOKEN_LENGTH: usize = 256;
+
+/// The bearer token that lets clients beyond loopback use the admin API: they send
+/// `Authorization: Bearer TOKEN`. Only its SHA-256 digest is kept, and `Debug` shows neither.
+#[derive(Clone)]
+pub struct AdminToken {
+    digest: [u8; 32],
+}
+
+impl AdminToken {
+    /// The token `text`: 16 to 256 visible ASCII characters without spaces (it must fit an HTTP
+    /// header, and a short one is guessable). The error says what is wrong, never the token.
+    pub fn new(text: &str) -> Result<AdminToken, String> {
+        if !(MIN_TOKEN_LENGTH..=MAX_TOKEN_LENGTH).contains(&text.len()) {
+            return Err(format!(
+                "the admin token must be {MIN_TOKEN_LENGTH} to {MAX_TOKEN_LENGTH} characters long (it has {}); e.g. `openssl rand -hex 32`",
+                text.len()
+            ));
+        }
+        if !text.bytes().all(|byte| byte.is_ascii_graphic()) {
+            return Err(
+                "the admin token must be visible ASCII characters without spaces (it travels in an HTTP header)"
+                    .to_owned(),
+            );
+        }
+        Ok(AdminToken {
+            digest: Sha256::digest(text.as_bytes()).into(),
+        })
+    }
+
+    /// Whether `presented` is the token, in time that does not depend on how much of it matches:
+    /// both are hashed, and every byte of the digests is compared.
+    fn matches(&self, presented: &str) -> bool {
+        let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let difference = self
+            .digest
+            .iter()
+            .zip(presented)
+            .fold(0u8, |difference, (kept, sent)| difference | (kept ^ sent));
+        std::hint::black_box(difference) == 0
+    }
+}
+
+impl fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AdminToken(<hidden>)")
+    }
+}
+
+/// Who may use the admin API (see the module doc).
+#[derive(Debug, Clone)]
+pub struct AdminAccess {
+    token: Option<AdminToken>,
+}
+
+impl AdminAccess {
+    /// Loopback peers, and others with `token` when there is one.
+    pub fn new(token: Option<AdminToken>) -> AdminAccess {
+        AdminAccess { token }
+    }
+
+    /// Lets `peer` (with its request's `headers`) in, or says why not.
+    fn admit(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> Result<(), &'static str> {
+        if peer.is_some_and(is_admin_peer) {
+            return Ok(());
+        }
+        let Some(token) = &self.token else {
+            return Err(
+                "the admin API is served to loopback clients only (this exchange has no admin token)",
+            );
+        };
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "));
+        match presented {
+            Some(presented) if token.matches(presented) => Ok(()),
+            Some(_) => Err("the admin token sent is not this exchange's"),
+            None => Err(
+                "the admin API answers clients beyond loopback that send Authorization: Bearer <the exchange's admin token>",
+            ),
+        }
+    }
+}
+
+/// Answers 403 to whoever [`AdminAccess`] does not let in.
+async fn guard(State(access): State<AdminAccess>, request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| *peer);
+    match access.admit(peer, request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(reason) => failure(StatusCode::FORBIDDEN, reason.to_owned()),
+    }
+}
+
+/// The admin routes, to nest under [`ADMIN_PREFIX`], for the clients `access` lets in (and
+/// `GET /clock` for anyone).
+pub fn router(access: AdminAccess) -> Router<ExchangeHandle> {
     Router::new()
         .route("/accounts", post(create_account))
         .route("/accounts/{api_key}", get(account_state))
@@ -66,10 +176,14 @@ pub fn router() -> Router<ExchangeHandle> {
         .route("/faults", get(faults).put(set_faults).delete(clear_faults))
         .route("/symbols/{symbol}/status", put(set_symbol_status))
         .route("/orders", get(order_log))
-        .route("/clock", get(clock).put(set_clock))
+        .route("/clock", put(set_clock))
+        .route_layer(middleware::from_fn_with_state(access, guard))
+        // Added after the guard, so that it answers anyone (see the module doc).
+        .route("/clock", get(clock))
 }
 
-/// Whether `peer` may use the admin API: loopback only (an IPv4-mapped IPv6 loopback included).
+/// Whether `peer` may use the admin API without a token: loopback (an IPv4-mapped IPv6
+/// loopback included).
 pub fn is_admin_peer(peer: SocketAddr) -> bool {
     peer.ip().to_canonical().is_loopback()
 }
@@ -77,19 +191,23 @@ pub fn is_admin_peer(peer: SocketAddr) -> bool {
 /// An admin answer: the JSON, or an error status with its reason.
 type AdminResult = Result<Value, (StatusCode, String)>;
 
-/// Runs `action` on the locked exchange if `peer` is allowed, and answers in JSON.
-fn admin(
+/// Runs `action` on the locked exchange and answers in JSON, once the journal (of a durable
+/// exchange) holds every change made so far.
+async fn admin(
     exchange: &ExchangeHandle,
-    peer: SocketAddr,
     action: impl FnOnce(&mut Exchange) -> AdminResult,
 ) -> Response {
-    if !is_admin_peer(peer) {
-        return failure(
-            StatusCode::FORBIDDEN,
-            "the admin API is served to loopback clients only".to_owned(),
-        );
+    let (outcome, journal) = {
+        let mut exchange = exchange.lock();
+        let outcome = action(&mut exchange);
+        (outcome, exchange.journal_ticket())
+    };
+    if let Some(journal) = journal
+        && let Err(lost) = journal.wait().await
+    {
+        return failure(StatusCode::SERVICE_UNAVAILABLE, lost.to_string());
     }
-    match action(&mut exchange.lock()) {
+    match outcome {
         Ok(body) => axum::Json(body).into_response(),
         Err((status, reason)) => failure(status, reason),
     }
@@ -187,12 +305,8 @@ struct NewAccount {
     ip_whitelist: Vec<String>,
 }
 
-async fn create_account(
-    State(exchange): State<ExchangeHandle>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    body: Bytes,
-) -> Response {
-    admin(&exchange, peer, |exchange| {
+async fn create_account(State(exchange): State<ExchangeHandle>, body: Bytes) -> Response {
+    admin(&exchange, |exchange| {
         let request: NewAccount = read_body(&body)?;
         check_balances(&request.balances)?;
         let ip_whitelist = read_ip_whitelist(&request.ip_whitelist)?;
@@ -224,19 +338,20 @@ async fn create_account(
         }
         Ok(answer)
     })
+    .await
 }
 
 async fn account_state(
     State(exchange): State<ExchangeHandle>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(api_key): Path<String>,
 ) -> Response {
-    admin(&exchange, peer, |exchange| {
+    admin(&exchange, |exchange| {
         exchange
             .account(&api_key)
             .map(account_json)
             .ok_or_else(|| unknown_account(&api_key))
     })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -247,11 +362,10 @@ struct NewBalances {
 
 async fn replace_balances(
     State(exchange): State<ExchangeHandle>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(api_key): Path<String>,
     body: Bytes,
 ) -> Response {
-    admin(&exchange, peer, |exchange| {
+    admin(&exchange, |exchange| {
         let request: NewBalances = read_body(&body)?;
         check_balances(&request.balances)?;
         exchange
@@ -259,6 +373,7 @@ async fn replace_balances(
             .map(account_json)
             .ok_or_else(|| unknown_account(&api_key))
     })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -274,11 +389,10 @@ struct KeyStateChange {
 
 async fn set_key_state(
     State(exchange): State<ExchangeHandle>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(api_key): Path<String>,
     body: Bytes,
 ) -> Response {
-    admin(&exchange, peer, |exchange| {
+    admin(&exchange, |exchange| {
         let change: KeyStateChange = read_body(&body)?;
         // Everything is read and checked before the first change, so a refused request changes
         // nothing.
@@ -304,6 +418,7 @@ async fn set_key_state(
             .map(account_json)
             .ok_or_else(|| unknown_account(&api_key))
     })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -315,11 +430,10 @@ struct Funding {
 
 async fn fund_account(
     State(exchange): State<ExchangeHandle>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(api_key): Path<String>,
     body: Bytes,
 ) -> Response {
-    admin(&exchange, peer, |exchange| {
+    admin(&exchange, |exchange| {
         let funding: Funding = read_body(&body)?;
         if funding.amount <= Decimal::ZERO || funding.asset.is_empty() {
             return Err(bad_request("amount must be positive and asset named"));
@@ -329,6 +443,7 @@ async fn fund_account(
             .ok_or_else(|| unknown_account(&api_key))?;
         Ok(json!({"balances": balances_json(account)}))
     })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -339,48 +454,40 @@ struct BnbCommission {
 
 async fn set_commission_in_bnb(
     State(exchange): State<ExchangeHandle>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(api_key): Path<String>,
     body: Bytes,
 ) -> Response {
-    admin(&exchange, peer, |exchange| {
+    admin(&exchange, |exchange| {
         let request: BnbCommission = read_body(&body)?;
         exchange
             .set_commission_in_bnb(&api_key, request.enabled)
             .ok_or_else(|| unknown_account(&api_key))?;
         Ok(json!({"api_key": api_key, "commission_in_bnb": request.enabled}))
     })
+    .await
 }
 
-async fn faults(
-    State(exchange): State<ExchangeHandle>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-) -> Response {
-    admin(&exchange, peer, |exchange| plan_json(exchange))
+async fn faults(State(exchange): State<ExchangeHandle>) -> Response {
+    admin(&exchange, |exchange| plan_json(exchange)).await
 }
 
-async fn set_faults(
-    State(exchange): State<ExchangeHandle>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    body: Bytes,
-) -> Response {
-    admin(&exchange, peer, |exchange| {
+async fn set_faults(State(exchange): State<ExchangeHandle>, body: Bytes) -> Response {
+    admin(&exchange, |exchange| {
         let plan: FaultPlan = read_body(&body)?;
         exchange.set_faults(plan).map_err(bad_request)?;
         plan_json(exchange)
     })
+    .await
 }
 
-async fn clear_faults(
-    State(exchange): State<ExchangeHandle>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-) -> Response {
-    admin(&exchange, peer, |exchange| {
+async fn clear_faults(State(exchange): State<ExchangeHandle>) -> Response {
+    admin(&exchange, |exchange| {
         exchange
             .set_faults(FaultPlan::default())
             .map_err(bad_request)?;
         plan_json(exchange)
     })
+    .await
 }
 
 fn plan_json(exchange: &Exchange) -> AdminResult {
@@ -396,25 +503,21 @@ struct NewStatus {
 
 async fn set_symbol_status(
     State(exchange): State<ExchangeHandle>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(symbol): Path<String>,
     body: Bytes,
 ) -> Response {
-    admin(&exchange, peer, |exchange| {
+    admin(&exchange, |exchange| {
         let request: NewStatus = read_body(&body)?;
         exchange
             .set_symbol_status(&symbol, &request.status)
             .map_err(bad_request)?;
         Ok(json!({"symbol": symbol, "status": request.status}))
     })
+    .await
 }
 
-async fn order_log(
-    State(exchange): State<ExchangeHandle>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    admin(&exchange, peer, |exchange| {
+async fn order_log(State(exchange): State<ExchangeHandle>, RawQuery(query): RawQuery) -> Response {
+    admin(&exchange, |exchange| {
         let account = order_log_account(query.as_deref().unwrap_or(""))?;
         if let Some(api_key) = &account
             && exchange.account(api_key).is_none()
@@ -430,6 +533,7 @@ async fn order_log(
                 .collect(),
         ))
     })
+    .await
 }
 
 /// The account `GET /_sim/orders` is filtered to: its only query parameter, `api_key`.
@@ -493,19 +597,12 @@ struct ClockChange {
     advance_ms: Option<i64>,
 }
 
-async fn clock(
-    State(exchange): State<ExchangeHandle>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-) -> Response {
-    admin(&exchange, peer, |exchange| Ok(clock_json(exchange)))
+async fn clock(State(exchange): State<ExchangeHandle>) -> Response {
+    admin(&exchange, |exchange| Ok(clock_json(exchange))).await
 }
 
-async fn set_clock(
-    State(exchange): State<ExchangeHandle>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    body: Bytes,
-) -> Response {
-    admin(&exchange, peer, |exchange| {
+async fn set_clock(State(exchange): State<ExchangeHandle>, body: Bytes) -> Response {
+    admin(&exchange, |exchange| {
         let change: ClockChange = read_body(&body)?;
         let clock = exchange.clock().clone();
         let manual = clock.as_manual().ok_or((
@@ -519,11 +616,13 @@ async fn set_clock(
         }
         Ok(clock_json(exchange))
     })
+    .await
 }
 
 fn clock_json(exchange: &Exchange) -> Value {
     json!({
         "now_ms": exchange.now_ms(),
+        "speed": exchange.clock().speed(),
         "clock_skew_ms": exchange.faults().clock_skew_ms,
         "manual": exchange.clock().as_manual().is_some(),
     })
@@ -532,6 +631,119 @@ fn clock_json(exchange: &Exchange) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    use crate::{ExchangeConfig, ManualClock};
+
+    const TOKEN: &str = "fleet-admin-token-0123456789";
+
+    /// The whole router over an exchange on a manual clock, with `token`.
+    fn app_with(token: Option<&str>) -> Router {
+        let config = ExchangeConfig {
+            history_ms: 60_000,
+            ..ExchangeConfig::default()
+        };
+        let exchange = Exchange::new(config, Arc::new(ManualClock::new(1_750_000_000_000)))
+            .expect("the default configuration is valid");
+        let token = token.map(|text| AdminToken::new(text).expect("a valid token"));
+        crate::http::router(ExchangeHandle::new(exchange), AdminAccess::new(token))
+    }
+
+    /// The status `app` answers `method path` from `peer`, with `authorization` if any.
+    async fn status(
+        app: &Router,
+        method: &str,
+        path: &str,
+        peer: &str,
+        authorization: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request = axum::http::Request::builder().method(method).uri(path);
+        if let Some(value) = authorization {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        let mut request = request.body(Body::empty()).unwrap();
+        let peer: SocketAddr = peer.parse().unwrap();
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    #[tokio::test]
+    async fn other_machines_need_the_admin_token_and_anyone_may_read_the_clock() {
+        let app = app_with(Some(TOKEN));
+        let remote = "192.0.2.7:5000";
+        let bearer = format!("Bearer {TOKEN}");
+        for refused in [
+            None,
+            Some("Bearer fleet-admin-token-0123456788"),
+            Some("Bearer "),
+            Some(TOKEN),
+            Some("Basic ZmxlZXQ6YWRtaW4="),
+        ] {
+            let (code, error) = status(&app, "GET", "/_sim/orders", remote, refused).await;
+            assert_eq!(code, StatusCode::FORBIDDEN, "{refused:?}");
+            assert!(!error["error"].as_str().unwrap().contains(TOKEN), "{error}");
+        }
+        let (code, orders) = status(&app, "GET", "/_sim/orders", remote, Some(&bearer)).await;
+        assert_eq!(code, StatusCode::OK, "{orders}");
+        let (code, account) = status(&app, "POST", "/_sim/accounts", remote, Some(&bearer)).await;
+        assert_eq!(code, StatusCode::OK, "{account}");
+        assert!(account["api_key"].is_string());
+        // The clock is read by anyone, set only by those let in.
+        let (code, clock) = status(&app, "GET", "/_sim/clock", remote, None).await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(clock["speed"], 0);
+        assert_eq!(clock["now_ms"], 1_750_000_000_000i64);
+        let (code, _) = status(&app, "PUT", "/_sim/clock", remote, None).await;
+        assert_eq!(code, StatusCode::FORBIDDEN);
+        // Loopback needs no token, and a wrong one does not lock it out.
+        for loopback in ["127.0.0.1:40000", "[::1]:40000"] {
+            for sent in [None, Some("Bearer wrong-but-local-0000000")] {
+                let (code, _) = status(&app, "GET", "/_sim/orders", loopback, sent).await;
+                assert_eq!(code, StatusCode::OK, "{loopback} {sent:?}");
+            }
+        }
+
+        // Without a token, nobody beyond loopback gets in, whatever they send.
+        let closed = app_with(None);
+        let (code, error) = status(&closed, "GET", "/_sim/orders", remote, Some(&bearer)).await;
+        assert_eq!(code, StatusCode::FORBIDDEN);
+        assert!(
+            error["error"]
+                .as_str()
+                .unwrap()
+                .contains("loopback clients only"),
+            "{error}"
+        );
+        let (code, _) = status(&closed, "GET", "/_sim/clock", remote, None).await;
+        assert_eq!(code, StatusCode::OK);
+    }
+
+    #[test]
+    fn admin_tokens_are_long_visible_ascii_and_never_shown() {
+        let token = AdminToken::new(TOKEN).unwrap();
+        assert!(token.matches(TOKEN));
+        assert!(!token.matches("fleet-admin-token-012345678"));
+        assert!(!token.matches(""));
+        assert!(!format!("{token:?}").contains(TOKEN));
+        for refused in [
+            "short",
+            "with a space in it, long enough",
+            "tab\there-and-long-enough",
+        ] {
+            let error = AdminToken::new(refused).unwrap_err();
+            assert!(!error.contains(refused), "{error}");
+        }
+        assert!(AdminToken::new(&"x".repeat(257)).is_err());
+    }
 
     #[test]
     fn the_order_log_takes_only_an_api_key_once() {

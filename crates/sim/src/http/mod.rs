@@ -1,11 +1,13 @@
 //! The HTTP server: Binance's REST paths on loopback, in-process for tests ([`start`] on port 0)
-//! or as `spotbot sim`, plus the admin API under [`ADMIN_PREFIX`].
+//! or as `spotbot sim`, plus the admin API under [`ADMIN_PREFIX`]. With an [`AdminToken`] it may
+//! also listen beyond loopback ([`start_with`]), for a fleet's workers on other machines.
 //!
 //! Every REST request goes through one pipeline ([`serve_endpoint`]): rate limits (weight per
 //! client IP, 429/418 with `Retry-After`), injected faults decided before anything runs, the
 //! endpoint itself (a synchronous function over the locked [`Exchange`]; the lock is never held
 //! across an `.await`), faults that strike after executing, and the `X-MBX-USED-WEIGHT-*` /
-//! `X-MBX-ORDER-COUNT-*` headers.
+//! `X-MBX-ORDER-COUNT-*` headers. On a durable exchange the answer then waits, with the lock
+//! released, until the journal holds every change made before it (see [`crate::durable`]).
 
 mod admin;
 mod auth;
@@ -34,18 +36,22 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::durable::{Durability, DurableState, DurableTicket, JournalFailure, JournalStats};
 use crate::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::exchange::Exchange;
 use crate::faults::{Failure, Timing};
 use crate::limits::Throttle;
+use crate::state::StateError;
+use admin::AdminAccess;
 use auth::API_KEY_HEADER;
 use params::Params;
 
-pub use admin::ADMIN_PREFIX;
+pub use admin::{ADMIN_PREFIX, AdminToken};
 
 /// Shared access to the running exchange, for the server and for tests that inspect or change
-/// its state (accounts, the order log, the clock).
+/// its state (accounts, the order log, the clock). On a durable exchange, changes made through it
+/// are journaled as a request's are; [`RunningSim::sync_journal`] waits until they are on disk.
 #[derive(Clone)]
 pub struct ExchangeHandle {
     inner: Arc<Mutex<Exchange>>,
@@ -70,9 +76,10 @@ impl ExchangeHandle {
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The address is not a loopback address.
+    /// The address is not a loopback address, and no admin token lets other machines in.
     #[error(
-        "refusing to listen on {0}: the simulator serves loopback only (use 127.0.0.1 or [::1])"
+        "refusing to listen on {0}: without an admin token the simulator serves loopback only \
+         (use 127.0.0.1 or [::1], or set an admin token to serve other machines)"
     )]
     NotLoopback(SocketAddr),
     /// The socket could not be bound.
@@ -85,14 +92,29 @@ pub enum StartError {
         /// The operating system's error.
         source: io::Error,
     },
+    /// The durable state could not be restored or written, or its journal not started.
+    #[error("{0}")]
+    State(#[from] StateError),
 }
 
-/// A server started by [`start`].
+/// How [`start_with`] serves an exchange.
+#[derive(Debug, Default)]
+pub struct ServeOptions {
+    /// Keep the exchange's state in these files, journaling every change before answering (see
+    /// [`DurableState`]); `None` keeps it in memory only.
+    pub durable: Option<DurableState>,
+    /// Let clients beyond loopback use the admin API with this bearer token, and allow listening
+    /// beyond loopback; `None` keeps the admin API (and the server) to loopback.
+    pub admin_token: Option<AdminToken>,
+}
+
+/// A server started by [`start`] or [`start_with`].
 pub struct RunningSim {
     local_addr: SocketAddr,
     exchange: ExchangeHandle,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<io::Result<()>>,
+    durability: Option<Durability>,
 }
 
 impl RunningSim {
@@ -106,18 +128,68 @@ impl RunningSim {
         &self.exchange
     }
 
-    /// Stops accepting connections, lets requests in flight finish, and waits for the server.
+    /// Stops accepting connections, lets requests in flight finish, and waits for the server;
+    /// a durable exchange then writes every change to its journal and stops its threads (the
+    /// error says when the journal failed before).
     pub async fn stop(self) -> io::Result<()> {
         // The server may already be gone (it failed); its result says why.
         let _ = self.shutdown.send(());
-        self.task.await.map_err(io::Error::other)?
+        let served = self.task.await.map_err(io::Error::other)?;
+        if let Some(durability) = self.durability {
+            tokio::task::spawn_blocking(move || durability.stop())
+                .await
+                .map_err(io::Error::other)?
+                .map_err(io::Error::other)?;
+        }
+        served
+    }
+
+    /// Waits until every change made so far is on disk (at once when the exchange is not
+    /// durable): for in-process users that change the exchange through
+    /// [`exchange`](Self::exchange) rather than requests.
+    pub async fn sync_journal(&self) -> Result<(), JournalFailure> {
+        let ticket = self.exchange.lock().journal_ticket();
+        match ticket {
+            Some(ticket) => ticket.wait().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Resolves when the journal stops taking changes because the disk failed, with the reason;
+    /// never when the exchange is not durable. The exchange then answers every request that
+    /// changes or reads its state with an error, so it should be stopped and restarted.
+    pub async fn journal_failed(&self) -> JournalFailure {
+        match &self.durability {
+            Some(durability) => durability.journal().closed().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// What the journal's writer has done so far (`None` when the exchange is not durable).
+    pub fn journal_stats(&self) -> Option<JournalStats> {
+        self.durability
+            .as_ref()
+            .map(|durability| durability.journal().stats())
     }
 }
 
 /// Starts serving `exchange` on `listen`, which must be a loopback address (port 0 picks a free
-/// port). Must be called within a Tokio runtime.
+/// port), in memory and with the admin API for loopback clients only. Must be called within a
+/// Tokio runtime.
 pub async fn start(exchange: Exchange, listen: SocketAddr) -> Result<RunningSim, StartError> {
-    if !listen.ip().is_loopback() {
+    start_with(exchange, listen, ServeOptions::default()).await
+}
+
+/// Starts serving `exchange` on `listen` as `options` say (port 0 picks a free port): durably
+/// when `options.durable` holds the state read back from its files (restored into `exchange`
+/// when not done yet, then a first snapshot is written before anything is served), and beyond
+/// loopback only with an admin token. Must be called within a Tokio runtime.
+pub async fn start_with(
+    exchange: Exchange,
+    listen: SocketAddr,
+    options: ServeOptions,
+) -> Result<RunningSim, StartError> {
+    if !listen.ip().to_canonical().is_loopback() && options.admin_token.is_none() {
         return Err(StartError::NotLoopback(listen));
     }
     let bind_error = |source| StartError::Bind {
@@ -126,9 +198,24 @@ pub async fn start(exchange: Exchange, listen: SocketAddr) -> Result<RunningSim,
     };
     let listener = TcpListener::bind(listen).await.map_err(bind_error)?;
     let local_addr = listener.local_addr().map_err(bind_error)?;
-    let exchange = ExchangeHandle::new(exchange);
+    let (exchange, durability) = match options.durable {
+        Some(state) => {
+            let journal = state.journal_path().to_owned();
+            // Writing the first snapshot blocks on the disk: off the runtime's threads.
+            let (exchange, durability) =
+                tokio::task::spawn_blocking(move || Durability::start(exchange, state))
+                    .await
+                    .map_err(|err| StateError::Write {
+                        path: journal,
+                        source: io::Error::other(err),
+                    })??;
+            (exchange, Some(durability))
+        }
+        None => (ExchangeHandle::new(exchange), None),
+    };
     let (shutdown, shutdown_requested) = oneshot::channel::<()>();
-    let app = router(exchange.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let access = AdminAccess::new(options.admin_token);
+    let app = router(exchange.clone(), access).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -142,10 +229,11 @@ pub async fn start(exchange: Exchange, listen: SocketAddr) -> Result<RunningSim,
         exchange,
         shutdown,
         task,
+        durability,
     })
 }
 
-fn router(exchange: ExchangeHandle) -> Router {
+fn router(exchange: ExchangeHandle, admin_access: AdminAccess) -> Router {
     Router::new()
         .route("/api/v3/ping", get(ping))
         .route("/api/v3/time", get(time))
@@ -158,8 +246,9 @@ fn router(exchange: ExchangeHandle) -> Router {
         .route("/api/v3/order/test", post(test_order))
         .route("/api/v3/account", get(account))
         .route("/api/v3/myTrades", get(my_trades))
+        .route("/api/v3/allOrders", get(all_orders))
         .route("/ws/{stream}", get(stream::kline_stream))
-        .nest(ADMIN_PREFIX, admin::router())
+        .nest(ADMIN_PREFIX, admin::router(admin_access))
         .with_state(exchange)
 }
 
@@ -185,7 +274,7 @@ pub struct Request<'a> {
     pub raw_query: &'a str,
     /// The body as sent (what was signed).
     pub raw_body: &'a str,
-    /// Orders younger than this are not found yet (an injected fault), ms.
+    /// Orders younger than this are not shown yet by the order queries (an injected fault), ms.
     pub not_queryable_ms: u64,
 }
 
@@ -247,6 +336,7 @@ endpoint_handlers! {
     query_order => Endpoint::QueryOrder, trading::query_order;
     account => Endpoint::Account, trading::account;
     my_trades => Endpoint::MyTrades, trading::my_trades;
+    all_orders => Endpoint::AllOrders, trading::all_orders;
 }
 
 /// The pipeline every REST request goes through (see the module doc).
@@ -288,40 +378,56 @@ async fn serve_endpoint(
         return injected(failure, &exchange, headers);
     }
 
-    let mut exchange = exchange.lock();
-    let outcome = params.map_err(Rejection::from).and_then(|params| {
-        let mut request = Request {
-            params,
-            headers,
-            peer: ip,
-            raw_query,
-            raw_body: &raw_body,
-            not_queryable_ms: decision.not_queryable_ms,
+    let (response, journal) = {
+        let mut exchange = exchange.lock();
+        let outcome = params.map_err(Rejection::from).and_then(|params| {
+            let mut request = Request {
+                params,
+                headers,
+                peer: ip,
+                raw_query,
+                raw_body: &raw_body,
+                not_queryable_ms: decision.not_queryable_ms,
+            };
+            run(&mut exchange, &mut request)
+        });
+        // A successful order placement costs no weight (reference § 0, CHANGELOG 2026-03-27).
+        let charged = if endpoint.places_orders() && outcome.is_ok() {
+            0
+        } else {
+            weight
         };
-        run(&mut exchange, &mut request)
-    });
-    // A successful order placement costs no weight (reference § 0, CHANGELOG 2026-03-27).
-    let charged = if endpoint.places_orders() && outcome.is_ok() {
-        0
-    } else {
-        weight
+        exchange.charge_request(ip, charged);
+        // A key refused as revoked or off its whitelist gets the answer an unknown key gets: no
+        // account's order counts.
+        let order_account = api_key.filter(|key| {
+            endpoint.places_orders()
+                && exchange
+                    .account(key)
+                    .is_some_and(|account| account.key_accepts(ip))
+        });
+        let usage = exchange.usage_headers(ip, order_account);
+        let response = match (decision.failure, outcome) {
+            (Some(failure), _) => injected(failure, &exchange, usage),
+            (None, Ok(body)) => {
+                with_headers((StatusCode::OK, axum::Json(body)).into_response(), usage)
+            }
+            (None, Err(rejection)) => reject(rejection, usage),
+        };
+        (response, exchange.journal_ticket())
     };
-    exchange.charge_request(ip, charged);
-    // A key refused as revoked or off its whitelist gets the answer an unknown key gets: no
-    // account's order counts.
-    let order_account = api_key.filter(|key| {
-        endpoint.places_orders()
-            && exchange
-                .account(key)
-                .is_some_and(|account| account.key_accepts(ip))
-    });
-    let usage = exchange.usage_headers(ip, order_account);
-    if let Some(failure) = decision.failure {
-        return injected(failure, &exchange, usage);
-    }
-    match outcome {
-        Ok(body) => with_headers((StatusCode::OK, axum::Json(body)).into_response(), usage),
-        Err(rejection) => reject(rejection, usage),
+    when_durable(journal, response).await
+}
+
+/// `response` once `journal` (the records of every change made before it) is on disk; when the
+/// journal failed instead, -1006 (execution status unknown): the change may be lost.
+async fn when_durable(journal: Option<DurableTicket>, response: Response) -> Response {
+    let Some(journal) = journal else {
+        return response;
+    };
+    match journal.wait().await {
+        Ok(()) => response,
+        Err(_) => reject(ApiError::unexpected_response().into(), Vec::new()),
     }
 }
 

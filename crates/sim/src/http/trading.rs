@@ -1,7 +1,8 @@
 //! The SIGNED endpoints: `POST /api/v3/order` (MARKET only) and `/api/v3/order/test`,
-//! `GET /api/v3/order`, `GET /api/v3/account` and `GET /api/v3/myTrades`. Each authenticates first
-//! (see [`crate::http::auth`]; the order endpoints as `TRADE`, which a key that cannot trade is
-//! refused, the reads as `USER_DATA`), then reads its own parameters.
+//! `GET /api/v3/order`, `GET /api/v3/allOrders`, `GET /api/v3/account` and
+//! `GET /api/v3/myTrades`. Each authenticates first (see [`crate::http::auth`]; the order
+//! endpoints as `TRADE`, which a key that cannot trade is refused, the reads as `USER_DATA`),
+//! then reads its own parameters.
 
 use serde_json::{Value, json};
 
@@ -9,7 +10,7 @@ use market::Side;
 
 use crate::book::OrderSize;
 use crate::error::ApiError;
-use crate::exchange::{Exchange, OrderLookup, TradeQuery};
+use crate::exchange::{AllOrdersQuery, Exchange, OrderLookup, TradeQuery};
 use crate::http::auth::{SecurityType, Signed, authenticate};
 use crate::http::params::Params;
 use crate::http::responses::{self, OrderResponseType};
@@ -21,11 +22,12 @@ const CLIENT_ORDER_ID_PATTERN: &str = "^[a-zA-Z0-9-_]{1,36}$";
 /// Parameters that only other order types take: sent with a MARKET order they are -1106.
 const NOT_FOR_MARKET_ORDERS: [&str; 4] = ["price", "stopPrice", "icebergQty", "trailingDelta"];
 
-/// The most `GET /api/v3/myTrades` returns, and its default.
-const MAX_TRADES_LIMIT: i64 = 1_000;
-const DEFAULT_TRADES_LIMIT: usize = 500;
-/// The longest `startTime`..`endTime` span of `GET /api/v3/myTrades`, ms.
-const MAX_TRADES_SPAN_MS: i64 = 24 * 3_600_000;
+/// The most `GET /api/v3/myTrades` and `GET /api/v3/allOrders` return, and their default.
+const MAX_LIST_LIMIT: i64 = 1_000;
+const DEFAULT_LIST_LIMIT: usize = 500;
+/// The longest `startTime`..`endTime` span of `GET /api/v3/myTrades` and
+/// `GET /api/v3/allOrders`, ms.
+const MAX_LOOKUP_SPAN_MS: i64 = 24 * 3_600_000;
 
 /// Checks the API key, signature, timing and permission for `security` of `request` (see
 /// [`authenticate`]).
@@ -186,17 +188,7 @@ pub fn my_trades(exchange: &Exchange, request: &mut Request<'_>) -> Result<Value
     let start_ms = params.long("startTime")?;
     let end_ms = params.long("endTime")?;
     let from_id = params.long("fromId")?;
-    let limit = match params.long("limit")? {
-        None => DEFAULT_TRADES_LIMIT,
-        Some(0) => return Err(ApiError::invalid_parameter_value("limit")),
-        Some(limit) if limit > MAX_TRADES_LIMIT => {
-            return Err(ApiError::parameter_too_large(
-                "limit",
-                &MAX_TRADES_LIMIT.to_string(),
-            ));
-        }
-        Some(limit) => usize::try_from(limit).unwrap_or(DEFAULT_TRADES_LIMIT),
-    };
+    let limit = read_list_limit(params)?;
     params.finish()?;
     let combination_allowed = match (order_id, from_id) {
         (Some(_), _) => start_ms.is_none() && end_ms.is_none(),
@@ -206,16 +198,7 @@ pub fn my_trades(exchange: &Exchange, request: &mut Request<'_>) -> Result<Value
     if !combination_allowed {
         return Err(ApiError::optional_parameters_bad_combination());
     }
-    if let (Some(start), Some(end)) = (start_ms, end_ms) {
-        if start > end {
-            return Err(ApiError::start_time_after_end_time());
-        }
-        if end - start > MAX_TRADES_SPAN_MS {
-            return Err(ApiError::lookup_interval_too_big(
-                MAX_TRADES_SPAN_MS / 3_600_000,
-            ));
-        }
-    }
+    check_lookup_span(start_ms, end_ms)?;
     let query = TradeQuery {
         order_id: order_id.map(|id| id as u64),
         start_ms,
@@ -223,13 +206,67 @@ pub fn my_trades(exchange: &Exchange, request: &mut Request<'_>) -> Result<Value
         from_id: from_id.map(|id| id as u64),
         limit,
     };
-    let trades = exchange.my_trades(&signed.api_key, &symbol, &query)?;
+    let trades = exchange.my_trades(&signed.api_key, &symbol, &query, request.not_queryable_ms)?;
     Ok(Value::Array(
         trades
             .into_iter()
             .map(|(order, fill)| responses::trade(order, fill))
             .collect(),
     ))
+}
+
+/// `GET /api/v3/allOrders`: the account's orders of one symbol, every status, oldest first, each
+/// as `GET /api/v3/order` shows it. `orderId` starts from that order and is ignored when a time
+/// is given (as Binance documents); `startTime`..`endTime` spans at most 24 hours (-1127).
+pub fn all_orders(exchange: &Exchange, request: &mut Request<'_>) -> Result<Value, ApiError> {
+    let signed = sign_in(exchange, request, SecurityType::UserData)?;
+    let params = &mut request.params;
+    let symbol = params.required_text("symbol")?;
+    let from_order_id = params.long("orderId")?;
+    let start_ms = params.long("startTime")?;
+    let end_ms = params.long("endTime")?;
+    let limit = read_list_limit(params)?;
+    params.finish()?;
+    check_lookup_span(start_ms, end_ms)?;
+    let query = AllOrdersQuery {
+        from_order_id: from_order_id.map(|id| id as u64),
+        start_ms,
+        end_ms,
+        limit,
+    };
+    let orders = exchange.all_orders(&signed.api_key, &symbol, &query, request.not_queryable_ms)?;
+    Ok(Value::Array(
+        orders.into_iter().map(responses::queried_order).collect(),
+    ))
+}
+
+/// The `limit` of a list endpoint: 1 to [`MAX_LIST_LIMIT`], [`DEFAULT_LIST_LIMIT`] when absent.
+fn read_list_limit(params: &mut Params) -> Result<usize, ApiError> {
+    match params.long("limit")? {
+        None => Ok(DEFAULT_LIST_LIMIT),
+        Some(0) => Err(ApiError::invalid_parameter_value("limit")),
+        Some(limit) if limit > MAX_LIST_LIMIT => Err(ApiError::parameter_too_large(
+            "limit",
+            &MAX_LIST_LIMIT.to_string(),
+        )),
+        Some(limit) => Ok(usize::try_from(limit).unwrap_or(DEFAULT_LIST_LIMIT)),
+    }
+}
+
+/// Binance's rules on a `startTime`..`endTime` pair: in order (-1023; equal times are allowed)
+/// and at most [`MAX_LOOKUP_SPAN_MS`] apart (-1127).
+fn check_lookup_span(start_ms: Option<i64>, end_ms: Option<i64>) -> Result<(), ApiError> {
+    if let (Some(start), Some(end)) = (start_ms, end_ms) {
+        if start > end {
+            return Err(ApiError::start_time_after_end_time());
+        }
+        if end - start > MAX_LOOKUP_SPAN_MS {
+            return Err(ApiError::lookup_interval_too_big(
+                MAX_LOOKUP_SPAN_MS / 3_600_000,
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn is_legal_client_order_id(id: &str) -> bool {

@@ -17,7 +17,7 @@ pub fn weight(endpoint: Endpoint, params: Option<&Params>) -> u64 {
         Endpoint::Ping | Endpoint::Time | Endpoint::NewOrder => 1,
         Endpoint::Klines | Endpoint::AvgPrice => 2,
         Endpoint::QueryOrder => 4,
-        Endpoint::ExchangeInfo | Endpoint::Account => 20,
+        Endpoint::ExchangeInfo | Endpoint::Account | Endpoint::AllOrders => 20,
         Endpoint::TickerPrice if sent("symbol").is_some() => 2,
         Endpoint::TickerPrice => 4,
         Endpoint::MyTrades if sent("orderId").is_some() => 5,
@@ -56,6 +56,7 @@ mod tests {
         assert_eq!(weight_of(Endpoint::Depth, "limit=5000"), 250);
         assert_eq!(weight_of(Endpoint::MyTrades, "orderId=3"), 5);
         assert_eq!(weight_of(Endpoint::MyTrades, ""), 20);
+        assert_eq!(weight_of(Endpoint::AllOrders, "orderId=3"), 20);
         assert_eq!(
             weight_of(Endpoint::TestOrder, "computeCommissionRates=true"),
             20

@@ -12,8 +12,8 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use sim::{
-    Account, Credentials, Exchange, ExchangeConfig, ExchangeHandle, ManualClock, RunningSim,
-    STANDARD_COMMISSION_RATE, sign,
+    Account, Credentials, DurableState, Exchange, ExchangeConfig, ExchangeHandle, ManualClock,
+    RunningSim, STANDARD_COMMISSION_RATE, ServeOptions, sign,
 };
 
 /// Where the manual clock starts: 2025-06-15 12:00:30 UTC (mid-minute on purpose).
@@ -56,20 +56,51 @@ impl TestSim {
     pub async fn start_with(config: ExchangeConfig) -> TestSim {
         let clock = Arc::new(ManualClock::new(START_MS));
         let mut exchange = Exchange::new(config, clock.clone()).expect("default config is valid");
-        let credentials = test_credentials();
         exchange.add_account(Account::new(
-            credentials.clone(),
+            test_credentials(),
             starting_balances(),
             STANDARD_COMMISSION_RATE,
         ));
         let server = sim::start(exchange, "127.0.0.1:0".parse().unwrap())
             .await
             .expect("the simulator starts on a free loopback port");
+        TestSim::on(server, clock)
+    }
+
+    /// A simulator kept durably in `state`'s files, on a manual clock at `now_ms`, with the funded
+    /// account added when the state does not have it yet.
+    pub async fn start_durable(mut state: DurableState, now_ms: i64) -> TestSim {
+        let clock = Arc::new(ManualClock::new(now_ms));
+        let mut exchange =
+            Exchange::new(test_config(), clock.clone()).expect("default config is valid");
+        state
+            .restore_into(&mut exchange)
+            .expect("the state restores");
+        let credentials = test_credentials();
+        if exchange.account(&credentials.api_key).is_none() {
+            exchange.add_account(Account::new(
+                credentials,
+                starting_balances(),
+                STANDARD_COMMISSION_RATE,
+            ));
+        }
+        let options = ServeOptions {
+            durable: Some(state),
+            ..ServeOptions::default()
+        };
+        let server = sim::start_with(exchange, "127.0.0.1:0".parse().unwrap(), options)
+            .await
+            .expect("the durable simulator starts");
+        TestSim::on(server, clock)
+    }
+
+    /// The test client of `server`, whose clock is `clock`.
+    fn on(server: RunningSim, clock: Arc<ManualClock>) -> TestSim {
         let base_url = format!("http://{}", server.local_addr());
         TestSim {
             server,
             clock,
-            credentials,
+            credentials: test_credentials(),
             client: reqwest::Client::new(),
             base_url,
         }

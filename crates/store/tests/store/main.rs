@@ -13,3 +13,4 @@ mod sessions;
 mod trades;
 mod users;
 mod venues;
+mod workers;
