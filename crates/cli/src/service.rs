@@ -345,6 +345,17 @@ pub async fn serve_health(
     Ok(bound)
 }
 
+/// Runs `service` (a long-running command's work) to its end on a multi-threaded runtime.
+pub fn block_on<F: std::future::Future<Output = Result<(), Failure>>>(
+    service: F,
+) -> Result<(), Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(service)
+}
+
 /// This machine's name (falls back to "spotbot").
 pub fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

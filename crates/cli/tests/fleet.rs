@@ -14,21 +14,8 @@ use std::time::Duration;
 
 mod common;
 
-use common::{Running, spotbot};
+use common::{Running, run_bash, spotbot};
 use store::testing::TestDatabase;
-
-/// The code of the README block whose info string is `sh {name}`.
-fn block(readme: &str, name: &str) -> String {
-    let opening = format!("```sh {name}\n");
-    let start = readme
-        .find(&opening)
-        .unwrap_or_else(|| panic!("README.md has no block `{opening}`"))
-        + opening.len();
-    let length = readme[start..]
-        .find("\n```")
-        .unwrap_or_else(|| panic!("README.md's block {name} is not closed"));
-    readme[start..start + length + 1].to_owned()
-}
 
 /// The arguments of the README's command line that starts with `cargo run --release -- {command}`,
 /// every fixed `127.0.0.1:PORT` made a free port.
@@ -61,33 +48,14 @@ fn fleet_command(dir: &Path, environment: &[(&str, String)]) -> Command {
     command
 }
 
-fn bash(dir: &Path, environment: &[(&str, String)], script: &str) -> String {
-    let mut command = Command::new("bash");
-    command
-        .args(["-e", "-o", "pipefail", "-c", script])
-        .current_dir(dir)
-        .env_remove("SPOTBOT_PASSWORD");
-    for (name, value) in environment {
-        command.env(name, value);
-    }
-    let output = command.output().expect("bash runs");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "the walkthrough failed:\n{script}\n--- stdout\n{stdout}\n--- stderr\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn two_workers_an_api_and_a_shared_exchange_serve_the_walkthrough() {
     let Some(database) = TestDatabase::postgres().await else {
         eprintln!("skipped: {} not set", store::testing::POSTGRES_URL_ENV);
         return;
     };
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
-        .expect("README.md is readable");
+    let readme = common::readme();
+    let block = common::readme_block;
     let processes = block(&readme, "fleet:processes");
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("data")).unwrap();
@@ -124,7 +92,7 @@ async fn two_workers_an_api_and_a_shared_exchange_serve_the_walkthrough() {
             .replace("localhost:8080", &address)
             .replace("localhost:8765", testnet_url.trim_start_matches("http://"))
     };
-    let walkthrough = bash(
+    let walkthrough = run_bash(
         dir.path(),
         &environment,
         &format!(

@@ -10,49 +10,15 @@
 //! shows its results, the test waits, as the README tells the reader to, until the bot has sold
 //! once.
 
-use std::path::Path;
-use std::process::Command;
-
 mod common;
 
-use common::Running;
-
-/// The code of the README block whose info string is `sh walkthrough:{name}`.
-fn block(readme: &str, name: &str) -> String {
-    let opening = format!("```sh walkthrough:{name}\n");
-    let start = readme
-        .find(&opening)
-        .unwrap_or_else(|| panic!("README.md has no block `{opening}`"))
-        + opening.len();
-    let length = readme[start..]
-        .find("\n```")
-        .unwrap_or_else(|| panic!("README.md's block {name} is not closed"));
-    readme[start..start + length + 1].to_owned()
-}
-
-/// Runs `script` with bash in `dir` (stopping at the first failing command); its stdout, or a
-/// panic with everything it printed.
-fn bash(dir: &Path, script: &str) -> String {
-    let output = Command::new("bash")
-        .args(["-e", "-o", "pipefail", "-c", script])
-        .current_dir(dir)
-        .env_remove("SPOTBOT_DATABASE_URL")
-        .env_remove("SPOTBOT_PASSWORD")
-        .output()
-        .expect("bash runs");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "the walkthrough failed:\n{script}\n--- stdout\n{stdout}\n--- stderr\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
+use common::{Running, run_bash};
 
 #[test]
 fn the_readme_walkthrough_creates_a_user_and_a_bot_and_shows_its_trades_and_pnl() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
-        .expect("README.md is readable");
+    let readme = common::readme();
+    let block =
+        |readme: &str, name: &str| common::readme_block(readme, &format!("walkthrough:{name}"));
     let dir = tempfile::tempdir().unwrap();
     let mut testnet = Running::sim(dir.path());
     let testnet_address = testnet.exchange_address();
@@ -69,8 +35,9 @@ fn the_readme_walkthrough_creates_a_user_and_a_bot_and_shows_its_trades_and_pnl(
 
     // With curl: the set-up block, a wait for a SELL (up to two minutes), the results block and
     // the keys block, in one shell so that $TOKEN carries over.
-    let api = bash(
+    let api = run_bash(
         dir.path(),
+        &[],
         &format!(
             "{}\n\
              for _ in $(seq 600); do\n\
@@ -134,8 +101,9 @@ fn the_readme_walkthrough_creates_a_user_and_a_bot_and_shows_its_trades_and_pnl(
     assert!(performance["sells"].as_u64() >= Some(1), "{performance}");
 
     // With the command line, on the same database while `spotbot run` trades.
-    let cli = bash(
+    let cli = run_bash(
         dir.path(),
+        &[],
         &format!(
             "{}\n\
              for _ in $(seq 600); do\n\

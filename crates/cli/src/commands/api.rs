@@ -37,11 +37,7 @@ pub fn run(args: ApiArgs) -> Result<(), Failure> {
         config.api.listen = Some(listen);
     }
     crate::logging::init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    crate::service::block_on(async {
         let shutdown = crate::signals::shutdown_signal().context("cannot listen for Ctrl-C")?;
         let service = Service::open("api", config).await?;
         let listener = service.bind_api().await?;

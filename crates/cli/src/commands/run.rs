@@ -131,11 +131,7 @@ struct InProcessSim {
 pub fn run(args: RunArgs) -> Result<(), Failure> {
     let config = args.config()?;
     crate::logging::init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(serve(config))
+    crate::service::block_on(serve(config))
 }
 
 async fn serve(config: ConfigFile) -> Result<(), Failure> {

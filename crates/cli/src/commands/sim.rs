@@ -190,11 +190,7 @@ fn parse_replay(text: &str) -> Result<(String, PathBuf), String> {
 
 /// Runs the command until Ctrl-C.
 pub fn run(args: SimArgs) -> Result<(), Failure> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(serve(args))
+    crate::service::block_on(serve(args))
 }
 
 /// `args` with what they leave out taken from the [sim] section of `--config`.

@@ -47,11 +47,7 @@ pub struct WorkerArgs {
 pub fn run(args: WorkerArgs) -> Result<(), Failure> {
     let config = args.service.config()?;
     crate::logging::init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    crate::service::block_on(async {
         let shutdown = crate::signals::shutdown_signal().context("cannot listen for Ctrl-C")?;
         let service = Service::open("worker", config).await?;
         let venues = external_venues(&service.config).await?;

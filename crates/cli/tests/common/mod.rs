@@ -12,6 +12,48 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+/// README.md's text.
+pub fn readme() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md is readable")
+}
+
+/// The code of the README block whose info string is `sh {name}`.
+pub fn readme_block(readme: &str, name: &str) -> String {
+    let opening = format!("```sh {name}\n");
+    let start = readme
+        .find(&opening)
+        .unwrap_or_else(|| panic!("README.md has no block `{opening}`"))
+        + opening.len();
+    let length = readme[start..]
+        .find("\n```")
+        .unwrap_or_else(|| panic!("README.md's block {name} is not closed"));
+    readme[start..start + length + 1].to_owned()
+}
+
+/// Runs `script` with bash in `dir` with `environment` on top of this one's (less the variables
+/// that would point it elsewhere), stopping at the first failing command; its stdout, or a panic
+/// with everything it printed.
+pub fn run_bash(dir: &Path, environment: &[(&str, String)], script: &str) -> String {
+    let mut command = Command::new("bash");
+    command
+        .args(["-e", "-o", "pipefail", "-c", script])
+        .current_dir(dir)
+        .env_remove("SPOTBOT_DATABASE_URL")
+        .env_remove("SPOTBOT_PASSWORD");
+    for (name, value) in environment {
+        command.env(name, value);
+    }
+    let output = command.output().expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "the script failed:\n{script}\n--- stdout\n{stdout}\n--- stderr\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 /// `spotbot` in `dir`, without the environment that would point it elsewhere.
 pub fn spotbot(dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_spotbot"));
