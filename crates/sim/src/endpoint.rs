@@ -18,6 +18,12 @@ pub enum Endpoint {
     /// `GET /api/v3/ticker/price`.
     #[serde(rename = "GET /api/v3/ticker/price")]
     TickerPrice,
+    /// `GET /api/v3/ticker/24hr`.
+    #[serde(rename = "GET /api/v3/ticker/24hr")]
+    Ticker24hr,
+    /// `GET /api/v3/ticker/bookTicker`.
+    #[serde(rename = "GET /api/v3/ticker/bookTicker")]
+    BookTicker,
     /// `GET /api/v3/avgPrice`.
     #[serde(rename = "GET /api/v3/avgPrice")]
     AvgPrice,
@@ -45,6 +51,12 @@ pub enum Endpoint {
     /// `GET /api/v3/allOrders`.
     #[serde(rename = "GET /api/v3/allOrders")]
     AllOrders,
+    /// `GET /api/v3/openOrders`.
+    #[serde(rename = "GET /api/v3/openOrders")]
+    OpenOrders,
+    /// `GET /api/v3/account/commission`.
+    #[serde(rename = "GET /api/v3/account/commission")]
+    AccountCommission,
 }
 
 impl Endpoint {
@@ -67,6 +79,9 @@ mod tests {
             serde_json::to_string(&Endpoint::QueryOrder).unwrap(),
             "\"GET /api/v3/order\""
         );
+        let commission: Endpoint =
+            serde_json::from_str("\"GET /api/v3/account/commission\"").unwrap();
+        assert_eq!(commission, Endpoint::AccountCommission);
         assert!(serde_json::from_str::<Endpoint>("\"GET /api/v3/nope\"").is_err());
     }
 }

@@ -217,6 +217,40 @@ impl ApiError {
         ApiError::new(-1128, "Combination of optional parameters invalid.")
     }
 
+    /// -1128: two optional parameters that exclude each other were both sent (Binance's message
+    /// for `symbol` with `symbols`).
+    pub fn parameters_exclude_each_other(first: &str, second: &str) -> ApiError {
+        ApiError::new(
+            -1128,
+            format!(
+                "Combination of optional parameters invalid. Recommendation: '{first}' and '{second}' cannot both be sent."
+            ),
+        )
+    }
+
+    /// -1122: a `symbolStatus` other than the values the endpoint filters on.
+    pub fn invalid_symbol_status() -> ApiError {
+        ApiError::new(-1122, "Invalid symbolStatus.")
+    }
+
+    /// -1139: a ticker `type` other than `FULL` or `MINI`.
+    pub fn invalid_ticker_type() -> ApiError {
+        ApiError::new(-1139, "Invalid ticker type.")
+    }
+
+    /// -1151: a name appears twice in `symbols`.
+    pub fn duplicate_symbols() -> ApiError {
+        ApiError::new(-1151, "Symbol is present multiple times in the list.")
+    }
+
+    /// -1220: the one symbol asked for does not have the requested `symbolStatus`.
+    pub fn symbol_does_not_match_status() -> ApiError {
+        ApiError::new(
+            -1220,
+            "The symbol's status does not match the requested symbolStatus.",
+        )
+    }
+
     /// -1130: a parameter's value is not one it accepts.
     pub fn invalid_parameter_value(parameter: &str) -> ApiError {
         ApiError::new(

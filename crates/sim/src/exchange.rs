@@ -20,7 +20,7 @@ use crate::durable::{DurableTicket, Journal, JournalSink};
 use crate::error::ApiError;
 use crate::faults::{FaultPlan, FaultPlanError, FaultState};
 use crate::filters::check_market_order;
-use crate::klines::{Kline, KlineGrid, KlineQuery, query_klines, tick_price};
+use crate::klines::{Kline, KlineGrid, KlineQuery, query_klines, tick_price, to_kline};
 use crate::limits::{RateLimit, RateLimiter, Throttle};
 use crate::listing::{Listing, ListingSpec};
 use crate::order::{Fill, NewMarketOrder, OrderRecord, OrderStatus};
@@ -29,10 +29,13 @@ use crate::replay::{CandleReplay, ReplayPrices};
 use crate::state::{
     Change, SavedAccount, SavedCounters, SavedOrder, SavedState, StateError, corrupt,
 };
-use crate::walk::PriceWalk;
+use crate::user_data::{BalanceDelta, UserDataHub};
+use crate::walk::{PriceWalk, RawBar};
 
 /// The minutes `GET /api/v3/avgPrice` averages over (its `mins`).
 pub const AVG_PRICE_MINUTES: i64 = 5;
+/// The rolling window of `GET /api/v3/ticker/24hr`, ms.
+const DAY_MS: i64 = 86_400_000;
 /// The decimals commissions are rounded to (`baseCommissionPrecision`/`quoteCommissionPrecision`).
 const COMMISSION_DECIMALS: u32 = 8;
 /// The length of generated client order ids, as Binance's (`6gCrw2kRUAF9CvJDGP16IP`).
@@ -186,6 +189,27 @@ pub struct AllOrdersQuery {
     pub limit: usize,
 }
 
+/// A symbol's last 24 hours on the simulated market (`GET /api/v3/ticker/24hr`), as of now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DayStats {
+    /// The window's trades as one kline: it opens 24 hours ago and closes now; its open, high
+    /// and low are the window's, its close the last price.
+    pub window: Kline,
+    /// The last price before the window opened.
+    pub prev_close: Decimal,
+    /// The size of the last trade: the mean trade of the current second, or of the window when
+    /// the current second has not traded (the market reports volumes per second, not per
+    /// trade); 0 when nothing traded.
+    pub last_qty: Decimal,
+    /// The window's first and last trade ids, numbered from the symbol's first trade as the
+    /// kline stream numbers them; `None` when nothing traded.
+    pub trade_ids: Option<(u64, u64)>,
+    /// The best bid and the best ask of the synthetic book (`None` for an empty book).
+    pub best_bid: Option<Level>,
+    /// See [`best_bid`](Self::best_bid).
+    pub best_ask: Option<Level>,
+}
+
 /// The simulated exchange.
 pub struct Exchange {
     clock: Arc<dyn Clock>,
@@ -201,6 +225,8 @@ pub struct Exchange {
     demo_api_key: Option<String>,
     /// Where changes go once the exchange is durable.
     journal: Option<JournalSink>,
+    /// The user data stream's listeners, told of every order and funding of their accounts.
+    user_data: UserDataHub,
 }
 
 impl Exchange {
@@ -271,6 +297,7 @@ impl Exchange {
             revision: 0,
             demo_api_key: None,
             journal: None,
+            user_data: UserDataHub::default(),
         })
     }
 
@@ -322,13 +349,19 @@ impl Exchange {
         self.accounts.get(api_key)
     }
 
-    /// Adds `amount` (negative to take) to the balance of `asset` in the account `api_key`;
-    /// `None` when there is no such account.
+    /// Adds `amount` (negative to take) to the balance of `asset` in the account `api_key`, and
+    /// tells the account's user data stream (`balanceUpdate`); `None` when there is no such
+    /// account.
     pub fn fund(&mut self, api_key: &str, asset: &str, amount: Decimal) -> Option<&Account> {
         let now_ms = self.now_ms();
         let account = self.accounts.get_mut(api_key)?;
         account.add(asset, amount);
         account.update_time_ms = now_ms;
+        let delta = BalanceDelta {
+            asset: asset.to_owned(),
+            delta: amount,
+        };
+        self.user_data.balances_funded(account, vec![delta], now_ms);
         self.account_changed(api_key)
     }
 
@@ -341,7 +374,8 @@ impl Exchange {
     }
 
     /// Replaces every balance of the account `api_key` with `balances` (asset, amount): assets not
-    /// named are no longer held. `None` when there is no such account.
+    /// named are no longer held. The account's user data stream is told of each asset that
+    /// changed (`balanceUpdate`). `None` when there is no such account.
     pub fn replace_balances(
         &mut self,
         api_key: &str,
@@ -349,8 +383,22 @@ impl Exchange {
     ) -> Option<&Account> {
         let now_ms = self.now_ms();
         let account = self.accounts.get_mut(api_key)?;
-        account.balances = balances.into_iter().collect();
+        let previous = std::mem::replace(&mut account.balances, balances.into_iter().collect());
         account.update_time_ms = now_ms;
+        if self.user_data.is_watched(api_key) {
+            let mut assets: Vec<&String> = previous.keys().chain(account.balances.keys()).collect();
+            assets.sort();
+            assets.dedup();
+            let deltas = assets
+                .into_iter()
+                .map(|asset| BalanceDelta {
+                    asset: asset.clone(),
+                    delta: account.balance(asset)
+                        - previous.get(asset).copied().unwrap_or_default(),
+                })
+                .collect();
+            self.user_data.balances_funded(account, deltas, now_ms);
+        }
         self.account_changed(api_key)
     }
 
@@ -525,10 +573,41 @@ impl Exchange {
         )
     }
 
+    /// The simulated market's trades on `symbol` from `from_ms` (inclusive) to `until_ms`
+    /// (exclusive) as of now, as one kline on the symbol's grids (what the trade streams split
+    /// into trades, and the mini ticker's 24 hours); `None` for an unknown symbol or a span
+    /// without a second that has happened.
+    pub(crate) fn market_span(
+        &mut self,
+        symbol: &str,
+        from_ms: i64,
+        until_ms: i64,
+    ) -> Option<Kline> {
+        let now_ms = self.now_ms();
+        let market = self.markets.get_mut(symbol)?;
+        let grid = KlineGrid {
+            tick_size: market.listing.spec.tick_size,
+            step_size: market.listing.spec.step_size,
+        };
+        let bar = market.prices.bar_between(from_ms, until_ms, now_ms)?;
+        Some(to_kline(from_ms, until_ms - 1, bar, grid))
+    }
+
+    /// When the simulated market of `symbol` traded first, ms; `None` for an unknown symbol.
+    pub(crate) fn market_genesis_ms(&self, symbol: &str) -> Option<i64> {
+        Some(self.markets.get(symbol)?.prices.genesis_ms())
+    }
+
+    /// The user data stream's listeners (see [`crate::user_data`]).
+    pub(crate) fn user_data(&mut self) -> &mut UserDataHub {
+        &mut self.user_data
+    }
+
     /// Executes a MARKET order for the account `api_key` against the synthetic book, or rejects it
-    /// with Binance's error. `deadline_ms` is the request's `timestamp + recvWindow`: the exchange
-    /// re-reads its clock just before matching and rejects with -1021 past it, as Binance's
-    /// matching engine does.
+    /// with Binance's error. `deadline_ms` is the request's `timestamp + recvWindow`, the window
+    /// scaled to market time by the clock's speed (see `http::auth`): the exchange re-reads its
+    /// clock just before matching and rejects with -1021 past it, as Binance's matching engine
+    /// does.
     ///
     /// Binance refuses a `newClientOrderId` only while an order with it is open. MARKET orders are
     /// never left open, so a repeated id is accepted as a new order: resending a MARKET order
@@ -684,6 +763,10 @@ impl Exchange {
             transact_time_ms: now_ms,
         };
         self.order_log.push(record.clone());
+        if let Some(account) = self.accounts.get(api_key) {
+            let assets = [&paid_asset, &received_asset, &commission_asset].map(String::as_str);
+            self.user_data.order_executed(&record, account, assets);
+        }
         if let Some(journal) = &mut self.journal
             && let Some(account) = self.accounts.get(api_key)
         {
@@ -898,6 +981,64 @@ impl Exchange {
             levels
         };
         Ok((side(Side::Sell), side(Side::Buy)))
+    }
+
+    /// The last 24 hours of `symbol` on the simulated market (its price walk or replay), and
+    /// its book's best levels now; -1121 when it is not listed.
+    pub(crate) fn day_stats(&mut self, symbol: &str) -> Result<DayStats, ApiError> {
+        let now_ms = self.now_ms();
+        let (bids, asks) = self.depth(symbol, 1)?;
+        let market = self
+            .markets
+            .get_mut(symbol)
+            .ok_or_else(ApiError::invalid_symbol)?;
+        let spec = &market.listing.spec;
+        let grid = KlineGrid {
+            tick_size: spec.tick_size,
+            step_size: spec.step_size,
+        };
+        let open_ms = now_ms - DAY_MS;
+        let prices = &mut market.prices;
+        let bar = prices
+            .bar_between(open_ms, now_ms + 1, now_ms)
+            .unwrap_or_else(|| RawBar::flat(prices.price_at(now_ms)));
+        let prev_close = tick_price(prices.price_at(open_ms - 1), grid.tick_size);
+        let genesis_ms = prices.genesis_ms();
+        let trades_before = prices
+            .bar_between(genesis_ms, open_ms, now_ms)
+            .map_or(0, |earlier| earlier.trades);
+        let second_ms = now_ms.div_euclid(1_000) * 1_000;
+        let last_trades = prices
+            .bar_between(second_ms, now_ms + 1, now_ms)
+            .filter(|second| second.trades > 0)
+            .unwrap_or(bar);
+        let last_qty = match last_trades.volume_units.checked_div(last_trades.trades) {
+            Some(units) => Decimal::from(units.max(1)) * grid.step_size,
+            None => Decimal::ZERO,
+        };
+        let trade_ids = (bar.trades > 0).then(|| {
+            let first = trades_before + 1;
+            (first, first + bar.trades - 1)
+        });
+        Ok(DayStats {
+            window: to_kline(open_ms, now_ms, bar, grid),
+            prev_close,
+            last_qty,
+            trade_ids,
+            best_bid: bids.first().copied(),
+            best_ask: asks.first().copied(),
+        })
+    }
+
+    /// Whether commissions on `symbol` can be paid in BNB at the discount: the account must
+    /// enable it, and the exchange must price BNB in the symbol's quote asset (see
+    /// [`place_market_order`](Self::place_market_order)); -1121 when `symbol` is not listed.
+    pub(crate) fn bnb_discount_applies(&mut self, symbol: &str) -> Result<bool, ApiError> {
+        if !self.markets.contains_key(symbol) {
+            return Err(ApiError::invalid_symbol());
+        }
+        let now_ms = self.now_ms();
+        Ok(self.bnb_price_for(symbol, now_ms).is_some())
     }
 
     /// The volume-weighted average trade price of `symbol` over the last

@@ -109,7 +109,13 @@ pub fn query_klines(
         .collect()
 }
 
-fn to_kline(open_time_ms: i64, close_time_ms: i64, bar: RawBar, grid: KlineGrid) -> Kline {
+/// `bar` as the kline from `open_time_ms` to `close_time_ms`, its money on `grid`.
+pub(crate) fn to_kline(
+    open_time_ms: i64,
+    close_time_ms: i64,
+    bar: RawBar,
+    grid: KlineGrid,
+) -> Kline {
     let price = |value: f64| tick_price(value, grid.tick_size);
     let volume = |units: u64| Decimal::from(units) * grid.step_size;
     let quote = |units: f64| {

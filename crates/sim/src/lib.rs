@@ -3,8 +3,10 @@
 //! against the exchange's documented behaviour instead of canned answers.
 //!
 //! What it does today: seeded random-walk prices and klines per symbol, or prices replayed from a
-//! candle file ([`CandleReplay`]), the kline WebSocket stream `/ws/<symbol>@kline_<interval>`,
-//! a synthetic order book
+//! candle file ([`CandleReplay`]), Binance's market streams (`/ws/<stream>` and
+//! `/stream?streams=..`: klines, trades, aggregate trades, book ticker, mini tickers, with live
+//! SUBSCRIBE/UNSUBSCRIBE and Binance's limits), the user data stream of the WebSocket API
+//! (`/ws-api/v3`, `userDataStream.subscribe.signature`), a synthetic order book
 //! that MARKET orders walk (and `depth` shows), every MARKET-order filter with Binance's -1013
 //! messages, balances and commissions in `Decimal`, HMAC-SHA256 and Ed25519 request signing with the
 //! `timestamp`/`recvWindow` rule, Binance's rate limits (weights, the unfilled-order count, 429
@@ -66,6 +68,7 @@ mod prices;
 mod replay;
 mod signing;
 mod state;
+mod user_data;
 mod walk;
 mod wire;
 

@@ -1,7 +1,8 @@
 //! The kline WebSocket stream over a real loopback WebSocket, on a manual clock moved through the
 //! admin API: the payload has the doc fixture's fields and types, pushes follow server seconds,
-//! a closing kline is pushed with `x: true`, and the klines agree with `GET /api/v3/klines` and
-//! with the price orders fill around.
+//! a closing kline is pushed with `x: true`, the klines agree with `GET /api/v3/klines` (bit for
+//! bit, every minute once and in order, across clock jumps) and with the price orders fill
+//! around, and stream names are refused or accepted as Binance does.
 
 mod common;
 
@@ -118,18 +119,87 @@ async fn kline_events_have_binances_shape_and_match_the_rest_klines() {
 }
 
 #[tokio::test]
-async fn a_stream_for_an_unknown_symbol_or_interval_is_refused() {
+async fn badly_formed_names_are_refused_and_unlisted_symbols_stay_silent() {
     let sim = TestSim::start().await;
-    for stream in [
-        "xrpusdt@kline_1m",
-        "btcusdt@kline_2m",
-        "BTCUSDT@kline_1m",
-        "btcusdt@trade",
+    for (stream, reason) in [
+        ("btcusdt@kline_2m", "interval"),
+        ("BTCUSDT@kline_1m", "lower-case"),
+        ("btcusdt@depth", "unknown stream type"),
     ] {
+        let url = format!("http://{}/ws/{stream}", sim.server.local_addr());
+        let response = reqwest::get(url).await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{stream}");
+        let text = response.text().await.unwrap();
+        assert!(
+            text.contains(reason) && text.contains(stream),
+            "{stream}: {text}"
+        );
         let url = format!("ws://{}/ws/{stream}", sim.server.local_addr());
         assert!(
             tokio_tungstenite::connect_async(url).await.is_err(),
             "{stream} is refused"
         );
     }
+    // As on Binance: a well-formed stream of a symbol nobody lists connects and says nothing.
+    let mut silent = connect(&sim, "xrpusdt@kline_1m").await;
+    advance(&sim, 61_000).await;
+    let quiet = tokio::time::timeout(Duration::from_millis(300), silent.next()).await;
+    assert!(quiet.is_err(), "no events for an unlisted symbol");
+}
+
+#[tokio::test]
+async fn closed_klines_are_continuous_and_equal_to_rest_bit_for_bit() {
+    let sim = TestSim::start().await;
+    let mut socket = connect(&sim, "btcusdt@kline_1m").await;
+    let first = next_event(&mut socket).await;
+    let first_open_ms = first["k"]["t"].as_i64().unwrap();
+    let mut closed: Vec<Value> = Vec::new();
+    // Steps inside a minute, across one, and a jump of several at once.
+    for step_ms in [20_000, 20_000, 20_000, 45_000, 240_000, 1_000] {
+        advance(&sim, step_ms).await;
+        loop {
+            let event = next_event(&mut socket).await;
+            if event["k"]["x"] == true {
+                closed.push(event);
+            } else {
+                break;
+            }
+        }
+    }
+    let opens: Vec<i64> = closed
+        .iter()
+        .map(|event| event["k"]["t"].as_i64().unwrap())
+        .collect();
+    let expected: Vec<i64> = (0..opens.len() as i64)
+        .map(|index| first_open_ms + index * 60_000)
+        .collect();
+    assert_eq!(
+        opens, expected,
+        "every minute closes once, in order, none missing"
+    );
+    assert!(opens.len() >= 6, "{opens:?}");
+    let rest = rest_klines_from(&sim, first_open_ms, opens.len()).await;
+    for (event, row) in closed.iter().zip(&rest) {
+        assert_matches_rest(event, row);
+    }
+    for pair in closed.windows(2) {
+        let (earlier, later) = (&pair[0]["k"], &pair[1]["k"]);
+        assert_eq!(
+            later["t"].as_i64().unwrap(),
+            earlier["T"].as_i64().unwrap() + 1
+        );
+        assert_eq!(
+            later["f"].as_i64().unwrap(),
+            earlier["L"].as_i64().unwrap() + 1,
+            "trade ids continue"
+        );
+    }
+}
+
+/// `count` REST 1m klines of BTCUSDT from `start_ms`.
+async fn rest_klines_from(sim: &TestSim, start_ms: i64, count: usize) -> Vec<Value> {
+    let query = format!("symbol=BTCUSDT&interval=1m&startTime={start_ms}&limit={count}");
+    let (status, klines) = sim.get("/api/v3/klines", &query).await;
+    assert_eq!(status, StatusCode::OK, "{klines}");
+    klines.as_array().unwrap().clone()
 }

@@ -24,6 +24,8 @@
 //! | `GET`/`PUT`/`DELETE /_sim/faults` | a [`FaultPlan`] (PUT) | the plan in force |
 //! | `PUT /_sim/symbols/{symbol}/status` | `{"status": "HALT"}` | `{"symbol", "status"}` |
 //! | `GET /_sim/orders`, `GET /_sim/orders?api_key=K` | | every executed order (of account `K`), oldest first |
+//! | `GET /_sim/sockets` | | the open WebSockets (see `crate::http::sockets`) |
+//! | `POST /_sim/sockets/drop` | `{"service", "stream", "api_key", "close_frame"}` (all optional) | `{"dropped": N}`: those sockets cut, to test clients' reconnection |
 //! | `GET`/`PUT /_sim/clock` | `{"now_ms": N}` or `{"advance_ms": N}` (PUT, manual clocks only) | `{"now_ms", "speed", "clock_skew_ms", "manual"}`: `speed` is how many times faster than real time the clock runs (1: real time; 0: a manual clock, which moves only when set) |
 //!
 //! A key with `"enabled": false` (revoked), without `can_trade`, or used from an address off its
@@ -51,7 +53,7 @@ use crate::account::{Account, Credentials, SignatureKey, parse_ip_whitelist, ran
 use crate::book::OrderSize;
 use crate::exchange::{Exchange, STANDARD_COMMISSION_RATE};
 use crate::faults::FaultPlan;
-use crate::http::ExchangeHandle;
+use crate::http::{ExchangeHandle, sockets};
 use crate::order::OrderRecord;
 use crate::wire::decimal8;
 
@@ -177,6 +179,8 @@ pub fn router(access: AdminAccess) -> Router<ExchangeHandle> {
         .route("/symbols/{symbol}/status", put(set_symbol_status))
         .route("/orders", get(order_log))
         .route("/clock", put(set_clock))
+        .route("/sockets", get(sockets::list_sockets))
+        .route("/sockets/drop", post(sockets::drop_sockets))
         .route_layer(middleware::from_fn_with_state(access, guard))
         // Added after the guard, so that it answers anyone (see the module doc).
         .route("/clock", get(clock))

@@ -14,9 +14,11 @@ mod auth;
 mod market_data;
 mod params;
 mod responses;
+mod sockets;
 mod stream;
 mod trading;
 mod weights;
+mod ws_api;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -46,6 +48,7 @@ use crate::state::StateError;
 use admin::AdminAccess;
 use auth::API_KEY_HEADER;
 use params::Params;
+use sockets::Sockets;
 
 pub use admin::{ADMIN_PREFIX, AdminToken};
 
@@ -55,6 +58,8 @@ pub use admin::{ADMIN_PREFIX, AdminToken};
 #[derive(Clone)]
 pub struct ExchangeHandle {
     inner: Arc<Mutex<Exchange>>,
+    /// The open WebSockets (streams and the WebSocket API), which the server ends when it stops.
+    sockets: Arc<Sockets>,
 }
 
 impl ExchangeHandle {
@@ -62,6 +67,7 @@ impl ExchangeHandle {
     pub fn new(exchange: Exchange) -> ExchangeHandle {
         ExchangeHandle {
             inner: Arc::new(Mutex::new(exchange)),
+            sockets: Arc::default(),
         }
     }
 
@@ -70,6 +76,11 @@ impl ExchangeHandle {
         // A handler that panicked cannot have left the state half-changed in a way a later
         // request should not see: every operation validates before it mutates.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The open WebSockets of the server serving this exchange.
+    pub(crate) fn sockets(&self) -> &Arc<Sockets> {
+        &self.sockets
     }
 }
 
@@ -128,10 +139,15 @@ impl RunningSim {
         &self.exchange
     }
 
-    /// Stops accepting connections, lets requests in flight finish, and waits for the server;
+    /// Stops accepting connections, sends every open WebSocket Binance's `serverShutdown` event
+    /// and a close frame, lets requests in flight finish, and waits for the server;
     /// a durable exchange then writes every change to its journal and stops its threads (the
     /// error says when the journal failed before).
     pub async fn stop(self) -> io::Result<()> {
+        // WebSockets outlive the HTTP server (they are upgraded out of it): they are told to end,
+        // with Binance's `serverShutdown` event.
+        let now_ms = self.exchange.lock().now_ms();
+        self.exchange.sockets().shut_down(now_ms);
         // The server may already be gone (it failed); its result says why.
         let _ = self.shutdown.send(());
         let served = self.task.await.map_err(io::Error::other)?;
@@ -239,15 +255,22 @@ fn router(exchange: ExchangeHandle, admin_access: AdminAccess) -> Router {
         .route("/api/v3/time", get(time))
         .route("/api/v3/exchangeInfo", get(exchange_info))
         .route("/api/v3/ticker/price", get(ticker_price))
+        .route("/api/v3/ticker/24hr", get(ticker_24hr))
+        .route("/api/v3/ticker/bookTicker", get(book_ticker))
         .route("/api/v3/avgPrice", get(avg_price))
         .route("/api/v3/depth", get(depth))
         .route("/api/v3/klines", get(klines))
         .route("/api/v3/order", get(query_order).post(new_order))
         .route("/api/v3/order/test", post(test_order))
         .route("/api/v3/account", get(account))
+        .route("/api/v3/account/commission", get(account_commission))
+        .route("/api/v3/openOrders", get(open_orders))
         .route("/api/v3/myTrades", get(my_trades))
         .route("/api/v3/allOrders", get(all_orders))
-        .route("/ws/{stream}", get(stream::kline_stream))
+        .route("/ws", get(stream::raw_streams))
+        .route("/ws/{stream}", get(stream::raw_stream))
+        .route("/stream", get(stream::combined_streams))
+        .route("/ws-api/v3", get(ws_api::connect))
         .nest(ADMIN_PREFIX, admin::router(admin_access))
         .with_state(exchange)
 }
@@ -328,6 +351,8 @@ endpoint_handlers! {
     time => Endpoint::Time, market_data::time;
     exchange_info => Endpoint::ExchangeInfo, market_data::exchange_info;
     ticker_price => Endpoint::TickerPrice, market_data::ticker_price;
+    ticker_24hr => Endpoint::Ticker24hr, market_data::ticker_24hr;
+    book_ticker => Endpoint::BookTicker, market_data::book_ticker;
     avg_price => Endpoint::AvgPrice, market_data::avg_price;
     depth => Endpoint::Depth, market_data::depth;
     klines => Endpoint::Klines, market_data::klines;
@@ -335,6 +360,8 @@ endpoint_handlers! {
     test_order => Endpoint::TestOrder, trading::test_order;
     query_order => Endpoint::QueryOrder, trading::query_order;
     account => Endpoint::Account, trading::account;
+    account_commission => Endpoint::AccountCommission, trading::account_commission;
+    open_orders => Endpoint::OpenOrders, trading::open_orders;
     my_trades => Endpoint::MyTrades, trading::my_trades;
     all_orders => Endpoint::AllOrders, trading::all_orders;
 }

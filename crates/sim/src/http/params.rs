@@ -9,6 +9,8 @@ use crate::error::ApiError;
 
 /// The legal text of an integer parameter, as Binance quotes it in -1100.
 const LONG_PATTERN: &str = "^[0-9]{1,20}$";
+/// Timestamps at or above this are in microseconds (16 digits), below it in milliseconds.
+pub const FIRST_MICROSECOND_TIMESTAMP: i64 = 1_000_000_000_000_000;
 /// The legal text of a decimal parameter, as Binance quotes it in -1100.
 const DECIMAL_PATTERN: &str = "^([0-9]{1,20})(\\.[0-9]{1,20})?$";
 
@@ -90,6 +92,19 @@ impl Params {
             .ok_or_else(|| ApiError::mandatory_parameter(name))
     }
 
+    /// An optional time (`startTime`, `endTime`) in milliseconds, sent in milliseconds or in
+    /// microseconds as Binance accepts both; microseconds are cut to their millisecond, the
+    /// precision the simulator keeps times in.
+    pub fn time_ms(&mut self, name: &str) -> Result<Option<i64>, ApiError> {
+        Ok(self.long(name)?.map(|time| {
+            if time >= FIRST_MICROSECOND_TIMESTAMP {
+                time / 1_000
+            } else {
+                time
+            }
+        }))
+    }
+
     /// An optional non-negative decimal in plain notation (`0.001`, never `1e-3`).
     pub fn decimal(&mut self, name: &str) -> Result<Option<Decimal>, ApiError> {
         let Some(text) = self.text(name) else {
@@ -161,6 +176,10 @@ mod tests {
         assert_eq!(params.long("big").unwrap_err().code, -1108);
         assert_eq!(params.decimal("ok").unwrap(), Some(Decimal::new(10, 2)));
         assert_eq!(params.required_long("n").unwrap(), 42);
+        let mut times = Params::parse("ms=1749988830123&us=1749988830123456", "").unwrap();
+        assert_eq!(times.time_ms("ms").unwrap(), Some(1_749_988_830_123));
+        assert_eq!(times.time_ms("us").unwrap(), Some(1_749_988_830_123));
+        assert_eq!(times.time_ms("absent").unwrap(), None);
         assert_eq!(
             params.required_text("missing").unwrap_err().msg,
             "Mandatory parameter 'missing' was not sent, was empty/null, or malformed."

@@ -1,13 +1,14 @@
 //! The JSON bodies of the simulator's answers, field for field as Binance's (the fixtures in
 //! `tests/fixtures/` are the reference): decimals as 8-decimal strings, times and ids as numbers.
 
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Value, json};
 
 use market::Side;
 
 use crate::account::Account;
-use crate::book::OrderSize;
+use crate::book::{Level, OrderSize};
+use crate::exchange::DayStats;
 use crate::klines::Kline;
 use crate::order::{Fill, OrderRecord};
 use crate::wire::decimal8;
@@ -107,22 +108,140 @@ fn order_state(order: &OrderRecord) -> Value {
     })
 }
 
-/// The answer to `POST /api/v3/order/test` with `computeCommissionRates=true`: the account's
-/// rate for maker and taker, no special or tax rates, and the BNB discount (`bnb_discount`),
-/// enabled for the account when it pays commissions in BNB.
-pub fn commission_rates(rate: Decimal, in_bnb: bool, bnb_discount: Decimal) -> Value {
+/// An account's commission on one symbol, as the commission queries show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Commission {
+    /// The account's rate, charged to maker and taker alike (MARKET orders are always the
+    /// taker); no buyer, seller, special or tax rates.
+    pub rate: Decimal,
+    /// Whether the account pays commissions in BNB.
+    pub in_bnb: bool,
+    /// Whether the exchange can take this symbol's commissions in BNB (it prices BNB in the
+    /// symbol's quote asset).
+    pub bnb_for_symbol: bool,
+    /// The fraction taken off commissions paid in BNB.
+    pub bnb_discount: Decimal,
+}
+
+impl Commission {
+    /// The `discount` object both commission queries share.
+    fn discount(&self) -> Value {
+        json!({
+            "enabledForAccount": self.in_bnb,
+            "enabledForSymbol": self.bnb_for_symbol,
+            "discountAsset": "BNB",
+            "discount": decimal8(self.bnb_discount),
+        })
+    }
+}
+
+/// The answer to `POST /api/v3/order/test` with `computeCommissionRates=true`.
+pub fn commission_rates(commission: &Commission) -> Value {
     let zero = decimal8(Decimal::ZERO);
+    let rate = decimal8(commission.rate);
     json!({
-        "standardCommissionForOrder": {"maker": decimal8(rate), "taker": decimal8(rate)},
+        "standardCommissionForOrder": {"maker": rate, "taker": rate},
         "specialCommissionForOrder": {"maker": zero, "taker": zero},
         "taxCommissionForOrder": {"maker": zero, "taker": zero},
-        "discount": {
-            "enabledForAccount": in_bnb,
-            "enabledForSymbol": true,
-            "discountAsset": "BNB",
-            "discount": decimal8(bnb_discount),
-        },
+        "discount": commission.discount(),
     })
+}
+
+/// The answer to `GET /api/v3/account/commission` for `symbol`.
+pub fn account_commission(symbol: &str, commission: &Commission) -> Value {
+    let zero = decimal8(Decimal::ZERO);
+    let rate = decimal8(commission.rate);
+    let none = json!({"maker": zero, "taker": zero, "buyer": zero, "seller": zero});
+    json!({
+        "symbol": symbol,
+        "standardCommission": {"maker": rate, "taker": rate, "buyer": zero, "seller": zero},
+        "specialCommission": none,
+        "taxCommission": none,
+        "discount": commission.discount(),
+    })
+}
+
+/// One `GET /api/v3/ticker/24hr` entry: the `MINI` fields, plus with `full` the price change,
+/// the weighted average price (0 when nothing traded), the previous close, the last trade's
+/// size and the book's best levels. Without trades the ids are -1, as on Binance.
+pub fn ticker_24hr(symbol: &str, stats: &DayStats, full: bool) -> Value {
+    let window = &stats.window;
+    let (first_id, last_id) = match stats.trade_ids {
+        Some((first, last)) => (json!(first), json!(last)),
+        None => (json!(-1), json!(-1)),
+    };
+    let mut body = json!({
+        "symbol": symbol,
+        "openPrice": decimal8(window.open),
+        "highPrice": decimal8(window.high),
+        "lowPrice": decimal8(window.low),
+        "lastPrice": decimal8(window.close),
+        "volume": decimal8(window.volume),
+        "quoteVolume": decimal8(window.quote_volume),
+        "openTime": window.open_time_ms,
+        "closeTime": window.close_time_ms,
+        "firstId": first_id,
+        "lastId": last_id,
+        "count": window.trades,
+    });
+    if !full {
+        return body;
+    }
+    let change = window.close - window.open;
+    let change_percent = (change * Decimal::ONE_HUNDRED)
+        .checked_div(window.open)
+        .unwrap_or_default();
+    let weighted_average = window
+        .quote_volume
+        .checked_div(window.volume)
+        .unwrap_or_default();
+    let (bid_price, bid_qty) = level_or_zero(stats.best_bid);
+    let (ask_price, ask_qty) = level_or_zero(stats.best_ask);
+    extend(
+        &mut body,
+        json!({
+            "priceChange": decimal8(change),
+            "priceChangePercent": decimal3(change_percent),
+            "weightedAvgPrice": decimal8(weighted_average),
+            "prevClosePrice": decimal8(stats.prev_close),
+            "lastQty": decimal8(stats.last_qty),
+            "bidPrice": bid_price,
+            "bidQty": bid_qty,
+            "askPrice": ask_price,
+            "askQty": ask_qty,
+        }),
+    );
+    body
+}
+
+/// One `GET /api/v3/ticker/bookTicker` entry: the best bid and ask of the book.
+pub fn book_ticker(symbol: &str, best_bid: Option<Level>, best_ask: Option<Level>) -> Value {
+    let (bid_price, bid_qty) = level_or_zero(best_bid);
+    let (ask_price, ask_qty) = level_or_zero(best_ask);
+    json!({
+        "symbol": symbol,
+        "bidPrice": bid_price,
+        "bidQty": bid_qty,
+        "askPrice": ask_price,
+        "askQty": ask_qty,
+    })
+}
+
+/// A level's price and quantity as wire strings; zeros for a side without levels, as Binance
+/// shows an empty side.
+fn level_or_zero(level: Option<Level>) -> (String, String) {
+    let level = level.unwrap_or(Level {
+        price: Decimal::ZERO,
+        qty: Decimal::ZERO,
+    });
+    (decimal8(level.price), decimal8(level.qty))
+}
+
+/// A percentage as Binance prints `priceChangePercent`: three decimals (`"-95.960"`).
+fn decimal3(value: Decimal) -> String {
+    let mut rounded = value.round_dp_with_strategy(3, RoundingStrategy::MidpointAwayFromZero);
+    rounded.rescale(3);
+    rounded.to_string()
 }
 
 /// One trade of `GET /api/v3/myTrades`: MARKET orders are always the taker.
@@ -205,5 +324,19 @@ pub fn kline(kline: &Kline) -> Value {
 fn extend(body: &mut Value, more: Value) {
     if let (Value::Object(body), Value::Object(more)) = (body, more) {
         body.extend(more);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn percentages_have_three_decimals() {
+        assert_eq!(decimal3(dec!(-95.96)), "-95.960");
+        assert_eq!(decimal3(dec!(0)), "0.000");
+        assert_eq!(decimal3(dec!(1.23456)), "1.235");
+        assert_eq!(decimal3(dec!(-0.0004)), "0.000");
     }
 }

@@ -1,225 +1,311 @@
-//! The kline WebSocket stream `/ws/<symbol>@kline_<interval>` (reference § 8), with Binance's
-//! payload: `{"e":"kline","E":..,"s":..,"k":{"t","T","s","i","f","L","o","c","h","l","v","n","x",
-//! "q","V","Q","B"}}`.
+//! Binance's market streams (web-socket-streams.md, reference § 8), served the way Binance serves
+//! them so that any Binance client can listen:
 //!
-//! Each connection polls the exchange every [`POLL_INTERVAL`] of real time and pushes the open
-//! kline whenever the server's time has entered a new second since the last push (so once a
-//! second of server time at speed 1, and on every poll when the market runs faster). When klines
-//! closed since the last push, each is pushed first with its final values and `x: true`. The
-//! klines are the ones `GET /api/v3/klines` returns, and their close is the price orders fill
-//! around. `f`/`L` number the simulated market's trades from the symbol's first one (`-1` for a
-//! kline without trades).
+//! - `/ws/<stream>`: one raw stream, each event as its payload;
+//! - `/ws`: a raw connection with no stream yet, for clients that subscribe live;
+//! - `/stream?streams=<a>/<b>/..`: combined streams, each event wrapped as
+//!   `{"stream": "<name>", "data": <payload>}` (`/stream` alone starts with none).
+//!
+//! On any of them a client may send the live methods `SUBSCRIBE`, `UNSUBSCRIBE`,
+//! `LIST_SUBSCRIPTIONS`, `SET_PROPERTY ["combined", bool]` and `GET_PROPERTY ["combined"]`, and
+//! gets Binance's answers (`{"result": null, "id": 1}`, the list, the property) or its error
+//! answers (see [`control`]). The streams served and how each is derived from the simulated
+//! market are in [`feeds`]; which names are accepted in [`names`] (a badly formed one in the URL
+//! is refused with HTTP 400 naming what is wrong; a well-formed one for a symbol that is not
+//! listed connects and stays silent, as on Binance).
+//!
+//! Limits, as Binance documents them: at most [`MAX_STREAMS_PER_CONNECTION`] streams per
+//! connection (a URL naming more is refused with HTTP 400; a `SUBSCRIBE` that would go beyond is
+//! refused with code 2 and changes nothing), at most 5 incoming messages per second (one more
+//! closes the connection), a ping every 20 s with a pong expected within a minute, 24 hours per
+//! connection, 300 connection attempts per 5 minutes per IP (see [`crate::http::sockets`], which
+//! also holds the admin API's fault that drops sockets). `timeUnit=MICROSECOND` is refused with
+//! HTTP 400: every time is in milliseconds. When the simulator stops, each connection gets
+//! `serverShutdown` (raw, or wrapped as the `!serverShutdown` stream when combined) and a close
+//! frame.
+//!
+//! Each connection looks at the exchange every [`POLL_INTERVAL`] of real time, one subscription
+//! at a time (the exchange's lock is never held across a send), so a market running faster than
+//! real time pushes several seconds' worth per look.
 
+mod control;
+mod feeds;
+mod names;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, State};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use tokio::time::{Instant, MissedTickBehavior};
 
-use market::Interval;
-
-use crate::calendar::kline_open;
-use crate::exchange::Exchange;
 use crate::http::ExchangeHandle;
-use crate::klines::{Kline, KlineQuery, MAX_LIMIT};
-use crate::wire::decimal8;
+use crate::http::sockets::{Connection, Input, MAX_MESSAGE_BYTES, Service, SocketGuard};
+use control::{Command, Refused, reply};
+use feeds::Feed;
+use names::StreamName;
 
 /// How often a connection looks at the exchange, in real time.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// The most streams one connection may listen to.
+pub const MAX_STREAMS_PER_CONNECTION: usize = 1024;
 
-/// A parsed stream name: `btcusdt@kline_1m`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct KlineStream {
-    symbol: String,
-    interval: Interval,
-}
-
-impl KlineStream {
-    /// Reads `<symbol>@kline_<interval>`, the symbol in lower case as Binance names streams.
-    fn parse(name: &str) -> Result<KlineStream, String> {
-        let (symbol, interval) = name.split_once("@kline_").ok_or_else(|| {
-            format!("unknown stream {name:?}: expected <symbol>@kline_<interval>")
-        })?;
-        if symbol.is_empty()
-            || symbol
-                .bytes()
-                .any(|byte| !byte.is_ascii_lowercase() && !byte.is_ascii_digit())
-        {
-            return Err(format!(
-                "stream {name:?}: the symbol must be in lower case, e.g. btcusdt"
-            ));
-        }
-        let interval = interval
-            .parse::<Interval>()
-            .map_err(|_| format!("stream {name:?}: unknown interval {interval:?}"))?;
-        Ok(KlineStream {
-            symbol: symbol.to_ascii_uppercase(),
-            interval,
-        })
-    }
-}
-
-/// `GET /ws/{stream}`: upgrades to a WebSocket that pushes the stream's klines.
-pub async fn kline_stream(
+/// `GET /ws/{stream}`: one raw stream.
+pub async fn raw_stream(
     State(exchange): State<ExchangeHandle>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(name): Path<String>,
-    upgrade: WebSocketUpgrade,
+    RawQuery(query): RawQuery,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let stream = match KlineStream::parse(&name) {
+    let stream = match StreamName::parse(&name) {
         Ok(stream) => stream,
         Err(reason) => return (StatusCode::BAD_REQUEST, reason).into_response(),
     };
-    if exchange.lock().listing(&stream.symbol).is_none() {
-        let reason = format!("stream {name:?}: no symbol {} is listed", stream.symbol);
+    open(exchange, peer, query, upgrade, vec![stream], false)
+}
+
+/// `GET /ws`: a raw connection that subscribes live.
+pub async fn raw_streams(
+    State(exchange): State<ExchangeHandle>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    RawQuery(query): RawQuery,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    open(exchange, peer, query, upgrade, Vec::new(), false)
+}
+
+/// `GET /stream?streams=a/b/c`: combined streams.
+pub async fn combined_streams(
+    State(exchange): State<ExchangeHandle>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    RawQuery(query): RawQuery,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let mut streams = Vec::new();
+    for (name, value) in form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()) {
+        if name != "streams" {
+            continue;
+        }
+        for stream in value.split('/').filter(|stream| !stream.is_empty()) {
+            if streams.len() == MAX_STREAMS_PER_CONNECTION {
+                let reason =
+                    format!("streams: at most {MAX_STREAMS_PER_CONNECTION} streams per connection");
+                return (StatusCode::BAD_REQUEST, reason).into_response();
+            }
+            match StreamName::parse(stream) {
+                Ok(stream) => streams.push(stream),
+                Err(reason) => {
+                    return (StatusCode::BAD_REQUEST, format!("streams: {reason}")).into_response();
+                }
+            }
+        }
+    }
+    open(exchange, peer, query, upgrade, streams, true)
+}
+
+/// Checks what every market-stream URL shares and upgrades the connection. The URL is checked
+/// before the upgrade, so that a plain HTTP request (curl) learns what is wrong with it too.
+fn open(
+    exchange: ExchangeHandle,
+    peer: SocketAddr,
+    query: Option<String>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    streams: Vec<StreamName>,
+    combined: bool,
+) -> Response {
+    let asks_other_time_unit = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+        .any(|(name, value)| name == "timeUnit" && !value.eq_ignore_ascii_case("millisecond"));
+    if asks_other_time_unit {
+        let reason = "timeUnit: the simulator sends times in milliseconds only";
         return (StatusCode::BAD_REQUEST, reason).into_response();
     }
-    upgrade.on_upgrade(move |socket| push_klines(exchange, stream, socket))
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let sockets = exchange.sockets().clone();
+    if let Err(refusal) = sockets.admit(peer.ip(), Service::Streams, Instant::now()) {
+        return refusal.into_response();
+    }
+    upgrade
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| {
+            let guard = sockets.register(Service::Streams, peer);
+            serve(exchange, streams, combined, socket, guard)
+        })
 }
 
-/// What a connection remembers between polls.
-#[derive(Debug, Default)]
-struct Pushed {
-    /// The server second of the last push.
-    second: Option<i64>,
-    /// The open time of the kline last pushed as open.
-    open_ms: Option<i64>,
+/// One subscription of a connection.
+struct Subscription {
+    /// The name as the client gets it back (`LIST_SUBSCRIPTIONS`, the combined wrapper).
+    label: String,
+    feed: Feed,
 }
 
-/// Pushes events until the client goes away or the server stops.
-async fn push_klines(exchange: ExchangeHandle, stream: KlineStream, mut socket: WebSocket) {
+/// A market-stream connection's state.
+struct MarketSession {
+    exchange: ExchangeHandle,
+    combined: bool,
+    subscriptions: Vec<Subscription>,
+}
+
+impl MarketSession {
+    /// The streams of `streams` not listened to yet, in order and each once. Names are compared
+    /// through a set: a request may name thousands.
+    fn new_streams(&self, streams: Vec<StreamName>) -> Vec<(String, StreamName)> {
+        let mut known: HashSet<String> = self
+            .subscriptions
+            .iter()
+            .map(|subscription| subscription.label.clone())
+            .collect();
+        streams
+            .into_iter()
+            .map(|name| (name.to_string(), name))
+            .filter(|(label, _)| known.insert(label.clone()))
+            .collect()
+    }
+
+    /// The names of the streams listened to, in the order they were subscribed.
+    fn labels(&self) -> Vec<String> {
+        self.subscriptions
+            .iter()
+            .map(|subscription| subscription.label.clone())
+            .collect()
+    }
+
+    /// Listens to `added` (streams not listened to yet, with their names) too.
+    fn subscribe(&mut self, added: Vec<(String, StreamName)>) {
+        self.subscriptions
+            .extend(added.into_iter().map(|(label, name)| Subscription {
+                label,
+                feed: Feed::new(&name),
+            }));
+    }
+
+    /// Carries out one request from the client and answers it.
+    fn handle(&mut self, text: &str) -> String {
+        let request = match control::parse(text) {
+            Ok(request) => request,
+            Err(refused) => return refused.to_text(),
+        };
+        let result = match request.command {
+            Command::Subscribe(streams) => {
+                let added = self.new_streams(streams);
+                let count = self.subscriptions.len() + added.len();
+                if count > MAX_STREAMS_PER_CONNECTION {
+                    let refused = Refused {
+                        code: 2,
+                        msg: format!(
+                            "Invalid request: params: a connection may listen to at most \
+                             {MAX_STREAMS_PER_CONNECTION} streams; this request would make it {count}"
+                        ),
+                        id: request.id,
+                    };
+                    return refused.to_text();
+                }
+                self.subscribe(added);
+                Value::Null
+            }
+            Command::Unsubscribe(streams) => {
+                let leaving: HashSet<String> = streams.iter().map(ToString::to_string).collect();
+                self.subscriptions
+                    .retain(|subscription| !leaving.contains(&subscription.label));
+                Value::Null
+            }
+            Command::ListSubscriptions => json!(self.labels()),
+            Command::SetCombined(combined) => {
+                self.combined = combined;
+                Value::Null
+            }
+            Command::GetCombined => Value::Bool(self.combined),
+        };
+        reply(result, &request.id)
+    }
+
+    /// The events of subscription `index` due now, ready to send.
+    fn due(&mut self, index: usize) -> Vec<String> {
+        let Some(subscription) = self.subscriptions.get_mut(index) else {
+            return Vec::new();
+        };
+        let events = subscription.feed.due(&mut self.exchange.lock());
+        events
+            .into_iter()
+            .map(|event| wrap(self.combined, &subscription.label, event))
+            .collect()
+    }
+}
+
+/// `event` as the connection sends it: raw, or wrapped with its stream's name.
+fn wrap(combined: bool, stream: &str, event: Value) -> String {
+    if combined {
+        json!({"stream": stream, "data": event}).to_string()
+    } else {
+        event.to_string()
+    }
+}
+
+/// Serves one connection until it ends.
+async fn serve(
+    exchange: ExchangeHandle,
+    streams: Vec<StreamName>,
+    combined: bool,
+    socket: WebSocket,
+    guard: SocketGuard,
+) {
+    let mut connection = Connection::new(socket, guard, true);
+    let mut session = MarketSession {
+        exchange,
+        combined,
+        subscriptions: Vec::new(),
+    };
+    let added = session.new_streams(streams);
+    session.subscribe(added);
+    publish_streams(&connection, &session);
     let mut ticker = tokio::time::interval(POLL_INTERVAL);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut pushed = Pushed::default();
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {
-                let events = due_events(&mut exchange.lock(), &stream, &mut pushed);
-                for event in events {
-                    if socket.send(Message::Text(event.to_string().into())).await.is_err() {
-                        return;
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    while let Some(input) = connection.next(ticker.tick()).await {
+        match input {
+            Input::Woken(_) => {
+                for index in 0..session.subscriptions.len() {
+                    for message in session.due(index) {
+                        if !connection.send_text(message).await {
+                            return;
+                        }
                     }
                 }
             }
-            received = socket.recv() => match received {
-                // Pings are answered by the WebSocket layer; anything else a client sends is ignored.
-                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
-                Some(Ok(_)) => {}
-            },
+            Input::Text(text) => {
+                let answer = session.handle(&text);
+                publish_streams(&connection, &session);
+                if !connection.send_text(answer).await {
+                    return;
+                }
+            }
+            Input::ShuttingDown { event_time_ms } => {
+                let event = json!({"e": "serverShutdown", "E": event_time_ms});
+                if connection
+                    .send_text(wrap(session.combined, "!serverShutdown", event))
+                    .await
+                {
+                    connection
+                        .close(close_code::AWAY, "the server is shutting down")
+                        .await;
+                }
+                return;
+            }
         }
     }
 }
 
-/// The events to push now: the klines closed since the last push (final, `x: true`), then the
-/// open one, once per server second.
-fn due_events(exchange: &mut Exchange, stream: &KlineStream, pushed: &mut Pushed) -> Vec<Value> {
-    let now_ms = exchange.now_ms();
-    let second = now_ms.div_euclid(1_000);
-    if pushed.second == Some(second) {
-        return Vec::new();
-    }
-    pushed.second = Some(second);
-    let open_ms = kline_open(stream.interval, now_ms);
-    let query = |start_ms, end_ms, limit| KlineQuery {
-        interval: stream.interval,
-        start_ms: Some(start_ms),
-        end_ms,
-        limit,
-    };
-    let mut klines: Vec<(Kline, bool)> = Vec::new();
-    if let Some(previous_open_ms) = pushed.open_ms.filter(|previous| *previous < open_ms) {
-        let closed = exchange
-            .klines(
-                &stream.symbol,
-                query(previous_open_ms, Some(open_ms - 1), MAX_LIMIT),
-            )
-            .unwrap_or_default();
-        klines.extend(closed.into_iter().map(|kline| (kline, true)));
-    }
-    let open = exchange
-        .klines(&stream.symbol, query(open_ms, None, 1))
-        .unwrap_or_default();
-    klines.extend(open.into_iter().map(|kline| (kline, false)));
-    pushed.open_ms = Some(open_ms);
-    klines
-        .into_iter()
-        .map(|(kline, closed)| {
-            let first_trade_id = exchange
-                .trades_before(&stream.symbol, kline.open_time_ms)
-                .map_or(-1, |count| {
-                    i64::try_from(count).unwrap_or(i64::MAX).saturating_add(1)
-                });
-            kline_event(stream, &kline, closed, now_ms, first_trade_id)
-        })
-        .collect()
-}
-
-/// One kline event in Binance's shape.
-fn kline_event(
-    stream: &KlineStream,
-    kline: &Kline,
-    closed: bool,
-    event_time_ms: i64,
-    first_trade_id: i64,
-) -> Value {
-    let trades = i64::try_from(kline.trades).unwrap_or(i64::MAX);
-    let (first, last) = if trades == 0 {
-        (-1, -1)
-    } else {
-        (first_trade_id, first_trade_id.saturating_add(trades - 1))
-    };
-    json!({
-        "e": "kline",
-        "E": event_time_ms,
-        "s": stream.symbol,
-        "k": {
-            "t": kline.open_time_ms,
-            "T": kline.close_time_ms,
-            "s": stream.symbol,
-            "i": stream.interval.as_str(),
-            "f": first,
-            "L": last,
-            "o": decimal8(kline.open),
-            "c": decimal8(kline.close),
-            "h": decimal8(kline.high),
-            "l": decimal8(kline.low),
-            "v": decimal8(kline.volume),
-            "n": kline.trades,
-            "x": closed,
-            "q": decimal8(kline.quote_volume),
-            "V": decimal8(kline.taker_buy_volume),
-            "Q": decimal8(kline.taker_buy_quote_volume),
-            "B": "0",
-        }
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stream_names_are_parsed_like_binances() {
-        assert_eq!(
-            KlineStream::parse("btcusdt@kline_1m"),
-            Ok(KlineStream {
-                symbol: "BTCUSDT".into(),
-                interval: Interval::M1
-            })
-        );
-        assert_eq!(
-            KlineStream::parse("ethusdt@kline_1M").map(|stream| stream.interval),
-            Ok(Interval::Mo1)
-        );
-        for bad in [
-            "BTCUSDT@kline_1m",
-            "btcusdt@trade",
-            "btcusdt@kline_7m",
-            "@kline_1m",
-            "btcusdt",
-        ] {
-            assert!(KlineStream::parse(bad).is_err(), "{bad}");
-        }
-    }
+/// Shows the connection's streams in the admin API (and lets its drop select by stream).
+fn publish_streams(connection: &Connection, session: &MarketSession) {
+    let guard = connection.guard();
+    guard.sockets().set_streams(guard.id(), session.labels());
 }

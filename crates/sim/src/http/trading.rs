@@ -1,8 +1,9 @@
 //! The SIGNED endpoints: `POST /api/v3/order` (MARKET only) and `/api/v3/order/test`,
-//! `GET /api/v3/order`, `GET /api/v3/allOrders`, `GET /api/v3/account` and
-//! `GET /api/v3/myTrades`. Each authenticates first (see [`crate::http::auth`]; the order
-//! endpoints as `TRADE`, which a key that cannot trade is refused, the reads as `USER_DATA`),
-//! then reads its own parameters.
+//! `GET /api/v3/order`, `GET /api/v3/openOrders`, `GET /api/v3/allOrders`,
+//! `GET /api/v3/account`, `GET /api/v3/account/commission` and `GET /api/v3/myTrades`. Each
+//! authenticates first (see [`crate::http::auth`]; the order endpoints as `TRADE`, which a key
+//! that cannot trade is refused, the reads as `USER_DATA`), then reads its own parameters.
+//! `startTime` and `endTime` may be sent in milliseconds or microseconds, as on Binance.
 
 use serde_json::{Value, json};
 
@@ -13,7 +14,7 @@ use crate::error::ApiError;
 use crate::exchange::{AllOrdersQuery, Exchange, OrderLookup, TradeQuery};
 use crate::http::auth::{SecurityType, Signed, authenticate};
 use crate::http::params::Params;
-use crate::http::responses::{self, OrderResponseType};
+use crate::http::responses::{self, Commission, OrderResponseType};
 use crate::http::{Rejection, Request};
 use crate::order::NewMarketOrder;
 
@@ -71,14 +72,29 @@ pub fn test_order(exchange: &mut Exchange, request: &mut Request<'_>) -> Result<
         }
     };
     request.params.finish()?;
-    let commission_rate = exchange.test_market_order(&signed.api_key, &order)?;
-    let in_bnb = exchange
-        .account(&signed.api_key)
-        .is_some_and(|account| account.commission_in_bnb);
+    exchange.test_market_order(&signed.api_key, &order)?;
     Ok(if compute_commission_rates {
-        responses::commission_rates(commission_rate, in_bnb, exchange.bnb_discount())
+        responses::commission_rates(&commission(exchange, &signed.api_key, &order.symbol)?)
     } else {
         json!({})
+    })
+}
+
+/// The commission of account `api_key` on `symbol`, as both commission queries show it.
+fn commission(
+    exchange: &mut Exchange,
+    api_key: &str,
+    symbol: &str,
+) -> Result<Commission, ApiError> {
+    let bnb_for_symbol = exchange.bnb_discount_applies(symbol)?;
+    let account = exchange
+        .account(api_key)
+        .ok_or_else(ApiError::api_key_rejected)?;
+    Ok(Commission {
+        rate: account.commission_rate,
+        in_bnb: account.commission_in_bnb,
+        bnb_for_symbol,
+        bnb_discount: exchange.bnb_discount(),
     })
 }
 
@@ -162,6 +178,35 @@ pub fn query_order(exchange: &Exchange, request: &mut Request<'_>) -> Result<Val
     Ok(responses::queried_order(order))
 }
 
+/// `GET /api/v3/openOrders`, for `symbol` or all symbols: always `[]`, because the simulator
+/// takes MARKET orders only, which fill or expire at once and never rest on the book. The
+/// parameters, the weight and the errors are Binance's (-1121 for an unlisted `symbol`).
+pub fn open_orders(exchange: &Exchange, request: &mut Request<'_>) -> Result<Value, ApiError> {
+    sign_in(exchange, request, SecurityType::UserData)?;
+    let params = &mut request.params;
+    let symbol = params.text("symbol");
+    params.finish()?;
+    if let Some(symbol) = symbol
+        && exchange.listing(&symbol).is_none()
+    {
+        return Err(ApiError::invalid_symbol());
+    }
+    Ok(json!([]))
+}
+
+/// `GET /api/v3/account/commission`: the account's rates on `symbol` (the account's rate for
+/// maker and taker, no buyer, seller, special or tax rates) and its BNB discount.
+pub fn account_commission(
+    exchange: &mut Exchange,
+    request: &mut Request<'_>,
+) -> Result<Value, ApiError> {
+    let signed = sign_in(exchange, request, SecurityType::UserData)?;
+    let symbol = request.params.required_text("symbol")?;
+    request.params.finish()?;
+    let commission = commission(exchange, &signed.api_key, &symbol)?;
+    Ok(responses::account_commission(&symbol, &commission))
+}
+
 /// `GET /api/v3/account`.
 pub fn account(exchange: &Exchange, request: &mut Request<'_>) -> Result<Value, ApiError> {
     let signed = sign_in(exchange, request, SecurityType::UserData)?;
@@ -185,8 +230,8 @@ pub fn my_trades(exchange: &Exchange, request: &mut Request<'_>) -> Result<Value
     let params = &mut request.params;
     let symbol = params.required_text("symbol")?;
     let order_id = params.long("orderId")?;
-    let start_ms = params.long("startTime")?;
-    let end_ms = params.long("endTime")?;
+    let start_ms = params.time_ms("startTime")?;
+    let end_ms = params.time_ms("endTime")?;
     let from_id = params.long("fromId")?;
     let limit = read_list_limit(params)?;
     params.finish()?;
@@ -223,8 +268,8 @@ pub fn all_orders(exchange: &Exchange, request: &mut Request<'_>) -> Result<Valu
     let params = &mut request.params;
     let symbol = params.required_text("symbol")?;
     let from_order_id = params.long("orderId")?;
-    let start_ms = params.long("startTime")?;
-    let end_ms = params.long("endTime")?;
+    let start_ms = params.time_ms("startTime")?;
+    let end_ms = params.time_ms("endTime")?;
     let limit = read_list_limit(params)?;
     params.finish()?;
     check_lookup_span(start_ms, end_ms)?;
@@ -260,7 +305,7 @@ fn check_lookup_span(start_ms: Option<i64>, end_ms: Option<i64>) -> Result<(), A
         if start > end {
             return Err(ApiError::start_time_after_end_time());
         }
-        if end - start > MAX_LOOKUP_SPAN_MS {
+        if end.saturating_sub(start) > MAX_LOOKUP_SPAN_MS {
             return Err(ApiError::lookup_interval_too_big(
                 MAX_LOOKUP_SPAN_MS / 3_600_000,
             ));

@@ -1,7 +1,10 @@
 //! The request weight of each endpoint (reference § 5), read from the parameters as sent: some
-//! endpoints weigh more without `symbol`, with a deeper `limit` or with
-//! `computeCommissionRates`. A successful order placement is then charged nothing (see
+//! endpoints weigh more without `symbol`, with more names in `symbols`, with a deeper `limit` or
+//! with `computeCommissionRates`. A successful order placement is then charged nothing (see
 //! [`crate::http`]); the weight here is what a failed one costs.
+//!
+//! The weight is known before the parameters are validated (the rate limiter admits the request
+//! first), so `symbols` is weighed by the names it holds as sent, counted without parsing it.
 
 use crate::endpoint::Endpoint;
 use crate::http::params::Params;
@@ -18,8 +21,20 @@ pub fn weight(endpoint: Endpoint, params: Option<&Params>) -> u64 {
         Endpoint::Klines | Endpoint::AvgPrice => 2,
         Endpoint::QueryOrder => 4,
         Endpoint::ExchangeInfo | Endpoint::Account | Endpoint::AllOrders => 20,
-        Endpoint::TickerPrice if sent("symbol").is_some() => 2,
-        Endpoint::TickerPrice => 4,
+        Endpoint::TickerPrice | Endpoint::BookTicker if sent("symbol").is_some() => 2,
+        Endpoint::TickerPrice | Endpoint::BookTicker => 4,
+        Endpoint::Ticker24hr => match (sent("symbol"), sent("symbols")) {
+            (Some(_), _) => 2,
+            (None, Some(symbols)) => match named_symbols(symbols) {
+                0..=20 => 2,
+                21..=100 => 40,
+                _ => 80,
+            },
+            (None, None) => 80,
+        },
+        Endpoint::OpenOrders if sent("symbol").is_some() => 6,
+        Endpoint::OpenOrders => 80,
+        Endpoint::AccountCommission => 20,
         Endpoint::MyTrades if sent("orderId").is_some() => 5,
         Endpoint::MyTrades => 20,
         Endpoint::TestOrder if sent("computeCommissionRates") == Some("true") => 20,
@@ -36,6 +51,16 @@ pub fn weight(endpoint: Endpoint, params: Option<&Params>) -> u64 {
             }
         }
     }
+}
+
+/// How many names a `symbols` value such as `["BTCUSDT","ETHUSDT"]` holds: each is quoted, so
+/// half its quotes, rounded up for a malformed value (which is refused anyway).
+fn named_symbols(symbols: &str) -> usize {
+    symbols
+        .bytes()
+        .filter(|&byte| byte == b'"')
+        .count()
+        .div_ceil(2)
 }
 
 #[cfg(test)]
@@ -62,5 +87,25 @@ mod tests {
             20
         );
         assert_eq!(weight_of(Endpoint::ExchangeInfo, "a=1&a=2"), 20);
+        assert_eq!(weight_of(Endpoint::BookTicker, "symbol=BTCUSDT"), 2);
+        assert_eq!(weight_of(Endpoint::BookTicker, "symbols=%5B%22A%22%5D"), 4);
+        assert_eq!(weight_of(Endpoint::OpenOrders, "symbol=BTCUSDT"), 6);
+        assert_eq!(weight_of(Endpoint::OpenOrders, ""), 80);
+        assert_eq!(weight_of(Endpoint::AccountCommission, "symbol=BTCUSDT"), 20);
+    }
+
+    #[test]
+    fn the_24hr_ticker_weighs_by_the_number_of_symbols() {
+        let symbols = |count: usize| {
+            let names: Vec<String> = (0..count).map(|index| format!("\"S{index}\"")).collect();
+            format!("symbols=[{}]", names.join(","))
+        };
+        assert_eq!(weight_of(Endpoint::Ticker24hr, "symbol=BTCUSDT"), 2);
+        assert_eq!(weight_of(Endpoint::Ticker24hr, ""), 80);
+        assert_eq!(weight_of(Endpoint::Ticker24hr, &symbols(1)), 2);
+        assert_eq!(weight_of(Endpoint::Ticker24hr, &symbols(20)), 2);
+        assert_eq!(weight_of(Endpoint::Ticker24hr, &symbols(21)), 40);
+        assert_eq!(weight_of(Endpoint::Ticker24hr, &symbols(100)), 40);
+        assert_eq!(weight_of(Endpoint::Ticker24hr, &symbols(101)), 80);
     }
 }
