@@ -157,6 +157,10 @@ impl SymbolCatalog {
             }
             Err(cause) => match loaded.as_ref() {
                 Some(held) => {
+                    // Still to be read again at the next lookup, not only once it is old.
+                    if invalidated {
+                        self.invalidate();
+                    }
                     warn!(venue = %self.venue, error = %cause, "cannot read the exchange's listing again; using the one read before");
                     Ok(held.symbols.clone())
                 }

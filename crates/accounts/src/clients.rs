@@ -6,7 +6,7 @@
 //!   venue). It is derived from the venue's shared client: all of a venue's accounts share its
 //!   connection pool, server-time estimate and IP weight budget; each has its own order budget.
 //! - A lookup reads the stored key's row again (one small query) when the cached entry was last
-//!   checked more than [`KEY_RECHECK`] ago, and rebuilds the client when the ciphertext changed:
+//!   checked more than [`KEY_RECHECK`] ago, and rebuilds the client when the key changed:
 //!   a key replaced or deleted by another process (the API of another machine) is in force
 //!   within a second, without a restart; one replaced through this process's API at once
 //!   ([`AccountClients::forget`]). A user's thousand bots cost one read a second, not a
@@ -135,9 +135,10 @@ pub struct PaperReset {
 /// How long a cached client is used before its stored key is read again.
 pub const KEY_RECHECK: Duration = Duration::from_secs(1);
 
-/// A cached account client, the ciphertext it was built from, and when that was last compared
-/// with the stored key.
+/// A cached account client, the key it was built from (API key and secret's ciphertext), and
+/// when that was last compared with the stored key.
 struct CachedClient {
+    api_key: String,
     ciphertext: Vec<u8>,
     client: Client,
     checked: Instant,
@@ -199,6 +200,7 @@ impl AccountClients {
         let stored = self.stored_or_opened(user, served).await?;
         if let Some(cached) = lock(&self.cache).get_mut(&(user, venue))
             && cached.ciphertext == stored.secret_ciphertext
+            && cached.api_key == stored.api_key
         {
             cached.checked = Instant::now();
             return Ok(cached.client.clone());
@@ -207,6 +209,7 @@ impl AccountClients {
         lock(&self.cache).insert(
             (user, venue),
             CachedClient {
+                api_key: stored.api_key,
                 ciphertext: stored.secret_ciphertext,
                 client: client.clone(),
                 checked: Instant::now(),

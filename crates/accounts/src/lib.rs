@@ -31,7 +31,7 @@ pub use clients::{
     AccountClients, AccountError, KEY_RECHECK, KeyStored, PaperReset, ResetError, SetKeyError,
 };
 pub use keys::KeySubmission;
-pub use paper::{PaperAccounts, PaperError, default_starting_balances};
+pub use paper::{AdminRequest, PaperAccounts, PaperError, default_starting_balances};
 pub use password::PasswordCost;
 pub use rules::InvalidField;
 pub use sim_clock::SimClock;

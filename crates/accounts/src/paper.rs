@@ -39,7 +39,7 @@ pub fn default_starting_balances() -> BTreeMap<String, Decimal> {
 pub enum PaperError {
     /// The paper exchange could not be reached.
     #[error(
-        "cannot reach the paper exchange's admin API at {url}: {reason} (is `spotbot sim` running there, and is this server on its machine? its admin API answers loopback clients only)"
+        "cannot reach the paper exchange's admin API at {url}: {reason} (is `spotbot sim` running there?)"
     )]
     Unreachable {
         /// The request's URL.
@@ -47,11 +47,24 @@ pub enum PaperError {
         /// What failed.
         reason: String,
     },
+    /// It refused its admin API to this process: not on its machine, and without (or with
+    /// another) admin token.
+    #[error(
+        "the paper exchange's admin API at {url} refused {what} (HTTP {status}): it answers loopback clients, and others that send its admin token; give this process the token `spotbot sim --admin-token` was started with, as SPOTBOT_PAPER_ADMIN_TOKEN or [venues.paper] admin_token"
+    )]
+    Forbidden {
+        /// The admin API's URL.
+        url: String,
+        /// What was asked.
+        what: AdminRequest,
+        /// Its HTTP status (401 or 403).
+        status: u16,
+    },
     /// It answered, but not with success.
     #[error("the paper exchange refused {what}: HTTP {status}: {message}")]
     Refused {
         /// What was asked.
-        what: &'static str,
+        what: AdminRequest,
         /// Its HTTP status.
         status: u16,
         /// Its reason.
@@ -60,6 +73,24 @@ pub enum PaperError {
     /// It has no account with this API key (it was restarted without its state file).
     #[error("the paper exchange has no account with this API key")]
     UnknownAccount,
+}
+
+/// What was asked of the paper exchange's admin API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminRequest {
+    /// To open an account.
+    Open,
+    /// To reset an account's balances.
+    Reset,
+}
+
+impl std::fmt::Display for AdminRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AdminRequest::Open => "to open an account",
+            AdminRequest::Reset => "to reset the account",
+        })
+    }
 }
 
 /// A paper account just opened: its API key, and its private key as PKCS#8 PEM text (wiped
@@ -141,7 +172,7 @@ impl PaperAccounts {
         });
         let answer = self
             .send(
-                "to open an account",
+                AdminRequest::Open,
                 self.http
                     .post(format!("{}/accounts", self.admin_url))
                     .json_body(&body),
@@ -151,7 +182,7 @@ impl PaperAccounts {
             .get("api_key")
             .and_then(Value::as_str)
             .ok_or_else(|| PaperError::Refused {
-                what: "to open an account",
+                what: AdminRequest::Open,
                 status: 200,
                 message: format!(
                     "the answer has no api_key: {}",
@@ -174,7 +205,7 @@ impl PaperAccounts {
             self.admin_url,
             form_path_segment(api_key)
         );
-        self.send("to reset the account", self.http.put(url).json_body(&body))
+        self.send(AdminRequest::Reset, self.http.put(url).json_body(&body))
             .await
             .map(drop)
     }
@@ -190,7 +221,7 @@ impl PaperAccounts {
     /// Sends `request` and reads its JSON answer.
     async fn send(
         &self,
-        what: &'static str,
+        what: AdminRequest,
         request: reqwest::RequestBuilder,
     ) -> Result<Value, PaperError> {
         let request = match &self.admin_token {
@@ -213,8 +244,16 @@ impl PaperAccounts {
                 reason: error.to_string(),
             })?;
         let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if status == 404 && what == "to reset the account" {
-            return Err(PaperError::UnknownAccount);
+        match status {
+            404 if what == AdminRequest::Reset => return Err(PaperError::UnknownAccount),
+            401 | 403 => {
+                return Err(PaperError::Forbidden {
+                    url: self.admin_url.clone(),
+                    what,
+                    status,
+                });
+            }
+            _ => {}
         }
         if !(200..300).contains(&status) {
             let message = answer

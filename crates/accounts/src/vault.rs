@@ -70,6 +70,17 @@ pub enum VaultError {
         /// What the operating system said.
         source: std::io::Error,
     },
+    /// Neither the variable nor the key file holds a key, and this command does not create one.
+    #[error(
+        "no master key: set {MASTER_KEY_ENV} to the key the first `spotbot run` created (its file is \
+         {MASTER_KEY_FILE} in that machine's data directory), or copy that file to {} with \
+         permissions 0600; a new key here could not decrypt the secrets already stored",
+        path.display()
+    )]
+    NoKey {
+        /// Where the key file was looked for.
+        path: PathBuf,
+    },
     /// The system's random number generator failed.
     #[error("no random bytes from the system: {0}")]
     Random(getrandom::Error),
@@ -133,6 +144,25 @@ impl MasterKey {
         }
     }
 
+    /// [`MasterKey::load`] for the commands that join an installation rather than start one
+    /// (`spotbot worker`, `spotbot api`, often on another machine): the key must exist already
+    /// ([`VaultError::NoKey`] otherwise), since a new one could not decrypt what is stored.
+    pub fn load_existing(
+        env_value: Option<&str>,
+        data_dir: &Path,
+    ) -> Result<MasterKey, VaultError> {
+        match env_value.filter(|value| !value.trim().is_empty()) {
+            Some(value) => MasterKey::parse(value, MASTER_KEY_ENV),
+            None => {
+                let path = data_dir.join(MASTER_KEY_FILE);
+                if !path.exists() {
+                    return Err(VaultError::NoKey { path });
+                }
+                read_key_file(&path)
+            }
+        }
+    }
+
     /// The key in the file `path` (64 hex characters), created with a new random key and
     /// permissions 0600 when it does not exist. An existing file that group or others may access
     /// is refused: whoever reads it can decrypt every user's exchange secret.
@@ -154,9 +184,7 @@ impl MasterKey {
             Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(error) => return Err(file_error(error)),
         }
-        check_private(path)?;
-        let text = std::fs::read_to_string(path).map_err(file_error)?;
-        MasterKey::parse(&text, &path.display().to_string())
+        read_key_file(path)
     }
 
     /// `secret` encrypted for `user`'s key on `venue` (see the module's documentation for the
@@ -232,6 +260,26 @@ fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)
 }
+
+/// The key in the existing file `path`, refused when others may read it. At most
+/// [`MAX_KEY_FILE_BYTES`] are read: a key is 65, and a path pointing at something huge must not
+/// be read whole.
+fn read_key_file(path: &Path) -> Result<MasterKey, VaultError> {
+    use std::io::Read;
+    let file_error = |source| VaultError::KeyFile {
+        path: path.to_owned(),
+        source,
+    };
+    check_private(path)?;
+    let mut text = Zeroizing::new(String::new());
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_KEY_FILE_BYTES).read_to_string(&mut text))
+        .map_err(file_error)?;
+    MasterKey::parse(&text, &path.display().to_string())
+}
+
+/// The most of a key file read (see [`read_key_file`]).
+const MAX_KEY_FILE_BYTES: u64 = 1024;
 
 /// Refuses `path` when group or others have any permission on it.
 fn check_private(path: &Path) -> Result<(), VaultError> {
@@ -402,5 +450,27 @@ mod tests {
             );
             assert!(error.to_string().contains("chmod 600"), "{error}");
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn joining_commands_need_an_existing_key_and_never_create_one() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(MASTER_KEY_FILE);
+        let error = MasterKey::load_existing(None, dir.path()).unwrap_err();
+        assert!(matches!(error, VaultError::NoKey { .. }), "{error}");
+        assert!(error.to_string().contains(MASTER_KEY_ENV), "{error}");
+        assert!(!path.exists(), "no key file created");
+        let from_env = MasterKey::load_existing(Some(&"cd".repeat(32)), dir.path()).unwrap();
+        assert_eq!(*from_env.0, [0xcd; KEY_BYTES]);
+        let created = MasterKey::load(None, dir.path()).unwrap();
+        let joined = MasterKey::load_existing(Some(" "), dir.path()).unwrap();
+        assert_eq!(*created.0, *joined.0);
+        // A huge file is not read whole: only its first kilobyte, which is no key.
+        std::fs::write(&path, "0".repeat(10 << 20)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let error = MasterKey::load_existing(None, dir.path()).unwrap_err();
+        assert!(matches!(error, VaultError::BadKey { .. }), "{error}");
     }
 }

@@ -131,7 +131,7 @@ fn venue(path: Result<Path<String>, PathRejection>) -> Result<Mode, ApiError> {
         (status = 200, description = "The account as the exchange reports it", body = AccountBody),
         (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
         (status = 404, description = "`not_found`: no key is stored for the venue, this server does not trade there, or it is not a venue", body = ErrorBody),
-        (status = 409, description = "`key_rejected` or `key_unusable`: the exchange refuses the stored key, or it cannot be used; store it again", body = ErrorBody),
+        (status = 409, description = "`key_rejected` or `key_unusable`: the exchange refuses the stored key, or it cannot be used; store it again (a paper account the paper exchange lost: reset it)", body = ErrorBody),
         (status = 503, description = "`exchange_unavailable`: the exchange could not be asked", body = ErrorBody),
     ),
 )]
@@ -145,7 +145,20 @@ pub(crate) async fn get_account(
         .accounts
         .account_info(caller.user.id, venue)
         .await
-        .map_err(account_error)?;
+        .map_err(|error| match error {
+            // Paper keys are made by the server, never stored by the user: the account is gone
+            // from the paper exchange (restarted without its state), and a reset opens another.
+            AccountError::Exchange(cause) if venue == Mode::Paper && cause.key_problem().is_some() => {
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "key_rejected",
+                    format!(
+                        "the paper exchange no longer knows your paper account ({cause}); reset it with POST /api/v1/account/paper/reset to open a new one with the starting balances"
+                    ),
+                )
+            }
+            error => account_error(error),
+        })?;
     Ok(Json(AccountBody::new(venue, info)))
 }
 

@@ -228,10 +228,89 @@ store::backend_tests! {
         assert_eq!(unchanged.body["balances"].as_array().unwrap().len(), 2, "{unchanged:?}");
         store.set_order_status("in-doubt", store::OrderStatus::NotExecuted, None, 2).await.unwrap();
 
+        // Both hold a position on paper: the reset clears Alice's, and Bob's stays.
+        let bobs_bot = server
+            .send(Method::POST, "/api/v1/bots", Some(json!({"name": "b", "symbol": "BTCUSDT", "interval": "1h", "strategy": "ema_rsi_cross", "quote_per_buy": "20", "mode": "paper"})), Some(&bob))
+            .await;
+        let bobs_bot = store.bot(store::BotId(bobs_bot.body["id"].as_i64().unwrap())).await.unwrap().unwrap();
+        let alices_bot = store.bot(bot_id).await.unwrap().unwrap();
+        for (held, order, exchange_id) in [(&alices_bot, "alice-buy", 9_001), (&bobs_bot, "bob-buy", 9_002)] {
+            hold_position(&store, held, order, exchange_id).await;
+        }
+        let bobs_position = store.position(bobs_bot.id).await.unwrap();
+
         let reset = server.send(Method::POST, "/api/v1/account/paper/reset", None, Some(&alice)).await;
         assert_eq!(reset.status, StatusCode::OK, "{reset:?}");
         assert_eq!(reset.body["account"]["balances"], json!([{"asset": "USDT", "free": "10000", "locked": "0"}]));
-        assert_eq!(reset.body["cleared_bots"], json!([]), "the bot held nothing");
+        assert_eq!(reset.body["cleared_bots"], json!([bot_id.0]), "{reset:?}");
+        let cleared = store.position(bot_id).await.unwrap();
+        assert_eq!((cleared.quantity, cleared.cost_quote), (rust_decimal::Decimal::ZERO, rust_decimal::Decimal::ZERO));
+        assert_eq!(store.position(bobs_bot.id).await.unwrap(), bobs_position, "Bob's position stays");
+        let bobs_after = server.send(Method::GET, "/api/v1/account/paper", None, Some(&bob)).await;
+        assert_eq!(bobs_after.body, bobs.body, "Bob's account stays");
+
+        // The paper exchange lost her account (restarted without its state): the answer says
+        // to reset it, and the reset opens a new one.
+        sqlx::query("UPDATE venue_credentials SET api_key = 'forgotten-by-the-exchange' WHERE user_id = $1 AND venue = 'paper'")
+            .bind(alice_id.0)
+            .execute(store.raw_pool())
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+        let lost = server.send(Method::GET, "/api/v1/account/paper", None, Some(&alice)).await;
+        assert_error_code(&lost, StatusCode::CONFLICT, "key_rejected", None);
+        assert!(lost.body["message"].as_str().unwrap().contains("POST /api/v1/account/paper/reset"), "{lost:?}");
+        let reopened = server.send(Method::POST, "/api/v1/account/paper/reset", None, Some(&alice)).await;
+        assert_eq!(reopened.status, StatusCode::OK, "{reopened:?}");
+        let fresh = server.send(Method::GET, "/api/v1/account/paper", None, Some(&alice)).await;
+        assert_eq!(fresh.body["balances"], json!([{"asset": "USDT", "free": "10000", "locked": "0"}]), "{fresh:?}");
         server.stop().await;
     }
+}
+
+/// Records a filled BUY of 0.001 BTC at 20,000 for `bot` (order `client_order_id`, exchange
+/// order `exchange_id`): the bot then holds a position.
+async fn hold_position(
+    store: &store::Store,
+    bot: &store::BotConfig,
+    client_order_id: &str,
+    exchange_id: i64,
+) {
+    let d = |text: &str| text.parse::<rust_decimal::Decimal>().unwrap();
+    let order = store::NewOrder {
+        client_order_id: client_order_id.to_owned(),
+        bot_id: bot.id,
+        user_id: bot.user_id,
+        symbol: bot.symbol.clone(),
+        side: market::Side::Buy,
+        requested_quantity: d("0.001"),
+        signal_candle_open_ms: 0,
+    };
+    store.insert_pending_order(&order, 3).await.unwrap();
+    let execution = store::Execution {
+        trade: store::NewTrade {
+            bot_id: bot.id,
+            user_id: bot.user_id,
+            binance_order_id: exchange_id,
+            client_order_id: client_order_id.to_owned(),
+            symbol: bot.symbol.clone(),
+            side: market::Side::Buy,
+            price: d("20000"),
+            quantity_filled: d("0.001"),
+            quote_quantity_filled: d("20"),
+            commission: d("0.02"),
+            commission_asset: "USDT".to_owned(),
+            realized_pnl: None,
+            executed_at_ms: 4,
+        },
+        order_status: store::OrderStatus::Filled,
+        position_before: store.position(bot.id).await.unwrap(),
+        position_after: store::PositionRow {
+            quantity: d("0.001"),
+            cost_quote: d("20.02"),
+            updated_at_ms: 5,
+            ..store::PositionRow::flat(bot.id)
+        },
+    };
+    store.record_execution(&execution, 5).await.unwrap();
 }

@@ -87,6 +87,7 @@ async fn trade(store: &Store, bot: &BotConfig, seed: &Seed) -> i64 {
         )
         .await
         .unwrap();
+    let position_before = store.position(bot.id).await.unwrap();
     let execution = Execution {
         trade: NewTrade {
             bot_id: bot.id,
@@ -104,6 +105,7 @@ async fn trade(store: &Store, bot: &BotConfig, seed: &Seed) -> i64 {
             executed_at_ms: seed.at_ms,
         },
         order_status: OrderStatus::Filled,
+        position_before,
         position_after: PositionRow {
             bot_id: bot.id,
             quantity: p(seed.position.0),

@@ -49,6 +49,9 @@ const MAX_RECV_WINDOW: Duration = Duration::from_secs(60);
 const FULL_SYNC_SAMPLES: usize = 3;
 /// How much of a non-Binance error body goes into the error message.
 const ERROR_BODY_EXCERPT_CHARS: usize = 200;
+/// The longest answer read. Binance's largest (`exchangeInfo` of every symbol) is a few MB;
+/// anything near this is a broken or hostile server, not an answer.
+const MAX_RESPONSE_BYTES: usize = 64 << 20;
 /// The header carrying the API key.
 const API_KEY_HEADER: &str = "X-MBX-APIKEY";
 /// Binance's "too many new orders": a 429 counted against the account, not the IP.
@@ -133,9 +136,9 @@ impl ClientConfig {
     /// returned at once instead of being retried after a resync: with the exchange's own clock
     /// there is no offset to correct.
     ///
-    /// `recvWindow` is measured on the exchange's clock: against market time sped up `N` times
-    /// a signed request must arrive within `recv_window / N` of real time, so a sped-up
-    /// simulator wants the largest window, 60 s (a second of real time at 60×).
+    /// The `recv_window` stays a duration of real time: a sped-up `spotbot sim` multiplies it
+    /// (and the second a timestamp may run ahead) by its speed before comparing timestamps, so
+    /// Binance's default 5 s suits it at any speed.
     pub fn with_server_clock(mut self, clock: Arc<dyn ServerClock>) -> ClientConfig {
         self.server_clock = Some(clock);
         self
@@ -482,11 +485,30 @@ impl Client {
         endpoint: &Endpoint,
         params: Params,
     ) -> Result<Value, BinanceError> {
+        self.call_before(endpoint, params, None).await
+    }
+
+    /// [`call`](Self::call), never sending after `deadline`: no attempt starts after it, and no
+    /// wait for the budget or before a retry reaches past it
+    /// ([`ErrorKind::DeadlinePassed`] instead: nothing was sent).
+    pub(crate) async fn call_before(
+        &self,
+        endpoint: &Endpoint,
+        params: Params,
+        deadline: Option<Instant>,
+    ) -> Result<Value, BinanceError> {
         let policy = &self.venue.config.retry;
         let mut retry = 0;
         let mut resynced = false;
         loop {
-            let error = match self.prepare_and_send(endpoint, &params).await {
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return Err(BinanceError::new(
+                    endpoint.name,
+                    endpoint.kind,
+                    ErrorKind::DeadlinePassed,
+                ));
+            }
+            let error = match self.prepare_and_send(endpoint, &params, deadline).await {
                 Ok(body) => return Ok(body),
                 Err(error) => error,
             };
@@ -506,6 +528,9 @@ impl Client {
             let Some(wait) = policy.wait_before_retry(retry, error.retry_after()) else {
                 return Err(error);
             };
+            if deadline.is_some_and(|deadline| Instant::now() + wait >= deadline) {
+                return Err(error);
+            }
             tokio::time::sleep(wait).await;
             retry += 1;
         }
@@ -517,10 +542,11 @@ impl Client {
         &self,
         endpoint: &Endpoint,
         params: &Params,
+        deadline: Option<Instant>,
     ) -> Result<Value, BinanceError> {
         self.sync_clock_if_due().await?;
         self.load_rate_limits().await?;
-        self.send(endpoint, params).await
+        self.send(endpoint, params, deadline).await
     }
 
     /// Reads `exchangeInfo.rateLimits` into the shared budgets once per process and base URL.
@@ -533,7 +559,7 @@ impl Client {
         if budget.has_limits() {
             return Ok(());
         }
-        let body = self.execute(&EXCHANGE_INFO, "", None).await?;
+        let body = self.execute(&EXCHANGE_INFO, "", None, None).await?;
         if self.install_rate_limits(&body) {
             Ok(())
         } else {
@@ -546,7 +572,12 @@ impl Client {
 
     /// One attempt: encodes `params` (adding `recvWindow`, `timestamp` and `signature` for SIGNED
     /// endpoints) and sends them in the query string.
-    async fn send(&self, endpoint: &Endpoint, params: &Params) -> Result<Value, BinanceError> {
+    async fn send(
+        &self,
+        endpoint: &Endpoint,
+        params: &Params,
+        deadline: Option<Instant>,
+    ) -> Result<Value, BinanceError> {
         let signing = match endpoint.security {
             Security::Public => None,
             Security::Signed => {
@@ -565,19 +596,25 @@ impl Client {
             }
         };
         let query = encode_query(params, signing.as_ref());
-        self.execute(endpoint, &query, signing.map(|signing| signing.credentials))
-            .await
+        self.execute(
+            endpoint,
+            &query,
+            signing.map(|signing| signing.credentials),
+            deadline,
+        )
+        .await
     }
 
     /// Reserves the request's cost in the IP budget (and a new order's in the account's order
-    /// budget), sends `query` to `endpoint` and reads the answer: JSON on success, a refusal
-    /// otherwise. The reservation ends once the body is read, since a 429's code says whose
-    /// budget it throttles.
+    /// budget), waiting at most until `deadline`, sends `query` to `endpoint` and reads the
+    /// answer: JSON on success, a refusal otherwise. The reservation ends once the body is read,
+    /// since a 429's code says whose budget it throttles.
     pub(crate) async fn execute(
         &self,
         endpoint: &Endpoint,
         query: &str,
         credentials: Option<&Credentials>,
+        deadline: Option<Instant>,
     ) -> Result<Value, BinanceError> {
         let base = &self.venue.config.base_url;
         let url = if query.is_empty() {
@@ -597,18 +634,20 @@ impl Client {
                 order_budget,
                 endpoint.cost(),
                 &self.venue.config.rate_limit,
+                deadline,
                 || self.estimated_server_now_ms(),
             )
             .await
             .map_err(|exhausted| {
-                BinanceError::new(
-                    endpoint.name,
-                    endpoint.kind,
+                let kind = if exhausted.past_deadline {
+                    ErrorKind::DeadlinePassed
+                } else {
                     ErrorKind::BudgetExhausted {
                         wait: exhausted.wait,
                         banned: exhausted.blocked,
-                    },
-                )
+                    }
+                };
+                BinanceError::new(endpoint.name, endpoint.kind, kind)
             })?;
         let response = match request.send().await {
             Ok(response) => response,
@@ -628,11 +667,17 @@ impl Client {
         let status = response.status().as_u16();
         let retry_after = retry_after(response.headers());
         let usage = Usage::from_headers(response.headers());
-        let body = match response.text().await {
+        let body = match read_body(response).await {
             Ok(body) => body,
-            Err(err) => {
+            Err(failure) => {
                 reservation.finish(true, &usage, throttle(status, None, retry_after));
-                return Err(transport_error(endpoint, err, true));
+                return Err(match failure {
+                    BodyFailure::Transport(err) => transport_error(endpoint, err, true),
+                    BodyFailure::TooLong => malformed(
+                        endpoint,
+                        format!("the answer is longer than {MAX_RESPONSE_BYTES} bytes"),
+                    ),
+                });
             }
         };
         if (200..300).contains(&status) {
@@ -690,7 +735,7 @@ impl Client {
     async fn sample_server_time(&self, count: usize) -> Result<(), BinanceError> {
         for _ in 0..count {
             let sent_ms = local_now_ms();
-            let body = self.execute(&TIME, "", None).await?;
+            let body = self.execute(&TIME, "", None, None).await?;
             let received_ms = local_now_ms();
             let server_ms = read(&TIME, &body, |fields| fields.i64("serverTime"))?;
             lock(&self.venue.clock).record(sent_ms, server_ms, received_ms);
@@ -815,6 +860,33 @@ fn error_chain(err: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// Why a response's body could not be read.
+enum BodyFailure {
+    /// The connection failed mid-body.
+    Transport(reqwest::Error),
+    /// It is longer than [`MAX_RESPONSE_BYTES`].
+    TooLong,
+}
+
+/// The body of `response` as text (invalid UTF-8 replaced), read chunk by chunk so that a
+/// broken or hostile server cannot make the client hold more than [`MAX_RESPONSE_BYTES`].
+async fn read_body(mut response: reqwest::Response) -> Result<String, BodyFailure> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(BodyFailure::TooLong);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyFailure::Transport)? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(BodyFailure::TooLong);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 /// `Retry-After` in seconds.

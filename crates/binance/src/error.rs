@@ -143,6 +143,10 @@ pub enum ErrorKind {
         /// Whether the wait was for a 429/418 to pass rather than for the budget.
         banned: bool,
     },
+    /// The request was not sent: its caller's deadline for sending it had passed, or waiting for
+    /// the budget or a retry would have passed it (an order that must reach the exchange while
+    /// its worker still holds the bot, say).
+    DeadlinePassed,
 }
 
 /// A failed Binance request: where it went, what happened, and what the caller may do about it.
@@ -266,6 +270,9 @@ impl fmt::Display for BinanceError {
                 };
                 write!(f, "not sent: {cause} for {} ms more", wait.as_millis())
             }
+            ErrorKind::DeadlinePassed => {
+                write!(f, "not sent: its deadline for sending passed first")
+            }
         }
     }
 }
@@ -303,6 +310,8 @@ fn classify(kind: &ErrorKind, request_kind: RequestKind) -> ErrorClass {
         ErrorKind::InvalidRequest(_) => ErrorClass::Rejected,
         // Nothing was sent; it may go once the wait is over.
         ErrorKind::BudgetExhausted { .. } => ErrorClass::Transient,
+        // Nothing was sent, and the caller does not want it sent any more.
+        ErrorKind::DeadlinePassed => ErrorClass::Transient,
     }
 }
 

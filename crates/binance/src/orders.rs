@@ -41,6 +41,10 @@ const UNKNOWN_ORDER_CODE: i64 = -2013;
 const MAX_ALL_ORDERS_SPAN_MS: i64 = 24 * 3_600_000;
 /// The most orders one `GET /api/v3/allOrders` request returns (its `limit` at most).
 const ALL_ORDERS_PAGE_LIMIT: usize = 1_000;
+/// The most orders [`Client::all_orders`] collects over one span: far more than any bot's
+/// span holds (reconciliation asks for minutes around one order), and a bound on what an
+/// exchange that keeps answering full pages can make the client hold.
+const MAX_ALL_ORDERS: usize = 100_000;
 
 /// How much a MARKET order buys or sells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -294,12 +298,41 @@ impl Client {
         size: OrderSize,
         client_order_id: &str,
     ) -> Result<MarketOrderFill, PlaceOrderError> {
+        self.place(symbol, side, size, client_order_id, None).await
+    }
+
+    /// [`place_market_order`](Self::place_market_order), sending the order only before
+    /// `deadline`: no attempt starts after it and no wait (for the rate-limit budget, a
+    /// `Retry-After`, a retry) reaches past it; the order is then `NotExecuted` with
+    /// [`ErrorKind::DeadlinePassed`](crate::ErrorKind::DeadlinePassed). For a caller whose
+    /// right to send ends (a worker's lease on the bot, the time after which the order counts as
+    /// never sent).
+    pub async fn place_market_order_before(
+        &self,
+        symbol: &Symbol,
+        side: Side,
+        size: OrderSize,
+        client_order_id: &str,
+        deadline: Instant,
+    ) -> Result<MarketOrderFill, PlaceOrderError> {
+        self.place(symbol, side, size, client_order_id, Some(deadline))
+            .await
+    }
+
+    async fn place(
+        &self,
+        symbol: &Symbol,
+        side: Side,
+        size: OrderSize,
+        client_order_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<MarketOrderFill, PlaceOrderError> {
         let not_executed = |cause| PlaceOrderError::NotExecuted {
             client_order_id: client_order_id.to_owned(),
             cause,
         };
         let params = new_order_params(symbol, side, size, client_order_id).map_err(not_executed)?;
-        let sent = self.call(&NEW_ORDER, params).await;
+        let sent = self.call_before(&NEW_ORDER, params, deadline).await;
         let cause = match sent.and_then(|body| read(&NEW_ORDER, &body, read_full_fill)) {
             Ok(fill) => return Ok(fill),
             Err(error) if error.class() == ErrorClass::Ambiguous => error,
@@ -419,9 +452,10 @@ impl Client {
     /// most 24 hours per request (weight 20 each), so a longer span is read one day at a time,
     /// and a full page is followed by the next from its last order's time on.
     ///
-    /// A negative start or an end before the start is an invalid request; more than 1,000
-    /// orders updated in the same millisecond cannot be paged by time and are a malformed answer
-    /// (no Binance account can place that many in a millisecond).
+    /// A negative start or an end before the start is an invalid request, and so is a span
+    /// holding more than 100,000 orders; more than 1,000 orders updated in the same millisecond
+    /// cannot be paged by time and are a malformed answer (no Binance account can place that
+    /// many in a millisecond).
     pub async fn all_orders(
         &self,
         symbol: &Symbol,
@@ -449,6 +483,14 @@ impl Client {
                 page.into_iter()
                     .filter(|order| listed.insert(order.order_id)),
             );
+            if orders.len() > MAX_ALL_ORDERS {
+                return Err(BinanceError::invalid_request(
+                    ALL_ORDERS.name,
+                    format!(
+                        "more than {MAX_ALL_ORDERS} orders from {start_ms} to {end_ms} ms: ask for a shorter span"
+                    ),
+                ));
+            }
             if page_full {
                 // The window holds more: read on from the last order's millisecond, whose
                 // orders come again and are skipped as already listed.

@@ -362,6 +362,8 @@ pub(crate) struct Exhausted {
     pub(crate) wait: Duration,
     /// Whether the wait is a ban (418) or a throttle (429) rather than the budget.
     pub(crate) blocked: bool,
+    /// Whether the wait would have passed the caller's deadline (rather than the maximum wait).
+    pub(crate) past_deadline: bool,
 }
 
 /// The budgets shared by every client of `base_url` in this process.
@@ -436,6 +438,7 @@ impl VenueBudget {
         account: Option<&'a Budget>,
         cost: Cost,
         settings: &RateLimitSettings,
+        deadline: Option<Instant>,
         server_now_ms: impl Fn() -> i64,
     ) -> Result<Reservation<'a>, Exhausted> {
         // Only new orders wait for the account's order windows and its -1015 throttle.
@@ -477,7 +480,18 @@ impl VenueBudget {
                 }
             };
             if wait > settings.max_wait {
-                return Err(Exhausted { wait, blocked });
+                return Err(Exhausted {
+                    wait,
+                    blocked,
+                    past_deadline: false,
+                });
+            }
+            if deadline.is_some_and(|deadline| Instant::now() + wait >= deadline) {
+                return Err(Exhausted {
+                    wait,
+                    blocked,
+                    past_deadline: true,
+                });
             }
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
@@ -663,7 +677,7 @@ mod tests {
             ..RateLimitSettings::default()
         };
         let reservation = venue
-            .reserve(None, WEIGHT_2, &settings, || 1_500)
+            .reserve(None, WEIGHT_2, &settings, None, || 1_500)
             .await
             .unwrap();
         let mut headers = HeaderMap::new();
@@ -673,7 +687,9 @@ mod tests {
         reservation.finish(true, &usage, None);
         assert_eq!(used(&venue.ip), vec![95]);
         // Over the head-room until the next window, further away than max_wait.
-        let error = venue.reserve(None, WEIGHT_2, &settings, || 1_500).await;
+        let error = venue
+            .reserve(None, WEIGHT_2, &settings, None, || 1_500)
+            .await;
         assert_eq!(error.err().map(|refused| refused.blocked), Some(false));
         venue.ip.release(
             NOTHING,
@@ -681,7 +697,9 @@ mod tests {
             &Usage::default(),
             Some(Duration::from_secs(120)),
         );
-        let error = venue.reserve(None, WEIGHT_2, &settings, || 99_999).await;
+        let error = venue
+            .reserve(None, WEIGHT_2, &settings, None, || 99_999)
+            .await;
         assert_eq!(error.err().map(|refused| refused.blocked), Some(true));
     }
 
@@ -698,20 +716,42 @@ mod tests {
         // 10 % of 5 kept free: four orders fit in Alice's window, the fifth would wait.
         for _ in 0..4 {
             let reservation = venue
-                .reserve(Some(&alice), ONE_ORDER, &settings, || 1_000)
+                .reserve(Some(&alice), ONE_ORDER, &settings, None, || 1_000)
                 .await
                 .unwrap();
             reservation.finish(true, &Usage::default(), None);
         }
         assert_eq!(used(&alice), vec![4]);
         let refused = venue
-            .reserve(Some(&alice), ONE_ORDER, &settings, || 1_000)
+            .reserve(Some(&alice), ONE_ORDER, &settings, None, || 1_000)
             .await;
         assert_eq!(refused.err().map(|refused| refused.blocked), Some(false));
+        // Willing to wait the 9 s to the next window, but not past a deadline 100 ms away: the
+        // order is refused at once rather than sent late.
+        let patient = RateLimitSettings {
+            max_wait: Duration::from_secs(60),
+            ..settings.clone()
+        };
+        let asked_at = Instant::now();
+        let deadline = asked_at + Duration::from_millis(100);
+        let late = venue
+            .reserve(Some(&alice), ONE_ORDER, &patient, Some(deadline), || 1_000)
+            .await;
+        assert!(
+            late.as_ref()
+                .err()
+                .is_some_and(|refused| refused.past_deadline && !refused.blocked),
+            "{:?}",
+            late.err()
+        );
+        assert!(
+            asked_at.elapsed() < Duration::from_secs(9),
+            "it did not wait the window out"
+        );
         // Bob's orders and Alice's reads go on; the IP budget counted all their weight.
         for (account, cost) in [(&bob, ONE_ORDER), (&alice, WEIGHT_2)] {
             let reservation = venue
-                .reserve(Some(account), cost, &settings, || 1_000)
+                .reserve(Some(account), cost, &settings, None, || 1_000)
                 .await
                 .unwrap();
             reservation.finish(true, &Usage::default(), None);
@@ -723,7 +763,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("x-mbx-order-count-10s", "3".parse().unwrap());
         let reservation = venue
-            .reserve(Some(&bob), ONE_ORDER, &settings, || 1_000)
+            .reserve(Some(&bob), ONE_ORDER, &settings, None, || 1_000)
             .await
             .unwrap();
         // A -1015 stops Bob's new orders only: his reads and Alice's budget are untouched.
@@ -735,12 +775,12 @@ mod tests {
         assert_eq!(used(&bob), vec![3]);
         assert_eq!(used(&venue.ip), vec![8]);
         let refused = venue
-            .reserve(Some(&bob), ONE_ORDER, &settings, || 1_000)
+            .reserve(Some(&bob), ONE_ORDER, &settings, None, || 1_000)
             .await;
         assert_eq!(refused.err().map(|refused| refused.blocked), Some(true));
         assert!(
             venue
-                .reserve(Some(&bob), WEIGHT_2, &settings, || 1_000)
+                .reserve(Some(&bob), WEIGHT_2, &settings, None, || 1_000)
                 .await
                 .is_ok()
         );

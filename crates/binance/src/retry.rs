@@ -54,7 +54,8 @@ pub struct RetryPolicy {
     /// A `Retry-After` longer than this is not waited out: the error is returned instead.
     pub max_retry_after: Duration,
     /// How long an order in doubt is looked for by its client order id while the exchange says
-    /// it does not exist (-2013, "not yet visible"); after that it is taken as not executed.
+    /// it does not exist (-2013, "not yet visible"); after that the client reports its fate as
+    /// unknown (never as not executed: the caller reconciles it later).
     pub order_visibility_timeout: Duration,
 }
 

@@ -2,13 +2,14 @@
 //! loopback with market time running 600 times faster than real time (ten market minutes per
 //! real second), and the same client estimating that clock from samples instead.
 //!
-//! Without the server clock the client does not end up failing: its estimate falls a market
-//! minute behind every 100 ms of real time, so every signed request after a pause is refused
-//! with -1021, and the client's one resync (three fresh samples) and retry then go through
-//! within the 60 s `recvWindow` (100 ms of real time; even 5 s, 8 ms, was enough on loopback
-//! when tried). What stays wrong is everything between those resyncs: `server_now_ms` and
-//! therefore `closed_klines` lag the market by as long as the pause, and each order costs a
-//! refused attempt and three time samples. The last test shows all three.
+//! The simulator, like any exchange at speed, counts a request's `recvWindow` in real time: a
+//! 1 s window is ten market minutes here. Without the server clock the client does not end up
+//! failing: its estimate falls a market minute behind every 100 ms of real time, so every signed
+//! request after a pause longer than the window is refused with -1021, and the client's one
+//! resync (three fresh samples) and retry then go through. What stays wrong is everything
+//! between those resyncs: `server_now_ms` and therefore `closed_klines` lag the market by as long
+//! as the pause, and each order costs a refused attempt and three time samples. The last test
+//! shows all three.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,13 +85,13 @@ async fn start_fast_sim() -> (RunningSim, Arc<SystemClock>) {
     (server, clock)
 }
 
-/// The configuration both clients share: at 600× the 60 s `recvWindow` is 100 ms of real time
-/// for a request to arrive in, ample on loopback (5 s would be 8 ms: too tight for a loaded
-/// machine). Millisecond backoffs keep the test fast.
+/// The configuration both clients share: a 1 s `recvWindow` (of real time, ten market minutes
+/// at 600×), so that a clock a few market minutes off still signs valid requests and one twenty
+/// minutes off does not. Millisecond backoffs keep the test fast.
 fn config_for(server: &RunningSim) -> ClientConfig {
     let mut config = ClientConfig::new(format!("http://{}", server.local_addr()))
         .with_credentials(Credentials::hmac(API_KEY, SECRET));
-    config.recv_window = Duration::from_secs(60);
+    config.recv_window = Duration::from_secs(1);
     config.retry = RetryPolicy {
         max_attempts: 5,
         backoff_base: Duration::from_millis(5),
@@ -178,8 +179,9 @@ async fn a_1021_with_the_server_clock_is_returned_without_a_resync() {
     let (server, clock) = start_fast_sim().await;
     // With `GET /api/v3/time` broken, a resync would end in its 500, not in the -1021.
     break_server_time(&server);
-    // A clock ten market minutes behind the exchange's: every timestamp is out of the window.
-    let client = Client::new(with_sim_clock(config_for(&server), &clock, 10 * MINUTE_MS)).unwrap();
+    // A clock half a market hour behind the exchange's (three real seconds at 600×): every
+    // timestamp is out of the 1 s window.
+    let client = Client::new(with_sim_clock(config_for(&server), &clock, 30 * MINUTE_MS)).unwrap();
     let error = client
         .place_market_order(&btcusdt(), Side::Buy, small_buy(), "late-1")
         .await

@@ -7,6 +7,7 @@ mod commands;
 mod logging;
 mod progress;
 mod run_config;
+mod secret_text;
 mod service;
 mod signals;
 mod strategy_args;

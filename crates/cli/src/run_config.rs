@@ -13,6 +13,8 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use crate::secret_text::SecretText;
+
 /// The phrase that `[live] confirm` must hold before live bots send real orders.
 pub const LIVE_CONFIRMATION: &str = "I accept that spotbot trades real money";
 
@@ -57,6 +59,10 @@ pub struct ConfigFile {
 pub const DEFAULT_API_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
 
+/// The speeds the simulator runs at: real time to an hour a second (faster, and a request's
+/// transit of a few milliseconds is minutes of market time).
+pub const SIM_SPEEDS: std::ops::RangeInclusive<u32> = 1..=3600;
+
 /// `[sim]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,7 +101,7 @@ pub struct PaperVenueSection {
     pub starting_balances: Option<BTreeMap<String, Decimal>>,
     /// The paper exchange's admin token (`spotbot sim --admin-token`), which a process on
     /// another machine needs to open users' accounts there (`SPOTBOT_PAPER_ADMIN_TOKEN`).
-    pub admin_token: Option<String>,
+    pub admin_token: Option<SecretText>,
 }
 
 /// `[venues.testnet]` and `[venues.live]`.
@@ -137,7 +143,9 @@ pub struct EngineSection {
     /// Seconds after it was written that an order the exchange still does not show counts as
     /// never executed (default 60).
     pub order_absent_after_secs: Option<u64>,
-    /// This worker's name in lease rows (default host name and process id).
+    /// This worker's name in lease rows (default host name and process id): one process per
+    /// name, since two of one name would share its leases (a process started under the name of
+    /// a live one waits for it to fall silent, and refuses to start if it does not).
     pub worker_id: Option<String>,
 }
 
@@ -164,7 +172,17 @@ impl ConfigFile {
     pub fn read(path: &Path) -> Result<ConfigFile, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|err| format!("cannot read the config file {}: {err}", path.display()))?;
-        toml::from_str(&text).map_err(|err| format!("{}: {err}", path.display()))
+        let file: ConfigFile =
+            toml::from_str(&text).map_err(|err| format!("{}: {err}", path.display()))?;
+        if let Some(speed) = file.sim.speed.filter(|speed| !SIM_SPEEDS.contains(speed)) {
+            return Err(format!(
+                "{}: [sim] speed must be {} to {}, not {speed}",
+                path.display(),
+                SIM_SPEEDS.start(),
+                SIM_SPEEDS.end()
+            ));
+        }
+        Ok(file)
     }
 
     /// The configuration from `path` (all defaults without one) with the process environment on
@@ -189,11 +207,10 @@ impl ConfigFile {
         if set("SPOTBOT_EXCHANGE").is_some() {
             return Err("SPOTBOT_EXCHANGE is no longer read: one process trades every venue it is configured for (paper, testnet, live); unset it and see [venues] in `spotbot run --help`".to_owned());
         }
+        if let Some(token) = set("SPOTBOT_PAPER_ADMIN_TOKEN") {
+            self.venues.paper.admin_token = Some(SecretText::from(token));
+        }
         for (name, slot) in [
-            (
-                "SPOTBOT_PAPER_ADMIN_TOKEN",
-                &mut self.venues.paper.admin_token,
-            ),
             ("SPOTBOT_PAPER_URL", &mut self.venues.paper.url),
             ("SPOTBOT_TESTNET_URL", &mut self.venues.testnet.url),
             ("SPOTBOT_LIVE_URL", &mut self.venues.live.url),

@@ -9,14 +9,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use accounts::{AccountClients, MasterKey, Venues};
 use anyhow::Context;
 use binance::RetryPolicy;
 use clap::Args;
 use engine::{Engine, SchedulerStats, run_scheduler};
-use store::{NewWorker, Store, WORKER_HEARTBEAT_MS};
+use store::{NewWorker, Store, WORKER_HEARTBEAT_MS, WorkerState};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tracing::warn;
@@ -34,6 +34,26 @@ pub struct ServiceArgs {
     /// Database URL: sqlite://FILE or postgres://USER[:PASSWORD]@HOST[:PORT]/DB.
     #[arg(long, value_name = "URL")]
     pub database: Option<String>,
+    #[command(flatten)]
+    pub venues: VenueArgs,
+}
+
+impl ServiceArgs {
+    /// The configuration: file, then environment, then these flags.
+    pub fn config(&self) -> Result<ConfigFile, Failure> {
+        let mut config = ConfigFile::load(self.config.as_deref()).map_err(Failure::Usage)?;
+        if let Some(url) = &self.database {
+            config.database_url = Some(url.clone());
+        }
+        self.venues.apply(&mut config);
+        Ok(config)
+    }
+}
+
+/// Where the data directory (the master key) and the venues are: the options of every command
+/// that reaches a user's exchange account (the long-running ones, `credentials`, `bot add`).
+#[derive(Debug, Args)]
+pub struct VenueArgs {
     /// Directory of the default database, the master key file and the built-in exchange's state.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -48,13 +68,9 @@ pub struct ServiceArgs {
     pub live_url: Option<String>,
 }
 
-impl ServiceArgs {
-    /// The configuration: file, then environment, then these flags.
-    pub fn config(&self) -> Result<ConfigFile, Failure> {
-        let mut config = ConfigFile::load(self.config.as_deref()).map_err(Failure::Usage)?;
-        if let Some(url) = &self.database {
-            config.database_url = Some(url.clone());
-        }
+impl VenueArgs {
+    /// Sets the flags given over `config` (file and environment).
+    pub fn apply(&self, config: &mut ConfigFile) {
         if let Some(dir) = &self.data_dir {
             config.data_dir = Some(dir.clone());
         }
@@ -67,7 +83,6 @@ impl ServiceArgs {
                 *slot = Some(url.clone());
             }
         }
-        Ok(config)
     }
 }
 
@@ -86,11 +101,25 @@ pub struct Service {
     pub store: Store,
 }
 
+/// Whether a command may create the master key when it finds none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MasterKeySource {
+    /// `spotbot run`, which starts an installation: a new key file on first run.
+    CreateIfMissing,
+    /// `spotbot worker` and `spotbot api`, which join one (often on another machine): the key
+    /// must be given, since a new one could not decrypt the secrets already stored.
+    MustExist,
+}
+
 impl Service {
-    /// Checks `config`, creates the data directory, loads the master key and opens the database
-    /// (migrating it). Anything wrong stops the command here, before it starts anything, with a
-    /// message that says what to fix.
-    pub async fn open(name: &'static str, config: ConfigFile) -> Result<Service, Failure> {
+    /// Checks `config`, creates the data directory, loads the master key (as `key_source`
+    /// allows) and opens the database (migrating it). Anything wrong stops the command here,
+    /// before it starts anything, with a message that says what to fix.
+    pub async fn open(
+        name: &'static str,
+        config: ConfigFile,
+        key_source: MasterKeySource,
+    ) -> Result<Service, Failure> {
         let retry = config
             .retry_policy(|variable| std::env::var(variable).ok())
             .map_err(Failure::Usage)?;
@@ -103,10 +132,11 @@ impl Service {
         let data_dir = config.data_dir();
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
-        let master_key = MasterKey::load(
-            std::env::var(accounts::MASTER_KEY_ENV).ok().as_deref(),
-            &data_dir,
-        )
+        let env_key = std::env::var(accounts::MASTER_KEY_ENV).ok();
+        let master_key = match key_source {
+            MasterKeySource::CreateIfMissing => MasterKey::load(env_key.as_deref(), &data_dir),
+            MasterKeySource::MustExist => MasterKey::load_existing(env_key.as_deref(), &data_dir),
+        }
         .map_err(|err| Failure::Usage(err.to_string()))?;
         let database_url = config.database_url();
         let store = Store::connect(&database_url)
@@ -228,6 +258,7 @@ pub async fn run_bots(
         host: host_name(),
         pid: i64::from(std::process::id()),
     };
+    wait_for_namesake(store, &worker).await?;
     store
         .register_worker(&worker, engine::wall_now_ms())
         .await
@@ -256,6 +287,50 @@ pub async fn run_bots(
     outcome.map(|()| stats)
 }
 
+/// Waits until no other live process runs as worker `worker.id` (a configured `[engine]
+/// worker_id` given to two processes, or a process restarted while its previous run may still
+/// be alive): both would hold the same leases, and a bot could run twice. A namesake that died
+/// falls silent within [`store::WORKER_SILENT_AFTER_MS`]; one still beating after that is a
+/// usage error naming it.
+async fn wait_for_namesake(store: &Store, worker: &NewWorker) -> Result<(), Failure> {
+    let deadline = Instant::now() + Duration::from_millis(WAIT_FOR_NAMESAKE_MS);
+    let mut told = false;
+    loop {
+        let now_ms = engine::wall_now_ms();
+        let namesake = store
+            .workers()
+            .await
+            .map_err(|err| Failure::Runtime(err.into()))?
+            .into_iter()
+            .find(|row| {
+                row.id == worker.id
+                    && (row.host.as_str(), row.pid) != (worker.host.as_str(), worker.pid)
+                    && row.state(now_ms) == WorkerState::Running
+            });
+        let Some(namesake) = namesake else {
+            return Ok(());
+        };
+        let heard_ms = now_ms - namesake.heartbeat_at_ms;
+        if Instant::now() >= deadline {
+            return Err(Failure::Usage(format!(
+                "another process runs as worker {:?} (pid {} on {}, heard from {heard_ms} ms ago): two workers of one name would share its leases; give this one another [engine] worker_id, or stop that one",
+                worker.id, namesake.pid, namesake.host
+            )));
+        }
+        if !told {
+            println!(
+                "spotbot: worker {:?} was heard from {heard_ms} ms ago (pid {} on {}); waiting until it is silent before taking its name",
+                worker.id, namesake.pid, namesake.host
+            );
+            told = true;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// How long [`wait_for_namesake`] waits: long enough for a namesake that died to fall silent.
+const WAIT_FOR_NAMESAKE_MS: u64 = store::WORKER_SILENT_AFTER_MS.unsigned_abs() + 2_000;
+
 /// Writes `worker`'s heartbeat every [`WORKER_HEARTBEAT_MS`] until `stop`; registers it again
 /// when its row went missing (an operator cleared the table).
 async fn beat(
@@ -269,17 +344,25 @@ async fn beat(
     loop {
         let now_ms = engine::wall_now_ms();
         let held = i64::try_from(engine.leases_held()).unwrap_or(i64::MAX);
-        match store.worker_heartbeat(&worker.id, held, now_ms).await {
-            Ok(true) => {}
-            Ok(false) => {
-                if let Err(error) = store.register_worker(&worker, now_ms).await {
+        let written = match store.worker_heartbeat(&worker.id, held, now_ms).await {
+            Ok(true) => true,
+            Ok(false) => match store.register_worker(&worker, now_ms).await {
+                Ok(()) => true,
+                Err(error) => {
                     warn!(%error, "cannot register this worker again");
+                    false
                 }
+            },
+            Err(error) => {
+                warn!(%error, "cannot write this worker's heartbeat");
+                false
             }
-            Err(error) => warn!(%error, "cannot write this worker's heartbeat"),
+        };
+        // The health endpoint tells of the heartbeat in the database, not of this loop.
+        if written {
+            health.heartbeat_at_ms.store(now_ms, Ordering::Relaxed);
+            health.bots_held.store(held, Ordering::Relaxed);
         }
-        health.heartbeat_at_ms.store(now_ms, Ordering::Relaxed);
-        health.bots_held.store(held, Ordering::Relaxed);
         tokio::select! {
             _ = &mut stop => return,
             () = tokio::time::sleep(every) => {}

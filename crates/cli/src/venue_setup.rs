@@ -4,7 +4,6 @@
 //! the built-in exchange, the built-in exchange's own listing.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use accounts::{Catalogs, PaperAccounts, SimClock, SymbolCatalog, Venue, Venues};
 use binance::{Client, ClientConfig, RetryPolicy};
@@ -42,7 +41,6 @@ pub async fn remote_paper_client(
             clock.speed()
         );
         config = config.with_server_clock(clock as Arc<dyn binance::ServerClock>);
-        config.recv_window = Duration::from_secs(60);
     }
     let client = Client::new(config).map_err(|error| {
         Failure::Usage(format!(
@@ -59,7 +57,7 @@ pub fn paper_venue(config: &ConfigFile, client: Client, url: &str) -> Result<Ven
     let mut accounts = PaperAccounts::new(url, balances)
         .map_err(|error| Failure::Usage(format!("the paper exchange at {url}: {error}")))?;
     if let Some(token) = &config.venues.paper.admin_token {
-        accounts = accounts.with_admin_token(token.clone());
+        accounts = accounts.with_admin_token(token.expose().to_owned());
     }
     Ok(Venue::new(Mode::Paper, client).with_paper_accounts(accounts))
 }

@@ -301,6 +301,7 @@ async fn trade(
         )
         .await
         .unwrap();
+    let position_before = store.position(bot).await.unwrap();
     store
         .record_execution(
             &Execution {
@@ -320,6 +321,7 @@ async fn trade(
                     executed_at_ms: at_ms,
                 },
                 order_status: OrderStatus::Filled,
+                position_before,
                 position_after: match pnl {
                     None => PositionRow {
                         quantity: d("0.001"),

@@ -39,8 +39,9 @@ pub struct EngineSettings {
     pub max_consecutive_failures: u32,
     /// How long after it was written an order that the exchange shows neither by its client
     /// order id nor in the account's order history (`GET /api/v3/allOrders`) counts as not
-    /// executed; it is never sent again. Keep it above the `recvWindow`, so that a request
-    /// still in flight can no longer execute.
+    /// executed; it is never sent again. An order is sent only within the first half of it
+    /// (and while the lease surely holds): keep it above twice the `recvWindow`, so that a
+    /// request still in flight can no longer execute once it has passed.
     pub order_absent_after: Duration,
     /// How many candles before a bot's creation its strategy's history starts (the fixed anchor
     /// every rebuild replays from).

@@ -53,7 +53,7 @@ pub enum CycleError {
     Ledger(#[from] LedgerError),
     /// This worker's lease on the bot expired, or passed to another worker, while the cycle ran:
     /// it was not renewed in time (the process stalled, could not reach the database, or its
-    /// clock is off). The order was neither written nor sent.
+    /// clock is off). No order was sent: one already written ahead is recorded as not executed.
     #[error(
         "this worker's lease on the bot ran out mid-cycle (it was not renewed in time: the process \
          stalled, lost the database, or its clock is off); no order was sent, and the next cycle, \

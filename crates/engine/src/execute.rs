@@ -1,9 +1,12 @@
 //! The execute step of a cycle: a [`PlannedOrder`] written ahead (the `orders` row committed,
-//! fenced by the bot's lease and its runnable status, before anything is sent), the lease checked
-//! once more right before sending (the process may have stalled since the write), sent on the
+//! fenced by the bot's lease and its runnable status, before anything is sent), given a deadline
+//! for sending (the lease may run out, the process may stall, and reconciliation counts an order
+//! unseen for `order_absent_after` as never sent: past the deadline it is not sent), sent on the
 //! owner's account with [`binance::Client::place_market_order`] (which never sends a MARKET order
 //! twice), and its outcome recorded: the trade, the order's status and the position in one
 //! transaction, or the order's refusal, or its doubt for reconciliation to settle.
+
+use std::time::{Duration, Instant};
 
 use binance::{OrderSize, PlaceOrderError};
 use store::{NewOrder, OrderStatus, StoreError};
@@ -24,13 +27,14 @@ impl Engine {
     ) -> Result<CycleOutcome, CycleError> {
         // Until the order's fate is recorded, the bot's orders are not clean.
         let were_clean = std::mem::replace(&mut state.orders_clean, false);
+        let written_at = Instant::now();
         if let Some(skipped) = self.write_ahead(context, &order).await? {
             state.orders_clean = were_clean;
             return Ok(skipped);
         }
         let bot = context.bot;
         let client_order_id = &order.client_order_id;
-        if !self.surely_holds(bot.id()) {
+        let Some(deadline) = self.send_deadline(bot.id(), written_at) else {
             // The write-ahead checked the lease, but this process may have stalled since
             // (stopped, swapped out): another worker may run the bot now. Never sent, so the
             // order is not executed, whoever reconciles it.
@@ -46,15 +50,16 @@ impl Engine {
             state.orders_clean = true;
             self.inner.leases.forget(bot.id());
             return Err(CycleError::LeaseLost);
-        }
+        };
         info!(bot = %bot.id(), symbol = %bot.symbol, side = %order.side, quantity = %order.quantity, %client_order_id, "sending MARKET order");
         let sent = context
             .watch
-            .exchange(context.client.place_market_order(
+            .exchange(context.client.place_market_order_before(
                 &bot.symbol,
                 order.side,
                 OrderSize::from(order.quantity),
                 client_order_id,
+                deadline,
             ))
             .await;
         let fill = match sent {
@@ -118,16 +123,22 @@ impl Engine {
         }
     }
 
-    /// Whether this worker's lease on `bot` has at least a quarter of its time left by this
-    /// machine's clock, right before an order goes out: the last check before the exchange, as
-    /// the order's signature (checked against its `recvWindow`) bounds how late it may arrive.
-    fn surely_holds(&self, bot: store::BotId) -> bool {
-        let margin_ms =
-            i64::try_from(self.inner.settings.lease_ttl.as_millis() / 4).unwrap_or(i64::MAX);
-        self.inner
-            .leases
-            .held_lease(bot)
-            .is_some_and(|lease| lease.expires_at_ms - wall_now_ms() > margin_ms)
+    /// The last instant `bot`'s order, written ahead at `written_at`, may be sent at, if that is
+    /// still ahead: while this worker surely holds the bot (its lease with a quarter of its time
+    /// left, by this machine's clock), and within the first half of `order_absent_after` from
+    /// the write, which leaves the second half for the request's transit (bounded by its
+    /// `recvWindow`) before reconciliation may count the order as never sent. The client starts
+    /// no attempt and waits for no budget or retry past it.
+    fn send_deadline(&self, bot: store::BotId, written_at: Instant) -> Option<Instant> {
+        let settings = &self.inner.settings;
+        let lease = self.inner.leases.held_lease(bot)?;
+        let margin_ms = i64::try_from(settings.lease_ttl.as_millis() / 4).unwrap_or(i64::MAX);
+        let lease_left_ms = lease.expires_at_ms - wall_now_ms() - margin_ms;
+        let lease_end = Instant::now()
+            .checked_add(Duration::from_millis(u64::try_from(lease_left_ms).ok()?))?;
+        let unseen_end = written_at.checked_add(settings.order_absent_after / 2)?;
+        let deadline = lease_end.min(unseen_end);
+        (deadline > Instant::now()).then_some(deadline)
     }
 
     /// Writes `order` ahead: the order exists in the database before it can exist on the

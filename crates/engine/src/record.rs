@@ -1,13 +1,16 @@
 //! Turning an executed MARKET order into its trade row: commissions split by asset (a third
 //! asset such as BNB valued in quote at the ticker price), the bot's holding and realised PnL
 //! advanced by the [`ledger`](crate::ledger), and trade + order status + position written in one
-//! transaction by [`Store::record_execution`]. Used by the cycle for fresh fills and by
+//! transaction by [`Store::record_execution`] (again on the position as it is now, should another
+//! process have moved it since it was read). Used by the cycle for fresh fills and by
 //! reconciliation for orders whose fate was learned later, so both write identical rows.
 
 use binance::{Client, MarketOrderFill, OrderStatus as ExchangeStatus};
 use market::{Symbol, SymbolRules};
 use rust_decimal::Decimal;
-use store::{BotConfig, Execution, NewTrade, OrderStatus, PositionRow, Store, TradeRow};
+use store::{
+    BotConfig, Execution, NewTrade, OrderStatus, PositionRow, Store, StoreError, TradeRow,
+};
 
 use crate::error::CycleError;
 use crate::ledger::{self, Commission, ExecutionAmounts, Holding};
@@ -59,37 +62,80 @@ pub async fn record_fill(
                 .map(|(_, price)| amount * price)
         },
     )?;
-    let holding = store.position(bot.id).await?;
+    let fees = Fees {
+        base: fee_base,
+        quote: fee_quote,
+        commissions: &commissions,
+    };
+    // Another process may record a trade of the bot between our read of its position and our
+    // write (a worker that lost the bot, reconciling): then apply the fill to the new position.
+    let mut attempts_left = POSITION_READS;
+    loop {
+        let before = store.position(bot.id).await?;
+        let execution =
+            execution(bot, rules, fill, &fees, before, now_ms).map_err(|error| *error)?;
+        match store.record_execution(&execution, now_ms).await {
+            Ok((trade, _)) => {
+                return Ok(Recorded::Trade(Box::new(trade), execution.position_after));
+            }
+            Err(StoreError::Changed { .. }) if attempts_left > 1 => attempts_left -= 1,
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+/// How many times [`record_fill`] reads the position before giving up on a bot whose position
+/// keeps changing under it (the cycle then fails, and reconciliation records the fill later).
+const POSITION_READS: u32 = 3;
+
+/// An order's fees: in base and in quote (third assets valued in quote), and as paid.
+struct Fees<'a> {
+    base: Decimal,
+    quote: Decimal,
+    commissions: &'a [Commission],
+}
+
+/// The execution `fill` makes of `bot`'s position `before` (the error boxed: a cycle's error is
+/// large, and this is the common path).
+fn execution(
+    bot: &BotConfig,
+    rules: &SymbolRules,
+    fill: &MarketOrderFill,
+    fees: &Fees<'_>,
+    before: PositionRow,
+    now_ms: i64,
+) -> Result<Execution, Box<CycleError>> {
     let applied = ledger::apply(
         &Holding {
-            quantity: holding.quantity,
-            cost_quote: holding.cost_quote,
-            realized_pnl: holding.realized_pnl,
+            quantity: before.quantity,
+            cost_quote: before.cost_quote,
+            realized_pnl: before.realized_pnl,
         },
         &ExecutionAmounts {
             side: fill.side,
             executed_base: fill.executed_qty,
             executed_quote: fill.cumulative_quote_qty,
-            fee_base,
-            fee_quote,
+            fee_base: fees.base,
+            fee_quote: fees.quote,
         },
-    )?;
+    )
+    .map_err(|error| Box::new(CycleError::from(error)))?;
     let average_price = fill.average_price().unwrap_or(Decimal::ZERO);
     let (commission, commission_asset) = single_commission(
-        &commissions,
+        fees.commissions,
         &rules.quote_asset,
-        fee_base * average_price + fee_quote,
+        fees.base * average_price + fees.quote,
     );
     let after = applied.holding_after;
-    let execution = Execution {
+    Ok(Execution {
         trade: NewTrade {
             bot_id: bot.id,
             user_id: bot.user_id,
             binance_order_id: i64::try_from(fill.order_id).map_err(|_| {
-                CycleError::Unrecordable(format!(
+                Box::new(CycleError::Unrecordable(format!(
                     "order id {} does not fit a signed 64-bit column",
                     fill.order_id
-                ))
+                )))
             })?,
             client_order_id: fill.client_order_id.clone(),
             symbol: fill.symbol.clone(),
@@ -107,6 +153,7 @@ pub async fn record_fill(
         } else {
             OrderStatus::PartiallyFilled
         },
+        position_before: before,
         position_after: PositionRow {
             bot_id: bot.id,
             quantity: after.quantity,
@@ -114,9 +161,7 @@ pub async fn record_fill(
             realized_pnl: after.realized_pnl,
             updated_at_ms: now_ms,
         },
-    };
-    let (trade, _) = store.record_execution(&execution, now_ms).await?;
-    Ok(Recorded::Trade(Box::new(trade), execution.position_after))
+    })
 }
 
 /// The order's commissions summed per asset, in the order the assets first appear.

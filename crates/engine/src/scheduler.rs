@@ -116,16 +116,17 @@ pub async fn run_scheduler(
 ) -> Result<(), store::StoreError> {
     let store = engine.store().clone();
     let mut shutdown = std::pin::pin!(shutdown);
-    reconcile_orders_in_doubt(&engine, &HashSet::new()).await?;
+    // Bots whose cycle is queued or running, or whose orders are being reconciled: not
+    // dispatched again until that ends (the cycle catches up on every candle it missed), so a
+    // slow stretch never piles up cycles, and their leases are kept meanwhile.
+    let in_flight: Arc<Mutex<HashSet<BotId>>> = Arc::default();
+    reconcile_orders_in_doubt(&engine, &HashSet::new(), &in_flight).await?;
     // The pass for the bots that do not run, one at a time, every full re-read of the bots.
     let mut idle_reconciliation: Option<tokio::task::JoinHandle<()>> = None;
 
     let permits = Arc::new(Semaphore::new(settings.parallelism.max(1)));
     let mut cycles = JoinSet::new();
     let mut due_after: HashMap<BotId, i64> = HashMap::new();
-    // Bots whose cycle is queued or running: not dispatched again until it ends (the cycle
-    // catches up on every candle it missed), so a slow stretch never piles up cycles.
-    let in_flight: Arc<Mutex<HashSet<BotId>>> = Arc::default();
     let mut bots: Vec<RunnableBot> = Vec::new();
     let mut bots_checked_at: Option<Instant> = None;
     let mut bots_revision = None;
@@ -154,9 +155,10 @@ pub async fn run_scheduler(
                                 .is_none_or(|task| task.is_finished())
                         {
                             let (engine, running) = (engine.clone(), ids.iter().copied().collect());
+                            let in_flight = in_flight.clone();
                             idle_reconciliation = Some(tokio::spawn(async move {
                                 if let Err(error) =
-                                    reconcile_orders_in_doubt(&engine, &running).await
+                                    reconcile_orders_in_doubt(&engine, &running, &in_flight).await
                                 {
                                     warn!(%error, "cannot reconcile the orders of the bots that do not run");
                                 }
@@ -249,6 +251,25 @@ pub async fn run_scheduler(
     Ok(())
 }
 
+/// A bot marked in flight until dropped.
+struct InFlight<'a> {
+    bots: &'a Mutex<HashSet<BotId>>,
+    bot: BotId,
+}
+
+impl<'a> InFlight<'a> {
+    /// Marks `bot`, unless it is marked already.
+    fn mark(bots: &'a Mutex<HashSet<BotId>>, bot: BotId) -> Option<InFlight<'a>> {
+        lock(bots).insert(bot).then_some(InFlight { bots, bot })
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        lock(self.bots).remove(&self.bot);
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poison| poison.into_inner())
 }
@@ -282,10 +303,13 @@ fn venue_now_ms(engine: &Engine, mode: Mode) -> Option<i64> {
 /// Reconciles the unresolved orders of every bot but those in `skip` (bots whose own cycles
 /// reconcile them): at start, before any bot trades, and then now and then for the bots that do
 /// not run (paused, stopped, in error), whose orders in doubt must be settled all the same: their
-/// fills belong in the trades and positions whether the bot trades again or not.
+/// fills belong in the trades and positions whether the bot trades again or not. A bot is
+/// marked in `in_flight` while its orders are reconciled, so that its lease is kept meanwhile
+/// (and skipped when a cycle of it is in flight already: that cycle reconciles them).
 async fn reconcile_orders_in_doubt(
     engine: &Engine,
     skip: &HashSet<BotId>,
+    in_flight: &Mutex<HashSet<BotId>>,
 ) -> Result<(), store::StoreError> {
     let store = engine.store();
     let unresolved = store.unresolved_orders(None).await?;
@@ -297,6 +321,9 @@ async fn reconcile_orders_in_doubt(
     bot_ids.sort();
     bot_ids.dedup();
     for id in bot_ids {
+        let Some(_marked) = InFlight::mark(in_flight, id) else {
+            continue;
+        };
         let Some(config) = store.bot(id).await? else {
             continue;
         };

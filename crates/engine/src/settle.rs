@@ -54,7 +54,8 @@ impl Engine {
         }
     }
 
-    /// What `outcome` makes of `bot`; `None` when it changes nothing (another worker's cycle).
+    /// What `outcome` makes of `bot`; `None` when it changes nothing (another worker's cycle, or
+    /// this worker's lease lost mid-cycle).
     fn settlement(&self, bot: &BotConfig, outcome: &CycleOutcome) -> Option<Settlement> {
         let running = |event: Option<(&'static str, String)>| Settlement {
             status: BotStatus::Running,
@@ -64,6 +65,15 @@ impl Engine {
         };
         Some(match outcome {
             CycleOutcome::Busy => return None,
+            CycleOutcome::Failed {
+                error: CycleError::LeaseLost,
+                ..
+            } => {
+                // The bot may be another worker's now: its status and failures are that
+                // worker's to write.
+                warn!(bot = %bot.id, name = %bot.name, "{}", CycleError::LeaseLost);
+                return None;
+            }
             CycleOutcome::NoNewCandle => running(None),
             CycleOutcome::Hold { candle_open_ms } => running(Some((
                 "hold",

@@ -145,6 +145,7 @@ pub(crate) fn read_records(
 
     let mut offset = magic_len;
     let mut payload = Vec::new();
+    let mut last_seq = 0;
     loop {
         let left = file_len - offset;
         if left == 0 {
@@ -175,6 +176,20 @@ pub(crate) fn read_records(
         }
         let record_end = offset + (HEADER_BYTES + length) as u64;
         if record_end > file_len {
+            // A damaged length can also run past the end: then whole records follow it.
+            let mut rest = Vec::new();
+            reader.read_to_end(&mut rest).map_err(read_error)?;
+            let after = offset + HEADER_BYTES as u64;
+            if let Some((at, later_seq)) = first_valid_record(&rest, last_seq) {
+                return Err(damaged(
+                    offset,
+                    format!(
+                        "its length {length} runs past the end of the file, yet record \
+                         {later_seq} follows whole at byte {}",
+                        after + at as u64
+                    ),
+                ));
+            }
             return torn(
                 offset,
                 format!(
@@ -199,8 +214,26 @@ pub(crate) fn read_records(
             return Err(damaged(offset, reason));
         }
         each(offset, seq, &payload)?;
+        last_seq = seq;
         offset = record_end;
     }
+}
+
+/// The position and sequence number of the first whole record in `bytes` (at any byte) whose
+/// sequence number is above `after_seq` and whose checksum holds: a record a torn append cannot
+/// have left, so its presence means the bytes before it are damage, not a torn tail.
+fn first_valid_record(bytes: &[u8], after_seq: u64) -> Option<(usize, u64)> {
+    (0..bytes.len().saturating_sub(HEADER_BYTES)).find_map(|at| {
+        let header = &bytes[at..at + HEADER_BYTES];
+        let length = u32::from_le_bytes(header[0..4].try_into().ok()?) as usize;
+        let seq = u64::from_le_bytes(header[8..16].try_into().ok()?);
+        let end = at + HEADER_BYTES + length;
+        if seq <= after_seq || length == 0 || length > MAX_PAYLOAD_BYTES || end > bytes.len() {
+            return None;
+        }
+        let checksum = u32::from_le_bytes(header[4..8].try_into().ok()?);
+        (CRC32C.checksum(&bytes[at + 8..end]) == checksum).then_some((at, seq))
+    })
 }
 
 fn not_a_journal() -> String {
@@ -352,6 +385,23 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         let error = read_all(&path, true).unwrap_err();
         assert!(error.to_string().contains("length"), "{error}");
+
+        // A length damaged to run past the end of the file, with a whole record after it: not
+        // a torn tail, since an append that died cannot have written record 3.
+        bytes[offsets[1] as usize..offsets[1] as usize + 4]
+            .copy_from_slice(&1_000_000u32.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let error = read_all(&path, true).unwrap_err();
+        assert!(
+            matches!(&error, StateError::DamagedJournal { offset, .. } if *offset == offsets[1]),
+            "{error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("record 3 follows whole at byte {}", offsets[2])),
+            "{error}"
+        );
         cleanup(&path);
     }
 

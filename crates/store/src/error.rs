@@ -48,6 +48,15 @@ pub enum StoreError {
         /// The key looked for.
         key: String,
     },
+    /// The row changed since the caller read it (another process wrote it first): read it again
+    /// and redo the change on what is there now.
+    #[error("{what} {key} changed since it was read; read it again")]
+    Changed {
+        /// What kind of row, e.g. `"position of bot"`.
+        what: &'static str,
+        /// The row's key.
+        key: String,
+    },
     /// A stored value does not parse: the database was changed outside this store, or by a
     /// newer version of it.
     #[error("corrupt data in {table}.{column} (row {row_id}): {detail}")]

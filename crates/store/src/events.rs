@@ -24,6 +24,10 @@ pub struct EventRow {
 /// The kind of the event [`Store::record_execution`] writes with every trade.
 pub(crate) const TRADE_EVENT: &str = "trade";
 
+/// The kind of the event [`Store::record_execution`] adds when the order executed after it had
+/// been counted as not executed.
+pub(crate) const LATE_EXECUTION_EVENT: &str = "late_execution";
+
 /// The kind of the event [`Store::pause_venue_bots`] writes for each bot it pauses.
 pub(crate) const PAUSED_EVENT: &str = "paused";
 

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
 
 use crate::Store;
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult, is_unique_violation};
 use crate::model::{BotId, UserId};
 use crate::row::{RowReader, decimal_text};
 
@@ -52,25 +52,60 @@ pub(crate) fn position_from_row(row: &AnyRow) -> StoreResult<PositionRow> {
     })
 }
 
-/// Sets `position` as its bot's position, inside the caller's transaction.
-pub(crate) async fn upsert_position(
+/// Moves a bot's position from `before` to `after` inside the caller's transaction, only while
+/// the stored position is still `before` (a bot that never traded has no row: its `before` is
+/// [`PositionRow::flat`]). Two processes recording trades of one bot from the same read would
+/// otherwise each overwrite the other's position; the second gets [`StoreError::Changed`].
+pub(crate) async fn advance_position(
     connection: &mut sqlx::AnyConnection,
-    position: &PositionRow,
+    before: &PositionRow,
+    after: &PositionRow,
 ) -> StoreResult<()> {
+    // Decimals are stored normalised, so equal values have equal text.
+    let updated = sqlx::query(
+        "UPDATE positions SET quantity = $2, cost_quote = $3, realized_pnl = $4, \
+         updated_at_ms = $5 WHERE bot_id = $1 AND quantity = $6 AND cost_quote = $7 \
+         AND realized_pnl = $8 AND updated_at_ms = $9",
+    )
+    .bind(after.bot_id.0)
+    .bind(decimal_text(after.quantity))
+    .bind(decimal_text(after.cost_quote))
+    .bind(decimal_text(after.realized_pnl))
+    .bind(after.updated_at_ms)
+    .bind(decimal_text(before.quantity))
+    .bind(decimal_text(before.cost_quote))
+    .bind(decimal_text(before.realized_pnl))
+    .bind(before.updated_at_ms)
+    .execute(&mut *connection)
+    .await?;
+    if updated.rows_affected() == 1 {
+        return Ok(());
+    }
+    let changed = || StoreError::Changed {
+        what: "position of bot",
+        key: after.bot_id.to_string(),
+    };
+    if *before != PositionRow::flat(before.bot_id) {
+        return Err(changed());
+    }
     sqlx::query(
         "INSERT INTO positions (bot_id, quantity, cost_quote, realized_pnl, updated_at_ms) \
-         VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (bot_id) DO UPDATE SET quantity = excluded.quantity, \
-         cost_quote = excluded.cost_quote, realized_pnl = excluded.realized_pnl, \
-         updated_at_ms = excluded.updated_at_ms",
+         VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(position.bot_id.0)
-    .bind(decimal_text(position.quantity))
-    .bind(decimal_text(position.cost_quote))
-    .bind(decimal_text(position.realized_pnl))
-    .bind(position.updated_at_ms)
+    .bind(after.bot_id.0)
+    .bind(decimal_text(after.quantity))
+    .bind(decimal_text(after.cost_quote))
+    .bind(decimal_text(after.realized_pnl))
+    .bind(after.updated_at_ms)
     .execute(connection)
-    .await?;
+    .await
+    .map_err(|error| {
+        if is_unique_violation(&error) {
+            changed()
+        } else {
+            StoreError::Database(error)
+        }
+    })?;
     Ok(())
 }
 

@@ -11,10 +11,10 @@ use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
 
 use crate::error::{StoreError, StoreResult, missing_referent, unique_violation_on};
-use crate::events::{TRADE_EVENT, insert_event};
+use crate::events::{LATE_EXECUTION_EVENT, TRADE_EVENT, insert_event};
 use crate::model::{BotId, OrderStatus, TradeId, UserId};
 use crate::orders::{ORDER_COLUMNS, OrderRow, order_from_row};
-use crate::positions::{PositionRow, upsert_position};
+use crate::positions::{PositionRow, advance_position};
 use crate::row::{RowReader, decimal_text};
 use crate::{Backend, Store};
 
@@ -91,6 +91,9 @@ pub struct Execution {
     pub trade: NewTrade,
     /// The order's final status: [`OrderStatus::Filled`] or [`OrderStatus::PartiallyFilled`].
     pub order_status: OrderStatus,
+    /// The bot's position the trade was applied to, as read from [`Store::position`]: the
+    /// execution is written only while the stored position is still this one.
+    pub position_before: PositionRow,
     /// The bot's position after this trade.
     pub position_after: PositionRow,
 }
@@ -159,14 +162,19 @@ fn validate(execution: &Execution) -> StoreResult<()> {
             ),
         );
     }
-    if execution.position_after.bot_id != trade.bot_id {
-        return invalid(
-            "position_after.bot_id",
-            format!(
-                "the position is bot {}'s but the trade is bot {}'s",
-                execution.position_after.bot_id, trade.bot_id
-            ),
-        );
+    for (field, position) in [
+        ("position_before.bot_id", &execution.position_before),
+        ("position_after.bot_id", &execution.position_after),
+    ] {
+        if position.bot_id != trade.bot_id {
+            return invalid(
+                field,
+                format!(
+                    "the position is bot {}'s but the trade is bot {}'s",
+                    position.bot_id, trade.bot_id
+                ),
+            );
+        }
     }
     if trade.quantity_filled <= Decimal::ZERO {
         return invalid(
@@ -254,8 +262,9 @@ enum FilterArg {
 
 impl Store {
     /// Records an execution in one transaction: inserts the trade, sets its order's status and
-    /// exchange order id, sets the bot's position to `position_after`, and appends a `trade`
-    /// event. Returns the trade and `true`.
+    /// exchange order id, moves the bot's position from `position_before` to `position_after`,
+    /// and appends a `trade` event (and a `late_execution` one when the order had been counted
+    /// as not executed). Returns the trade and `true`.
     ///
     /// Idempotent: when the trade of this client order exists already (the execution was
     /// recorded before, by this or another process), nothing changes and that trade is returned
@@ -265,7 +274,9 @@ impl Store {
     /// the trade does not match it (bot, user, symbol, side, or another exchange order id:
     /// [`StoreError::InvalidValue`]), when the order already has another trade, or when the
     /// exchange order id is recorded for another client order of the same venue and symbol
-    /// ([`StoreError::Duplicate`]).
+    /// ([`StoreError::Duplicate`]), and when the bot's position is no longer `position_before`
+    /// ([`StoreError::Changed`]: another process recorded a trade of the bot since it was
+    /// read; apply this one to the position as it is now).
     pub async fn record_execution(
         &self,
         execution: &Execution,
@@ -351,7 +362,8 @@ impl Store {
             what: "order with client order id",
             key: trade.client_order_id.clone(),
         })?;
-        check_matches_order(trade, &order_from_row(&order)?)?;
+        let order = order_from_row(&order)?;
+        check_matches_order(trade, &order)?;
         sqlx::query(
             "UPDATE orders SET status = $2, exchange_order_id = $3, error = NULL, \
              updated_at_ms = $4 WHERE client_order_id = $1",
@@ -362,7 +374,12 @@ impl Store {
         .bind(now_ms)
         .execute(&mut *tx)
         .await?;
-        upsert_position(&mut tx, &execution.position_after).await?;
+        advance_position(
+            &mut tx,
+            &execution.position_before,
+            &execution.position_after,
+        )
+        .await?;
         insert_event(
             &mut tx,
             trade.bot_id,
@@ -371,6 +388,22 @@ impl Store {
             &trade_message(trade),
         )
         .await?;
+        if order.status == OrderStatus::NotExecuted {
+            // Counted as never sent, yet executed: the exchange's word wins, and people are told.
+            insert_event(
+                &mut tx,
+                trade.bot_id,
+                now_ms,
+                LATE_EXECUTION_EVENT,
+                &format!(
+                    "order {} had been counted as not executed, but the exchange executed it: \
+                     its trade is recorded now ({})",
+                    trade.client_order_id,
+                    order.error.as_deref().unwrap_or("no reason recorded")
+                ),
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(stored)
     }

@@ -6,19 +6,22 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::Failure;
-use crate::service::{ApiServer, Service, ServiceArgs};
+use crate::service::{ApiServer, MasterKeySource, Service, ServiceArgs};
 use crate::venue_setup::external_venues;
 
 /// Long help for `spotbot api --help`.
 pub const LONG_ABOUT: &str = "\
 Serve the HTTP API only (users, keys, accounts, bots, trades; see README.md), for a fleet whose
 bots run in `spotbot worker`s over the same database. It reads the same configuration as
-`spotbot run` (see `spotbot run --help`): the database, the master key (SPOTBOT_MASTER_KEY: the
-same as the workers'), the venues (keys are verified with them and bots checked against their
-listings), [api] listen (--listen). Ctrl-C (or SIGTERM) stops it after the requests in flight.
+`spotbot run` (see `spotbot run --help`): the database, the master key (SPOTBOT_MASTER_KEY or
+data_dir/master.key: the same as the workers'; never made here), the venues (keys are verified
+with them and bots checked against their listings; on another machine than the paper exchange,
+its admin token as SPOTBOT_PAPER_ADMIN_TOKEN, to open and reset users' paper accounts),
+[api] listen (--listen). Ctrl-C (or SIGTERM) stops it after the requests in flight.
 
 Example:
-  SPOTBOT_DATABASE_URL=postgres://spotbot@db/spotbot spotbot api --paper-url http://sim:8765 --listen 0.0.0.0:8080";
+  SPOTBOT_DATABASE_URL=postgres://spotbot@db/spotbot SPOTBOT_PAPER_ADMIN_TOKEN=... \\
+    spotbot api --paper-url http://sim:8765 --listen 0.0.0.0:8080";
 
 /// Options of `spotbot api`.
 #[derive(Debug, Args)]
@@ -39,7 +42,7 @@ pub fn run(args: ApiArgs) -> Result<(), Failure> {
     crate::logging::init();
     crate::service::block_on(async {
         let shutdown = crate::signals::shutdown_signal().context("cannot listen for Ctrl-C")?;
-        let service = Service::open("api", config).await?;
+        let service = Service::open("api", config, MasterKeySource::MustExist).await?;
         let listener = service.bind_api().await?;
         let venues = external_venues(&service.config).await?;
         let accounts = service.accounts(venues);

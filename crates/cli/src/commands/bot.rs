@@ -13,6 +13,7 @@ use store::{BotConfig, BotControl, BotId, Store, UserId};
 
 use crate::Failure;
 use crate::commands::listing::{DatabaseArgs, block_on, print_bots, runtime};
+use crate::service::VenueArgs;
 
 /// The only strategy the engine builds today (`accounts::check_bot` refuses others).
 const STRATEGY: &str = "ema_rsi_cross";
@@ -27,7 +28,7 @@ pub struct BotArgs {
 #[derive(Debug, Subcommand)]
 enum BotCommand {
     /// Create a bot for a user, checked exactly as the HTTP API checks it.
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// List the bots (of one user with --user) with their status and position.
     List(ListArgs),
     /// Run a bot again: active, idle, its last error and failure count cleared.
@@ -43,6 +44,8 @@ enum BotCommand {
 struct AddArgs {
     #[command(flatten)]
     database: DatabaseArgs,
+    #[command(flatten)]
+    venues: VenueArgs,
     /// Username of the bot's owner.
     #[arg(long, value_name = "USERNAME")]
     user: String,
@@ -107,7 +110,7 @@ struct ControlArgs {
 /// Runs `spotbot bot ...`.
 pub fn run(args: BotArgs) -> Result<(), Failure> {
     match args.command {
-        BotCommand::Add(args) => add(args),
+        BotCommand::Add(args) => add(*args),
         BotCommand::List(args) => list(args),
         BotCommand::Start(args) => control(args, BotControl::Start),
         BotCommand::Stop(args) => control(args, BotControl::Stop),
@@ -160,7 +163,8 @@ fn strategy_params(args: &AddArgs) -> Option<Value> {
 }
 
 fn add(args: AddArgs) -> Result<(), Failure> {
-    let config = args.database.config()?;
+    let mut config = args.database.config()?;
+    args.venues.apply(&mut config);
     block_on(async move {
         let catalogs = crate::venue_setup::command_catalogs(&config).await?;
         let store = args.database.open().await?;

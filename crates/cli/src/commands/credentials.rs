@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 use crate::Failure;
 use crate::commands::bot::user_id;
 use crate::commands::listing::{DatabaseArgs, block_on, runtime};
+use crate::service::VenueArgs;
 
 /// The variable `spotbot credentials set` reads the API key from when `--api-key` is not given.
 const API_KEY_ENV: &str = "BINANCE_API_KEY";
@@ -88,6 +89,8 @@ impl From<KeyVenue> for Mode {
 struct SetArgs {
     #[command(flatten)]
     database: DatabaseArgs,
+    #[command(flatten)]
+    venues: VenueArgs,
     /// Username of the key's owner.
     #[arg(long, value_name = "USERNAME")]
     user: String,
@@ -121,6 +124,8 @@ struct ShowArgs {
 struct DeleteArgs {
     #[command(flatten)]
     database: DatabaseArgs,
+    #[command(flatten)]
+    venues: VenueArgs,
     /// Username of the key's owner.
     #[arg(long, value_name = "USERNAME")]
     user: String,
@@ -142,7 +147,7 @@ fn set(args: SetArgs) -> Result<(), Failure> {
     let submission = submission(&args)?;
     let venue = Mode::from(args.venue);
     block_on(async move {
-        let (store, accounts) = open_accounts(&args.database).await?;
+        let (store, accounts) = open_accounts(&args.database, &args.venues).await?;
         let outcome = async {
             let user = user_id(&store, &args.user).await?;
             accounts
@@ -217,7 +222,7 @@ fn show(args: ShowArgs) -> Result<(), Failure> {
 fn delete(args: DeleteArgs) -> Result<(), Failure> {
     let venue = Mode::from(args.venue);
     block_on(async move {
-        let (store, accounts) = open_accounts(&args.database).await?;
+        let (store, accounts) = open_accounts(&args.database, &args.venues).await?;
         let deleted = async {
             let user = user_id(&store, &args.user).await?;
             let reason = format!(
@@ -280,8 +285,12 @@ fn submission(args: &SetArgs) -> Result<KeySubmission, Failure> {
 }
 
 /// The store and the users' accounts on the venues the configuration names.
-async fn open_accounts(database: &DatabaseArgs) -> Result<(Store, Arc<AccountClients>), Failure> {
-    let config = database.config()?;
+async fn open_accounts(
+    database: &DatabaseArgs,
+    venues: &VenueArgs,
+) -> Result<(Store, Arc<AccountClients>), Failure> {
+    let mut config = database.config()?;
+    venues.apply(&mut config);
     let master_key = MasterKey::load(
         std::env::var(accounts::MASTER_KEY_ENV).ok().as_deref(),
         &config.data_dir(),

@@ -24,7 +24,7 @@ use zeroize::Zeroizing;
 use crate::Failure;
 use crate::commands::sim::{demo_account, open_durable_state};
 use crate::run_config::ConfigFile;
-use crate::service::{ApiServer, Service, ServiceArgs, print_stopped, run_bots};
+use crate::service::{ApiServer, MasterKeySource, Service, ServiceArgs, print_stopped, run_bots};
 use crate::venue_setup::{paper_venue, remote_paper_client, with_binance_venues};
 
 /// Long help for `spotbot run --help`.
@@ -63,10 +63,13 @@ Configuration: a TOML file (--config), overridden by environment variables, over
   [binance]         retry_max_attempts, retry_backoff_base
                     (BINANCE_RETRY_MAX_ATTEMPTS, BINANCE_RETRY_BACKOFF_BASE)
   [engine]          parallelism = 64, cycle_delay_ms = 1000, max_consecutive_failures = 5,
-                    lease_ttl_secs = 60, order_absent_after_secs = 60, worker_id = \"host-pid\"
+                    lease_ttl_secs = 60, order_absent_after_secs = 60 (orders are sent within its
+                    first half; keep it above twice the recvWindow), worker_id = \"host-pid\"
+                    (one process per name)
   [api]             listen = \"127.0.0.1:8080\" (--listen), session_ttl_secs = 86400
   SPOTBOT_MASTER_KEY  the key that encrypts users' exchange secrets (64 hex characters or base64
              of 32 bytes); without it, data_dir/master.key, created with permissions 0600 on first run
+             (`spotbot worker` and `spotbot api` never create one: they need the same key)
 
 Exchange keys belong to users, not to the process: BINANCE_API_KEY and BINANCE_API_SECRET are
 read only by `spotbot credentials set --user U --venue V`, which stores them for that user.
@@ -87,7 +90,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub service: ServiceArgs,
     /// How many times faster than real time the built-in exchange's market runs.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, value_name = "N", value_parser = crate::commands::sim::speed_flag)]
     pub sim_speed: Option<u32>,
     /// Address of the HTTP API (default 127.0.0.1:8080; port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
@@ -136,7 +139,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
 
 async fn serve(config: ConfigFile) -> Result<(), Failure> {
     let shutdown = crate::signals::shutdown_signal().context("cannot listen for Ctrl-C")?;
-    let service = Service::open("run", config).await?;
+    let service = Service::open("run", config, MasterKeySource::CreateIfMissing).await?;
     let listener = service.bind_api().await?;
     let (venues, sim) = venues(&service.config, &service.retry).await?;
     let accounts = service.accounts(venues);
@@ -237,10 +240,6 @@ async fn start_sim(
     let mut client_config =
         ClientConfig::new(url).with_server_clock(Arc::new(SimServerClock(clock)));
     client_config.retry = retry;
-    // Binance's widest window: measured on the market's sped-up clock, it leaves a signed
-    // request 60 s / speed of real time to arrive (100 ms at 600x), room for an Ed25519
-    // signature and its check.
-    client_config.recv_window = std::time::Duration::from_secs(60);
     let client = Client::new(client_config).context("cannot set up the exchange client")?;
     Ok((
         client,
@@ -266,8 +265,8 @@ async fn ensure_demo(
     if store.users().await.map_err(runtime)?.is_empty() {
         create_demo(store).await?;
     }
-    // Only the user this command created: a user who merely took the name is not handed the
-    // demo account.
+    // Only the user this command created (its name, its address, and no password, so nobody
+    // can log in as it): a user who merely took the name is not handed the demo account.
     let Some(demo) = store
         .user_by_username(DEMO_USER)
         .await
@@ -276,6 +275,14 @@ async fn ensure_demo(
     else {
         return Ok(());
     };
+    if store
+        .password_hash(demo.id)
+        .await
+        .map_err(runtime)?
+        .is_some()
+    {
+        return Ok(());
+    }
     let key = KeySubmission::hmac(
         demo_account.api_key.clone(),
         Zeroizing::new(demo_account.secret.clone()),

@@ -18,18 +18,22 @@ use sim::{
 };
 
 use crate::Failure;
+use crate::run_config::SIM_SPEEDS;
+use crate::secret_text::SecretText;
 
 /// Long help for `spotbot sim --help`.
 pub const LONG_ABOUT: &str = "\
-Run a local exchange that answers like Binance's spot REST API, for paper trading and tests.
+Run a local exchange that answers like Binance's spot REST API and WebSocket streams, for paper
+trading and tests.
 
 It lists BTCUSDT, ETHUSDT and BNBUSDT with Binance's filters, moves their prices by a seeded random walk,
 fills MARKET orders against a synthetic order book, and checks API keys, HMAC signatures and
-timestamps exactly as Binance does. Request weights and order counts are limited as on
-Binance (429 with Retry-After, then 418 bans for clients that keep sending; the limits are in
-/api/v3/exchangeInfo). A demo account with 10,000 USDT and 0.5 BTC is created at start; its API
-key and secret are printed. It serves loopback addresses only, unless it has an admin token
-(below): then --listen may be any address, for a fleet's workers on other machines.
+timestamps as Binance does (with recvWindow in real time: see Timing below). Request weights and
+order counts are limited as on Binance (429 with Retry-After, then 418 bans for clients that keep
+sending; the limits are in /api/v3/exchangeInfo). A demo account with 10,000 USDT and 0.5 BTC is
+created at start; its API key and secret are printed. It serves loopback addresses only, unless
+it has an admin token (below): then --listen may be any address, for a fleet's workers on other
+machines.
 
 With --replay SYMBOL=FILE a symbol's prices replay a candle file instead (spotbot's
 open_time_ms,open,high,low,close,volume CSV or Binance's 12-column kline CSV): the file is shifted
@@ -71,11 +75,43 @@ the admin API also answers clients beyond loopback that send Authorization: Bear
 --listen may be a non-loopback address (e.g. 0.0.0.0:8765). Without it (or with a wrong one)
 they get 403. Use 16 to 256 visible characters, e.g. from `openssl rand -hex 32`.
 
-Endpoints: GET /api/v3/ping, /time, /exchangeInfo, /ticker/price, /avgPrice, /depth, /klines,
-/order, /account, /myTrades; POST /api/v3/order and /api/v3/order/test (MARKET only).
+Timing: recvWindow (default 5000 ms, at most 60000) and the 1 s a timestamp may run ahead of the
+server are durations of real time. With --speed above 1 they are multiplied by the speed before
+they are compared with timestamps, which are market time: at --speed 60 a request signed up to
+300 s of market time (5 s of real time) ago is accepted, and one 60 s of market time (1 s of
+real time) or more ahead is refused with -1021. So a request's real transit is never multiplied
+into -1021, and a request late in real time is refused as on Binance. At --speed 1 the rule is
+Binance's unchanged.
+
+Endpoints: GET /api/v3/ping, /time, /exchangeInfo, /ticker/price, /ticker/24hr,
+/ticker/bookTicker, /avgPrice, /depth, /klines, /order, /openOrders, /allOrders, /account,
+/account/commission, /myTrades; POST /api/v3/order and /api/v3/order/test (MARKET only, so
+/openOrders is always []). Each with Binance's parameters (symbol, symbols=[\"A\",\"B\"],
+symbolStatus, type=FULL|MINI, times in ms or microseconds), weights and error codes.
+/ticker/24hr is the last 24 hours of the simulated market (the walk or replay, the trades klines
+show) up to now; /ticker/bookTicker and /depth are its synthetic book, the levels orders fill
+against.
 Signatures: HMAC-SHA256 (hex) or Ed25519 (base64, percent-encoded) for accounts registered with
-an Ed25519 public key. WebSocket: /ws/<symbol>@kline_<interval> (e.g. /ws/btcusdt@kline_1m),
-pushed every server second and with x=true when a kline closes.
+an Ed25519 public key.
+
+Market streams as Binance serves them: /ws/<stream> (raw), /ws (then SUBSCRIBE), and
+/stream?streams=<a>/<b> (each event wrapped as {\"stream\": name, \"data\": event}), with the
+live methods SUBSCRIBE, UNSUBSCRIBE, LIST_SUBSCRIPTIONS, SET_PROPERTY/GET_PROPERTY \"combined\"
+and Binance's error answers. Streams: <symbol>@kline_<interval> (the REST klines, pushed every
+server second, with x=true when a kline closes), <symbol>@trade and <symbol>@aggTrade (the
+market's trades, numbered as the klines' first/last trade ids), <symbol>@bookTicker (the book's
+best levels), <symbol>@miniTicker and !miniTicker@arr (the last 24 hours). Symbols in lower case;
+an unlisted one stays silent, as on Binance. Limits as Binance's: 1024 streams and 5 incoming
+messages per second per connection (more closes it), a ping every 20 s answered within a
+minute, 24 hours per connection, 300 connection attempts per 5 minutes per IP.
+
+User data stream: the WebSocket API at /ws-api/v3, as Binance offers it since the listen-key
+endpoints were retired (2026-02-20): userDataStream.subscribe.signature (any key), or
+session.logon (Ed25519) then userDataStream.subscribe; userDataStream.unsubscribe,
+session.subscriptions, session.status/logout, ping, time. Each MARKET order gives executionReport
+NEW, TRADE per fill (the last FILLED, or EXPIRED when the book ran out) and
+outboundAccountPosition; admin funding gives balanceUpdate. When the simulator stops, every
+socket gets serverShutdown.
 
 Admin API (loopback clients, and others with the admin token; JSON): POST /_sim/accounts
 (optional \"ed25519_public_key\",
@@ -84,7 +120,10 @@ POST /_sim/accounts/KEY/balances (adds to one asset), PUT /_sim/accounts/KEY/bal
 {\"balances\": {\"USDT\": \"10000\"}} (replaces them all), PUT /_sim/accounts/KEY/key
 {\"enabled\": false, \"can_trade\": false, \"ip_whitelist\": [\"1.2.3.4\"]} (each optional),
 PUT /_sim/accounts/KEY/commission_in_bnb, GET|PUT|DELETE /_sim/faults,
-PUT /_sim/symbols/SYMBOL/status, GET /_sim/orders[?api_key=KEY] (the order log). GET /_sim/clock
+PUT /_sim/symbols/SYMBOL/status, GET /_sim/orders[?api_key=KEY] (the order log),
+GET /_sim/sockets (open WebSockets) and POST /_sim/sockets/drop {\"stream\", \"api_key\",
+\"service\": \"streams\"|\"ws_api\", \"close_frame\"} (all optional: cuts the sockets selected,
+without a close frame unless asked, to test a client's reconnection and gap filling). GET /_sim/clock
 answers any client: {\"now_ms\", \"speed\", \"clock_skew_ms\", \"manual\"}, where speed is how many
 times faster than real time the market runs (1: real time; 0: a manual clock, which moves only
 when set): a remote client of an accelerated exchange needs it to estimate the exchange's time.
@@ -133,7 +172,7 @@ pub struct SimArgs {
     /// [sim] speed of --config, else 1). Above 1, clients must take timestamps from
     /// GET /api/v3/time (or model the clock from GET /_sim/clock, as spotbot does), not from
     /// their own clock.
-    #[arg(long, value_name = "FACTOR", value_parser = clap::value_parser!(u32).range(1..=3600))]
+    #[arg(long, value_name = "FACTOR", value_parser = speed_flag)]
     speed: Option<u32>,
 
     /// The configuration file of `spotbot run` and the fleet: its [sim] section gives the
@@ -164,7 +203,7 @@ pub struct SimArgs {
     /// Let clients beyond loopback use the admin API with `Authorization: Bearer TOKEN`, and
     /// allow --listen beyond loopback (default: SPOTBOT_SIM_ADMIN_TOKEN; never printed).
     #[arg(long, value_name = "TOKEN")]
-    admin_token: Option<String>,
+    admin_token: Option<SecretText>,
 
     /// Raise every request-weight and order-count limit out of reach (still published in
     /// exchangeInfo): for a paper exchange that a whole fleet reaches from one address, where
@@ -198,12 +237,6 @@ fn with_config(mut args: SimArgs) -> Result<SimArgs, Failure> {
     if let Some(path) = &args.config {
         let file = crate::run_config::ConfigFile::read(path).map_err(Failure::Usage)?;
         args.seed = args.seed.or(file.sim.seed);
-        if let Some(speed) = file.sim.speed.filter(|speed| !(1..=3600).contains(speed)) {
-            return Err(Failure::Usage(format!(
-                "{}: [sim] speed must be 1 to 3600, not {speed}",
-                path.display()
-            )));
-        }
         args.speed = args.speed.or(file.sim.speed);
         args.state = args.state.or(file.sim.state_file);
     }
@@ -218,7 +251,7 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
     let interrupted = crate::signals::shutdown_signal().context("cannot listen for Ctrl-C")?;
     let args = with_config(args)?;
     let (seed, speed) = (args.seed.unwrap_or(1), args.speed.unwrap_or(1));
-    let admin_token = admin_token(args.admin_token.as_deref())?;
+    let admin_token = admin_token(args.admin_token.as_ref().map(SecretText::expose))?;
     let mut replays = std::collections::BTreeMap::new();
     let mut replay_lines = Vec::new();
     for (symbol, path) in &args.replay {
@@ -385,6 +418,15 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
     }
     println!("spotbot sim: stopped");
     Ok(())
+}
+
+/// `--speed` / `--sim-speed`: a speed in [`SIM_SPEEDS`].
+pub(crate) fn speed_flag(text: &str) -> Result<u32, String> {
+    let (low, high) = (SIM_SPEEDS.start(), SIM_SPEEDS.end());
+    text.parse()
+        .ok()
+        .filter(|speed| SIM_SPEEDS.contains(speed))
+        .ok_or_else(|| format!("expected a whole number from {low} to {high}, not {text:?}"))
 }
 
 /// The admin token from `--admin-token` or the environment; a bad one is a usage error (that

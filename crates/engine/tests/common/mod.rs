@@ -277,9 +277,6 @@ pub fn venue_client_for(server: &RunningSim, clock: &Arc<ManualClock>) -> Client
         .with_server_clock(Arc::new(SimClock(clock.clone())));
     config.retry = fast_retry_policy();
     config.read_timeout = Duration::from_secs(2);
-    // Binance's widest window: the scheduler test runs the exchange's clock 500 times faster
-    // than real time, and a request's timestamp must still be inside the window on arrival.
-    config.recv_window = Duration::from_secs(60);
     Client::new(config).expect("a valid client configuration")
 }
 

@@ -88,6 +88,7 @@ pub fn execution(
             executed_at_ms,
         },
         order_status: OrderStatus::Filled,
+        position_before: PositionRow::flat(bot.id),
         position_after: PositionRow {
             bot_id: bot.id,
             quantity: d("0.00000001"),
@@ -111,11 +112,12 @@ pub async fn traded(
         .insert_pending_order(&new_order(bot, client_order_id, side), executed_at_ms - 5)
         .await
         .unwrap();
+    let execution = Execution {
+        position_before: store.position(bot.id).await.unwrap(),
+        ..execution(bot, client_order_id, binance_order_id, side, executed_at_ms)
+    };
     let (trade, fresh) = store
-        .record_execution(
-            &execution(bot, client_order_id, binance_order_id, side, executed_at_ms),
-            executed_at_ms + 1,
-        )
+        .record_execution(&execution, executed_at_ms + 1)
         .await
         .unwrap();
     assert!(fresh);

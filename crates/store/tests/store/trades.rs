@@ -62,6 +62,7 @@ store::backend_tests! {
             .await
             .unwrap();
         let mut partial = execution(&one, "sb-2", 2, Side::Buy, 2_100);
+        partial.position_before = store.position(one.id).await.unwrap();
         partial.order_status = OrderStatus::PartiallyFilled;
         let (buy, _) = store.record_execution(&partial, 2_200).await.unwrap();
         assert_eq!(buy.realized_pnl, None);
@@ -93,6 +94,84 @@ store::backend_tests! {
         );
         assert_eq!(count(&store, "trades").await, 1);
         assert_eq!(count(&store, "events").await, 1);
+    }
+
+    async fn an_execution_on_a_position_that_moved_since_it_was_read_is_refused(store: Store) {
+        let alice = user(&store, "alice").await;
+        let one = bot(&store, alice.id, "one").await;
+        for order in ["sb-1", "sb-2"] {
+            store
+                .insert_pending_order(&new_order(&one, order, Side::Buy), 100)
+                .await
+                .unwrap();
+        }
+        // Both read the flat position; the first to write wins.
+        let first = execution(&one, "sb-1", 1, Side::Buy, 1_000);
+        let second = execution(&one, "sb-2", 2, Side::Buy, 1_100);
+        store.record_execution(&first, 1_001).await.unwrap();
+        match store.record_execution(&second, 1_101).await {
+            Err(StoreError::Changed { what, key }) => {
+                assert_eq!((what, key), ("position of bot", one.id.to_string()));
+            }
+            other => panic!("expected Changed, got {other:?}"),
+        }
+        // Nothing of the refused execution was written.
+        assert_eq!(count(&store, "trades").await, 1);
+        assert_eq!(store.position(one.id).await.unwrap(), first.position_after);
+        assert_eq!(
+            store.order("sb-2").await.unwrap().unwrap().status,
+            OrderStatus::Pending
+        );
+        // Applied to the position as it is now, it is recorded.
+        let mut again = second.clone();
+        again.position_before = first.position_after.clone();
+        again.position_after.quantity = d("0.00000002");
+        store.record_execution(&again, 1_102).await.unwrap();
+        assert_eq!(store.position(one.id).await.unwrap(), again.position_after);
+        // A stale read of an existing position is refused as well.
+        store
+            .insert_pending_order(&new_order(&one, "sb-3", Side::Sell), 1_200)
+            .await
+            .unwrap();
+        let mut stale = execution(&one, "sb-3", 3, Side::Sell, 1_300);
+        stale.position_before = first.position_after.clone();
+        assert!(matches!(
+            store.record_execution(&stale, 1_301).await,
+            Err(StoreError::Changed { .. })
+        ));
+    }
+
+    async fn an_order_counted_as_not_executed_that_executed_after_all_is_recorded_and_flagged(
+        store: Store,
+    ) {
+        let alice = user(&store, "alice").await;
+        let one = bot(&store, alice.id, "one").await;
+        store
+            .insert_pending_order(&new_order(&one, "sb-1", Side::Buy), 100)
+            .await
+            .unwrap();
+        store
+            .set_order_status("sb-1", OrderStatus::NotExecuted, Some("unseen for 90 s"), 200)
+            .await
+            .unwrap();
+        let (_, fresh) = store
+            .record_execution(&execution(&one, "sb-1", 7, Side::Buy, 150), 300)
+            .await
+            .unwrap();
+        assert!(fresh);
+        assert_eq!(
+            store.order("sb-1").await.unwrap().unwrap().status,
+            OrderStatus::Filled
+        );
+        let events = store.events(one.id, 10).await.unwrap();
+        let kinds: Vec<&str> = events.iter().map(|event| event.kind.as_str()).collect();
+        assert!(kinds.contains(&"trade"), "{kinds:?}");
+        let late = events
+            .iter()
+            .find(|event| event.kind == "late_execution")
+            .expect("a late_execution event");
+        assert!(late.message.contains("sb-1"), "{}", late.message);
+        assert!(late.message.contains("unseen for 90 s"), "{}", late.message);
     }
 
     async fn an_exchange_order_id_of_another_client_order_is_a_collision_not_a_repeat(
@@ -195,6 +274,7 @@ store::backend_tests! {
         // A bot that does not exist.
         let mut orphan = execution(&one, "twos", 10, Side::Buy, 1_000);
         orphan.trade.bot_id = NO_BOT;
+        orphan.position_before.bot_id = NO_BOT;
         orphan.position_after.bot_id = NO_BOT;
         assert!(matches!(
             store.record_execution(&orphan, 1_000).await,
@@ -246,15 +326,18 @@ store::backend_tests! {
                 })
             ));
         }
-        let mut bad = valid.clone();
-        bad.position_after.bot_id = NO_BOT;
-        assert!(matches!(
-            store.record_execution(&bad, 1).await,
-            Err(StoreError::InvalidValue {
-                field: "position_after.bot_id",
-                ..
-            })
-        ));
+        for field in ["position_before.bot_id", "position_after.bot_id"] {
+            let mut bad = valid.clone();
+            if field == "position_before.bot_id" {
+                bad.position_before.bot_id = NO_BOT;
+            } else {
+                bad.position_after.bot_id = NO_BOT;
+            }
+            match store.record_execution(&bad, 1).await {
+                Err(StoreError::InvalidValue { field: refused, .. }) => assert_eq!(refused, field),
+                other => panic!("expected {field} refused, got {other:?}"),
+            }
+        }
         let mut bad = valid.clone();
         bad.trade.quantity_filled = d("0");
         assert!(matches!(
