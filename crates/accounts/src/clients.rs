@@ -13,6 +13,11 @@
 //!   thousand.
 //! - On the paper venue a user without an account gets one, opened on the paper exchange with
 //!   the configured starting balances the first time it is needed ([`PaperAccounts`]).
+//! - [`AccountClients::balance_book`]: the account's [`BalanceBook`] on its venue's
+//!   [`UserDataHub`](binance::UserDataHub), kept with the client: its balances from the user data
+//!   stream instead of a `GET /api/v3/account` (weight 20) per ask. When the key is replaced or
+//!   deleted, the book is closed with the client (its subscription ended) and the next one is
+//!   made for the new key.
 //! - [`AccountClients::set_key`] verifies a key with one signed call to its venue before storing
 //!   it: a key the exchange refuses is never stored.
 
@@ -20,7 +25,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use binance::{AccountInfo, BinanceError, Client, KeyProblem, KeyType};
+use binance::{AccountInfo, BalanceBook, BinanceError, Client, KeyProblem, KeyType};
 use store::{
     BotId, Mode, NewCredentials, Store, StoreError, StoredCredentials, UserId, Verification,
 };
@@ -135,13 +140,23 @@ pub struct PaperReset {
 /// How long a cached client is used before its stored key is read again.
 pub const KEY_RECHECK: Duration = Duration::from_secs(1);
 
-/// A cached account client, the key it was built from (API key and secret's ciphertext), and
-/// when that was last compared with the stored key.
+/// A cached account client, the key it was built from (API key and secret's ciphertext), when
+/// that was last compared with the stored key, and the account's balance book once asked for.
 struct CachedClient {
     api_key: String,
     ciphertext: Vec<u8>,
     client: Client,
     checked: Instant,
+    book: Option<BalanceBook>,
+}
+
+impl CachedClient {
+    /// Ends the book's subscription: the key it signs with is no longer the account's.
+    fn retire(self) {
+        if let Some(book) = self.book {
+            book.close();
+        }
+    }
 }
 
 /// Every user's account clients on the venues served (see the module's documentation). Share
@@ -206,21 +221,57 @@ impl AccountClients {
             return Ok(cached.client.clone());
         }
         let client = self.build(served, &stored)?;
-        lock(&self.cache).insert(
+        let replaced = lock(&self.cache).insert(
             (user, venue),
             CachedClient {
                 api_key: stored.api_key,
                 ciphertext: stored.secret_ciphertext,
                 client: client.clone(),
                 checked: Instant::now(),
+                book: None,
             },
         );
+        if let Some(replaced) = replaced {
+            replaced.retire();
+        }
         Ok(client)
     }
 
-    /// Drops the cached client of `user` on `venue` (its key was replaced, deleted or refused).
+    /// The balance book of `user`'s account on `venue`: what the engine asks for the account's
+    /// balances ([`BalanceBook::balances`]) instead of [`Client::balances`], answered from the
+    /// account's user data stream without a request while it is live. Made (and subscribed) the
+    /// first time, then kept with the account's client; a key replaced or deleted closes it, and
+    /// the next call makes one for the new key. Must be called inside a Tokio runtime.
+    pub async fn balance_book(
+        &self,
+        user: UserId,
+        venue: Mode,
+    ) -> Result<BalanceBook, AccountError> {
+        let client = self.client(user, venue).await?;
+        let hub = self.venue(venue)?.user_data();
+        let mut cache = lock(&self.cache);
+        let cached = cache.get_mut(&(user, venue)).filter(|cached| {
+            Some(cached.api_key.as_str()) == client.credentials().map(|c| c.api_key())
+        });
+        let Some(cached) = cached else {
+            // Forgotten or replaced since: this book is the caller's alone, closed when dropped.
+            return Ok(hub.book(&client)?);
+        };
+        if let Some(book) = &cached.book {
+            return Ok(book.clone());
+        }
+        let book = hub.book(&cached.client)?;
+        cached.book = Some(book.clone());
+        Ok(book)
+    }
+
+    /// Drops the cached client of `user` on `venue` (its key was replaced, deleted or refused),
+    /// closing its balance book.
     pub fn forget(&self, user: UserId, venue: Mode) {
-        lock(&self.cache).remove(&(user, venue));
+        let forgotten = lock(&self.cache).remove(&(user, venue));
+        if let Some(forgotten) = forgotten {
+            forgotten.retire();
+        }
     }
 
     /// `user`'s balances and permissions on `venue`, as the exchange reports them.

@@ -1,14 +1,16 @@
 //! The venues a process trades on: for each of paper, testnet and live that it serves, the
 //! venue's shared exchange client (one connection pool, one server-time estimate and one IP
 //! rate-limit budget, from which every user's account client is derived), its
-//! [`SymbolCatalog`], and for paper, how accounts are opened on it ([`PaperAccounts`]).
+//! [`SymbolCatalog`], its [`UserDataHub`] (every account's balances kept from its user data
+//! stream, over as few WebSocket API connections as the exchange allows), and for paper, how
+//! accounts are opened on it ([`PaperAccounts`]).
 //!
 //! Which venues a process serves, and at which URLs, is configuration (`spotbot run`'s
 //! `[venues]`); a bot on a venue this process does not serve is left to a process that does.
 
 use std::sync::Arc;
 
-use binance::Client;
+use binance::{Client, UserDataHub, UserDataSettings};
 use store::Mode;
 
 use crate::catalog::{Catalogs, DEFAULT_LISTING_MAX_AGE, SymbolCatalog};
@@ -20,12 +22,14 @@ pub struct Venue {
     mode: Mode,
     client: Client,
     catalog: Arc<SymbolCatalog>,
+    user_data: UserDataHub,
     paper_accounts: Option<PaperAccounts>,
 }
 
 impl Venue {
     /// `mode` at the exchange `client` speaks to (a client without credentials: accounts are
-    /// derived from it), its listing kept for the default ten minutes.
+    /// derived from it), its listing kept for the default ten minutes, its balance books
+    /// reconciled with the default [`UserDataSettings`].
     pub fn new(mode: Mode, client: Client) -> Venue {
         Venue {
             catalog: Arc::new(SymbolCatalog::from_exchange(
@@ -33,6 +37,7 @@ impl Venue {
                 client.clone(),
                 DEFAULT_LISTING_MAX_AGE,
             )),
+            user_data: UserDataHub::new(client.clone(), UserDataSettings::default()),
             mode,
             client,
             paper_accounts: None,
@@ -45,6 +50,12 @@ impl Venue {
         self
     }
 
+    /// The same venue keeping its balance books with `settings`.
+    pub fn with_user_data_settings(mut self, settings: UserDataSettings) -> Venue {
+        self.user_data = UserDataHub::new(self.client.clone(), settings);
+        self
+    }
+
     /// Which venue.
     pub fn mode(&self) -> Mode {
         self.mode
@@ -53,6 +64,11 @@ impl Venue {
     /// The venue's shared client: market data, the exchange's time; signs nothing.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Its accounts' user data streams and balance books.
+    pub fn user_data(&self) -> &UserDataHub {
+        &self.user_data
     }
 
     /// The symbols it lists.

@@ -40,6 +40,12 @@ pub const BINANCE_SPOT_TESTNET_URL: &str = "https://testnet.binance.vision";
 pub const BINANCE_LIVE_STREAM_URL: &str = "wss://stream.binance.com:9443";
 /// Binance's spot testnet WebSocket stream base URL.
 pub const BINANCE_SPOT_TESTNET_STREAM_URL: &str = "wss://stream.testnet.binance.vision";
+/// Binance's live spot WebSocket API URL (the user data stream is subscribed there).
+pub const BINANCE_LIVE_WS_API_URL: &str = "wss://ws-api.binance.com:443/ws-api/v3";
+/// Binance's spot testnet WebSocket API URL.
+pub const BINANCE_SPOT_TESTNET_WS_API_URL: &str = "wss://ws-api.testnet.binance.vision/ws-api/v3";
+/// The path of the WebSocket API under a simulator's base URL.
+const WS_API_PATH: &str = "/ws-api/v3";
 /// The most klines one request returns; longer ranges are paged.
 pub const MAX_KLINES_PER_REQUEST: usize = 1000;
 
@@ -69,6 +75,10 @@ pub struct ClientConfig {
     /// [`BINANCE_LIVE_STREAM_URL`], [`BINANCE_SPOT_TESTNET_STREAM_URL`] or a simulator's
     /// `ws://127.0.0.1:<port>`.
     pub stream_url: String,
+    /// The WebSocket API URL, path included, without a trailing slash (the user data stream is
+    /// subscribed there): [`BINANCE_LIVE_WS_API_URL`], [`BINANCE_SPOT_TESTNET_WS_API_URL`] or a
+    /// simulator's `ws://127.0.0.1:<port>/ws-api/v3`.
+    pub ws_api_url: String,
     /// The key pair for SIGNED endpoints; `None` for market data only. [`Client::new`] takes
     /// them out of the configuration it shares: a client's own are [`Client::credentials`].
     pub credentials: Option<Credentials>,
@@ -96,8 +106,9 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// Defaults for `base_url`: the matching stream URL (Binance's for Binance's REST URLs,
-    /// otherwise `base_url` with `http` turned into `ws`), no credentials, connect timeout 5 s, read timeout 10 s,
+    /// Defaults for `base_url`: the matching stream and WebSocket API URLs (Binance's for
+    /// Binance's REST URLs, otherwise `base_url` with `http` turned into `ws`, plus `/ws-api/v3`
+    /// for the WebSocket API), no credentials, connect timeout 5 s, read timeout 10 s,
     /// `recvWindow` 5 s, the default [`RetryPolicy`], rules cached 5 minutes, a time sample every
     /// minute and a median over 5, the default [`RateLimitSettings`], no [`ServerClock`].
     pub fn new(base_url: impl Into<String>) -> ClientConfig {
@@ -107,9 +118,15 @@ impl ClientConfig {
             BINANCE_SPOT_TESTNET_URL => BINANCE_SPOT_TESTNET_STREAM_URL.to_owned(),
             other => other.replacen("http", "ws", 1),
         };
+        let ws_api_url = match base_url.as_str() {
+            BINANCE_LIVE_URL => BINANCE_LIVE_WS_API_URL.to_owned(),
+            BINANCE_SPOT_TESTNET_URL => BINANCE_SPOT_TESTNET_WS_API_URL.to_owned(),
+            other => format!("{}{WS_API_PATH}", other.replacen("http", "ws", 1)),
+        };
         ClientConfig {
             base_url,
             stream_url,
+            ws_api_url,
             credentials: None,
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(10),
@@ -157,6 +174,11 @@ pub enum ConfigError {
     /// A stream URL that is not `ws(s)://host[:port]`.
     #[error("stream URL {0:?} must start with ws:// or wss:// and have no trailing slash")]
     StreamUrl(String),
+    /// A WebSocket API URL that is not `ws(s)://host[:port]/path`.
+    #[error(
+        "WebSocket API URL {0:?} must start with ws:// or wss:// and have no trailing slash, e.g. wss://ws-api.binance.com:443/ws-api/v3"
+    )]
+    WsApiUrl(String),
     /// The HTTP stack could not start (TLS roots, ...).
     #[error("the HTTP client could not be built: {0}")]
     Http(String),
@@ -285,6 +307,12 @@ impl Client {
             || stream_url.ends_with('/')
         {
             return Err(ConfigError::StreamUrl(stream_url.clone()));
+        }
+        let ws_api_url = &config.ws_api_url;
+        if !(ws_api_url.starts_with("ws://") || ws_api_url.starts_with("wss://"))
+            || ws_api_url.ends_with('/')
+        {
+            return Err(ConfigError::WsApiUrl(ws_api_url.clone()));
         }
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
@@ -705,6 +733,47 @@ impl Client {
                 used_weight: usage.used_weight(),
             }),
         ))
+    }
+
+    /// Spends `weight` of the IP's budget on a WebSocket API request or connection named
+    /// `name` (which Binance counts in the same per-IP weight as REST), waiting as a REST
+    /// request would; the rate limits are loaded first when unknown. The weight counts as used
+    /// at once: the answer's `rateLimits` correct it ([`observe_ws_usage`](Self::observe_ws_usage)).
+    pub(crate) async fn spend_ws_weight(
+        &self,
+        weight: u64,
+        name: &'static str,
+    ) -> Result<(), BinanceError> {
+        self.load_rate_limits().await?;
+        let cost = Cost { weight, orders: 0 };
+        let reservation = self
+            .venue
+            .budget
+            .reserve(None, cost, &self.venue.config.rate_limit, None, || {
+                self.estimated_server_now_ms()
+            })
+            .await
+            .map_err(|exhausted| {
+                BinanceError::new(
+                    name,
+                    RequestKind::Read,
+                    ErrorKind::BudgetExhausted {
+                        wait: exhausted.wait,
+                        banned: exhausted.blocked,
+                    },
+                )
+            })?;
+        reservation.finish(true, &Usage::default(), None);
+        Ok(())
+    }
+
+    /// Takes in a WebSocket API answer's `rateLimits` (the IP's weight as the exchange counted
+    /// it) and, after a 429 or 418, the wait it asked for, which then stops every request of
+    /// the IP.
+    pub(crate) fn observe_ws_usage(&self, rate_limits: &Value, blocked_for: Option<Duration>) {
+        self.venue
+            .budget
+            .observe(&Usage::from_rate_limits(rate_limits), blocked_for);
     }
 
     /// Takes a server-time sample when one is due (several when the offset is unknown); one

@@ -39,7 +39,11 @@
 //!   [`Client::all_orders`] (the account's orders of a symbol over a time span, every status,
 //!   paged by day and by 1,000 orders), which finds by its client order id an order that
 //!   `GET /api/v3/order` does not show yet.
-//! - [`Client::kline_stream`]: the kline WebSocket stream as parsed [`KlineEvent`]s, reconnecting
+//! - [`UserDataHub`] and [`BalanceBook`]: each account's balances kept in memory from its user
+//!   data stream (the WebSocket API, many accounts per connection), primed and reconciled by
+//!   REST, so that asking for them costs no request weight.
+//! - [`Client::market_stream`]: kline and book-ticker streams multiplexed over one
+//!   combined-stream connection with live `SUBSCRIBE`s, as parsed [`MarketEvent`]s, reconnecting
 //!   with backoff when the connection drops.
 
 mod account;
@@ -54,12 +58,14 @@ mod retry;
 mod server_clock;
 mod stream;
 mod time_sync;
+mod user_stream;
 mod wire;
 
 pub use account::{AccountInfo, Balance};
 pub use client::{
-    BINANCE_LIVE_STREAM_URL, BINANCE_LIVE_URL, BINANCE_SPOT_TESTNET_STREAM_URL,
-    BINANCE_SPOT_TESTNET_URL, Client, ClientConfig, ConfigError, MAX_KLINES_PER_REQUEST,
+    BINANCE_LIVE_STREAM_URL, BINANCE_LIVE_URL, BINANCE_LIVE_WS_API_URL,
+    BINANCE_SPOT_TESTNET_STREAM_URL, BINANCE_SPOT_TESTNET_URL, BINANCE_SPOT_TESTNET_WS_API_URL,
+    Client, ClientConfig, ConfigError, MAX_KLINES_PER_REQUEST,
 };
 pub use credentials::{Credentials, CredentialsError, KeyType};
 pub use error::{
@@ -76,5 +82,11 @@ pub use overhead::market_order_cpu_work;
 pub use rate_limit::RateLimitSettings;
 pub use retry::{BACKOFF_BASE_ENV, MAX_ATTEMPTS_ENV, RetryConfigError, RetryPolicy};
 pub use server_clock::ServerClock;
-pub use stream::{KlineEvent, KlineStream};
+pub use stream::{
+    BookTickerEvent, KlineEvent, MAX_STREAMS_PER_CONNECTION, MarketEvent, MarketStream, StreamName,
+    SubscribeError,
+};
 pub use time_sync::ClockOffset;
+pub use user_stream::{
+    BalanceBook, MAX_SUBSCRIPTIONS_PER_CONNECTION, UserDataHub, UserDataSettings,
+};

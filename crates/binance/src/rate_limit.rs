@@ -167,6 +167,24 @@ impl Usage {
         Usage(counts)
     }
 
+    /// The `rateLimits` of a WebSocket API answer (`[{"rateLimitType": "REQUEST_WEIGHT",
+    /// "interval": "MINUTE", "intervalNum": 1, "count": 70}, ..]`): the IP's weight as the
+    /// exchange counted it, REST and WebSocket API together. Entries of other kinds, or that
+    /// cannot be read, are left out.
+    pub(crate) fn from_rate_limits(rate_limits: &Value) -> Usage {
+        let counts = rate_limits
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| {
+                let window = parse_limit(entry)?;
+                let count = entry.get("count")?.as_u64()?;
+                (window.kind == LimitKind::Weight).then_some((window.kind, window.suffix, count))
+            })
+            .collect();
+        Usage(counts)
+    }
+
     /// The IP's used weight per interval (`1M`), as errors report it.
     pub(crate) fn used_weight(&self) -> Vec<(String, u64)> {
         self.0
@@ -428,6 +446,17 @@ impl VenueBudget {
         }
         accounts.order_limits = Some(order_limits);
         true
+    }
+
+    /// Takes in what the exchange reported outside a REST answer (a WebSocket API answer's
+    /// `rateLimits`, or its 429/418 with the wait it asked for): the IP's usage is raised to
+    /// `usage`, and `blocked_for` stops every request of the IP that long.
+    pub(crate) fn observe(&self, usage: &Usage, blocked_for: Option<Duration>) {
+        let nothing = Cost {
+            weight: 0,
+            orders: 0,
+        };
+        self.ip.release(nothing, false, usage, blocked_for);
     }
 
     /// Waits until `cost` fits within every limit less the head-room, and any 429 or 418 that

@@ -43,6 +43,17 @@ const CLIENT_ORDER_ID_LENGTH: usize = 22;
 const CLIENT_ORDER_ID_ALPHABET: &[u8] =
     b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
+/// Requests refused by the rate limits since the exchange started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimitRefusals {
+    /// Answered 429 (request weight or raw requests).
+    pub throttles: u64,
+    /// Answered 418 (the IP is banned).
+    pub bans: u64,
+    /// New orders refused with -1015 (an account's ORDERS window is full).
+    pub orders: u64,
+}
+
 /// How the simulated exchange is set up.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExchangeConfig {
@@ -220,6 +231,7 @@ pub struct Exchange {
     seed: u64,
     bnb_discount: Decimal,
     limiter: RateLimiter,
+    refusals: LimitRefusals,
     faults: FaultState,
     revision: u64,
     demo_api_key: Option<String>,
@@ -293,6 +305,7 @@ impl Exchange {
             seed: config.seed,
             bnb_discount: config.bnb_discount,
             limiter: RateLimiter::new(config.rate_limits),
+            refusals: LimitRefusals::default(),
             faults: FaultState::default(),
             revision: 0,
             demo_api_key: None,
@@ -445,7 +458,21 @@ impl Exchange {
     /// Lets a request of `weight` from `ip` through or refuses it (see [`RateLimiter::admit`]).
     pub fn admit_request(&mut self, ip: IpAddr, weight: u64) -> Result<(), Throttle> {
         let now_ms = self.now_ms();
-        self.limiter.admit(ip, weight, now_ms)
+        let admitted = self.limiter.admit(ip, weight, now_ms);
+        if let Err(throttle) = &admitted {
+            if throttle.banned {
+                self.refusals.bans += 1;
+            } else {
+                self.refusals.throttles += 1;
+            }
+        }
+        admitted
+    }
+
+    /// How many requests the rate limits refused since the start (a benchmark under the
+    /// production limits proves with it that none was).
+    pub fn refusals(&self) -> LimitRefusals {
+        self.refusals
     }
 
     /// Charges a processed request's `weight` to `ip`.
@@ -457,7 +484,11 @@ impl Exchange {
     /// Refuses a new order of `api_key` with -1015 when an ORDERS window is full.
     pub fn admit_order(&mut self, api_key: &str) -> Result<(), Throttle> {
         let now_ms = self.now_ms();
-        self.limiter.admit_order(api_key, now_ms)
+        let admitted = self.limiter.admit_order(api_key, now_ms);
+        if admitted.is_err() {
+            self.refusals.orders += 1;
+        }
+        admitted
     }
 
     /// The usage headers of a response to `ip`: the used weight, and with `orders_of` the

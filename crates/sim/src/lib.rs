@@ -80,8 +80,8 @@ pub use durable::{CompactionPolicy, DurableState, JournalFailure, JournalStats};
 pub use endpoint::Endpoint;
 pub use error::ApiError;
 pub use exchange::{
-    AVG_PRICE_MINUTES, AllOrdersQuery, ConfigError, Exchange, ExchangeConfig, OrderLookup,
-    STANDARD_BNB_DISCOUNT, STANDARD_COMMISSION_RATE, TradeQuery,
+    AVG_PRICE_MINUTES, AllOrdersQuery, ConfigError, Exchange, ExchangeConfig, LimitRefusals,
+    OrderLookup, STANDARD_BNB_DISCOUNT, STANDARD_COMMISSION_RATE, TradeQuery,
 };
 pub use faults::{Fault, FaultPlan, FaultPlanError, FaultRule, Timing, Trigger};
 pub use http::{

@@ -180,12 +180,15 @@ impl MarketSession {
             .collect()
     }
 
-    /// Listens to `added` (streams not listened to yet, with their names) too.
+    /// Listens to `added` (streams not listened to yet, with their names) too, from the
+    /// server's time now on: a kline that closes after this moment is pushed closed, even when
+    /// it closes before the connection's next look at the exchange.
     fn subscribe(&mut self, added: Vec<(String, StreamName)>) {
+        let now_ms = self.exchange.lock().now_ms();
         self.subscriptions
             .extend(added.into_iter().map(|(label, name)| Subscription {
                 label,
-                feed: Feed::new(&name),
+                feed: Feed::new(&name, now_ms),
             }));
     }
 

@@ -4,8 +4,9 @@
 //! - `<symbol>@kline_<interval>`: the klines `GET /api/v3/klines` returns. Once per server
 //!   second the open kline is pushed (`x: false`); when klines closed since the last push, each
 //!   is pushed first with its final values and `x: true`, oldest first (at most
-//!   [`MAX_LIMIT`] of them), so a client can check continuity against
-//!   REST bit for bit. `f`/`L` number the market's trades from the symbol's first one (`-1` for a
+//!   [`MAX_LIMIT`] of them), from the kline open when the stream was subscribed on (so a close
+//!   right after a `SUBSCRIBE` is never lost between two looks at the market), and a client can
+//!   check continuity against REST bit for bit. `f`/`L` number the market's trades from the symbol's first one (`-1` for a
 //!   kline without trades).
 //! - `<symbol>@trade`: the market trades one price per second (the 1s klines), so each second's
 //!   `n` trades are pushed at that second's price, ids continuing the klines' `f`/`L`, times at
@@ -70,14 +71,15 @@ pub enum Feed {
 }
 
 impl Feed {
-    /// A subscription to `name` that has pushed nothing yet.
-    pub fn new(name: &StreamName) -> Feed {
+    /// A subscription to `name`, made at `now_ms` (server time), that has pushed nothing yet.
+    pub fn new(name: &StreamName, now_ms: i64) -> Feed {
         match name {
             StreamName::Kline { symbol, interval } => Feed::Kline(KlineFeed {
                 symbol: symbol.clone(),
                 interval: *interval,
                 pushed_second: None,
-                pushed_open_ms: None,
+                // The kline open at the subscription: its close is owed to the subscriber.
+                pushed_open_ms: Some(kline_open(*interval, now_ms)),
             }),
             StreamName::Trade { symbol } => Feed::Trades(TradeFeed::new(symbol, false)),
             StreamName::AggTrade { symbol } => Feed::Trades(TradeFeed::new(symbol, true)),
@@ -120,7 +122,8 @@ pub struct KlineFeed {
     interval: Interval,
     /// The server second of the last push.
     pushed_second: Option<i64>,
-    /// The open time of the kline last pushed as open.
+    /// The open time of the kline last pushed as open (at first, the one open at the
+    /// subscription, whose close the subscriber is owed).
     pushed_open_ms: Option<i64>,
 }
 

@@ -1,12 +1,15 @@
-//! The kline WebSocket stream: against the simulator on a manual clock (an update arrives after
-//! the clock is advanced through the admin API), and against a local WebSocket server that drops
-//! the connection (the stream reconnects and resumes).
+//! The combined market stream: against the simulator on a manual clock (klines and book tickers
+//! on one connection, a kline update after the clock is advanced through the admin API, a
+//! stream added to a live connection), and against a local WebSocket server that drops the
+//! connection (the stream reconnects, subscribes again and resumes).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use binance::{Client, ClientConfig, KlineEvent, KlineStream, RetryPolicy};
-use futures_util::SinkExt;
+use binance::{
+    Client, ClientConfig, KlineEvent, MarketEvent, MarketStream, RetryPolicy, StreamName,
+};
+use futures_util::{SinkExt, StreamExt};
 use market::{Interval, Symbol};
 use serde_json::json;
 use sim::{Exchange, ExchangeConfig, ManualClock};
@@ -36,11 +39,27 @@ fn client_for(base_url: String, stream_url: Option<String>) -> Client {
     Client::new(config).expect("a valid configuration")
 }
 
-async fn next_event(stream: &mut KlineStream) -> KlineEvent {
+async fn next_event(stream: &mut MarketStream) -> MarketEvent {
     tokio::time::timeout(WAIT, stream.next())
         .await
         .expect("an event in time")
         .expect("the stream is open")
+}
+
+/// The next kline event, skipping the others.
+async fn next_kline(stream: &mut MarketStream) -> KlineEvent {
+    loop {
+        if let MarketEvent::Kline(event) = next_event(stream).await {
+            return event;
+        }
+    }
+}
+
+fn kline_1m() -> StreamName {
+    StreamName::Kline {
+        symbol: btcusdt(),
+        interval: Interval::M1,
+    }
 }
 
 #[tokio::test]
@@ -61,8 +80,15 @@ async fn the_simulator_pushes_the_open_kline_then_the_closed_one_after_the_clock
         format!("ws://{}", server.local_addr())
     );
 
-    let mut stream = client.kline_stream(&btcusdt(), Interval::M1);
-    let first = next_event(&mut stream).await;
+    let mut stream = client.market_stream();
+    stream
+        .subscribe(kline_1m())
+        .expect("room on the connection");
+    assert_eq!(
+        next_event(&mut stream).await,
+        MarketEvent::Subscribed(vec![kline_1m()])
+    );
+    let first = next_kline(&mut stream).await;
     let minute_open = START_MS - START_MS.rem_euclid(60_000);
     assert_eq!(first.symbol, "BTCUSDT");
     assert_eq!(first.interval, Interval::M1);
@@ -71,16 +97,9 @@ async fn the_simulator_pushes_the_open_kline_then_the_closed_one_after_the_clock
     assert!(!first.closed, "the minute is still forming");
 
     // Into the next minute through the admin API: the old minute arrives closed.
-    let answer = reqwest::Client::new()
-        .put(format!("{base_url}/_sim/clock"))
-        .header("content-type", "application/json")
-        .body(json!({"advance_ms": 60_000}).to_string())
-        .send()
-        .await
-        .expect("the admin API answers");
-    assert!(answer.status().is_success(), "{:?}", answer.text().await);
+    answer_sim_clock(&base_url, 60_000).await;
     let closed = loop {
-        let event = next_event(&mut stream).await;
+        let event = next_kline(&mut stream).await;
         if event.closed {
             break event;
         }
@@ -91,14 +110,54 @@ async fn the_simulator_pushes_the_open_kline_then_the_closed_one_after_the_clock
     };
     assert_eq!(closed.candle.open_time_ms, minute_open);
     assert!(closed.candle.low <= closed.candle.close && closed.candle.close <= closed.candle.high);
-    let next = next_event(&mut stream).await;
+    let next = next_kline(&mut stream).await;
     assert_eq!(next.candle.open_time_ms, minute_open + 60_000);
     assert!(!next.closed);
+
+    // A stream added to the live connection: confirmed, then its events flow beside the klines.
+    let book = StreamName::BookTicker(btcusdt());
+    stream
+        .subscribe(book.clone())
+        .expect("room on the connection");
+    stream
+        .subscribe(book.clone())
+        .expect("a repeated stream is ignored");
+    assert_eq!(stream.len(), 2);
+    loop {
+        match next_event(&mut stream).await {
+            MarketEvent::Subscribed(streams) => {
+                assert_eq!(streams, std::slice::from_ref(&book));
+                break;
+            }
+            MarketEvent::Kline(_) => {}
+            other => panic!("unexpected before the confirmation: {other:?}"),
+        }
+    }
+    answer_sim_clock(&base_url, 1_000).await;
+    let ticker = loop {
+        if let MarketEvent::BookTicker(ticker) = next_event(&mut stream).await {
+            break ticker;
+        }
+    };
+    assert_eq!(ticker.symbol, "BTCUSDT");
+    assert!(ticker.bid > rust_decimal::Decimal::ZERO && ticker.bid < ticker.ask);
     drop(stream);
     server.stop().await.expect("the simulator stops");
 }
 
-/// Binance's kline event for the minute opening at `open_ms`.
+/// Moves the simulator's manual clock forward by `advance_ms`.
+async fn answer_sim_clock(base_url: &str, advance_ms: i64) {
+    let answer = reqwest::Client::new()
+        .put(format!("{base_url}/_sim/clock"))
+        .header("content-type", "application/json")
+        .body(json!({ "advance_ms": advance_ms }).to_string())
+        .send()
+        .await
+        .expect("the admin API answers");
+    assert!(answer.status().is_success(), "{:?}", answer.text().await);
+}
+
+/// Binance's combined-stream message of the kline event for the minute opening at `open_ms`.
 fn kline_message(open_ms: i64, closed: bool) -> Message {
     let event = json!({
         "e": "kline", "E": open_ms + 1_000, "s": "BTCUSDT",
@@ -106,7 +165,8 @@ fn kline_message(open_ms: i64, closed: bool) -> Message {
               "o": "100.0", "c": "101.0", "h": "102.0", "l": "99.0", "v": "3.5", "n": 2,
               "x": closed, "q": "350.0", "V": "1.0", "Q": "100.0", "B": "0"}
     });
-    Message::Text(event.to_string().into())
+    let wrapped = json!({"stream": "btcusdt@kline_1m", "data": event});
+    Message::Text(wrapped.to_string().into())
 }
 
 #[tokio::test]
@@ -134,9 +194,27 @@ async fn the_stream_reconnects_after_the_server_drops_it_and_resumes() {
             )
             .await
             .expect("a WebSocket handshake");
+            // The client subscribes first; the server confirms, pushes one event and closes.
+            let request = loop {
+                match socket.next().await.expect("a request").expect("a frame") {
+                    Message::Text(text) => {
+                        break serde_json::from_str::<serde_json::Value>(&text).unwrap();
+                    }
+                    _ => continue,
+                }
+            };
+            let reply = json!({"result": null, "id": request["id"]});
+            socket
+                .send(Message::Text(reply.to_string().into()))
+                .await
+                .unwrap();
             socket.send(kline_message(open_ms, closed)).await.unwrap();
             socket.close(None).await.ok();
-            paths.push(path.lock().unwrap().clone());
+            paths.push((
+                path.lock().unwrap().clone(),
+                request["method"].clone(),
+                request["params"].clone(),
+            ));
         }
         paths
     });
@@ -144,21 +222,39 @@ async fn the_stream_reconnects_after_the_server_drops_it_and_resumes() {
         "http://127.0.0.1:1".to_owned(),
         Some(format!("ws://{address}")),
     );
-    let mut stream = client.kline_stream(&btcusdt(), Interval::M1);
-    let first = next_event(&mut stream).await;
+    let mut stream = client.market_stream();
+    stream
+        .subscribe(kline_1m())
+        .expect("room on the connection");
+    let mut events = Vec::new();
+    while events.len() < 5 {
+        events.push(next_event(&mut stream).await);
+    }
+    let MarketEvent::Kline(first) = &events[1] else {
+        panic!("a kline after the confirmation: {events:?}");
+    };
     assert_eq!((first.candle.open_time_ms, first.closed), (START_MS, true));
     assert_eq!(first.candle.close, 101.0);
-    let second = next_event(&mut stream).await;
+    let MarketEvent::Kline(second) = &events[4] else {
+        panic!("a kline on the second connection: {events:?}");
+    };
     assert_eq!(
         (second.candle.open_time_ms, second.closed),
         (START_MS + 60_000, false),
         "the stream resumed on a new connection"
     );
-    let paths = tokio::time::timeout(WAIT, server)
+    assert_eq!(events[0], MarketEvent::Subscribed(vec![kline_1m()]));
+    assert_eq!(events[2], MarketEvent::Disconnected);
+    assert_eq!(events[3], MarketEvent::Subscribed(vec![kline_1m()]));
+    let requests = tokio::time::timeout(WAIT, server)
         .await
         .expect("the server finishes")
         .expect("the server task");
-    assert_eq!(paths, ["/ws/btcusdt@kline_1m", "/ws/btcusdt@kline_1m"]);
+    for (path, method, params) in requests {
+        assert_eq!(path, "/stream");
+        assert_eq!(method, "SUBSCRIBE");
+        assert_eq!(params, json!(["btcusdt@kline_1m"]));
+    }
 }
 
 #[test]
