@@ -134,8 +134,13 @@ pub struct BinanceSection {
 pub struct EngineSection {
     /// Most bot cycles at once (default 64).
     pub parallelism: Option<usize>,
-    /// Milliseconds of exchange time after a candle closes before its cycle (default 1000).
+    /// Milliseconds of exchange time after a candle closes before its cycle, for bots whose
+    /// candles are not streamed (default 1000).
     pub cycle_delay_ms: Option<u64>,
+    /// Whether candles, prices and balances come from the exchange's WebSocket streams (default
+    /// true). `false` polls REST every cycle, for networks that block WebSockets: it costs
+    /// request weight per bot, so one IP runs far fewer bots.
+    pub streams: Option<bool>,
     /// Consecutive failed cycles that pause a bot (default 5).
     pub max_consecutive_failures: Option<u32>,
     /// Seconds a bot's lease lasts (default 60).
@@ -318,6 +323,9 @@ impl ConfigFile {
         }
         if let Some(secs) = self.engine.order_absent_after_secs {
             settings.order_absent_after = Duration::from_secs(secs.max(1));
+        }
+        if let Some(streams) = self.engine.streams {
+            settings.streams = streams;
         }
         settings
     }

@@ -16,6 +16,8 @@
 //! `store::testing`. `--mix active` (the default) gives the bots short EMAs that trade often;
 //! `--mix quiet` the default strategy, which on 1 s candles nearly always holds.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -59,22 +61,6 @@ struct Options {
     /// The strategies' mix.
     #[arg(long, value_enum, default_value_t = Mix::Active)]
     mix: Mix,
-}
-
-/// Resident memory of this process, bytes.
-fn resident_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| {
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-        .map_or(0, |kb| kb * 1024)
 }
 
 async fn create_bots(store: &Store, user: store::UserId, count: usize, tag: &str, active: bool) {
@@ -193,6 +179,7 @@ async fn main() -> Result<(), String> {
     let settings = SchedulerSettings {
         parallelism: options.parallelism,
         cycle_delay: Duration::from_millis(100),
+        stream_grace: Duration::from_millis(500),
         tick: Duration::from_millis(10),
         refresh_bots: Duration::from_secs(1),
     };
@@ -245,7 +232,7 @@ async fn main() -> Result<(), String> {
     );
 
     // Memory per idle bot: as many bots again, once they have all run (their state is built).
-    let resident_before = resident_bytes();
+    let resident_before = support::resident_bytes();
     create_bots(
         &store,
         user.id,
@@ -255,7 +242,7 @@ async fn main() -> Result<(), String> {
     )
     .await;
     tokio::time::sleep(Duration::from_secs(options.warmup_seconds)).await;
-    let resident_after = resident_bytes();
+    let resident_after = support::resident_bytes();
     println!(
         "memory: {:.1} KB per bot ({} MB resident with {} bots, {} MB with {})",
         resident_after.saturating_sub(resident_before) as f64 / 1024.0 / options.bots as f64,

@@ -20,7 +20,8 @@ use tracing::info;
 use crate::error::CycleError;
 use crate::event_writer::EventWriter;
 use crate::lease_book::LeaseBook;
-use crate::plan::{Plan, PlanInputs, plan_order, stale_signal, strategy_position};
+use crate::market_data::MarketData;
+use crate::plan::{self, Plan, PlanInputs, plan_order, stale_signal, strategy_position};
 use crate::reconcile::{OrderFate, reconcile_order};
 use crate::runnable::{BotConfigError, RunnableBot};
 use crate::sizing::SizingInputs;
@@ -49,11 +50,17 @@ pub struct EngineSettings {
     /// The most candles a rebuild fetches; older history is dropped (indicators have long since
     /// forgotten it).
     pub max_history_candles: usize,
+    /// Whether market data and balances come from the exchange's streams ([`MarketData`] and
+    /// each account's user data stream), or every cycle asks REST for its candles, price and
+    /// balances (for a network that blocks WebSockets; it costs request weight per bot, so one
+    /// IP runs far fewer bots).
+    pub streams: bool,
 }
 
 impl EngineSettings {
     /// Defaults for a worker named `worker_id`: lease 60 s, pause after 5 failed cycles, orders
-    /// absent for 60 s are not executed, 500 candles of history (at most 20,000).
+    /// absent for 60 s are not executed, 500 candles of history (at most 20,000), market data
+    /// and balances from streams.
     pub fn new(worker_id: impl Into<String>) -> EngineSettings {
         EngineSettings {
             worker_id: worker_id.into(),
@@ -62,6 +69,7 @@ impl EngineSettings {
             order_absent_after: Duration::from_secs(60),
             history_candles: 500,
             max_history_candles: 20_000,
+            streams: true,
         }
     }
 }
@@ -153,6 +161,7 @@ pub(crate) struct Inner {
     slots: Mutex<HashMap<BotId, BotSlot>>,
     pub(crate) leases: LeaseBook,
     pub(crate) events: EventWriter,
+    pub(crate) market: MarketData,
 }
 
 /// What a cycle works with once it holds the bot: the bot, its lease, its owner's client on its
@@ -172,6 +181,7 @@ impl Engine {
         Engine {
             inner: Arc::new(Inner {
                 events: EventWriter::start(store.clone()),
+                market: MarketData::new(accounts.venues().clone(), settings.streams),
                 leases: LeaseBook::new(settings.worker_id.clone(), settings.lease_ttl),
                 store,
                 accounts,
@@ -189,6 +199,11 @@ impl Engine {
     /// The users' accounts and the venues served.
     pub fn accounts(&self) -> &Arc<AccountClients> {
         &self.inner.accounts
+    }
+
+    /// The market-data hub the bots are fed from.
+    pub fn market(&self) -> &MarketData {
+        &self.inner.market
     }
 
     /// The settings.
@@ -458,18 +473,52 @@ impl Engine {
         };
         let candles = context
             .watch
-            .exchange(context.client.closed_klines(
-                &bot.symbol,
-                bot.interval,
-                state.last_open_ms + 1,
-                now_ms,
-            ))
+            .exchange(self.candles(context, state.last_open_ms + 1, now_ms))
             .await?;
         if candles.is_empty() {
             return Ok(None);
         }
         feed(state, &candles);
         Ok(Some(state))
+    }
+
+    /// The balances of the bot's owner's account on its venue: kept from the account's user
+    /// data stream, read by REST only while the stream is not live (always, without streams).
+    async fn balances(
+        &self,
+        bot: &BotConfig,
+        client: &Client,
+    ) -> Result<Vec<binance::Balance>, CycleError> {
+        if !self.inner.settings.streams {
+            return Ok(client.balances().await?);
+        }
+        let book = self
+            .inner
+            .accounts
+            .balance_book(bot.user_id, bot.mode)
+            .await?;
+        Ok(book.balances().await?)
+    }
+
+    /// The bot's closed candles opening from `from_ms` on, closed by `now_ms`: from the shared
+    /// market data.
+    async fn candles(
+        &self,
+        context: &CycleContext<'_>,
+        from_ms: i64,
+        now_ms: i64,
+    ) -> Result<Vec<Candle>, binance::BinanceError> {
+        let bot = context.bot;
+        self.inner
+            .market
+            .closed_candles(
+                bot.config.mode,
+                &context.client,
+                &bot.symbol,
+                bot.interval,
+                (from_ms, now_ms),
+            )
+            .await
     }
 
     /// A fresh strategy fed the bot's history from its fixed anchor (see
@@ -494,12 +543,7 @@ impl Engine {
         );
         let candles = context
             .watch
-            .exchange(context.client.closed_klines(
-                &bot.symbol,
-                bot.interval,
-                anchor_ms.max(cap_ms),
-                now_ms,
-            ))
+            .exchange(self.candles(context, anchor_ms.max(cap_ms), now_ms))
             .await?;
         strategy.reset();
         let mut state = BotMemory {
@@ -543,11 +587,23 @@ impl Engine {
             return Ok(CycleOutcome::Skipped { reason });
         }
         let client = &context.client;
-        let price = context
+        let streamed =
+            self.inner
+                .market
+                .best_price(bot.config.mode, &bot.symbol, plan::side_of(signal));
+        let price = match streamed {
+            Some(price) => price,
+            None => {
+                context
+                    .watch
+                    .exchange(client.current_price(&bot.symbol))
+                    .await?
+            }
+        };
+        let balances = context
             .watch
-            .exchange(client.current_price(&bot.symbol))
+            .exchange(self.balances(&bot.config, client))
             .await?;
-        let balances = context.watch.exchange(client.balances()).await?;
         let free = |asset: &str| {
             balances
                 .iter()
@@ -569,9 +625,44 @@ impl Engine {
         });
         match plan {
             Plan::Skip(reason) => Ok(CycleOutcome::Skipped { reason }),
-            Plan::Send(order) => self.execute(context, state, order).await,
+            Plan::Send(order) => {
+                let outcome = self.execute(context, state, order).await?;
+                if let CycleOutcome::Traded(trade) = &outcome
+                    && self.inner.settings.streams
+                {
+                    // The next order of this account must not be sized on balances from
+                    // before this one, even if the stream has not told of it yet.
+                    self.inner
+                        .accounts
+                        .balance_book(bot.config.user_id, bot.config.mode)
+                        .await?
+                        .apply_fill(trade.executed_at_ms, &fill_changes(trade, &context.rules));
+                }
+                Ok(outcome)
+            }
         }
     }
+}
+
+/// What `trade` moved on its account, per asset: the base and quote amounts by its side, and
+/// the commission out of its asset.
+fn fill_changes(trade: &TradeRow, rules: &SymbolRules) -> Vec<(String, Decimal)> {
+    let (base, quote) = match trade.side {
+        market::Side::Buy => (trade.quantity_filled, -trade.quote_quantity_filled),
+        market::Side::Sell => (-trade.quantity_filled, trade.quote_quantity_filled),
+    };
+    let mut changes = vec![
+        (rules.base_asset.clone(), base),
+        (rules.quote_asset.clone(), quote),
+    ];
+    match changes
+        .iter_mut()
+        .find(|(asset, _)| *asset == trade.commission_asset)
+    {
+        Some((_, change)) => *change -= trade.commission,
+        None => changes.push((trade.commission_asset.clone(), -trade.commission)),
+    }
+    changes
 }
 
 /// Feeds `candles` (oldest first, all newer than the last fed) to the strategy.

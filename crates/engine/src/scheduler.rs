@@ -1,5 +1,8 @@
-//! The scheduler: every runnable bot's cycle starts when its candle interval closes (plus a
-//! configurable delay, in the exchange's time), all bots concurrently with bounded parallelism.
+//! The scheduler: every runnable bot's cycle starts when its candle's close arrives on the
+//! market-data stream ([`crate::MarketData`]); when its series has no live stream, when the
+//! interval closed by the exchange's clock plus a configurable delay (and, with a live stream
+//! that is late, after a longer grace: the cycle then fetches the candle by REST). All bots run
+//! concurrently with bounded parallelism.
 //! At start every bot's unresolved orders are reconciled, and then every few seconds those of the
 //! bots that do not run (a bot paused with an order in doubt still owes its trade row); on
 //! shutdown no new cycle starts, the cycles in flight finish, and this worker's leases are
@@ -17,6 +20,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
+use crate::candle_series::CandleSeries;
 use crate::cycle::{CycleOutcome, CycleTimes, Engine};
 use crate::runnable::RunnableBot;
 
@@ -25,9 +29,12 @@ use crate::runnable::RunnableBot;
 pub struct SchedulerSettings {
     /// Most cycles running at once.
     pub parallelism: usize,
-    /// How long after a candle closes (exchange time) its cycle starts, so the exchange has
-    /// published the closed candle.
+    /// How long after a candle closes (exchange time) its cycle starts when its candles are
+    /// not streamed, so the exchange has published the closed candle.
     pub cycle_delay: Duration,
+    /// How long after a candle closes (exchange time) its cycle starts anyway when the stream
+    /// has not pushed the close yet.
+    pub stream_grace: Duration,
     /// How often the scheduler looks at the clock (real time). Short, because an accelerated
     /// simulator's minute may last a second.
     pub tick: Duration,
@@ -37,11 +44,14 @@ pub struct SchedulerSettings {
 }
 
 impl Default for SchedulerSettings {
-    /// 64 cycles at once, 1 s after the close, ticks of 20 ms, the bot list re-read every 500 ms.
+    /// 64 cycles at once, as soon as the stream pushes the close (without a stream 1 s after
+    /// the close, with a late one 5 s after), ticks of 20 ms, the bot list re-read every
+    /// 500 ms.
     fn default() -> SchedulerSettings {
         SchedulerSettings {
             parallelism: 64,
             cycle_delay: Duration::from_secs(1),
+            stream_grace: Duration::from_secs(5),
             tick: Duration::from_millis(20),
             refresh_bots: Duration::from_millis(500),
         }
@@ -50,7 +60,7 @@ impl Default for SchedulerSettings {
 
 /// Counts of what the scheduler's cycles did, and the engine's own time per cycle, readable
 /// while it runs.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SchedulerStats {
     /// The engine's own time of each cycle that ran (everything but the exchange's answers).
     pub engine_time: TimeHistogram,
@@ -69,6 +79,25 @@ pub struct SchedulerStats {
     pub failures: AtomicU64,
     /// Cycles skipped because the bot was busy elsewhere.
     pub busy: AtomicU64,
+    /// How long after its candle's close (exchange time) each decision was taken.
+    pub decision_lag: TimeHistogram,
+}
+
+impl Default for SchedulerStats {
+    /// Nothing counted; decision lags in 10 ms buckets up to 10 s.
+    fn default() -> SchedulerStats {
+        SchedulerStats {
+            engine_time: TimeHistogram::default(),
+            trade_engine_time: TimeHistogram::default(),
+            cycles: AtomicU64::default(),
+            decisions: AtomicU64::default(),
+            trades: AtomicU64::default(),
+            skips: AtomicU64::default(),
+            failures: AtomicU64::default(),
+            busy: AtomicU64::default(),
+            decision_lag: TimeHistogram::with_buckets(Duration::from_millis(10), 1_000),
+        }
+    }
 }
 
 impl SchedulerStats {
@@ -79,7 +108,7 @@ impl SchedulerStats {
         if matches!(outcome, CycleOutcome::Traded(_)) {
             self.trade_engine_time.record(times.engine());
         }
-        if !matches!(outcome, CycleOutcome::Busy | CycleOutcome::NoNewCandle) {
+        if is_decision(outcome) {
             self.decisions.fetch_add(1, Ordering::Relaxed);
         }
         let counter = match outcome {
@@ -100,6 +129,54 @@ impl SchedulerStats {
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// Whether a cycle decided on a new candle (every outcome but busy and no new candle).
+fn is_decision(outcome: &CycleOutcome) -> bool {
+    !matches!(outcome, CycleOutcome::Busy | CycleOutcome::NoNewCandle)
+}
+
+/// When a bot's last candle counts as closed.
+struct CloseDelays {
+    /// After the close by the clock, for a bot whose candles are not streamed.
+    unstreamed_ms: i64,
+    /// After the close by the clock, for a bot whose stream has not pushed it.
+    stream_grace_ms: i64,
+}
+
+impl CloseDelays {
+    /// The close time (exchange ms) of the newest candle of `bot` to decide on at `now_ms`:
+    /// the one its live stream pushed, or the one the clock says closed long enough ago.
+    fn last_close(
+        &self,
+        bot: &RunnableBot,
+        series: Option<&Arc<CandleSeries>>,
+        now_ms: i64,
+    ) -> i64 {
+        let by_clock =
+            |delay_ms: i64| (now_ms - delay_ms).div_euclid(bot.interval_ms) * bot.interval_ms;
+        match series.filter(|series| series.is_live()) {
+            Some(series) => {
+                let pushed = series
+                    .covered_through_ms()
+                    .map_or(i64::MIN, |open_ms| open_ms + bot.interval_ms);
+                pushed.max(by_clock(self.stream_grace_ms))
+            }
+            None => by_clock(self.unstreamed_ms),
+        }
+    }
+}
+
+/// The streamed candle series of each of `bots` (subscribing those not subscribed yet).
+fn streamed_series(engine: &Engine, bots: &[RunnableBot]) -> HashMap<BotId, Arc<CandleSeries>> {
+    bots.iter()
+        .filter_map(|bot| {
+            let series = engine
+                .market()
+                .series(bot.config.mode, &bot.symbol, bot.interval)?;
+            Some((bot.id(), series))
+        })
+        .collect()
 }
 
 /// The bot list is read in full at least once every this many refreshes, whatever the bots'
@@ -128,10 +205,15 @@ pub async fn run_scheduler(
     let mut cycles = JoinSet::new();
     let mut due_after: HashMap<BotId, i64> = HashMap::new();
     let mut bots: Vec<RunnableBot> = Vec::new();
+    // Each bot's streamed candle series (subscribed as soon as the bot is read).
+    let mut series: HashMap<BotId, Arc<CandleSeries>> = HashMap::new();
     let mut bots_checked_at: Option<Instant> = None;
     let mut bots_revision = None;
     let mut bots_read_at: Option<Instant> = None;
-    let delay_ms = i64::try_from(settings.cycle_delay.as_millis()).unwrap_or(i64::MAX);
+    let delays = CloseDelays {
+        unstreamed_ms: i64::try_from(settings.cycle_delay.as_millis()).unwrap_or(i64::MAX),
+        stream_grace_ms: i64::try_from(settings.stream_grace.as_millis()).unwrap_or(i64::MAX),
+    };
     // Renewed well before they expire, so that a slow tick never lets one lapse.
     let renew_every = engine.settings().lease_ttl / 3;
     let mut leases_renewed_at = Instant::now();
@@ -148,6 +230,7 @@ pub async fn run_scheduler(
                     Ok(runnable) => {
                         bots_read_at = Some(Instant::now());
                         bots = parse_served(&engine, runnable).await;
+                        series = streamed_series(&engine, &bots);
                         let ids: Vec<BotId> = bots.iter().map(RunnableBot::id).collect();
                         if stale
                             && idle_reconciliation
@@ -196,7 +279,7 @@ pub async fn run_scheduler(
                     None => continue,
                 },
             };
-            let last_close = (now_ms - delay_ms).div_euclid(bot.interval_ms) * bot.interval_ms;
+            let last_close = delays.last_close(bot, series.get(&bot.id()), now_ms);
             let due = due_after
                 .get(&bot.id())
                 .is_none_or(|&done_through| done_through < last_close);
@@ -204,15 +287,15 @@ pub async fn run_scheduler(
                 continue;
             }
             due_after.insert(bot.id(), last_close);
-            due_bots.push(bot.clone());
+            due_bots.push((bot.clone(), last_close));
         }
         if !due_bots.is_empty() {
-            let ids: Vec<BotId> = due_bots.iter().map(RunnableBot::id).collect();
+            let ids: Vec<BotId> = due_bots.iter().map(|(bot, _)| bot.id()).collect();
             if let Err(error) = engine.acquire_leases(&ids).await {
                 warn!(%error, "cannot take the due bots' leases; cycles take them one by one");
             }
         }
-        for bot in due_bots {
+        for (bot, close_ms) in due_bots {
             let engine = engine.clone();
             let permits = permits.clone();
             let stats = stats.clone();
@@ -221,6 +304,12 @@ pub async fn run_scheduler(
                 if let Ok(_permit) = permits.acquire_owned().await {
                     let (outcome, times) = engine.run_cycle_timed(&bot).await;
                     stats.count(&outcome, times);
+                    if is_decision(&outcome)
+                        && let Some(now_ms) = venue_now_ms(&engine, bot.config.mode)
+                    {
+                        let lag_ms = u64::try_from(now_ms - close_ms).unwrap_or(0);
+                        stats.decision_lag.record(Duration::from_millis(lag_ms));
+                    }
                 }
                 lock(&in_flight).remove(&bot.id());
             });
@@ -349,30 +438,35 @@ async fn reconcile_orders_in_doubt(
     Ok(())
 }
 
-/// The width of one [`TimeHistogram`] bucket.
-const BUCKET: Duration = Duration::from_micros(25);
-/// Buckets up to 20 ms; longer times share the last one.
-const BUCKETS: usize = 800;
-
-/// A lock-free histogram of durations in 25 µs buckets up to 20 ms, for percentiles of the
-/// engine's time per cycle without keeping every sample.
+/// A lock-free histogram of durations in buckets of equal width (by default 25 µs up to
+/// 20 ms), for percentiles of the engine's time per cycle without keeping every sample; longer
+/// durations share the last bucket.
 #[derive(Debug)]
 pub struct TimeHistogram {
+    bucket: Duration,
     buckets: Vec<AtomicU64>,
 }
 
 impl Default for TimeHistogram {
+    /// 800 buckets of 25 µs.
     fn default() -> TimeHistogram {
-        TimeHistogram {
-            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
-        }
+        TimeHistogram::with_buckets(Duration::from_micros(25), 800)
     }
 }
 
 impl TimeHistogram {
+    /// `count` buckets (at least one) of `width` (at least 1 ns) each.
+    pub fn with_buckets(width: Duration, count: usize) -> TimeHistogram {
+        TimeHistogram {
+            bucket: width.max(Duration::from_nanos(1)),
+            buckets: (0..count.max(1)).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
     /// Counts `duration`.
     pub fn record(&self, duration: Duration) {
-        let index = (duration.as_nanos() / BUCKET.as_nanos()).min(BUCKETS as u128 - 1) as usize;
+        let last = self.buckets.len() - 1;
+        let index = (duration.as_nanos() / self.bucket.as_nanos()).min(last as u128) as usize;
         self.buckets[index].fetch_add(1, Ordering::Relaxed);
     }
 
@@ -385,7 +479,8 @@ impl TimeHistogram {
     }
 
     /// The duration at or below which a share `quantile` (0 to 1) of the counts lie, as the
-    /// upper edge of its 25 µs bucket (20 ms or more reads as 20 ms); `None` when empty.
+    /// upper edge of its bucket (a duration in the last bucket reads as its upper edge);
+    /// `None` when empty.
     pub fn quantile(&self, quantile: f64) -> Option<Duration> {
         let total = self.count();
         if total == 0 {
@@ -396,10 +491,10 @@ impl TimeHistogram {
         for (index, bucket) in self.buckets.iter().enumerate() {
             seen += bucket.load(Ordering::Relaxed);
             if seen >= rank {
-                return Some(BUCKET * (index as u32 + 1));
+                return Some(self.bucket * (index as u32 + 1));
             }
         }
-        Some(BUCKET * BUCKETS as u32)
+        Some(self.bucket * self.buckets.len() as u32)
     }
 
     /// Forgets every count (the load benchmark drops its warm-up).

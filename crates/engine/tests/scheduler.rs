@@ -25,6 +25,7 @@ store::backend_tests! {
         let settings = SchedulerSettings {
             parallelism: 4,
             cycle_delay: Duration::from_millis(500),
+            stream_grace: Duration::from_secs(2),
             tick: Duration::from_millis(5),
             refresh_bots: Duration::from_millis(100),
         };

@@ -62,7 +62,9 @@ Configuration: a TOML file (--config), overridden by environment variables, over
   [live]            confirm = \"I accept that spotbot trades real money\"   (required for live bots)
   [binance]         retry_max_attempts, retry_backoff_base
                     (BINANCE_RETRY_MAX_ATTEMPTS, BINANCE_RETRY_BACKOFF_BASE)
-  [engine]          parallelism = 64, cycle_delay_ms = 1000, max_consecutive_failures = 5,
+  [engine]          parallelism = 64, streams = true (candles, prices and balances from the
+                    exchange's WebSockets, shared by every bot; false polls REST every cycle),
+                    cycle_delay_ms = 1000 (bots without a stream), max_consecutive_failures = 5,
                     lease_ttl_secs = 60, order_absent_after_secs = 60 (orders are sent within its
                     first half; keep it above twice the recvWindow), worker_id = \"host-pid\"
                     (one process per name)
