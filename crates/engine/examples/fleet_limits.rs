@@ -21,9 +21,10 @@
 //! - the decisions (holds and signals: trades and skips) per minute; `--mix quiet` (the default
 //!   EMA 9/21 with RSI 14, which on 1-minute candles almost always holds) gives the cost of
 //!   holding, `--mix active` (short EMAs, so that a few percent of the bots signal at every
-//!   close) the cost of signals on top;
-//! - how long after its candle's close each decision was taken (p50, p99, max; exchange time,
-//!   which here is real time);
+//!   close) the cost of signals on top, `--mix mixed` one bot in ten active;
+//! - how long after its candle's close each bot decided (held, or planned its order), and each
+//!   trade was recorded (its order written ahead, sent, filled and recorded): p50, p99, max, in
+//!   exchange time, which here is real time;
 //! - the engine's resident memory per bot: growth from before the bots are loaded to after the
 //!   warm-up, divided by their number (the simulator is another process).
 //!
@@ -61,6 +62,8 @@ enum Mix {
     Active,
     /// The default strategy: nearly every decision holds.
     Quiet,
+    /// One bot in ten active, the others quiet.
+    Mixed,
 }
 
 /// The benchmark (see the module documentation).
@@ -268,13 +271,19 @@ async fn create_bots(
     let now_ms = engine::wall_now_ms();
     for index in 0..count {
         let fast = 2 + index % 5;
-        let params = match mix {
-            Mix::Active => format!(
+        let active = match mix {
+            Mix::Active => true,
+            Mix::Quiet => false,
+            Mix::Mixed => index % 10 == 0,
+        };
+        let params = if active {
+            format!(
                 r#"{{"fast": {fast}, "slow": {}, "rsi_period": 14, "overbought": {}}}"#,
                 fast + 4 + index % 7,
                 80 + index % 15
-            ),
-            Mix::Quiet => String::new(),
+            )
+        } else {
+            String::new()
         };
         store
             .create_bot(
@@ -393,6 +402,7 @@ async fn run(options: Options) -> Result<(), String> {
     let to_next_close = 60_000 - wall_ms.rem_euclid(60_000);
     tokio::time::sleep(Duration::from_millis(to_next_close as u64 + 30_000)).await;
     stats.decision_lag.reset();
+    stats.trade_lag.reset();
     let (start, start_report) = snapshot(&mut sim, &stats)?;
     let mut previous = start;
     for minute in 1..=options.minutes {
@@ -411,9 +421,8 @@ async fn run(options: Options) -> Result<(), String> {
     }
     let (end, end_report) = snapshot(&mut sim, &stats)?;
     let minutes = end.at.duration_since(start.at).as_secs_f64() / 60.0;
-    let lag = |quantile: f64| {
-        stats
-            .decision_lag
+    let lag = |histogram: &engine::TimeHistogram, quantile: f64| {
+        histogram
             .quantile(quantile)
             .map_or("-".to_owned(), |lag| format!("{} ms", lag.as_millis()))
     };
@@ -430,10 +439,17 @@ async fn run(options: Options) -> Result<(), String> {
     );
     println!(
         "decision after the close: p50 {}, p99 {}, max {} ({} decisions)",
-        lag(0.5),
-        lag(0.99),
-        lag(1.0),
+        lag(&stats.decision_lag, 0.5),
+        lag(&stats.decision_lag, 0.99),
+        lag(&stats.decision_lag, 1.0),
         stats.decision_lag.count()
+    );
+    println!(
+        "trade recorded after the close: p50 {}, p99 {}, max {} ({} trades)",
+        lag(&stats.trade_lag, 0.5),
+        lag(&stats.trade_lag, 0.99),
+        lag(&stats.trade_lag, 1.0),
+        stats.trade_lag.count()
     );
     println!(
         "refused by the exchange while measured: {} x 429, {} x 418, {} orders (-1015); since the start: {} x 429, {} x 418",

@@ -115,6 +115,9 @@ pub struct CycleTimes {
     pub total: Duration,
     /// Of which awaiting the exchange's answers.
     pub exchange: Duration,
+    /// From start to the bot's decision (it held, skipped, or planned its order), when it
+    /// decided.
+    pub decided: Option<Duration>,
 }
 
 impl CycleTimes {
@@ -270,6 +273,7 @@ impl Engine {
         let times = CycleTimes {
             total: started.elapsed(),
             exchange: watch.exchange_time(),
+            decided: watch.decided_at().map(|at| at.duration_since(started)),
         };
         (outcome, times)
     }
@@ -581,9 +585,11 @@ impl Engine {
         };
         let position = strategy_position(holding.quantity, &context.rules);
         let Some(signal) = state.strategy.signal(position) else {
+            context.watch.mark_decided();
             return Ok(CycleOutcome::Hold { candle_open_ms });
         };
         if let Some(reason) = stale_signal(signal, candle_open_ms, bot.interval_ms, now_ms) {
+            context.watch.mark_decided();
             return Ok(CycleOutcome::Skipped { reason });
         }
         let client = &context.client;
@@ -623,6 +629,7 @@ impl Engine {
                 free_base: free(&context.rules.base_asset),
             },
         });
+        context.watch.mark_decided();
         match plan {
             Plan::Skip(reason) => Ok(CycleOutcome::Skipped { reason }),
             Plan::Send(order) => {

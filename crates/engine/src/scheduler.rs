@@ -79,8 +79,12 @@ pub struct SchedulerStats {
     pub failures: AtomicU64,
     /// Cycles skipped because the bot was busy elsewhere.
     pub busy: AtomicU64,
-    /// How long after its candle's close (exchange time) each decision was taken.
+    /// How long after its candle's close (exchange time) each bot decided (held, skipped, or
+    /// planned its order).
     pub decision_lag: TimeHistogram,
+    /// How long after its candle's close (exchange time) each trade was recorded: the decision,
+    /// then the order written ahead, sent, filled and recorded.
+    pub trade_lag: TimeHistogram,
 }
 
 impl Default for SchedulerStats {
@@ -96,11 +100,26 @@ impl Default for SchedulerStats {
             failures: AtomicU64::default(),
             busy: AtomicU64::default(),
             decision_lag: TimeHistogram::with_buckets(Duration::from_millis(10), 1_000),
+            trade_lag: TimeHistogram::with_buckets(Duration::from_millis(10), 1_000),
         }
     }
 }
 
 impl SchedulerStats {
+    /// Counts how late after its close (`ended_after_close_ms`, exchange time, when the cycle
+    /// ended) a cycle decided and, if it traded, recorded its trade.
+    fn count_lags(&self, outcome: &CycleOutcome, times: CycleTimes, ended_after_close_ms: i64) {
+        let after_close = Duration::from_millis(u64::try_from(ended_after_close_ms).unwrap_or(0));
+        if let Some(decided) = times.decided {
+            let since_decided = times.total.saturating_sub(decided);
+            self.decision_lag
+                .record(after_close.saturating_sub(since_decided));
+        }
+        if matches!(outcome, CycleOutcome::Traded(_)) {
+            self.trade_lag.record(after_close);
+        }
+    }
+
     fn count(&self, outcome: &CycleOutcome, times: CycleTimes) {
         if !matches!(outcome, CycleOutcome::Busy) {
             self.engine_time.record(times.engine());
@@ -304,11 +323,8 @@ pub async fn run_scheduler(
                 if let Ok(_permit) = permits.acquire_owned().await {
                     let (outcome, times) = engine.run_cycle_timed(&bot).await;
                     stats.count(&outcome, times);
-                    if is_decision(&outcome)
-                        && let Some(now_ms) = venue_now_ms(&engine, bot.config.mode)
-                    {
-                        let lag_ms = u64::try_from(now_ms - close_ms).unwrap_or(0);
-                        stats.decision_lag.record(Duration::from_millis(lag_ms));
+                    if let Some(now_ms) = venue_now_ms(&engine, bot.config.mode) {
+                        stats.count_lags(&outcome, times, now_ms - close_ms);
                     }
                 }
                 lock(&in_flight).remove(&bot.id());
@@ -508,6 +524,31 @@ impl TimeHistogram {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_decision_counts_when_it_was_taken_and_a_trade_when_it_was_recorded() {
+        let stats = SchedulerStats::default();
+        // A cycle of 100 ms that decided 30 ms in and ended 500 ms after its close.
+        let times = CycleTimes {
+            total: Duration::from_millis(100),
+            exchange: Duration::ZERO,
+            decided: Some(Duration::from_millis(30)),
+        };
+        let hold = CycleOutcome::Hold { candle_open_ms: 0 };
+        stats.count_lags(&hold, times, 500);
+        assert_eq!(
+            stats.decision_lag.quantile(1.0),
+            Some(Duration::from_millis(440))
+        );
+        assert_eq!(stats.trade_lag.count(), 0, "a hold records no trade");
+        // A cycle that never decided (busy, no new candle) counts nothing.
+        let idle = CycleTimes {
+            decided: None,
+            ..times
+        };
+        stats.count_lags(&CycleOutcome::NoNewCandle, idle, 500);
+        assert_eq!(stats.decision_lag.count(), 1);
+    }
 
     #[test]
     fn quantiles_are_bucket_upper_edges() {
