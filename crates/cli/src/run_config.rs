@@ -25,6 +25,8 @@ pub struct VenueEndpoint {
     pub rest_url: String,
     /// The WebSocket stream base URL.
     pub stream_url: String,
+    /// The WebSocket API URL (the accounts' user data streams).
+    pub ws_api_url: String,
 }
 
 /// The whole configuration, as read from the file (every field optional).
@@ -114,6 +116,10 @@ pub struct VenueSection {
     /// The WebSocket stream base URL (default: Binance's for Binance's URLs, otherwise the REST
     /// URL with `http` turned into `ws`).
     pub stream_url: Option<String>,
+    /// The WebSocket API URL, where each account's user data stream is subscribed (default:
+    /// Binance's for Binance's URLs, otherwise the REST URL with `http` turned into `ws` and
+    /// `/ws-api/v3` added).
+    pub ws_api_url: Option<String>,
     /// Whether bots trade on it here (default true; live also needs `[live] confirm`).
     pub enabled: Option<bool>,
 }
@@ -379,13 +385,11 @@ fn endpoint(section: &VenueSection, default_url: &str) -> Option<VenueEndpoint> 
         .unwrap_or_else(|| default_url.to_owned())
         .trim_end_matches('/')
         .to_owned();
-    let stream_url = section
-        .stream_url
-        .clone()
-        .unwrap_or_else(|| binance::ClientConfig::new(rest_url.clone()).stream_url);
+    let defaults = binance::ClientConfig::new(rest_url.clone());
     Some(VenueEndpoint {
+        stream_url: section.stream_url.clone().unwrap_or(defaults.stream_url),
+        ws_api_url: section.ws_api_url.clone().unwrap_or(defaults.ws_api_url),
         rest_url,
-        stream_url,
     })
 }
 
@@ -401,10 +405,9 @@ mod tests {
     fn no_configuration_means_the_built_in_paper_exchange_binances_testnet_and_sqlite_under_data() {
         let config = ConfigFile::default().with_env(no_env).unwrap();
         assert_eq!(config.paper_url(), None);
-        assert_eq!(
-            config.testnet_endpoint().unwrap().rest_url,
-            binance::BINANCE_SPOT_TESTNET_URL
-        );
+        let testnet = config.testnet_endpoint().unwrap();
+        assert_eq!(testnet.rest_url, binance::BINANCE_SPOT_TESTNET_URL);
+        assert_eq!(testnet.ws_api_url, binance::BINANCE_SPOT_TESTNET_WS_API_URL);
         assert_eq!(config.live_endpoint(), None, "live needs the confirmation");
         assert_eq!(
             config.starting_balances().unwrap(),
@@ -447,6 +450,7 @@ mod tests {
         let testnet = config.testnet_endpoint().unwrap();
         assert_eq!(testnet.rest_url, "http://127.0.0.1:9", "the variable wins");
         assert_eq!(testnet.stream_url, "ws://127.0.0.1:9");
+        assert_eq!(testnet.ws_api_url, "ws://127.0.0.1:9/ws-api/v3");
         let retry = config.retry_policy(env).unwrap();
         assert_eq!(retry.max_attempts, 3, "from the file");
         assert_eq!(

@@ -16,6 +16,7 @@ use crate::run_config::{ConfigFile, VenueEndpoint};
 pub fn venue_client(endpoint: &VenueEndpoint, retry: RetryPolicy) -> Result<Client, Failure> {
     let mut config = ClientConfig::new(endpoint.rest_url.clone());
     config.stream_url = endpoint.stream_url.clone();
+    config.ws_api_url = endpoint.ws_api_url.clone();
     config.retry = retry;
     Client::new(config).map_err(|error| {
         Failure::Usage(format!(

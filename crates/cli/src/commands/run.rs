@@ -56,9 +56,9 @@ Configuration: a TOML file (--config), overridden by environment variables, over
                     starting_balances = { USDT = \"10000\" }, admin_token (SPOTBOT_PAPER_ADMIN_TOKEN:
                     the `spotbot sim --admin-token` of a paper exchange on another machine)
   [venues.testnet]  url (SPOTBOT_TESTNET_URL, --testnet-url; default https://testnet.binance.vision),
-                    stream_url, enabled = true
+                    stream_url, ws_api_url (user data streams), enabled = true
   [venues.live]     url (SPOTBOT_LIVE_URL, --live-url; default https://api.binance.com), stream_url,
-                    enabled = true
+                    ws_api_url, enabled = true
   [live]            confirm = \"I accept that spotbot trades real money\"   (required for live bots)
   [binance]         retry_max_attempts, retry_backoff_base
                     (BINANCE_RETRY_MAX_ATTEMPTS, BINANCE_RETRY_BACKOFF_BASE)
