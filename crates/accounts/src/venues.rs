@@ -50,12 +50,6 @@ impl Venue {
         self
     }
 
-    /// The same venue keeping its balance books with `settings`.
-    pub fn with_user_data_settings(mut self, settings: UserDataSettings) -> Venue {
-        self.user_data = UserDataHub::new(self.client.clone(), settings);
-        self
-    }
-
     /// Which venue.
     pub fn mode(&self) -> Mode {
         self.mode

@@ -165,11 +165,6 @@ impl UserDataHub {
         }
     }
 
-    /// The settings.
-    pub fn settings(&self) -> &UserDataSettings {
-        &self.inner.settings
-    }
-
     /// The book of `account`'s account (a client of this venue with credentials): the one
     /// already kept for its API key, or a new one, subscribed at once. Must be called inside a
     /// Tokio runtime. A client without credentials is an invalid request.

@@ -70,16 +70,7 @@ async fn create_bots(store: &Store, user: store::UserId, count: usize, tag: &str
         // trade often (orders, fills and trade rows are a real part of the load) though not
         // all in the same second. `quiet`: the default EMA 9/21 with RSI 14 < 70, which on 1 s
         // candles almost never trades, so nearly every cycle decides to hold.
-        let fast = 2 + index % 5;
-        let params = if active {
-            format!(
-                r#"{{"fast": {fast}, "slow": {}, "rsi_period": 14, "overbought": {}}}"#,
-                fast + 4 + index % 7,
-                80 + index % 15
-            )
-        } else {
-            String::new()
-        };
+        let params = support::strategy_params(index, active);
         store
             .create_bot(
                 &NewBot {

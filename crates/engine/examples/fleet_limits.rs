@@ -270,21 +270,12 @@ async fn create_bots(
 ) -> Result<(), String> {
     let now_ms = engine::wall_now_ms();
     for index in 0..count {
-        let fast = 2 + index % 5;
         let active = match mix {
             Mix::Active => true,
             Mix::Quiet => false,
             Mix::Mixed => index % 10 == 0,
         };
-        let params = if active {
-            format!(
-                r#"{{"fast": {fast}, "slow": {}, "rsi_period": 14, "overbought": {}}}"#,
-                fast + 4 + index % 7,
-                80 + index % 15
-            )
-        } else {
-            String::new()
-        };
+        let params = support::strategy_params(index, active);
         store
             .create_bot(
                 &NewBot {

@@ -256,18 +256,21 @@ impl SeriesState {
         settled_through: i64,
         interval_ms: i64,
     ) {
-        for candle in candles {
-            self.insert(*candle);
-        }
         let newest = candles
             .last()
             .map_or(i64::MIN, |candle| candle.open_time_ms);
         let reached = newest.max(settled_through);
-        if self.covered_through == i64::MIN || fetched_from < self.covered_from {
+        let empty = self.covered_through == i64::MIN;
+        if empty || fetched_from <= self.covered_through + 1 {
+            self.covered_through = self.covered_through.max(reached);
+        }
+        if empty || fetched_from < self.covered_from {
             self.covered_from = fetched_from.min(self.covered_from);
         }
-        if self.covered_through == i64::MIN || fetched_from <= self.covered_through + 1 {
-            self.covered_through = self.covered_through.max(reached);
+        // Stored after the span is widened: a fetch longer than what is kept drops its oldest
+        // candles, and the span then starts after them again.
+        for candle in candles {
+            self.insert(*candle);
         }
         self.advance_over_stored(interval_ms);
     }
@@ -275,4 +278,68 @@ impl SeriesState {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: i64 = 60_000;
+
+    fn candle(open_time_ms: i64) -> Candle {
+        Candle {
+            open_time_ms,
+            open: 1.0,
+            high: 1.0,
+            low: 1.0,
+            close: 1.0,
+            volume: 1.0,
+        }
+    }
+
+    fn empty() -> SeriesState {
+        SeriesState {
+            candles: VecDeque::new(),
+            covered_from: i64::MAX,
+            covered_through: i64::MIN,
+        }
+    }
+
+    #[test]
+    fn a_stream_candle_after_a_gap_waits_until_rest_fills_the_gap() {
+        let mut state = empty();
+        let fetched: Vec<Candle> = (0..3).map(|index| candle(index * MINUTE)).collect();
+        state.merge_fetched(0, &fetched, i64::MIN, MINUTE);
+        assert_eq!((state.covered_from, state.covered_through), (0, 2 * MINUTE));
+        // Minute 3 was missed; minute 4 arrives: stored, but the span stops at minute 2.
+        state.insert(candle(4 * MINUTE));
+        assert!(!state.advance_over_stored(MINUTE));
+        assert_eq!(state.covered_through, 2 * MINUTE);
+        // The fill brings minute 3 (and 4 again): the span runs through 4, each candle once.
+        state.merge_fetched(
+            3 * MINUTE,
+            &[candle(3 * MINUTE), candle(4 * MINUTE)],
+            i64::MIN,
+            MINUTE,
+        );
+        assert_eq!(state.covered_through, 4 * MINUTE);
+        let opens: Vec<i64> = state
+            .between(0, 10 * MINUTE)
+            .iter()
+            .map(|c| c.open_time_ms)
+            .collect();
+        assert_eq!(opens, [0, MINUTE, 2 * MINUTE, 3 * MINUTE, 4 * MINUTE]);
+    }
+
+    #[test]
+    fn a_fetch_longer_than_what_is_kept_covers_only_what_is_kept() {
+        let mut state = empty();
+        let count = MAX_KEPT_CANDLES as i64 + 10;
+        let fetched: Vec<Candle> = (0..count).map(|index| candle(index * MINUTE)).collect();
+        state.merge_fetched(0, &fetched, i64::MIN, MINUTE);
+        assert_eq!(state.candles.len(), MAX_KEPT_CANDLES);
+        // The ten oldest were dropped: a bot asking for them must go to REST, not get a hole.
+        assert_eq!(state.covered_from, 9 * MINUTE + 1);
+        assert_eq!(state.covered_through, (count - 1) * MINUTE);
+    }
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use accounts::AccountClients;
-use binance::Client;
+use binance::{BalanceBook, Client};
 use market::{Candle, SymbolRules};
 use rust_decimal::Decimal;
 use store::{BotConfig, BotId, Lease, PositionRow, Store, StoreError, TradeRow};
@@ -486,22 +486,23 @@ impl Engine {
         Ok(Some(state))
     }
 
-    /// The balances of the bot's owner's account on its venue: kept from the account's user
-    /// data stream, read by REST only while the stream is not live (always, without streams).
+    /// The balances of the bot's owner's account on its venue, and the book they came from:
+    /// kept from the account's user data stream, read by REST only while the stream is not live
+    /// (always, and no book, without streams).
     async fn balances(
         &self,
         bot: &BotConfig,
         client: &Client,
-    ) -> Result<Vec<binance::Balance>, CycleError> {
+    ) -> Result<(Vec<binance::Balance>, Option<BalanceBook>), CycleError> {
         if !self.inner.settings.streams {
-            return Ok(client.balances().await?);
+            return Ok((client.balances().await?, None));
         }
         let book = self
             .inner
             .accounts
             .balance_book(bot.user_id, bot.mode)
             .await?;
-        Ok(book.balances().await?)
+        Ok((book.balances().await?, Some(book)))
     }
 
     /// The bot's closed candles opening from `from_ms` on, closed by `now_ms`: from the shared
@@ -606,7 +607,7 @@ impl Engine {
                     .await?
             }
         };
-        let balances = context
+        let (balances, book) = context
             .watch
             .exchange(self.balances(&bot.config, client))
             .await?;
@@ -634,16 +635,10 @@ impl Engine {
             Plan::Skip(reason) => Ok(CycleOutcome::Skipped { reason }),
             Plan::Send(order) => {
                 let outcome = self.execute(context, state, order).await?;
-                if let CycleOutcome::Traded(trade) = &outcome
-                    && self.inner.settings.streams
-                {
+                if let (CycleOutcome::Traded(trade), Some(book)) = (&outcome, &book) {
                     // The next order of this account must not be sized on balances from
                     // before this one, even if the stream has not told of it yet.
-                    self.inner
-                        .accounts
-                        .balance_book(bot.config.user_id, bot.config.mode)
-                        .await?
-                        .apply_fill(trade.executed_at_ms, &fill_changes(trade, &context.rules));
+                    book.apply_fill(trade.executed_at_ms, &fill_changes(trade, &context.rules));
                 }
                 Ok(outcome)
             }
