@@ -29,7 +29,10 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use store::{BotConfig, BotControl, BotDeletion, BotId, NewBot, PositionRow, StoreError, UserId};
+use store::{
+    BotConfig, BotControl, BotDeletion, BotId, NewBot, PositionRow, StoreError, TradeFilter,
+    TradeRow, UserId,
+};
 use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
@@ -170,11 +173,43 @@ pub struct BotBody {
     pub updated_at_ms: i64,
     /// What it holds and has realised.
     pub position: PositionBody,
+    /// Its newest trade, if it has traded.
+    #[schema(required = true)]
+    pub last_trade: Option<LastTradeBody>,
+}
+
+/// A bot's newest trade, as its summary shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LastTradeBody {
+    /// `BUY` or `SELL`.
+    #[schema(example = "BUY")]
+    pub side: &'static str,
+    /// The average fill price (decimal string).
+    pub price: String,
+    /// The base quantity filled (decimal string).
+    pub quantity: String,
+    /// When the exchange executed it, in ms since the epoch.
+    pub executed_at_ms: i64,
+}
+
+impl From<&TradeRow> for LastTradeBody {
+    fn from(trade: &TradeRow) -> Self {
+        LastTradeBody {
+            side: trade.side.as_str(),
+            price: trade.price.to_string(),
+            quantity: trade.quantity_filled.to_string(),
+            executed_at_ms: trade.executed_at_ms,
+        }
+    }
 }
 
 impl BotBody {
-    /// `bot` with `position` as answered.
-    fn new(bot: BotConfig, position: &PositionRow) -> Result<BotBody, ApiError> {
+    /// `bot` with `position` and `last_trade` as answered.
+    fn new(
+        bot: BotConfig,
+        position: &PositionRow,
+        last_trade: Option<&TradeRow>,
+    ) -> Result<BotBody, ApiError> {
         // Text the engine reads as "all defaults" is shown as an object like any other.
         let strategy_params = if bot.strategy_params.trim().is_empty() {
             Value::Object(serde_json::Map::new())
@@ -206,6 +241,7 @@ impl BotBody {
                 cost_quote: position.cost_quote.to_string(),
                 realized_pnl: position.realized_pnl.to_string(),
             },
+            last_trade: last_trade.map(LastTradeBody::from),
         })
     }
 }
@@ -248,22 +284,27 @@ fn name_taken(error: StoreError, name: &str) -> ApiError {
 }
 
 /// The 404 for a bot the caller does not have, whether it does not exist or is someone else's.
-fn no_such_bot() -> ApiError {
+pub(crate) fn no_such_bot() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such bot")
 }
 
 /// The bot id of the path: text that is no id names no bot, so it is a 404 too.
-fn bot_id(path: Result<Path<String>, PathRejection>) -> Result<BotId, ApiError> {
+pub(crate) fn bot_id(path: Result<Path<String>, PathRejection>) -> Result<BotId, ApiError> {
     path.ok()
         .and_then(|Path(id)| id.parse().ok())
         .map(BotId)
         .ok_or_else(no_such_bot)
 }
 
-/// `bot` as answered, with its position.
+/// `bot` as answered, with its position and last trade.
 async fn body(state: &ApiState, bot: BotConfig) -> Result<BotBody, ApiError> {
     let position = state.store.position(bot.id).await?;
-    BotBody::new(bot, &position)
+    let filter = TradeFilter {
+        bot: Some(bot.id),
+        ..TradeFilter::default()
+    };
+    let last_trade = state.store.latest_trades(&filter, 1).await?;
+    BotBody::new(bot, &position, last_trade.first())
 }
 
 /// `POST /api/v1/bots`: a new bot of the caller's.
@@ -311,7 +352,10 @@ pub(crate) async fn create_bot(
         .map_err(|error| name_taken(error, &bot.name))?;
     // A new bot has never traded.
     let position = PositionRow::flat(created.id);
-    Ok((StatusCode::CREATED, Json(BotBody::new(created, &position)?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(BotBody::new(created, &position, None)?),
+    ))
 }
 
 /// `GET /api/v1/bots`: the caller's bots, by id.
@@ -338,13 +382,21 @@ pub(crate) async fn list_bots(
         .into_iter()
         .map(|position| (position.bot_id, position))
         .collect();
+    let last_trades: BTreeMap<BotId, TradeRow> = state
+        .store
+        .last_trade_per_bot(user)
+        .await?
+        .into_iter()
+        .map(|trade| (trade.bot_id, trade))
+        .collect();
     bots.into_iter()
         .map(|bot| {
             let position = positions
                 .get(&bot.id)
                 .cloned()
                 .unwrap_or_else(|| PositionRow::flat(bot.id));
-            BotBody::new(bot, &position)
+            let last_trade = last_trades.get(&bot.id);
+            BotBody::new(bot, &position, last_trade)
         })
         .collect::<Result<_, _>>()
         .map(Json)

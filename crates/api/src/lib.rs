@@ -25,11 +25,13 @@
 //! | `POST /api/v1/auth/register` | 201 [`UserBody`] from a [`RegisterRequest`] |
 //! | `POST /api/v1/auth/login` | 200 [`LoginResponse`] from a [`LoginRequest`] |
 //! | `POST /api/v1/auth/logout` | 204, revoking the bearer token |
+//! | `POST`/`GET`/`DELETE /api/v1/auth/session` | the dashboard's login: the same sessions, the token in an HttpOnly cookie, with a CSRF token |
 //! | `GET /api/v1/me` | 200 [`UserBody`] of the bearer token's user |
 //! | `PUT`/`GET`/`DELETE /api/v1/credentials/{venue}` | the caller's exchange key for `testnet` or `live`, verified before it is stored, the secret encrypted and never returned |
 //! | `GET /api/v1/account/{venue}`, `POST /api/v1/account/paper/reset` | the caller's own exchange account: balances; the paper account's reset |
 //! | `GET /api/v1/admin/workers` | the fleet's workers, for admins |
 //! | `/api/v1/bots` (+ `/{id}`, `/{id}/start\|stop\|pause`) | the caller's bots ([`BotBody`]) |
+//! | `GET /api/v1/bots/{id}/chart`, `GET /api/v1/bots/{id}/updates` | a bot's candles, indicators, trades and decisions for its chart; a Server-Sent Events stream that says when they change |
 //! | `GET /api/v1/trades` (+ `.csv`) | the caller's trades: filters by bot, symbol, side and time, cursor pages |
 //! | `GET /api/v1/positions` | the caller's bots' positions |
 //! | `GET /api/v1/performance` (`?bot=ID`) | realised PnL, fees, win rate, trade counts, max drawdown |
@@ -39,6 +41,8 @@ mod account;
 mod admin;
 mod auth;
 mod bots;
+mod browser_session;
+mod chart;
 mod credentials;
 mod error;
 mod json;
@@ -61,8 +65,10 @@ use tokio::net::TcpListener;
 
 pub use account::{AccountBody, BalanceBody, PaperResetBody};
 pub use admin::WorkerBody;
-pub use auth::AuthUser;
-pub use bots::{BotBody, CreateBotRequest, PatchBotRequest, PositionBody};
+pub use auth::{AuthUser, CSRF_HEADER, SESSION_COOKIE};
+pub use bots::{BotBody, CreateBotRequest, LastTradeBody, PatchBotRequest, PositionBody};
+pub use browser_session::SessionBody;
+pub use chart::{ChartBody, ChartCandle, ChartMarker};
 pub use credentials::{CredentialsBody, PutCredentialsRequest};
 pub use error::{ApiError, ErrorBody};
 pub use json::Json;
@@ -84,6 +90,9 @@ pub struct ApiConfig {
     pub login_limits: LoginLimits,
     /// The work each new password hash takes.
     pub password_cost: PasswordCost,
+    /// Whether the dashboard's session cookie is `Secure` (sent over HTTPS only): true when
+    /// users reach the server over TLS, through a reverse proxy that terminates it.
+    pub secure_cookies: bool,
 }
 
 impl Default for ApiConfig {
@@ -92,6 +101,7 @@ impl Default for ApiConfig {
             session_ttl: Duration::from_secs(24 * 60 * 60),
             login_limits: LoginLimits::default(),
             password_cost: PasswordCost::default(),
+            secure_cookies: false,
         }
     }
 }
@@ -107,6 +117,9 @@ pub struct ApiState {
     limiter: Arc<LoginLimiter>,
     /// The hash that logins of unknown users are checked against, made on first need.
     dummy_hash: Arc<OnceLock<String>>,
+    /// Set once the server stops: long-lived answers (the chart's updates stream) end then, so
+    /// that a graceful shutdown does not wait for them.
+    closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl ApiState {
@@ -121,7 +134,14 @@ impl ApiState {
             limiter: Arc::new(LoginLimiter::new(config.login_limits)),
             config,
             dummy_hash: Arc::default(),
+            closing: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
+    }
+
+    /// Ends the long-lived answers in flight (and any started later): call it when the server
+    /// begins to shut down, or its graceful shutdown waits for them. [`serve`] does.
+    pub fn close_streams(&self) {
+        self.closing.send_replace(true);
     }
 
     /// The store the API serves.
@@ -141,6 +161,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/auth/logout", post(routes::logout))
         .route("/api/v1/me", get(routes::me))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
+        .merge(browser_session::routes())
+        .merge(chart::routes())
         .merge(credentials::routes())
         .merge(account::routes())
         .merge(admin::routes())
@@ -159,9 +181,25 @@ pub async fn serve(
     state: ApiState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let closing = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.close_streams();
+    };
+    serve_router(listener, router(state), shutdown).await
+}
+
+/// Serves `app` (the [`router`], with whatever routes the caller merged into it, such as the
+/// web dashboard's) like [`serve`]; `shutdown` must call [`ApiState::close_streams`] on the
+/// state of `app`.
+pub async fn serve_router(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(
         listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await

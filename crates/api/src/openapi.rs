@@ -7,13 +7,14 @@
 
 use std::sync::OnceLock;
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use crate::auth::SESSION_COOKIE;
 use crate::error::ErrorBody;
 use crate::json::Json;
-use crate::{account, admin, bots, credentials, routes, trades};
+use crate::{account, admin, bots, browser_session, chart, credentials, routes, trades};
 
 /// The name of the bearer security scheme that authenticated operations require.
 pub const BEARER_SCHEME: &str = "bearer";
@@ -38,6 +39,9 @@ const NO_DATABASE: &[&str] = &["/health", "/api/v1/openapi.json"];
         routes::login,
         routes::logout,
         routes::me,
+        browser_session::open_browser_session,
+        browser_session::browser_session,
+        browser_session::close_browser_session,
         credentials::put_credentials,
         credentials::get_credentials,
         credentials::delete_credentials,
@@ -52,6 +56,8 @@ const NO_DATABASE: &[&str] = &["/health", "/api/v1/openapi.json"];
         bots::start_bot,
         bots::stop_bot,
         bots::pause_bot,
+        chart::bot_chart,
+        chart::bot_updates,
         trades::list_trades,
         trades::trades_csv,
         trades::positions,
@@ -89,6 +95,14 @@ impl Modify for Additions {
                     ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "session_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                SESSION_COOKIE,
+                "The dashboard's session (`POST /api/v1/auth/session`); a request that changes \
+                 something must also send the session's `csrf_token` as `X-CSRF-Token`",
+            ))),
         );
         let internal = ResponseBuilder::new()
             .description("`internal`: the server failed (see its log)")

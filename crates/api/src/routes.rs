@@ -254,6 +254,28 @@ pub(crate) async fn login(
     ClientIp(ip): ClientIp,
     Json(request): Json<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
+    let opened = open_session(&state, ip, request).await?;
+    Ok(Json(LoginResponse {
+        token: opened.token,
+        expires_at_ms: opened.expires_at_ms,
+    }))
+}
+
+/// A session opened by a login: its token (the store keeps only its hash), when it expires and
+/// whose it is.
+pub(crate) struct OpenedSession {
+    pub(crate) token: String,
+    pub(crate) expires_at_ms: i64,
+    pub(crate) user: User,
+}
+
+/// Checks `request`'s password within the failed-login limits and opens a session: what both
+/// the bearer login and the dashboard's cookie login do.
+pub(crate) async fn open_session(
+    state: &ApiState,
+    ip: std::net::IpAddr,
+    request: LoginRequest,
+) -> Result<OpenedSession, ApiError> {
     let now = now_ms();
     if let Err(retry_after_secs) = state.limiter.begin(&request.username, ip, now) {
         tracing::warn!(username = %request.username, %ip, "login refused: too many failures");
@@ -305,10 +327,11 @@ pub(crate) async fn login(
         Ok(purged) => tracing::debug!(purged, "purged sessions that ended long ago"),
         Err(error) => tracing::warn!(%error, "could not purge old sessions"),
     }
-    Ok(Json(LoginResponse {
+    Ok(OpenedSession {
         token,
         expires_at_ms: session.expires_at_ms,
-    }))
+        user,
+    })
 }
 
 /// `POST /api/v1/auth/logout`: revokes the caller's token.

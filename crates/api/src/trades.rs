@@ -277,7 +277,7 @@ impl Params {
     }
 
     /// Parameter `name` parsed by `parse`, whose error message is reported about `name`.
-    fn take_with<T>(
+    pub(crate) fn take_with<T>(
         &mut self,
         name: &'static str,
         parse: impl FnOnce(&str) -> Result<T, String>,

@@ -85,7 +85,8 @@ store::backend_tests! {
         assert_eq!(bot["last_error"], Value::Null);
         assert_eq!(bot["consecutive_failures"], 0);
         assert_eq!(bot["position"], json!({"quantity": "0", "cost_quote": "0", "realized_pnl": "0"}));
-        assert_eq!(bot.as_object().unwrap().len(), 15, "{bot}");
+        assert_eq!(bot["last_trade"], Value::Null, "no trade yet");
+        assert_eq!(bot.as_object().unwrap().len(), 16, "{bot}");
 
         let list = server.send(Method::GET, "/api/v1/bots", None, Some(&token)).await;
         assert_eq!((list.status, &list.body), (StatusCode::OK, &json!([bot])));

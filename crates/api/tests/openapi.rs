@@ -134,10 +134,11 @@ fn documented_statuses(operation: &Value) -> BTreeSet<String> {
 }
 
 /// Whether `operation` requires the bearer scheme.
-fn needs_bearer(operation: &Value) -> bool {
+fn needs_login(operation: &Value) -> bool {
     operation["security"].as_array().is_some_and(|all| {
-        all.iter()
-            .any(|requirement| requirement.get(BEARER_SCHEME).is_some())
+        all.iter().any(|requirement| {
+            requirement.get(BEARER_SCHEME).is_some() || requirement.get("session_cookie").is_some()
+        })
     })
 }
 
@@ -296,9 +297,11 @@ async fn auth_failures_and_bad_input_answer_only_documented_statuses() {
     let (_, _, token) = server.sign_up("alice").await;
     let mut checked_401 = 0;
     let mut checked_422 = 0;
-    // Logout last: it revokes the token.
+    // The logouts last: they revoke the token.
     let mut operations: Vec<_> = operations(&document).into_iter().collect();
-    operations.sort_by_key(|((_, path), _)| path.ends_with("/logout"));
+    operations.sort_by_key(|((method, path), _)| {
+        path.ends_with("/logout") || (path == "/api/v1/auth/session" && method == "DELETE")
+    });
     for ((method, path), operation) in operations {
         let statuses = documented_statuses(&operation);
         let method: Method = method.parse().unwrap();
@@ -306,18 +309,18 @@ async fn auth_failures_and_bad_input_answer_only_documented_statuses() {
         let has_body = !operation["requestBody"].is_null();
         let mut answers = Vec::new();
 
-        // Without a token: 401 exactly when the operation requires the bearer scheme.
+        // Without a token: 401 exactly when the operation requires a login (bearer or cookie).
         let anonymous = server.send(method.clone(), &path, None, None).await;
         assert_eq!(
             anonymous.status == StatusCode::UNAUTHORIZED,
-            needs_bearer(&operation),
+            needs_login(&operation),
             "{method} {path}: {anonymous:?}"
         );
         if anonymous.status == StatusCode::UNAUTHORIZED {
             checked_401 += 1;
         }
         answers.push(("no token", anonymous));
-        let token = needs_bearer(&operation).then_some(token.as_str());
+        let token = needs_login(&operation).then_some(token.as_str());
 
         // An unknown query parameter.
         answers.push((
@@ -386,10 +389,10 @@ async fn auth_failures_and_bad_input_answer_only_documented_statuses() {
             }
         }
     }
-    // Every route but health, readiness, the document, register and login needs a token; every
-    // body route refuses unknown fields.
-    assert_eq!(checked_401, 20);
-    assert_eq!(checked_422, 5);
+    // Every route but health, readiness, the document, register and the two logins needs a
+    // token (or the session cookie); every body route refuses unknown fields.
+    assert_eq!(checked_401, 24);
+    assert_eq!(checked_422, 6);
     server.stop().await;
 }
 

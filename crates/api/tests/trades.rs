@@ -338,6 +338,19 @@ store::backend_tests! {
         );
         assert_eq!(page["trades"][0]["realized_pnl"], Value::Null);
 
+        // Each bot in the list shows its newest trade: the last of its own trades.
+        let bots = world.server.ok("/api/v1/bots", &world.alice).await;
+        for bot in bots.as_array().unwrap() {
+            let trades = world.server.ok(&format!("/api/v1/trades?bot={}", bot["id"]), &world.alice).await;
+            let newest = trades["trades"].as_array().unwrap().last().unwrap();
+            assert_eq!(
+                bot["last_trade"],
+                json!({"side": newest["side"], "price": newest["price"],
+                       "quantity": newest["quantity_filled"], "executed_at_ms": newest["executed_at_ms"]}),
+                "{bot}"
+            );
+        }
+
         // Bob sees his own trades only, and Alice's bot is not his to name.
         let bob = world.server.ok("/api/v1/trades", &world.bob).await;
         let bobs: Vec<i64> = bob["trades"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect();

@@ -176,6 +176,9 @@ pub struct ApiSection {
     pub listen: Option<SocketAddr>,
     /// How long a login's token works, in seconds (default 86400).
     pub session_ttl_secs: Option<u64>,
+    /// Mark the dashboard's session cookie `Secure`: set it when users reach the server over
+    /// HTTPS through a reverse proxy (default false: the server itself speaks plain HTTP).
+    pub secure_cookies: Option<bool>,
 }
 
 impl ConfigFile {
@@ -359,6 +362,7 @@ impl ConfigFile {
         if let Some(secs) = self.api.session_ttl_secs {
             config.session_ttl = Duration::from_secs(secs.max(1));
         }
+        config.secure_cookies = self.api.secure_cookies.unwrap_or(false);
         config
     }
 
@@ -425,10 +429,13 @@ mod tests {
 
     #[test]
     fn the_api_section_sets_the_address_and_the_token_lifetime() {
-        let file: ConfigFile =
-            toml::from_str("[api]\nlisten = \"0.0.0.0:9000\"\nsession_ttl_secs = 60\n").unwrap();
+        let file: ConfigFile = toml::from_str(
+            "[api]\nlisten = \"0.0.0.0:9000\"\nsession_ttl_secs = 60\nsecure_cookies = true\n",
+        )
+        .unwrap();
         assert_eq!(file.api_listen().to_string(), "0.0.0.0:9000");
         assert_eq!(file.api_config().session_ttl, Duration::from_secs(60));
+        assert!(file.api_config().secure_cookies);
         let bad = toml::from_str::<ConfigFile>("[api]\nlisten = \"localhost\"\n").unwrap_err();
         assert!(bad.to_string().contains("listen"), "{bad}");
     }

@@ -210,14 +210,16 @@ impl ApiServer {
             .local_addr()
             .context("cannot read the HTTP API's address")?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(api::serve(
-            listener,
-            api::ApiState::new(service.store.clone(), accounts, service.config.api_config()),
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        let state =
+            api::ApiState::new(service.store.clone(), accounts, service.config.api_config());
+        // The dashboard's pages call the API on the same origin, so they are served together.
+        let app = api::router(state.clone()).merge(web::router());
+        let task = tokio::spawn(api::serve_router(listener, app, async move {
+            let _ = stopped.await;
+            state.close_streams();
+        }));
         println!("spotbot {}: HTTP API at http://{address}", service.name);
+        println!("spotbot {}: dashboard at http://{address}/", service.name);
         Ok(ApiServer { stop, task })
     }
 

@@ -462,6 +462,54 @@ impl Store {
         Ok(trades)
     }
 
+    /// The newest trade of each of `user`'s bots that has traded, by bot id: what a list of
+    /// bots shows as their last trade, in one query.
+    pub async fn last_trade_per_bot(&self, user: UserId) -> StoreResult<Vec<TradeRow>> {
+        sqlx::query(&format!(
+            "SELECT {TRADE_COLUMNS} FROM trades WHERE id IN \
+             (SELECT MAX(id) FROM trades WHERE user_id = $1 GROUP BY bot_config_id) \
+             ORDER BY bot_config_id"
+        ))
+        .bind(user.0)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(trade_from_row)
+        .collect()
+    }
+
+    /// The newest `count` trades of `bot` executed from `from_ms` on, oldest first, each with the
+    /// open time of the candle whose signal sent its order (from the write-ahead order row; `None`
+    /// for a trade without one, which only an import could make): what a chart marks.
+    pub async fn trades_with_signal_candles(
+        &self,
+        bot: BotId,
+        from_ms: i64,
+        count: u32,
+    ) -> StoreResult<Vec<(TradeRow, Option<i64>)>> {
+        let sql = format!(
+            "SELECT {TRADE_COLUMNS}, (SELECT o.signal_candle_open_ms FROM orders o \
+             WHERE o.client_order_id = trades.client_order_id) AS signal_candle_open_ms \
+             FROM trades WHERE bot_config_id = $1 AND executed_at_ms >= $2 ORDER BY id DESC LIMIT $3"
+        );
+        let mut trades = sqlx::query(&sql)
+            .bind(bot.0)
+            .bind(from_ms)
+            .bind(i64::from(count))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                let trade = trade_from_row(row)?;
+                let candle =
+                    RowReader::new(row, "trades", "id")?.opt_i64("signal_candle_open_ms")?;
+                Ok((trade, candle))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        trades.reverse();
+        Ok(trades)
+    }
+
     /// The [`Performance`] of the trades `filter` selects (its `after_id` applies, its `limit`
     /// does not), over all of them and per bot. The trades are read as a stream in execution
     /// order and counted as they come, so memory does not grow with their number (an account

@@ -68,7 +68,8 @@ Configuration: a TOML file (--config), overridden by environment variables, over
                     lease_ttl_secs = 60, order_absent_after_secs = 60 (orders are sent within its
                     first half; keep it above twice the recvWindow), worker_id = \"host-pid\"
                     (one process per name)
-  [api]             listen = \"127.0.0.1:8080\" (--listen), session_ttl_secs = 86400
+  [api]             listen = \"127.0.0.1:8080\" (--listen), session_ttl_secs = 86400,
+                    secure_cookies = false (true behind an HTTPS proxy)
   SPOTBOT_MASTER_KEY  the key that encrypts users' exchange secrets (64 hex characters or base64
              of 32 bytes); without it, data_dir/master.key, created with permissions 0600 on first run
              (`spotbot worker` and `spotbot api` never create one: they need the same key)

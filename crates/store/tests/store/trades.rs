@@ -655,4 +655,34 @@ store::backend_tests! {
             .unwrap();
         assert_eq!((alices.total.buys, alices.total.sells), (3, 3));
     }
+
+    async fn a_chart_reads_trades_with_their_signal_candles_and_a_list_the_last_trade_per_bot(store: Store) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let one = bot(&store, alice.id, "one").await;
+        let two = bot(&store, alice.id, "two").await;
+        let bobs = bot(&store, bob.id, "bobs").await;
+        let first = traded(&store, &one, "sb-1", 1, Side::Buy, 10_000).await;
+        let second = traded(&store, &one, "sb-2", 2, Side::Sell, 20_000).await;
+        let third = traded(&store, &one, "sb-3", 3, Side::Buy, 30_000).await;
+        let of_two = traded(&store, &two, "sb-4", 4, Side::Buy, 15_000).await;
+        traded(&store, &bobs, "sb-5", 5, Side::Buy, 40_000).await;
+
+        // Oldest first, from the time given, at most the count asked (the newest ones).
+        let chart = store.trades_with_signal_candles(one.id, 20_000, 10).await.unwrap();
+        let signal = new_order(&one, "any", Side::Buy).signal_candle_open_ms;
+        assert_eq!(
+            chart,
+            vec![(second.clone(), Some(signal)), (third.clone(), Some(signal))]
+        );
+        let newest = store.trades_with_signal_candles(one.id, 0, 1).await.unwrap();
+        assert_eq!(newest, vec![(third.clone(), Some(signal))]);
+        assert_eq!(store.trades_with_signal_candles(one.id, 0, 10).await.unwrap().len(), 3);
+        assert_eq!(store.trades_with_signal_candles(one.id, 0, 10).await.unwrap()[0].0, first);
+
+        // One trade per bot of the user, the newest, by bot; another user's are not theirs.
+        assert_eq!(store.last_trade_per_bot(alice.id).await.unwrap(), vec![third, of_two]);
+        let none = user(&store, "carol").await;
+        assert!(store.last_trade_per_bot(none.id).await.unwrap().is_empty());
+    }
 }

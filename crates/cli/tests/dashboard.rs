@@ -1,0 +1,356 @@
+//! The web dashboard in a real headless Chromium, driven through ChromeDriver (WebDriver), against
+//! a real `spotbot run` on a fresh database: register, log out and in, create a paper bot with
+//! fast parameters, see its first trade marker appear on the chart without a reload, read the
+//! trade and its decision, pause the bot, and check that another user sees none of it. No page
+//! may log an error to the console (a script error, a CSP violation, a failed request), but for
+//! the 404 the other user is meant to get. Screenshots of each page are written under
+//! `target/dashboard-screenshots/`.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`scripts/test` installs them). Without them
+//! the test says so and passes, unless `SPOTBOT_REQUIRE_BROWSER=1` (as `scripts/test` sets)
+//! makes that a failure.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, Locator};
+use serde_json::{Value, json};
+
+#[path = "support/browser.rs"]
+mod browser;
+mod common;
+
+use browser::{CHROMEDRIVER, CHROMIUM, Driver};
+use common::Running;
+
+/// ChromeDriver's `POST /session/{id}/se/log` for the browser's console: what fantoccini has no
+/// call for.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({"type": "browser"}).to_string()),
+        )
+    }
+}
+
+/// The browser session and where its screenshots go.
+struct Browser {
+    client: Client,
+    base: String,
+    shots: PathBuf,
+}
+
+impl Browser {
+    async fn open(driver: &Driver, base: String, profile: &Path) -> Browser {
+        let client = driver.session(profile).await;
+        let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../dashboard-screenshots");
+        std::fs::create_dir_all(&shots).unwrap();
+        Browser {
+            client,
+            base,
+            shots,
+        }
+    }
+
+    async fn goto(&self, path: &str) {
+        self.client
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .unwrap();
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let input = self
+            .client
+            .wait()
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap();
+        input.clear().await.unwrap();
+        input.send_keys(text).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .wait()
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn script(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    /// Waits up to `within` until `script` returns something truthy, and returns it.
+    async fn until(&self, what: &str, within: Duration, script: &str) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let value = self.script(script).await;
+            let truthy = !matches!(&value, Value::Null | Value::Bool(false))
+                && value != json!(0)
+                && value != json!("");
+            if truthy {
+                return value;
+            }
+            if Instant::now() > deadline {
+                self.shot("timeout").await;
+                panic!("timed out waiting for {what}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn wait_for_path(&self, prefix: &str) {
+        let script = format!("return location.pathname.startsWith({prefix:?})");
+        self.until(
+            &format!("the page {prefix}"),
+            Duration::from_secs(15),
+            &script,
+        )
+        .await;
+    }
+
+    /// At 360 px wide, the page must not scroll sideways; screenshot `name`, then back to the
+    /// desktop size.
+    async fn narrow(&self, name: &str) {
+        self.client.set_window_size(360, 800).await.unwrap();
+        let fits = "return document.documentElement.scrollWidth <= window.innerWidth \
+             && (document.getElementById('chart')?.clientWidth ?? 0) <= window.innerWidth";
+        self.until("a page 360 px wide", Duration::from_secs(5), fits)
+            .await;
+        self.shot(name).await;
+        self.client.set_window_size(1280, 1000).await.unwrap();
+    }
+
+    async fn shot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// The console entries since the last call that are errors, but those `allowed` matches.
+    async fn console_errors(&self, allowed: &[&str]) -> Vec<String> {
+        let entries = self.client.issue_cmd(BrowserLog).await.unwrap();
+        entries
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|entry| entry["level"] == "SEVERE")
+            .map(|entry| entry["message"].as_str().unwrap_or_default().to_owned())
+            .filter(|message| !allowed.iter().any(|allowed| message.contains(allowed)))
+            .collect()
+    }
+
+    async fn assert_no_console_errors(&self, step: &str) {
+        let errors = self.console_errors(&[]).await;
+        assert!(errors.is_empty(), "{step}: console errors: {errors:#?}");
+    }
+
+    async fn register(&self, username: &str) {
+        self.goto("/register").await;
+        self.fill("#field-email", &format!("{username}@example.com"))
+            .await;
+        self.fill("#field-username", username).await;
+        self.fill("#field-password", "a long enough password").await;
+        self.click("#register-form button[type=submit]").await;
+        self.wait_for_path("/bots").await;
+    }
+}
+
+fn browser_installed() -> bool {
+    let installed = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
+    if !installed {
+        assert!(
+            std::env::var("SPOTBOT_REQUIRE_BROWSER").as_deref() != Ok("1"),
+            "{CHROMIUM} or {CHROMEDRIVER} is missing: install Debian's chromium and chromium-driver"
+        );
+        eprintln!("skipped: {CHROMIUM} or {CHROMEDRIVER} is missing (scripts/test installs them)");
+    }
+    installed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trader_runs_a_bot_from_the_dashboard() {
+    if !browser_installed() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut spotbot = Running::start(dir.path());
+    let base = format!("http://{}", spotbot.api_address());
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let browser = Browser::open(&driver, base, profile.path()).await;
+
+    // 1. Register (which logs in), log out, log in.
+    browser.register("alice").await;
+    browser.shot("bots-empty").await;
+    browser.click("#logout").await;
+    browser.wait_for_path("/login").await;
+    browser.shot("login").await;
+    browser.fill("#field-username", "alice").await;
+    browser
+        .fill("#field-password", "a long enough password")
+        .await;
+    browser.click("#login-form button[type=submit]").await;
+    browser.wait_for_path("/bots").await;
+    let whoami = browser
+        .until(
+            "the user's name",
+            Duration::from_secs(10),
+            "return document.getElementById('whoami')?.textContent",
+        )
+        .await;
+    assert_eq!(whoami, "alice");
+    browser.assert_no_console_errors("login").await;
+
+    // A mistake is shown next to its field, with the API's own words.
+    browser.fill("#field-name", "fast one").await;
+    browser.fill("#field-quote_per_buy", "0.0001").await;
+    browser.click("#bot-form button[type=submit]").await;
+    let error = browser
+        .until(
+            "the quote's error",
+            Duration::from_secs(10),
+            "return document.getElementById('error-quote_per_buy').textContent",
+        )
+        .await;
+    assert!(error.as_str().unwrap().contains("minimum order"), "{error}");
+    browser.shot("bot-form-error").await;
+    // The 422 itself is logged by Chromium as a failed request: expected here.
+    let errors = browser.console_errors(&["422"]).await;
+    assert!(errors.is_empty(), "the form: {errors:#?}");
+
+    // 2. A paper bot with fast parameters: it trades within seconds at the test's market speed.
+    browser.fill("#field-quote_per_buy", "20").await;
+    browser.fill("#field-fast", "2").await;
+    browser.fill("#field-slow", "4").await;
+    browser.fill("#field-rsi_period", "2").await;
+    browser.fill("#field-overbought", "99").await;
+    browser.click("#bot-form button[type=submit]").await;
+    browser.wait_for_path("/bots/").await;
+    let bot_path = browser.script("return location.pathname").await;
+    browser
+        .until(
+            "the chart's candles",
+            Duration::from_secs(20),
+            "return Number(document.getElementById('chart')?.dataset.candles || 0) > 0",
+        )
+        .await;
+    browser
+        .script("window.notReloaded = true; return true")
+        .await;
+
+    // 3. Its first trade marker appears without a reload.
+    browser
+        .until(
+            "a trade marker",
+            Duration::from_secs(90),
+            "return Number(document.getElementById('chart').dataset.markers || 0) > 0",
+        )
+        .await;
+    assert_eq!(
+        browser.script("return window.notReloaded === true").await,
+        true,
+        "the page reloaded"
+    );
+    browser.shot("bot").await;
+
+    // 4. The trade's fill and its decision are on the page.
+    let trade_row = browser
+        .until(
+            "a row in the trades table",
+            Duration::from_secs(10),
+            "return document.querySelector('#trades tbody tr')?.textContent",
+        )
+        .await;
+    let side = |text: &Value| {
+        ["BUY", "SELL"]
+            .iter()
+            .any(|side| text.as_str().unwrap().contains(side))
+    };
+    assert!(side(&trade_row), "{trade_row}");
+    let decision = browser
+        .until(
+            "the trade's decision",
+            Duration::from_secs(10),
+            "return document.querySelector('#decisions li[data-kind=trade]')?.textContent",
+        )
+        .await;
+    assert!(side(&decision), "{decision}");
+    browser.assert_no_console_errors("the bot's page").await;
+
+    // The page works 360 px wide: nothing sticks out sideways, the chart fits.
+    browser.narrow("bot-360").await;
+
+    // 5. Pause it.
+    browser.click("#controls button[data-action=pause]").await;
+    browser
+        .until("the paused status", Duration::from_secs(10), "return document.querySelector('#bot-facts [data-status]')?.dataset.status === 'paused'")
+        .await;
+    browser.shot("bot-paused").await;
+    browser.goto("/bots").await;
+    let status = browser
+        .until(
+            "the list",
+            Duration::from_secs(10),
+            "return document.querySelector('#bots-body [data-status]')?.dataset.status",
+        )
+        .await;
+    assert_eq!(status, "paused");
+    browser.shot("bots").await;
+    browser.narrow("bots-360").await;
+    browser.assert_no_console_errors("pausing").await;
+
+    // 7. Another user sees none of it: no bot in their list, and a 404 for alice's bot's page.
+    browser.click("#logout").await;
+    browser.wait_for_path("/login").await;
+    browser.register("bob").await;
+    browser
+        .until(
+            "bob's empty list",
+            Duration::from_secs(10),
+            "return !document.getElementById('no-bots').classList.contains('hidden')",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .script("return document.querySelectorAll('#bots-body tr').length")
+            .await,
+        0
+    );
+    browser.goto(bot_path.as_str().unwrap()).await;
+    let heading = browser
+        .until(
+            "the 404 page",
+            Duration::from_secs(10),
+            "return document.querySelector('main h1')?.textContent",
+        )
+        .await;
+    assert_eq!(heading, "No such bot");
+    browser.shot("other-user").await;
+    let errors = browser.console_errors(&["404"]).await;
+    assert!(errors.is_empty(), "the other user: {errors:#?}");
+
+    browser.client.close().await.unwrap();
+    let (clean, lines) = spotbot.stop("-TERM");
+    assert!(clean, "spotbot stops cleanly:\n{}", lines.join("\n"));
+}
