@@ -26,6 +26,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use futures_util::Stream;
@@ -126,6 +127,24 @@ pub struct ChartMarker {
     /// When the exchange executed it, ms since the epoch.
     pub executed_at_ms: i64,
 }
+
+/// An event of the updates stream, as a Server-Sent Events parser reads it: `event: update`
+/// with `data: {}` (the page reads the chart again; the data says nothing more).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct UpdateEvent {
+    /// Always `update`.
+    #[schema(example = "update", pattern = "^update$")]
+    pub event: &'static str,
+    /// Always `{}`.
+    #[schema(example = "{}", pattern = "^\\{\\}$")]
+    pub data: &'static str,
+}
+
+/// The one event the updates stream sends.
+const UPDATE: UpdateEvent = UpdateEvent {
+    event: "update",
+    data: "{}",
+};
 
 /// One of the bot's recorded decisions or incidents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -418,7 +437,8 @@ impl Follow {
             let now = self.fingerprint().await?;
             if self.last.as_ref() != Some(&now) {
                 self.last = Some(now);
-                return Some((Ok(Event::default().event("update").data("{}")), self));
+                let event = Event::default().event(UPDATE.event).data(UPDATE.data);
+                return Some((Ok(event), self));
             }
             tokio::select! {
                 () = tokio::time::sleep(UPDATE_POLL) => {}
@@ -428,15 +448,36 @@ impl Follow {
     }
 }
 
+/// The `wait=N` of the request's `Prefer` headers (RFC 7240), at most [`STREAM_LIFETIME`]; a
+/// malformed preference is ignored, as the RFC asks.
+fn preferred_wait(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split([',', ';']))
+        .filter_map(|preference| {
+            let (name, value) = preference.split_once('=')?;
+            name.trim()
+                .eq_ignore_ascii_case("wait")
+                .then(|| value.trim().trim_matches('"').parse::<u64>().ok())?
+        })
+        .map(|secs| Duration::from_secs(secs).min(STREAM_LIFETIME))
+        .next()
+}
+
 /// `GET /api/v1/bots/{id}/updates`: Server-Sent Events saying when the bot's chart changed.
 #[utoipa::path(
     get,
     path = "/api/v1/bots/{id}/updates",
     tag = "bots",
     security(("bearer" = []), ("session_cookie" = [])),
-    params(("id" = i64, Path, description = "The bot's id; anything that is not one of the caller's bots is a 404")),
+    params(
+        ("id" = i64, Path, description = "The bot's id; anything that is not one of the caller's bots is a 404"),
+        ("Prefer" = Option<String>, Header, description = "`wait=N` (RFC 7240): end the stream after N seconds rather than five minutes"),
+    ),
     responses(
-        (status = 200, description = "`text/event-stream`: an `update` event (data `{}`) at once and each time the bot's chart changes (a candle closed, a decision, a trade, a status change); it ends at once for a bot that is not active and after five minutes otherwise, and the browser reconnects", content_type = "text/event-stream", body = String),
+        (status = 200, description = "`text/event-stream`: an `update` event (data `{}`) at once and each time the bot's chart changes (a candle closed, a decision, a trade, a status change); it ends at once for a bot that is not active, after five minutes (or the `Prefer: wait`) otherwise, and the browser reconnects", content_type = "text/event-stream", body = UpdateEvent),
         (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
         (status = 404, description = "`not_found`: the caller has no such bot", body = ErrorBody),
         (status = 422, description = "`unknown_field`: a query parameter (this route takes none)", body = ErrorBody),
@@ -447,6 +488,7 @@ pub(crate) async fn bot_updates(
     caller: AuthUser,
     path: Result<Path<String>, PathRejection>,
     Query(NoParams): Query<NoParams>,
+    headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let bot = owned_bot(&state, caller.user.id, path).await?;
     let interval = Interval::from_str(&bot.interval).map_err(|e| corrupt(bot.id, "interval", e))?;
@@ -457,7 +499,7 @@ pub(crate) async fn bot_updates(
         bot: bot.id,
         interval_ms: nominal_ms(interval),
         last: None,
-        ends_at: Instant::now() + STREAM_LIFETIME,
+        ends_at: Instant::now() + preferred_wait(&headers).unwrap_or(STREAM_LIFETIME),
         closing,
     };
     let retry = futures_util::stream::once(async {
@@ -465,4 +507,37 @@ pub(crate) async fn bot_updates(
     });
     let updates = futures_util::stream::unfold(follow, Follow::next);
     Ok(Sse::new(futures_util::StreamExt::chain(retry, updates)).keep_alive(KeepAlive::default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wait(prefer: &[&str]) -> Option<Duration> {
+        let mut headers = HeaderMap::new();
+        for value in prefer {
+            headers.append("prefer", value.parse().unwrap());
+        }
+        preferred_wait(&headers)
+    }
+
+    #[test]
+    fn the_stream_lasts_what_the_client_prefers_within_its_lifetime() {
+        assert_eq!(wait(&[]), None);
+        assert_eq!(wait(&["wait=2"]), Some(Duration::from_secs(2)));
+        assert_eq!(
+            wait(&["respond-async, Wait = \"7\""]),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            wait(&["return=minimal", "wait=1"]),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(wait(&["wait=100000"]), Some(STREAM_LIFETIME));
+        assert_eq!(
+            wait(&["wait=soon", "wait"]),
+            None,
+            "malformed preferences are ignored"
+        );
+    }
 }

@@ -11,6 +11,7 @@
 //! | `PUT /api/v1/credentials/{venue}` | 201 [`CredentialsBody`] the first time, 200 when replacing |
 //! | `GET /api/v1/credentials/{venue}` | 200 [`CredentialsBody`], or 404 when none is stored |
 //! | `DELETE /api/v1/credentials/{venue}` | 204 (the caller's bots there are paused), or 404 |
+//! | `GET /api/v1/venues` | 200 `[`[`VenueBody`]`]`: the venues this server trades, each with the caller's key |
 //!
 //! Paper accounts are spotbot's own (see `/api/v1/account/paper`); `paper` is not a venue here.
 
@@ -148,12 +149,64 @@ impl From<StoredCredentials> for CredentialsBody {
 
 /// The routes of this module.
 pub(crate) fn routes() -> Router<ApiState> {
-    Router::new().route(
-        "/api/v1/credentials/{venue}",
-        get(get_credentials)
-            .put(put_credentials)
-            .delete(delete_credentials),
-    )
+    Router::new()
+        .route(
+            "/api/v1/credentials/{venue}",
+            get(get_credentials)
+                .put(put_credentials)
+                .delete(delete_credentials),
+        )
+        .route("/api/v1/venues", get(list_venues))
+}
+
+/// A venue this server trades, and the caller's key for it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct VenueBody {
+    /// `paper`, `testnet` or `live`.
+    #[schema(example = "testnet")]
+    pub venue: &'static str,
+    /// Whether trading there needs the user's own key (`testnet`, `live`); a paper account is
+    /// opened by spotbot itself.
+    pub needs_key: bool,
+    /// The caller's key for it, when one is stored (never the secret).
+    #[schema(required = true)]
+    pub key: Option<CredentialsBody>,
+}
+
+/// `GET /api/v1/venues`: where the caller can trade here, and with which key: what a page asks
+/// before it reads accounts, so that it never asks for one that cannot exist.
+#[utoipa::path(
+    get,
+    path = "/api/v1/venues",
+    tag = "credentials",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The venues this server trades, paper first, each with the caller's key", body = [VenueBody]),
+        (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list_venues(
+    State(state): State<ApiState>,
+    caller: AuthUser,
+) -> Result<Json<Vec<VenueBody>>, ApiError> {
+    let mut venues = Vec::new();
+    for &venue in Mode::ALL {
+        if state.accounts.venue(venue).is_err() {
+            continue;
+        }
+        let needs_key = venue != Mode::Paper;
+        let key = if needs_key {
+            state.store.credentials(caller.user.id, venue).await?
+        } else {
+            None
+        };
+        venues.push(VenueBody {
+            venue: venue.as_str(),
+            needs_key,
+            key: key.map(CredentialsBody::from),
+        });
+    }
+    Ok(Json(venues))
 }
 
 /// The venue of the path: `testnet` or `live`; anything else names no key, so it is a 404.

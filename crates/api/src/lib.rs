@@ -28,6 +28,7 @@
 //! | `POST`/`GET`/`DELETE /api/v1/auth/session` | the dashboard's login: the same sessions, the token in an HttpOnly cookie, with a CSRF token |
 //! | `GET /api/v1/me` | 200 [`UserBody`] of the bearer token's user |
 //! | `PUT`/`GET`/`DELETE /api/v1/credentials/{venue}` | the caller's exchange key for `testnet` or `live`, verified before it is stored, the secret encrypted and never returned |
+//! | `GET /api/v1/venues` | the venues this server trades, each with the caller's key (never the secret) |
 //! | `GET /api/v1/account/{venue}`, `POST /api/v1/account/paper/reset` | the caller's own exchange account: balances; the paper account's reset |
 //! | `GET /api/v1/admin/workers` | the fleet's workers, for admins |
 //! | `/api/v1/bots` (+ `/{id}`, `/{id}/start\|stop\|pause`) | the caller's bots ([`BotBody`]) |
@@ -69,7 +70,7 @@ pub use auth::{AuthUser, CSRF_HEADER, SESSION_COOKIE};
 pub use bots::{BotBody, CreateBotRequest, LastTradeBody, PatchBotRequest, PositionBody};
 pub use browser_session::SessionBody;
 pub use chart::{ChartBody, ChartCandle, ChartMarker};
-pub use credentials::{CredentialsBody, PutCredentialsRequest};
+pub use credentials::{CredentialsBody, PutCredentialsRequest, VenueBody};
 pub use error::{ApiError, ErrorBody};
 pub use json::Json;
 pub use limiter::LoginLimits;

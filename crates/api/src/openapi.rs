@@ -45,6 +45,7 @@ const NO_DATABASE: &[&str] = &["/health", "/api/v1/openapi.json"];
         credentials::put_credentials,
         credentials::get_credentials,
         credentials::delete_credentials,
+        credentials::list_venues,
         account::get_account,
         account::reset_paper,
         admin::list_workers,

@@ -326,6 +326,21 @@ async fn the_updates_stream_tells_at_once_and_ends_at_once_for_a_bot_that_does_n
     read.await.expect("an update within 10 s");
     assert!(text.contains("retry: 2000"), "{text}");
 
+    // With `Prefer: wait=1`, the running bot's stream ends after a second.
+    let short = tokio::time::timeout(
+        Duration::from_secs(10),
+        answer(
+            server
+                .client
+                .get(format!("{}/api/v1/bots/{running}/updates", server.base))
+                .bearer_auth(&alice)
+                .header("prefer", "wait=1"),
+        ),
+    )
+    .await
+    .expect("the stream ends as preferred");
+    assert!(short.text.contains("event: update\ndata: {}"), "{short:?}");
+
     // A stopped bot: the stream ends at once.
     let ended = tokio::time::timeout(
         Duration::from_secs(10),

@@ -1,7 +1,8 @@
 //! The web dashboard in a real headless Chromium, driven through ChromeDriver (WebDriver), against
 //! a real `spotbot run` on a fresh database: register, log out and in, create a paper bot with
 //! fast parameters, see its first trade marker appear on the chart without a reload, read the
-//! trade and its decision, pause the bot, and check that another user sees none of it. No page
+//! trade and its decision, pause the bot, see it in the portfolio, reset the paper account, and
+//! check that another user sees none of it. No page
 //! may log an error to the console (a script error, a CSP violation, a failed request), but for
 //! the 404 the other user is meant to get. Screenshots of each page are written under
 //! `target/dashboard-screenshots/`.
@@ -160,9 +161,21 @@ impl Browser {
             .collect()
     }
 
+    /// No console error since the last look, and no JavaScript value shown as text (`null`,
+    /// `undefined`, `NaN`, `[object ...]`): a page that printed one lost a value on the way.
     async fn assert_no_console_errors(&self, step: &str) {
         let errors = self.console_errors(&[]).await;
         assert!(errors.is_empty(), "{step}: console errors: {errors:#?}");
+        let text = self.script("return document.body.innerText").await;
+        let text = text.as_str().unwrap();
+        for leaked in ["null", "undefined", "NaN", "[object"] {
+            assert!(
+                !text.split_whitespace().any(|word| word
+                    .trim_matches(|c: char| !c.is_alphanumeric() && c != '[')
+                    == leaked),
+                "{step}: the page shows {leaked:?}:\n{text}"
+            );
+        }
     }
 
     async fn register(&self, username: &str) {
@@ -319,6 +332,31 @@ async fn a_trader_runs_a_bot_from_the_dashboard() {
     browser.shot("bots").await;
     browser.narrow("bots-360").await;
     browser.assert_no_console_errors("pausing").await;
+
+    // The portfolio: the bot with its figures, and the paper account's balances.
+    browser.goto("/portfolio").await;
+    browser
+        .until(
+            "the portfolio's bot",
+            Duration::from_secs(15),
+            "return document.querySelectorAll('#portfolio tbody tr').length === 1",
+        )
+        .await;
+    browser
+        .until("the paper balances", Duration::from_secs(15), "return document.querySelector('#balances [data-venue=paper] [data-asset=USDT]')?.textContent")
+        .await;
+    browser.shot("portfolio").await;
+    browser.assert_no_console_errors("the portfolio").await;
+
+    // The account: the paper account is reset to its starting balance, after a confirmation.
+    browser.goto("/account").await;
+    browser.click("#paper-reset").await;
+    browser.client.accept_alert().await.unwrap();
+    browser
+        .until("the reset balance", Duration::from_secs(15), "return document.querySelector('#paper [data-asset=USDT] td:nth-child(2)')?.textContent === '10000'")
+        .await;
+    browser.shot("account").await;
+    browser.assert_no_console_errors("the account").await;
 
     // 7. Another user sees none of it: no bot in their list, and a 404 for alice's bot's page.
     browser.click("#logout").await;

@@ -65,9 +65,9 @@ function el(tag, attributes, ...children) {
 
 function main() { return document.getElementById('main'); }
 
+// Replaces the page's content with `nodes` (null and undefined ones left out).
 function show(...nodes) {
-  const target = main();
-  target.replaceChildren(...nodes);
+  main().replaceChildren(...nodes.filter((node) => node !== null && node !== undefined));
 }
 
 function setTitle(title) { document.title = `${title} · spotbot`; }
@@ -91,13 +91,15 @@ function signed(text) {
 }
 
 // A form field: label, input (or select) and the place its error goes.
-function field(name, label, input) {
-  input.id = `field-${name}`;
+// `suffix` keeps ids unique where one page has several forms with the same fields; such a form
+// carries it as data-suffix, so that its errors find their field.
+function field(name, label, input, suffix = '') {
+  input.id = `field-${name}${suffix}`;
   input.name = name;
-  input.setAttribute('aria-describedby', `error-${name}`);
+  input.setAttribute('aria-describedby', `error-${name}${suffix}`);
   return el('div', { class: 'field' },
     el('label', { for: input.id }, label), input,
-    el('span', { class: 'field-error', id: `error-${name}`, role: 'alert' }));
+    el('span', { class: 'field-error', id: `error-${name}${suffix}`, role: 'alert' }));
 }
 
 function clearErrors(form) {
@@ -112,7 +114,7 @@ function clearErrors(form) {
 function showError(form, error) {
   const name = error.field ? String(error.field).replace(/^strategy_params\.?/, '') || 'strategy_params' : null;
   const input = name && form.querySelector(`[name="${CSS.escape(name)}"]`);
-  const slot = name && form.querySelector(`#error-${CSS.escape(name)}`);
+  const slot = name && form.querySelector(`#${CSS.escape(`error-${name}${form.dataset.suffix || ''}`)}`);
   if (input && slot) {
     input.setAttribute('aria-invalid', 'true');
     slot.textContent = error.message;
@@ -168,8 +170,9 @@ function showNav(user) {
       location.assign('/login');
     },
   }, 'Log out');
+  const link = (href, label) => el('a', { href, 'aria-current': location.pathname === href ? 'page' : null }, label);
   document.getElementById('nav').replaceChildren(
-    el('a', { href: '/bots' }, 'Bots'),
+    link('/bots', 'Bots'), link('/portfolio', 'Portfolio'), link('/account', 'Account'),
     el('span', { id: 'whoami' }, user.username),
     logout);
 }
@@ -637,8 +640,227 @@ async function botPage() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Portfolio: every bot's realised PnL, its curve per bot and in total, and the balances of the
+// user's account on each venue.
 
-const PAGES = { login: loginPage, register: registerPage, bots: botsPage, bot: botPage };
+const CURVE_TRADES = 10000;
+const PALETTE = ['#0f5bd8', '#b45309', '#6d28d9', '#0b7a3e', '#be185d', '#0e7490', '#4d7c0f', '#9f1239'];
+
+// Every trade of the user, oldest first, in pages of 500 up to CURVE_TRADES; and whether that
+// was all of them.
+async function allTrades() {
+  const trades = [];
+  let cursor = null;
+  do {
+    const query = new URLSearchParams({ limit: 500 });
+    if (cursor) query.set('cursor', cursor);
+    const page = await api.get(`/api/v1/trades?${query}`);
+    trades.push(...page.trades);
+    cursor = page.next_cursor;
+  } while (cursor && trades.length < CURVE_TRADES);
+  return { trades, complete: !cursor };
+}
+
+// The realised-PnL curve of `trades` (cumulative, at each SELL), per bot and in total, as
+// chart points (one per second at most: the chart needs increasing times).
+function pnlCurves(trades) {
+  const curves = new Map();
+  const add = (key, time, value) => {
+    const points = curves.get(key) || [];
+    const last = points[points.length - 1];
+    if (last && last.time === time) last.value = value; else points.push({ time, value });
+    curves.set(key, points);
+  };
+  const perBot = new Map();
+  let total = 0;
+  for (const trade of trades) {
+    if (trade.realized_pnl === null) continue;
+    const pnl = Number(trade.realized_pnl);
+    total += pnl;
+    perBot.set(trade.bot_id, (perBot.get(trade.bot_id) || 0) + pnl);
+    const time = seconds(trade.executed_at_ms);
+    add('total', time, total);
+    add(trade.bot_id, time, perBot.get(trade.bot_id));
+  }
+  return curves;
+}
+
+function pnlChart(container, curves, names) {
+  const { createChart, LineSeries } = window.LightweightCharts;
+  const chart = createChart(container, {
+    autoSize: true,
+    layout: { attributionLogo: false, textColor: '#14171c', background: { color: '#ffffff' } },
+    timeScale: { timeVisible: true },
+    localization: { timeFormatter: (time) => utc(time * 1000) },
+  });
+  const legend = [];
+  let index = 0;
+  for (const [key, points] of curves) {
+    const color = key === 'total' ? '#14171c' : PALETTE[index++ % PALETTE.length];
+    const series = chart.addSeries(LineSeries, { color, lineWidth: key === 'total' ? 3 : 2, title: key === 'total' ? 'total' : '' });
+    series.setData(points);
+    const swatch = el('span', { class: 'swatch' });
+    swatch.style.background = color;
+    legend.push(el('span', { 'data-series': key }, swatch, key === 'total' ? 'Total' : names.get(key) || `bot ${key}`));
+  }
+  chart.timeScale().fitContent();
+  return legend;
+}
+
+function balancesTable(account) {
+  const held = account.balances.filter((b) => Number(b.free) !== 0 || Number(b.locked) !== 0);
+  if (held.length === 0) return el('p', { class: 'notice' }, 'Nothing held.');
+  return el('div', { class: 'table-wrap' }, el('table', { class: 'balances' },
+    el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Asset'),
+      el('th', { scope: 'col', class: 'num' }, 'Free'), el('th', { scope: 'col', class: 'num' }, 'Locked'))),
+    el('tbody', {}, held.map((b) => el('tr', { 'data-asset': b.asset }, el('td', {}, b.asset),
+      el('td', { class: 'num' }, amount(b.free)), el('td', { class: 'num' }, amount(b.locked)))))));
+}
+
+// The user's account on `venue`: its balances, or why there is none to show.
+async function venueBalances(venue) {
+  try {
+    const account = await api.get(`/api/v1/account/${venue}`);
+    return el('section', { class: 'panel', 'data-venue': venue }, el('h2', {}, `${venue} balances`), balancesTable(account));
+  } catch (error) {
+    return el('section', { class: 'panel', 'data-venue': venue }, el('h2', {}, `${venue} balances`),
+      el('p', { class: 'notice' }, error.message));
+  }
+}
+
+async function portfolioPage() {
+  setTitle('Portfolio');
+  await requireSession();
+  const [bots, performance, history] = await Promise.all([
+    api.get('/api/v1/bots'), api.get('/api/v1/performance'), allTrades(),
+  ]);
+  const names = new Map(bots.map((bot) => [bot.id, bot.name]));
+  const figures = new Map(performance.bots.map((p) => [p.bot_id, p]));
+  const rows = bots.map((bot) => {
+    const p = figures.get(bot.id) || {};
+    return el('tr', { 'data-bot': bot.id },
+      el('td', {}, el('a', { href: `/bots/${bot.id}` }, bot.name)), el('td', {}, `${bot.symbol} ${bot.interval}`),
+      el('td', {}, bot.mode), el('td', {}, statusBadge(bot)),
+      el('td', { class: 'num' }, String(p.trades ?? 0)), el('td', { class: 'num' }, p.win_rate ? `${(Number(p.win_rate) * 100).toFixed(1)} %` : '—'),
+      el('td', { class: 'num' }, amount(p.fees_quote ?? '0')), el('td', { class: 'num' }, signed(p.realized_pnl ?? '0')));
+  });
+  const total = el('tr', { class: 'total' }, el('th', { scope: 'row', colspan: 4 }, 'All bots'),
+    el('td', { class: 'num' }, String(performance.trades)),
+    el('td', { class: 'num' }, performance.win_rate ? `${(Number(performance.win_rate) * 100).toFixed(1)} %` : '—'),
+    el('td', { class: 'num' }, amount(performance.fees_quote)), el('td', { class: 'num', id: 'total-pnl' }, signed(performance.realized_pnl)));
+  const table = el('div', { class: 'table-wrap' }, el('table', { id: 'portfolio' },
+    el('thead', {}, el('tr', {}, ['Bot', 'Market', 'Mode', 'Status'].map((h) => el('th', { scope: 'col' }, h)),
+      ['Trades', 'Win rate', 'Fees (quote)', 'Realised PnL'].map((h) => el('th', { scope: 'col', class: 'num' }, h)))),
+    el('tbody', {}, rows), el('tfoot', {}, total)));
+  const container = el('div', { class: 'chart short', id: 'pnl-chart', role: 'img', 'aria-label': 'Realised PnL over time, per bot and in total' });
+  const curveNote = el('p', { class: 'notice' });
+  show(el('h1', {}, 'Portfolio'),
+    el('section', { class: 'panel' }, el('h2', {}, 'Bots'), table),
+    el('section', { class: 'panel' }, el('h2', {}, 'Realised PnL over time'), curveNote, container),
+    el('div', { class: 'grid3', id: 'balances' }));
+  const curves = pnlCurves(history.trades);
+  if (curves.size === 0) {
+    curveNote.textContent = 'No SELL yet: the curve starts with the first realised PnL.';
+  } else {
+    const legend = pnlChart(container, curves, names);
+    curveNote.replaceChildren(el('span', { class: 'legend' }, legend));
+    if (!history.complete) curveNote.append(` (the first ${CURVE_TRADES.toLocaleString('en-US')} trades only)`);
+  }
+  container.dataset.curves = String(curves.size);
+  // Only the accounts that exist: the venues this server trades where the user has a key (or
+  // needs none), so that no request is bound to fail.
+  const venues = (await api.get('/api/v1/venues')).filter((v) => !v.needs_key || v.key);
+  const balances = await Promise.all(venues.map((v) => venueBalances(v.venue)));
+  document.getElementById('balances').replaceChildren(...balances);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Account: the exchange keys per venue (the secret is sent once and never shown again) and the
+// paper account's balances and reset.
+
+function keyPanel(venue, refresh) {
+  const panel = el('section', { class: 'panel', 'data-venue': venue }, el('h2', {}, `${venue} key`));
+  const suffix = `-${venue}`;
+  const form = el('form', { class: 'key-form', id: `key-form-${venue}`, 'data-suffix': suffix, novalidate: true },
+    el('p', { class: 'form-error error', role: 'alert' }),
+    field('api_key', 'API key', el('input', { autocomplete: 'off', required: true }), suffix),
+    field('api_secret', 'Secret (HMAC key)', el('input', { type: 'password', autocomplete: 'off' }), suffix),
+    field('private_key', 'or private key (Ed25519, PEM)', el('textarea', { rows: 3, autocomplete: 'off' }), suffix),
+    el('div', { class: 'actions' }, el('button', { type: 'submit' }, 'Verify and store the key')));
+  onSubmit(form, async (data) => {
+    const body = { api_key: data.get('api_key').trim() };
+    if (data.get('api_secret')) body.api_secret = data.get('api_secret');
+    if (data.get('private_key').trim()) body.private_key = data.get('private_key');
+    await api.call('PUT', `/api/v1/credentials/${venue}`, body);
+    form.reset();
+    refresh();
+  });
+  // Shows `stored`, the venue's key from GET /api/v1/venues (null when none is stored).
+  const load = (stored) => {
+    const remove = el('button', {
+      type: 'button', class: 'danger', 'data-action': 'delete-key',
+      onclick: async () => {
+        if (!confirm(`Delete the ${venue} key? The ${venue} bots pause until a new one is stored.`)) return;
+        try { await api.del(`/api/v1/credentials/${venue}`); } catch (error) { alert(error.message); }
+        refresh();
+      },
+    }, 'Delete the key');
+    const facts = stored
+      ? el('dl', { class: 'summary' }, [
+        ['Key', stored.api_key_prefix], ['Type', stored.key_type], ['Stored', utc(stored.set_at_ms)],
+        ['Verified', utc(stored.verified_at_ms)], ['Can trade', stored.can_trade === null ? '—' : stored.can_trade ? 'yes' : 'no'],
+        ['Permissions', stored.permissions.join(', ') || '—'],
+      ].map(([name, value]) => el('div', {}, el('dt', {}, name), el('dd', {}, value))))
+      : el('p', { class: 'notice' }, `No ${venue} key: store one to run ${venue} bots.`);
+    form.querySelector('button[type="submit"]').textContent = stored ? 'Replace the key' : 'Verify and store the key';
+    const actions = stored ? [el('div', { class: 'actions' }, remove)] : [];
+    panel.replaceChildren(el('h2', {}, `${venue} key`), facts, ...actions, form);
+  };
+  return { panel, load };
+}
+
+async function paperPanel() {
+  const panel = el('section', { class: 'panel', id: 'paper' });
+  const load = async () => {
+    const reset = el('button', {
+      type: 'button', class: 'danger', id: 'paper-reset',
+      onclick: async () => {
+        if (!confirm('Reset the paper account to its starting balances? Paper bots keep running from a flat position.')) return;
+        try { await api.post('/api/v1/account/paper/reset'); } catch (error) { alert(error.message); }
+        load();
+      },
+    }, 'Reset the paper account');
+    const balances = await venueBalances('paper');
+    panel.replaceChildren(...balances.childNodes, el('div', { class: 'actions' }, reset));
+  };
+  await load();
+  return panel;
+}
+
+async function accountPage() {
+  setTitle('Account');
+  const session = await requireSession();
+  const venues = await api.get('/api/v1/venues');
+  const keys = new Map();
+  const refresh = async () => {
+    for (const venue of await api.get('/api/v1/venues')) {
+      if (keys.has(venue.venue)) keys.get(venue.venue).load(venue.key);
+    }
+  };
+  for (const venue of venues.filter((v) => v.needs_key)) keys.set(venue.venue, keyPanel(venue.venue, refresh));
+  const paper = venues.some((v) => v.venue === 'paper') ? await paperPanel() : null;
+  show(el('h1', {}, 'Account'),
+    el('p', { class: 'notice' }, `Logged in as ${session.user.username} (${session.user.email}). A key is verified with its exchange before it is stored, encrypted; its secret is never shown again.`),
+    paper, ...[...keys.values()].map((key) => key.panel));
+  for (const venue of venues) if (keys.has(venue.venue)) keys.get(venue.venue).load(venue.key);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const PAGES = {
+  login: loginPage, register: registerPage, bots: botsPage, bot: botPage,
+  portfolio: portfolioPage, account: accountPage,
+};
 
 document.addEventListener('DOMContentLoaded', () => {
   const page = PAGES[document.body.dataset.page];

@@ -26,7 +26,7 @@
 //! | route | answer |
 //! |---|---|
 //! | `GET /` | 303 to `/bots` |
-//! | `GET /login`, `/register`, `/bots`, `/bots/{id}` | the page's HTML shell |
+//! | `GET /login`, `/register`, `/bots`, `/bots/{id}`, `/portfolio`, `/account` | the page's HTML shell |
 //! | `GET /assets/{file}` | a script, style sheet or the chart library |
 
 use axum::Router;
@@ -52,6 +52,10 @@ pub enum Page {
     Bots,
     /// One bot: its chart, decisions, trades and controls.
     Bot,
+    /// All the user's bots' PnL, its curve, and the balances per venue.
+    Portfolio,
+    /// The user's exchange keys per venue and the paper account.
+    Account,
 }
 
 impl Page {
@@ -62,6 +66,8 @@ impl Page {
             Page::Register => "register",
             Page::Bots => "bots",
             Page::Bot => "bot",
+            Page::Portfolio => "portfolio",
+            Page::Account => "account",
         }
     }
 
@@ -72,6 +78,8 @@ impl Page {
             Page::Register => "Create an account",
             Page::Bots => "Bots",
             Page::Bot => "Bot",
+            Page::Portfolio => "Portfolio",
+            Page::Account => "Account",
         }
     }
 }
@@ -132,6 +140,8 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/register", get(|| page(Page::Register)))
         .route("/bots", get(|| page(Page::Bots)))
         .route("/bots/{id}", get(|| page(Page::Bot)))
+        .route("/portfolio", get(|| page(Page::Portfolio)))
+        .route("/account", get(|| page(Page::Account)))
         .route("/assets/{name}", get(serve_asset))
 }
 
@@ -198,6 +208,8 @@ mod tests {
             ("/register", Page::Register),
             ("/bots", Page::Bots),
             ("/bots/7", Page::Bot),
+            ("/portfolio", Page::Portfolio),
+            ("/account", Page::Account),
         ] {
             let response = get(path).await;
             assert_eq!(response.status(), StatusCode::OK, "{path}");
