@@ -2,13 +2,14 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /api/v1/bots/{id}/chart` | 200 [`ChartBody`]: the bot's latest closed candles with its EMAs and RSI, a marker at each trade and its newest decisions |
+//! | `GET /api/v1/bots/{id}/chart` | 200 [`ChartBody`]: the bot's latest closed candles with its EMAs and RSI, a marker at each trade and at each signal that sent no order, and its newest decisions |
 //! | `GET /api/v1/bots/{id}/updates` | 200 `text/event-stream`: an `update` event each time the chart would change |
 //!
 //! The candles come from the bot's own venue (`GET /api/v3/klines`); the indicators are the
 //! strategy crate's, fed [`WARMUP_PERIODS`] times the longest period of extra candles before the
 //! first one shown, so that the lines drawn are the bot's to well below a pixel. A trade's marker
-//! sits on the candle whose signal sent its order, read from the order's write-ahead row.
+//! sits on the candle whose signal sent its order, read from the order's write-ahead row; a
+//! skipped signal's on the candle its `skip` event names.
 //!
 //! The updates stream says *that* something changed, not what: the page fetches the chart again,
 //! so there is one way to draw it. It looks every [`UPDATE_POLL`] at the bot's row, its newest
@@ -146,11 +147,26 @@ const UPDATE: UpdateEvent = UpdateEvent {
     data: "{}",
 };
 
+/// A signal of the bot that sent no order, placed on its candle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SkipMarker {
+    /// The open time of the signal's candle.
+    pub candle_open_ms: i64,
+    /// When the decision was recorded, ms since the epoch.
+    pub at_ms: i64,
+    /// Why no order was sent (a filter of the exchange, a stale candle, a balance too small...).
+    pub reason: String,
+}
+
 /// One of the bot's recorded decisions or incidents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct DecisionBody {
     /// When it was recorded, ms since the epoch.
     pub at_ms: i64,
+    /// The open time of the candle a decision was about; null for an incident (an error, a
+    /// pause) and for decisions recorded before spotbot kept it.
+    #[schema(required = true)]
+    pub candle_open_ms: Option<i64>,
     /// `hold`, `skip`, `trade`, `error`, `paused`, `blocked`, `reconciled`, ...
     #[schema(example = "skip")]
     pub kind: String,
@@ -181,6 +197,8 @@ pub struct ChartBody {
     pub candles: Vec<ChartCandle>,
     /// The bot's trades within the candles shown, oldest first.
     pub markers: Vec<ChartMarker>,
+    /// The bot's signals that sent no order within the candles shown, oldest first.
+    pub skips: Vec<SkipMarker>,
     /// The bot's newest decisions, newest first.
     pub decisions: Vec<DecisionBody>,
     /// The exchange's time when the chart was read, ms since the epoch.
@@ -301,6 +319,10 @@ pub(crate) async fn bot_chart(
         .store
         .trades_with_signal_candles(bot.id, first_shown_ms, MAX_MARKERS)
         .await?;
+    let skips = state
+        .store
+        .skipped_signals(bot.id, first_shown_ms, MAX_MARKERS)
+        .await?;
     let decisions = state.store.events(bot.id, DECISIONS).await?;
     Ok(Json(ChartBody {
         bot_id: bot.id.0,
@@ -315,10 +337,21 @@ pub(crate) async fn bot_chart(
             .into_iter()
             .map(|(trade, candle)| marker(trade, candle, interval_ms))
             .collect(),
+        skips: skips
+            .into_iter()
+            .filter_map(|event| {
+                Some(SkipMarker {
+                    candle_open_ms: event.candle_open_ms?,
+                    at_ms: event.at_ms,
+                    reason: event.message,
+                })
+            })
+            .collect(),
         decisions: decisions
             .into_iter()
             .map(|event| DecisionBody {
                 at_ms: event.at_ms,
+                candle_open_ms: event.candle_open_ms,
                 kind: event.kind,
                 message: event.message,
             })

@@ -69,7 +69,7 @@ pub use admin::WorkerBody;
 pub use auth::{AuthUser, CSRF_HEADER, SESSION_COOKIE};
 pub use bots::{BotBody, CreateBotRequest, LastTradeBody, PatchBotRequest, PositionBody};
 pub use browser_session::SessionBody;
-pub use chart::{ChartBody, ChartCandle, ChartMarker};
+pub use chart::{ChartBody, ChartCandle, ChartMarker, DecisionBody, SkipMarker, UpdateEvent};
 pub use credentials::{CredentialsBody, PutCredentialsRequest, VenueBody};
 pub use error::{ApiError, ErrorBody};
 pub use json::Json;

@@ -9,6 +9,8 @@ use std::time::Duration;
 use api::ApiConfig;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use store::testing::TestDatabase;
+use store::{BotId, NewEvent, SKIP_EVENT};
 use strategy::{Ema, Rsi};
 
 mod common;
@@ -201,7 +203,9 @@ async fn the_cookie_is_secure_when_the_server_is_reached_over_tls() {
 
 #[tokio::test]
 async fn a_chart_has_the_bots_candles_and_indicators_and_only_its_owner_sees_it() {
-    let server = Server::start_sqlite(common::config()).await;
+    let database = TestDatabase::sqlite().await;
+    let store = database.store().clone();
+    let server = Server::start(&store, common::config()).await;
     let (_, _, alice) = server.sign_up("alice").await;
     let (_, _, bob) = server.sign_up("bob").await;
     let created = server
@@ -264,6 +268,30 @@ async fn a_chart_has_the_bots_candles_and_indicators_and_only_its_owner_sees_it(
         "warmed up before the first candle shown"
     );
     assert_eq!(body["markers"], json!([]), "no trade yet");
+    assert_eq!(body["skips"], json!([]), "no skipped signal yet");
+
+    // A skipped signal on a candle shown is marked there with its reason; one before is not.
+    let skip = |candle: i64, reason: &str| NewEvent {
+        bot_id: BotId(id),
+        at_ms: 1,
+        kind: SKIP_EVENT.to_owned(),
+        message: reason.to_owned(),
+        candle_open_ms: Some(candle),
+    };
+    store
+        .record_events(&[
+            skip(times[0] - 60_000, "before the chart"),
+            skip(times[10], "below NOTIONAL"),
+        ])
+        .await
+        .unwrap();
+    let chart = server
+        .get(&format!("/api/v1/bots/{id}/chart?candles=60"), Some(&alice))
+        .await;
+    let skips = &chart.json()["skips"];
+    assert_eq!(skips.as_array().map(Vec::len), Some(1), "{skips}");
+    assert_eq!(skips[0]["reason"], "below NOTIONAL");
+    assert_eq!(skips[0]["candle_open_ms"].as_i64(), Some(times[10]));
 
     // Another user's bot, a bad count and an unknown parameter.
     let other = server
@@ -289,6 +317,7 @@ async fn a_chart_has_the_bots_candles_and_indicators_and_only_its_owner_sees_it(
         Some("limit"),
     );
     server.stop().await;
+    database.cleanup().await;
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! a real `spotbot run` on a fresh database: register, log out and in, create a paper bot with
 //! fast parameters, see its first trade marker appear on the chart without a reload, read the
 //! trade and its decision, pause the bot, see it in the portfolio, reset the paper account, and
-//! check that another user sees none of it. No page
+//! check that another user sees none of it (then that user deletes a bot of their own). No page
 //! may log an error to the console (a script error, a CSP violation, a failed request), but for
 //! the 404 the other user is meant to get. Screenshots of each page are written under
 //! `target/dashboard-screenshots/`.
@@ -285,9 +285,42 @@ async fn a_trader_runs_a_bot_from_the_dashboard() {
         true,
         "the page reloaded"
     );
+
+    // A signal that sent no order is marked on its candle too (written as the engine writes a
+    // skip: a fast bot above the minimum order rarely skips on its own).
+    let bot_id: i64 = bot_path
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let candle = browser
+        .script("return Number(document.getElementById('chart').dataset.lastCandle)")
+        .await;
+    let database = format!("sqlite://{}", dir.path().join("data/spotbot.db").display());
+    let store = store::Store::connect(&database).await.unwrap();
+    store
+        .record_new_event(&store::NewEvent {
+            bot_id: store::BotId(bot_id),
+            at_ms: 1,
+            kind: store::SKIP_EVENT.to_owned(),
+            message: "order skipped: BUY below the minimum notional".to_owned(),
+            candle_open_ms: candle.as_i64(),
+        })
+        .await
+        .unwrap();
+    browser
+        .until(
+            "the skip marker",
+            Duration::from_secs(30),
+            "return Number(document.getElementById('chart').dataset.skips || 0) > 0",
+        )
+        .await;
     browser.shot("bot").await;
 
-    // 4. The trade's fill and its decision are on the page.
+    // 4. The trade's fill is in the trades table.
     let trade_row = browser
         .until(
             "a row in the trades table",
@@ -301,14 +334,22 @@ async fn a_trader_runs_a_bot_from_the_dashboard() {
             .any(|side| text.as_str().unwrap().contains(side))
     };
     assert!(side(&trade_row), "{trade_row}");
-    let decision = browser
+    // Its "why": the indicators at its signal's candle, the rule, the sizing and the fill.
+    browser.click("#trades tbody tr button.why").await;
+    let why = browser
         .until(
-            "the trade's decision",
+            "the trade's why",
             Duration::from_secs(10),
-            "return document.querySelector('#decisions li[data-kind=trade]')?.textContent",
+            "return document.querySelector('#why:not(.hidden) .why-steps')?.textContent",
         )
         .await;
-    assert!(side(&decision), "{decision}");
+    for part in [
+        "EMA 2", "EMA 4", "RSI 2", "Rule", "Signal", "Sizing", "Outcome", "Executed",
+    ] {
+        assert!(why.as_str().unwrap().contains(part), "{part} in {why}");
+    }
+    assert!(side(&why), "{why}");
+    browser.shot("bot-why").await;
     browser.assert_no_console_errors("the bot's page").await;
 
     // The page works 360 px wide: nothing sticks out sideways, the chart fits.
@@ -387,6 +428,31 @@ async fn a_trader_runs_a_bot_from_the_dashboard() {
     browser.shot("other-user").await;
     let errors = browser.console_errors(&["404"]).await;
     assert!(errors.is_empty(), "the other user: {errors:#?}");
+
+    // Bob's own bot: created, stopped, and deleted from the list after a confirmation.
+    browser.goto("/bots").await;
+    browser.fill("#field-name", "short-lived").await;
+    browser.click("#bot-form button[type=submit]").await;
+    browser.wait_for_path("/bots/").await;
+    browser.click("#controls button[data-action=stop]").await;
+    browser
+        .until(
+            "the stopped bot",
+            Duration::from_secs(10),
+            "return document.querySelector('#controls button[data-action=start]') !== null",
+        )
+        .await;
+    browser.goto("/bots").await;
+    browser.click("#bots-body button[data-action=delete]").await;
+    browser.client.accept_alert().await.unwrap();
+    browser
+        .until(
+            "the list without the deleted bot",
+            Duration::from_secs(10),
+            "return document.querySelectorAll('#bots-body tr').length === 0",
+        )
+        .await;
+    browser.assert_no_console_errors("deleting a bot").await;
 
     browser.client.close().await.unwrap();
     let (clean, lines) = spotbot.stop("-TERM");

@@ -90,6 +90,8 @@ pub enum CycleOutcome {
     Skipped {
         /// Why (the normaliser's filter message, a stale candle, a signal already acted on).
         reason: String,
+        /// Open time of the candle whose signal it was.
+        candle_open_ms: i64,
     },
     /// An order executed; its trade row.
     Traded(Box<TradeRow>),
@@ -591,7 +593,10 @@ impl Engine {
         };
         if let Some(reason) = stale_signal(signal, candle_open_ms, bot.interval_ms, now_ms) {
             context.watch.mark_decided();
-            return Ok(CycleOutcome::Skipped { reason });
+            return Ok(CycleOutcome::Skipped {
+                reason,
+                candle_open_ms,
+            });
         }
         let client = &context.client;
         let streamed =
@@ -632,7 +637,10 @@ impl Engine {
         });
         context.watch.mark_decided();
         match plan {
-            Plan::Skip(reason) => Ok(CycleOutcome::Skipped { reason }),
+            Plan::Skip(reason) => Ok(CycleOutcome::Skipped {
+                reason,
+                candle_open_ms,
+            }),
             Plan::Send(order) => {
                 let outcome = self.execute(context, state, order).await?;
                 if let (CycleOutcome::Traded(trade), Some(book)) = (&outcome, &book) {

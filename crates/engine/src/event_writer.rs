@@ -56,16 +56,8 @@ impl EventWriter {
                     Err(error @ StoreError::NotFound { .. }) => {
                         warn!(%error, events = events.len(), "cannot record the events as a batch; one by one");
                         for event in &events {
-                            let NewEvent {
-                                bot_id,
-                                at_ms,
-                                kind,
-                                message,
-                            } = event;
-                            if let Err(error) =
-                                store.record_event(*bot_id, *at_ms, kind, message).await
-                            {
-                                warn!(%error, bot = %bot_id, "cannot record a cycle's event");
+                            if let Err(error) = store.record_new_event(event).await {
+                                warn!(%error, bot = %event.bot_id, "cannot record a cycle's event");
                             }
                         }
                     }

@@ -27,6 +27,7 @@ impl Engine {
     ) -> Result<CycleOutcome, CycleError> {
         // Until the order's fate is recorded, the bot's orders are not clean.
         let were_clean = std::mem::replace(&mut state.orders_clean, false);
+        let candle_open_ms = order.candle_open_ms;
         let written_at = Instant::now();
         if let Some(skipped) = self.write_ahead(context, &order).await? {
             state.orders_clean = were_clean;
@@ -119,6 +120,7 @@ impl Engine {
             }
             Recorded::NothingExecuted => Ok(CycleOutcome::Skipped {
                 reason: format!("order {client_order_id} expired with nothing executed"),
+                candle_open_ms,
             }),
         }
     }
@@ -183,6 +185,7 @@ impl Engine {
                     reason: format!(
                         "{side} signal at the candle of {signal_at}: the bot was paused or stopped meanwhile, no order sent"
                     ),
+                    candle_open_ms: order.candle_open_ms,
                 }))
             }
             // The client order id is derived from the signal, so its row existing means this
@@ -192,6 +195,7 @@ impl Engine {
                     "{side} signal at the candle of {signal_at} was already acted on (order {})",
                     order.client_order_id
                 ),
+                candle_open_ms: order.candle_open_ms,
             })),
             Err(error) => Err(error.into()),
         }

@@ -17,12 +17,38 @@ use crate::cycle::{CycleOutcome, Engine, wall_now_ms};
 use crate::error::CycleError;
 
 /// What settling an outcome writes: the bot's new status, error and failure count, and the
-/// event (kind, message) that records the decision.
+/// event that records the decision.
 struct Settlement {
     status: BotStatus,
     last_error: Option<String>,
     failures: i64,
-    event: Option<(&'static str, String)>,
+    event: Option<Decision>,
+}
+
+/// The event of a settled cycle: its kind and message, and the candle a decision was about
+/// (`None` for an incident).
+struct Decision {
+    kind: &'static str,
+    message: String,
+    candle_open_ms: Option<i64>,
+}
+
+impl Decision {
+    fn about(candle_open_ms: i64, kind: &'static str, message: String) -> Option<Decision> {
+        Some(Decision {
+            kind,
+            message,
+            candle_open_ms: Some(candle_open_ms),
+        })
+    }
+
+    fn incident(kind: &'static str, message: String) -> Option<Decision> {
+        Some(Decision {
+            kind,
+            message,
+            candle_open_ms: None,
+        })
+    }
 }
 
 impl Engine {
@@ -41,8 +67,8 @@ impl Engine {
         let Some(settlement) = self.settlement(bot, &outcome) else {
             return outcome;
         };
-        if let Some((kind, message)) = &settlement.event {
-            self.record(bot, kind, message);
+        if let Some(decision) = &settlement.event {
+            self.record(bot, decision);
         }
         self.write_status(bot, &settlement).await;
         match outcome {
@@ -57,7 +83,7 @@ impl Engine {
     /// What `outcome` makes of `bot`; `None` when it changes nothing (another worker's cycle, or
     /// this worker's lease lost mid-cycle).
     fn settlement(&self, bot: &BotConfig, outcome: &CycleOutcome) -> Option<Settlement> {
-        let running = |event: Option<(&'static str, String)>| Settlement {
+        let running = |event: Option<Decision>| Settlement {
             status: BotStatus::Running,
             last_error: None,
             failures: 0,
@@ -75,14 +101,22 @@ impl Engine {
                 return None;
             }
             CycleOutcome::NoNewCandle => running(None),
-            CycleOutcome::Hold { candle_open_ms } => running(Some((
+            CycleOutcome::Hold { candle_open_ms } => running(Decision::about(
+                *candle_open_ms,
                 "hold",
                 format!(
                     "no signal at the candle of {}",
                     market::format_utc_ms(*candle_open_ms)
                 ),
-            ))),
-            CycleOutcome::Skipped { reason } => running(Some(("skip", reason.clone()))),
+            )),
+            CycleOutcome::Skipped {
+                reason,
+                candle_open_ms,
+            } => running(Decision::about(
+                *candle_open_ms,
+                store::SKIP_EVENT,
+                reason.clone(),
+            )),
             CycleOutcome::Traded(trade) => {
                 // The trade's event was written with the trade itself, in its transaction.
                 info!(bot = %bot.id, name = %bot.name, "trade: {}", describe_trade(trade));
@@ -94,7 +128,7 @@ impl Engine {
                     status: BotStatus::Error,
                     last_error: Some(message.clone()),
                     failures: bot.consecutive_failures,
-                    event: Some(("blocked", message)),
+                    event: Decision::incident("blocked", message),
                 }
             }
             CycleOutcome::Failed { error, .. } => self.failure(bot, error),
@@ -122,13 +156,13 @@ impl Engine {
                 status: BotStatus::Paused,
                 last_error: Some(message.clone()),
                 failures,
-                event: Some(("paused", message)),
+                event: Decision::incident("paused", message),
             },
             None => Settlement {
                 status: BotStatus::Error,
                 last_error: Some(error.to_string()),
                 failures,
-                event: Some(("error", error.to_string())),
+                event: Decision::incident("error", error.to_string()),
             },
         }
     }
@@ -165,8 +199,9 @@ impl Engine {
     }
 
     /// Logs the decision and queues its event.
-    fn record(&self, bot: &BotConfig, kind: &str, message: &str) {
-        match kind {
+    fn record(&self, bot: &BotConfig, decision: &Decision) {
+        let Decision { kind, message, .. } = decision;
+        match *kind {
             "error" | "paused" | "blocked" => {
                 warn!(bot = %bot.id, name = %bot.name, "{kind}: {message}")
             }
@@ -175,8 +210,9 @@ impl Engine {
         let event = NewEvent {
             bot_id: bot.id,
             at_ms: wall_now_ms(),
-            kind: kind.to_owned(),
-            message: message.to_owned(),
+            kind: (*kind).to_owned(),
+            message: message.clone(),
+            candle_open_ms: decision.candle_open_ms,
         };
         if let Err(error) = self.inner.events.record(event) {
             warn!(bot = %bot.id, %error, "cannot record the cycle's event");

@@ -55,6 +55,21 @@ store::backend_tests! {
         let events = world.store.events(world.bot_id, 1_000).await.unwrap();
         assert_eq!(events.iter().filter(|event| event.kind == "trade").count(), trades.len());
         assert!(events.iter().any(|event| event.kind == "hold"));
+        // Decisions name their candle; a trade's is its order's signal candle.
+        for event in events.iter().filter(|event| ["trade", "hold"].contains(&event.kind.as_str())) {
+            assert!(event.candle_open_ms.is_some_and(|ms| ms % 60_000 == 0), "{event:?}");
+        }
+        let signal_candles: Vec<i64> = world
+            .store
+            .orders(world.bot_id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|order| order.signal_candle_open_ms)
+            .collect();
+        for event in events.iter().filter(|event| event.kind == "trade") {
+            assert!(signal_candles.contains(&event.candle_open_ms.unwrap()), "{event:?}");
+        }
     }
 
     async fn sells_realise_pnl_by_average_cost_with_both_sides_fees(store: Store) {
@@ -102,15 +117,18 @@ store::backend_tests! {
         // 1 USDT is below BTCUSDT's NOTIONAL minimum: every BUY signal is skipped with the reason.
         let world = World::start(store, Decimal::ONE).await;
         let outcomes = world.run_minutes(40).await;
-        let skips: Vec<&String> = outcomes
+        let skips: Vec<(&String, i64)> = outcomes
             .iter()
             .filter_map(|outcome| match outcome {
-                CycleOutcome::Skipped { reason } => Some(reason),
+                CycleOutcome::Skipped {
+                    reason,
+                    candle_open_ms,
+                } => Some((reason, *candle_open_ms)),
                 _ => None,
             })
             .collect();
         assert!(!skips.is_empty(), "{outcomes:?}");
-        for reason in &skips {
+        for (reason, _) in &skips {
             assert!(reason.starts_with("order skipped: BUY"), "{reason}");
             assert!(reason.contains("NOTIONAL") || reason.contains("LOT_SIZE"), "{reason}");
         }
@@ -119,6 +137,12 @@ store::backend_tests! {
         world.engine.flush_events().await;
         let events = world.store.events(world.bot_id, 1_000).await.unwrap();
         assert_eq!(events.iter().filter(|event| event.kind == "skip").count(), skips.len());
+        // Each skip is recorded on the candle whose signal it was, and a chart finds them there.
+        let mut candles: Vec<i64> = skips.iter().map(|(_, candle)| *candle).collect();
+        candles.sort_unstable();
+        let charted = world.store.skipped_signals(world.bot_id, 0, 1_000).await.unwrap();
+        let charted: Vec<Option<i64>> = charted.iter().map(|event| event.candle_open_ms).collect();
+        assert_eq!(charted, candles.into_iter().map(Some).collect::<Vec<_>>());
         assert_eq!(world.bot_config().await.status, BotStatus::Running, "a skip is not an error");
     }
 

@@ -19,7 +19,12 @@ pub struct EventRow {
     pub kind: String,
     /// What happened, for people.
     pub message: String,
+    /// The open time of the candle a decision was about; `None` for an incident.
+    pub candle_open_ms: Option<i64>,
 }
+
+/// The kind of the event the engine writes for a signal that sent no order.
+pub const SKIP_EVENT: &str = "skip";
 
 /// The kind of the event [`Store::record_execution`] writes with every trade.
 pub(crate) const TRADE_EVENT: &str = "trade";
@@ -34,7 +39,8 @@ pub(crate) const PAUSED_EVENT: &str = "paused";
 /// The kind of the event [`Store::clear_venue_positions`] writes for each position it clears.
 pub(crate) const RESET_EVENT: &str = "reset";
 
-/// Inserts an event through `connection` (the pool, or a transaction).
+/// Inserts an incident (an event about no candle) through `connection` (the pool, or a
+/// transaction).
 pub(crate) async fn insert_event(
     connection: &mut sqlx::AnyConnection,
     bot: BotId,
@@ -42,15 +48,49 @@ pub(crate) async fn insert_event(
     kind: &str,
     message: &str,
 ) -> StoreResult<()> {
-    sqlx::query("INSERT INTO events (bot_id, at_ms, kind, message) VALUES ($1, $2, $3, $4)")
-        .bind(bot.0)
-        .bind(at_ms)
-        .bind(kind)
-        .bind(message)
-        .execute(connection)
-        .await
-        .map_err(|error| missing_referent(error, "bot", bot.to_string()))?;
+    let event = NewEvent {
+        bot_id: bot,
+        at_ms,
+        kind: kind.to_owned(),
+        message: message.to_owned(),
+        candle_open_ms: None,
+    };
+    insert_new_event(connection, &event).await
+}
+
+/// Inserts `event` through `connection` (the pool, or a transaction).
+pub(crate) async fn insert_new_event(
+    connection: &mut sqlx::AnyConnection,
+    event: &NewEvent,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO events (bot_id, at_ms, kind, message, candle_open_ms) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(event.bot_id.0)
+    .bind(event.at_ms)
+    .bind(&event.kind)
+    .bind(&event.message)
+    .bind(event.candle_open_ms)
+    .execute(connection)
+    .await
+    .map_err(|error| missing_referent(error, "bot", event.bot_id.to_string()))?;
     Ok(())
+}
+
+/// The columns an [`EventRow`] is read from.
+const EVENT_COLUMNS: &str = "id, bot_id, at_ms, kind, message, candle_open_ms";
+
+fn event_from_row(row: &sqlx::any::AnyRow) -> StoreResult<EventRow> {
+    let r = RowReader::new(row, "events", "id")?;
+    Ok(EventRow {
+        id: r.i64("id")?,
+        bot_id: BotId(r.i64("bot_id")?),
+        at_ms: r.i64("at_ms")?,
+        kind: r.string("kind")?,
+        message: r.string("message")?,
+        candle_open_ms: r.opt_i64("candle_open_ms")?,
+    })
 }
 
 /// An event to append with [`Store::record_events`].
@@ -64,6 +104,8 @@ pub struct NewEvent {
     pub kind: String,
     /// What happened, for people.
     pub message: String,
+    /// The open time of the candle a decision was about; `None` for an incident.
+    pub candle_open_ms: Option<i64>,
 }
 
 impl Store {
@@ -76,20 +118,13 @@ impl Store {
         }
         let mut tx = self.begin_write().await?;
         for event in events {
-            insert_event(
-                &mut tx,
-                event.bot_id,
-                event.at_ms,
-                &event.kind,
-                &event.message,
-            )
-            .await?;
+            insert_new_event(&mut tx, event).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
-    /// Appends an event to `bot`'s trail.
+    /// Appends an incident (an event about no candle) to `bot`'s trail.
     /// [`StoreError::NotFound`](crate::StoreError::NotFound) when there is no such bot.
     pub async fn record_event(
         &self,
@@ -102,27 +137,51 @@ impl Store {
         insert_event(&mut connection, bot, at_ms, kind, message).await
     }
 
+    /// Appends `event` to its bot's trail.
+    /// [`StoreError::NotFound`](crate::StoreError::NotFound) when there is no such bot.
+    pub async fn record_new_event(&self, event: &NewEvent) -> StoreResult<()> {
+        let mut connection = self.writer.acquire().await?;
+        insert_new_event(&mut connection, event).await
+    }
+
+    /// The newest `limit` signals of `bot` that sent no order, about candles opening at
+    /// `from_candle_ms` or later, oldest first: what a chart marks as skipped.
+    pub async fn skipped_signals(
+        &self,
+        bot: BotId,
+        from_candle_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<EventRow>> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE bot_id = $1 AND candle_open_ms >= $2 \
+             AND kind = $3 ORDER BY candle_open_ms DESC, id DESC LIMIT $4"
+        );
+        let mut skips = sqlx::query(&sql)
+            .bind(bot.0)
+            .bind(from_candle_ms)
+            .bind(SKIP_EVENT)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(event_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        skips.reverse();
+        Ok(skips)
+    }
+
     /// The `limit` newest events of `bot` (by time, then by insertion), newest first.
     pub async fn events(&self, bot: BotId, limit: u32) -> StoreResult<Vec<EventRow>> {
-        let rows = sqlx::query(
-            "SELECT id, bot_id, at_ms, kind, message FROM events WHERE bot_id = $1 \
-             ORDER BY at_ms DESC, id DESC LIMIT $2",
-        )
+        sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE bot_id = $1 \
+             ORDER BY at_ms DESC, id DESC LIMIT $2"
+        ))
         .bind(bot.0)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let r = RowReader::new(row, "events", "id")?;
-                Ok(EventRow {
-                    id: r.i64("id")?,
-                    bot_id: BotId(r.i64("bot_id")?),
-                    at_ms: r.i64("at_ms")?,
-                    kind: r.string("kind")?,
-                    message: r.string("message")?,
-                })
-            })
-            .collect()
+        .await?
+        .iter()
+        .map(event_from_row)
+        .collect()
     }
 }

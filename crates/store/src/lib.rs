@@ -44,7 +44,7 @@ pub use bots::{BotConfig, BotControl, BotDeletion, NewBot};
 pub use connect::redacted_url;
 pub use credentials::{NewCredentials, StoredCredentials, Verification};
 pub use error::{StoreError, StoreResult};
-pub use events::{EventRow, NewEvent};
+pub use events::{EventRow, NewEvent, SKIP_EVENT};
 pub use leases::{LEASE_BATCH, Lease};
 pub use model::{
     BotId, BotStatus, KeyType, Mode, OrderStatus, Role, TradeId, UnknownValue, UserId,

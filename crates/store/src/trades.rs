@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
 
 use crate::error::{StoreError, StoreResult, missing_referent, unique_violation_on};
-use crate::events::{LATE_EXECUTION_EVENT, TRADE_EVENT, insert_event};
+use crate::events::{LATE_EXECUTION_EVENT, NewEvent, TRADE_EVENT, insert_event, insert_new_event};
 use crate::model::{BotId, OrderStatus, TradeId, UserId};
 use crate::orders::{ORDER_COLUMNS, OrderRow, order_from_row};
 use crate::positions::{PositionRow, advance_position};
@@ -380,14 +380,14 @@ impl Store {
             &execution.position_after,
         )
         .await?;
-        insert_event(
-            &mut tx,
-            trade.bot_id,
-            now_ms,
-            TRADE_EVENT,
-            &trade_message(trade),
-        )
-        .await?;
+        let event = NewEvent {
+            bot_id: trade.bot_id,
+            at_ms: now_ms,
+            kind: TRADE_EVENT.to_owned(),
+            message: trade_message(trade),
+            candle_open_ms: Some(order.signal_candle_open_ms),
+        };
+        insert_new_event(&mut tx, &event).await?;
         if order.status == OrderStatus::NotExecuted {
             // Counted as never sent, yet executed: the exchange's word wins, and people are told.
             insert_event(

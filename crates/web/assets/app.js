@@ -366,7 +366,9 @@ async function botsPage() {
 // A bot's page: the chart (candles, EMAs, RSI, trade markers) kept live by the updates stream,
 // the decisions, the trades, and the controls.
 
-const COLORS = { fast: '#0f5bd8', slow: '#b45309', rsi: '#6d28d9', buy: '#0b7a3e', sell: '#b42318' };
+const COLORS = {
+  fast: '#0f5bd8', slow: '#b45309', rsi: '#6d28d9', buy: '#0b7a3e', sell: '#b42318', skip: '#8a5a00',
+};
 
 // Seconds since the epoch, the chart library's time.
 const seconds = (ms) => Math.floor(ms / 1000);
@@ -393,7 +395,7 @@ class BotChart {
     this.rsi = line(COLORS.rsi, 1);
     this.markers = createSeriesMarkers(this.candles, []);
     this.overbought = null;
-    this.trades = new Map();
+    this.hovered = new Map();
     this.tooltip = el('div', { class: 'tooltip hidden', role: 'status' });
     container.append(this.tooltip);
     this.chart.subscribeCrosshairMove((param) => this.hover(param));
@@ -419,27 +421,45 @@ class BotChart {
     });
     const shown = new Set(candles.map((c) => c.open_time_ms));
     const markers = data.markers.filter((m) => shown.has(m.candle_open_ms));
-    this.trades = new Map(markers.map((m) => [`trade-${m.trade_id}`, m]));
-    this.markers.setMarkers(markers.map((m) => ({
+    const skips = data.skips.filter((skip) => shown.has(skip.candle_open_ms));
+    this.hovered = new Map([
+      ...markers.map((m) => [`trade-${m.trade_id}`, () => tradeFacts(m)]),
+      ...skips.map((skip, index) => [`skip-${skip.candle_open_ms}-${index}`, () => skipFacts(skip)]),
+    ]);
+    const tradeMarks = markers.map((m) => ({
       id: `trade-${m.trade_id}`,
       time: seconds(m.candle_open_ms),
       position: m.side === 'BUY' ? 'belowBar' : 'aboveBar',
       color: m.side === 'BUY' ? COLORS.buy : COLORS.sell,
       shape: m.side === 'BUY' ? 'arrowUp' : 'arrowDown',
       text: m.side,
-    })));
+    }));
+    const skipMarks = skips.map((skip, index) => ({
+      id: `skip-${skip.candle_open_ms}-${index}`, time: seconds(skip.candle_open_ms), position: 'aboveBar',
+      color: COLORS.skip, shape: 'circle', text: 'skip',
+    }));
+    this.markers.setMarkers([...tradeMarks, ...skipMarks].sort((a, b) => a.time - b.time));
     this.container.dataset.candles = String(candles.length);
     this.container.dataset.markers = String(markers.length);
+    this.container.dataset.skips = String(skips.length);
+    if (candles.length > 0) this.container.dataset.lastCandle = String(candles[candles.length - 1].open_time_ms);
   }
 
-  // Shows the fill of the marker under the pointer.
+  // Calls `handler(markerId)` when a marker is clicked.
+  onMarkerClick(handler) {
+    this.chart.subscribeClick((param) => {
+      if (param.hoveredObjectId && this.hovered.has(param.hoveredObjectId)) handler(String(param.hoveredObjectId));
+    });
+  }
+
+  // Shows the fill of the trade, or the reason of the skip, under the pointer.
   hover(param) {
-    const trade = param.hoveredObjectId && this.trades.get(param.hoveredObjectId);
-    if (!trade || !param.point) {
+    const facts = param.hoveredObjectId && this.hovered.get(param.hoveredObjectId);
+    if (!facts || !param.point) {
       this.tooltip.classList.add('hidden');
       return;
     }
-    this.tooltip.replaceChildren(tradeFacts(trade));
+    this.tooltip.replaceChildren(facts());
     this.tooltip.classList.remove('hidden');
     const x = Math.min(param.point.x + 12, this.container.clientWidth - 220);
     this.tooltip.style.left = `${Math.max(0, x)}px`;
@@ -459,34 +479,88 @@ function tradeFacts(trade) {
   return el('dl', { class: 'facts' }, facts.map(([name, value]) => [el('dt', {}, name), el('dd', {}, value)]));
 }
 
-function decisionList(decisions) {
+// A skipped signal's reason as a definition list.
+function skipFacts(skip) {
+  return el('dl', { class: 'facts' },
+    el('dt', {}, 'Skipped'), el('dd', {}, skip.reason),
+    el('dt', {}, 'Signal candle'), el('dd', {}, utc(skip.candle_open_ms)),
+    el('dt', {}, 'Decided'), el('dd', {}, utc(skip.at_ms)));
+}
+
+function decisionList(decisions, why) {
   if (decisions.length === 0) return el('p', { class: 'notice' }, 'No decision yet: the bot decides when a candle closes.');
   return el('ul', { class: 'decisions', id: 'decisions' }, decisions.map((d) => el('li', { 'data-kind': d.kind },
     el('span', { class: `kind ${d.kind === 'trade' ? 'buy' : ''}` }, d.kind),
-    el('time', {}, utc(d.at_ms)), el('div', {}, d.message))));
+    el('time', {}, utc(d.at_ms)), d.candle_open_ms === null ? '' : el('span', { class: 'notice small' }, ` · candle ${utc(d.candle_open_ms)} `),
+    d.candle_open_ms === null ? '' : el('button', { type: 'button', class: 'link why', onclick: () => why({ candleMs: d.candle_open_ms }) }, 'Why?'),
+    el('div', {}, d.message))));
+}
+
+// The "why" of the decision at one candle, from the chart's data: the indicators at the candle
+// and the one before, the rule and what it gave, the sizing, and the outcome (the trade's fill
+// or the skip's reason). `at` names the candle ({candleMs}) or a trade ({tradeId}).
+function explain(data, bot, at) {
+  const trade = at.tradeId === undefined ? data.markers.find((m) => m.candle_open_ms === at.candleMs)
+    : data.markers.find((m) => m.trade_id === at.tradeId);
+  const candleMs = at.candleMs ?? trade?.candle_open_ms;
+  const index = data.candles.findIndex((c) => c.open_time_ms === candleMs);
+  if (candleMs === undefined || index < 1) {
+    return [el('p', { class: 'notice' }, 'This decision is outside the candles the chart shows: show more candles to explain it.')];
+  }
+  const c = data.candles[index];
+  const before = data.candles[index - 1];
+  const fmt = (v) => (v === null ? 'not yet defined' : v.toFixed(2));
+  const up = c.ema_fast > c.ema_slow && before.ema_fast <= before.ema_slow;
+  const down = c.ema_fast < c.ema_slow && before.ema_fast >= before.ema_slow;
+  const cross = up ? `EMA ${data.fast} crossed above EMA ${data.slow}` : down ? `EMA ${data.fast} crossed below EMA ${data.slow}` : 'the EMAs did not cross';
+  const rsi = c.rsi === null ? 'not yet defined' : c.rsi < data.overbought ? `below ${data.overbought}` : c.rsi > data.overbought ? `above ${data.overbought}` : `at ${data.overbought}`;
+  const skip = data.skips.find((k) => k.candle_open_ms === candleMs);
+  const decision = data.decisions.find((d) => d.candle_open_ms === candleMs);
+  const steps = [
+    ['Candle', `${utc(candleMs)}: open ${c.open}, high ${c.high}, low ${c.low}, close ${c.close}`],
+    [`EMA ${data.fast}`, `${fmt(before.ema_fast)} → ${fmt(c.ema_fast)}`],
+    [`EMA ${data.slow}`, `${fmt(before.ema_slow)} → ${fmt(c.ema_slow)}: ${cross}`],
+    [`RSI ${data.rsi_period}`, `${fmt(c.rsi)}: ${rsi}`],
+    ['Rule', `when flat, BUY when EMA ${data.fast} crosses above EMA ${data.slow} with RSI below ${data.overbought}; when long, SELL when it crosses below, or RSI is above ${data.overbought}`],
+  ];
+  if (trade) {
+    steps.push(['Signal', el('span', { class: trade.side.toLowerCase() }, trade.side)]);
+    steps.push(['Sizing', trade.side === 'BUY'
+      ? `${bot.quote_per_buy} of the quote asset per BUY at the last price, rounded down to the symbol's step and checked against its filters: ${trade.quantity}`
+      : `the position, rounded down to the symbol's step and checked against its filters: ${trade.quantity}`]);
+    steps.push(['Outcome', tradeFacts(trade)]);
+  } else if (skip) {
+    steps.push(['Outcome', `no order: ${skip.reason}`]);
+  } else {
+    steps.push(['Outcome', decision ? `${decision.kind}: ${decision.message}` : 'no signal']);
+  }
+  return [el('dl', { class: 'facts why-steps' }, steps.map(([name, value]) => [el('dt', {}, name), el('dd', {}, value)])),
+    el('p', { class: 'notice small' }, 'Indicators as the chart computes them, warmed up on candles before the first one shown: the bot\'s own agree to well below a pixel.')];
 }
 
 // Waits for the browser to have painted what was just put in the page.
 const painted = () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
 
 // One page of trades as a table, newest last (the API's order).
-function tradeRows(trades) {
+function tradeRows(trades, why) {
   return trades.map((t) => el('tr', { 'data-trade': t.id },
     el('td', {}, utc(t.executed_at_ms)),
     el('td', {}, el('span', { class: t.side.toLowerCase() }, t.side)),
     el('td', { class: 'num' }, amount(t.price)), el('td', { class: 'num' }, amount(t.quantity_filled)),
     el('td', { class: 'num' }, amount(t.quote_quantity_filled)),
     el('td', { class: 'num' }, amount(t.commission), ` ${t.commission_asset}`),
-    el('td', { class: 'num' }, t.realized_pnl === null ? '—' : signed(t.realized_pnl))));
+    el('td', { class: 'num' }, t.realized_pnl === null ? '—' : signed(t.realized_pnl)),
+    el('td', {}, el('button', { type: 'button', class: 'link why', onclick: () => why({ tradeId: t.id }) }, 'Why?'))));
 }
 
 // The bot's trades: pages of `pageSize` from GET /api/v1/trades, filtered by side and time, the
 // CSV link following the filters. Each page's rendering is timed ('trades-render').
-function tradesSection(botId, initialPageSize) {
+function tradesSection(botId, initialPageSize, why) {
   const body = el('tbody', {});
   const table = el('div', { class: 'table-wrap' }, el('table', { id: 'trades' },
     el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Executed'), el('th', { scope: 'col' }, 'Side'),
-      ['Price', 'Quantity', 'Quote', 'Fee', 'Realised PnL'].map((h) => el('th', { scope: 'col', class: 'num' }, h)))),
+      ['Price', 'Quantity', 'Quote', 'Fee', 'Realised PnL'].map((h) => el('th', { scope: 'col', class: 'num' }, h)),
+      el('th', { scope: 'col' }, el('span', { class: 'hidden' }, 'Explanation')))),
     body));
   const side = el('select', { id: 'trades-side' },
     el('option', { value: '' }, 'Both sides'), el('option', { value: 'BUY' }, 'BUY'), el('option', { value: 'SELL' }, 'SELL'));
@@ -516,7 +590,7 @@ function tradesSection(botId, initialPageSize) {
     try {
       const page = await api.get(`/api/v1/trades?${query}`);
       performance.mark('trades-fetched');
-      body.replaceChildren(...tradeRows(page.trades));
+      body.replaceChildren(...tradeRows(page.trades, why));
       await painted();
       performance.measure('trades-render', 'trades-fetched');
       cursor = page.next_cursor;
@@ -575,7 +649,14 @@ async function botPage() {
   const decisions = el('div', {});
   // ?candles=N and ?rows=N choose the view, so a link can show it again.
   const view = new URLSearchParams(location.search);
-  const trades = tradesSection(id, view.get('rows') === '500' ? 500 : 100);
+  const whyPanel = el('section', { class: 'panel hidden', id: 'why', 'aria-live': 'polite' });
+  let lastChart = null;
+  const why = (at) => {
+    whyPanel.replaceChildren(el('h2', {}, 'Why'), ...(lastChart ? explain(lastChart, bot, at) : []));
+    whyPanel.classList.remove('hidden');
+    whyPanel.scrollIntoView({ block: 'nearest' });
+  };
+  const trades = tradesSection(id, view.get('rows') === '500' ? 500 : 100, why);
   const candles = [500, 2000, 10000].includes(Number(view.get('candles'))) ? Number(view.get('candles')) : 500;
   const candleCount = el('select', { id: 'candle-count' },
     [500, 2000, 10000].map((n) => el('option', { value: n, selected: n === candles }, `${n.toLocaleString('en-US')} candles`)));
@@ -584,12 +665,18 @@ async function botPage() {
   show(el('div', { class: 'page-head' }, heading, controlBox), el('section', { class: 'panel' }, facts),
     el('section', { class: 'panel' }, el('h2', {}, 'Chart'),
       el('div', { class: 'chart-head' }, legend, el('label', {}, 'Show ', candleCount)), chartProblem, container),
+    whyPanel,
     el('div', { class: 'grid2' },
       el('section', { class: 'panel' }, el('h2', {}, 'Decisions'), decisions),
       el('section', { class: 'panel' }, el('h2', {}, 'Trades'), trades.section)),
     el('section', { class: 'panel' }, edit));
   if (location.hash === '#edit') edit.open = true;
   const chart = new BotChart(container);
+  // A click on a marker explains its decision.
+  chart.onMarkerClick((markerId) => {
+    if (markerId.startsWith('trade-')) why({ tradeId: Number(markerId.slice(6)) });
+    else if (markerId.startsWith('skip-')) why({ candleMs: Number(markerId.slice(5).split('-')[0]) });
+  });
 
   const showBot = (current) => {
     bot = current;
@@ -599,7 +686,7 @@ async function botPage() {
     const p = bot.strategy_params;
     legend.replaceChildren(el('span', { class: 'fast' }, `— EMA ${p.fast}`),
       el('span', { class: 'slow' }, `— EMA ${p.slow}`), el('span', { class: 'rsi' }, `— RSI ${p.rsi_period}`),
-      el('span', {}, '▲ BUY  ▼ SELL (hover for the fill)'));
+      el('span', {}, '▲ BUY  ▼ SELL  ● skipped signal (hover a marker for the fill or the reason, click it for why)'));
     edit.replaceChildren(el('summary', {}, 'Edit the bot'), botForm(bot, showBot));
   };
   async function refreshBot() {
@@ -614,9 +701,10 @@ async function botPage() {
         const data = await api.get(`/api/v1/bots/${id}/chart?candles=${candleCount.value}`);
         performance.mark('chart-fetched');
         chart.draw(data);
+        lastChart = data;
         await painted();
         performance.measure('chart-draw', 'chart-fetched');
-        decisions.replaceChildren(decisionList(data.decisions));
+        decisions.replaceChildren(decisionList(data.decisions, why));
         chartProblem.textContent = '';
       } catch (error) {
         chartProblem.textContent = error.message;

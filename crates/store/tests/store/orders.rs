@@ -1,7 +1,9 @@
 //! Write-ahead orders, positions and events.
 
 use market::Side;
-use store::{BotControl, BotId, OrderStatus, PositionRow, StoreError, UserId};
+use store::{
+    BotControl, BotId, NewEvent, OrderStatus, PositionRow, SKIP_EVENT, StoreError, UserId,
+};
 
 use crate::common::{NO_BOT, bot, count, d, new_order, traded, user};
 
@@ -373,5 +375,71 @@ store::backend_tests! {
             store.record_event(BotId(424_242), 1, "signal", "x").await,
             Err(StoreError::NotFound { what: "bot", .. })
         ));
+    }
+
+    async fn decisions_keep_their_candle_and_a_chart_finds_the_skipped_ones(store: Store) {
+        let alice = user(&store, "alice").await;
+        let one = bot(&store, alice.id, "one").await;
+        let two = bot(&store, alice.id, "two").await;
+        let event = |bot: BotId, at_ms: i64, kind: &str, candle: Option<i64>| NewEvent {
+            bot_id: bot,
+            at_ms,
+            kind: kind.to_owned(),
+            message: format!("{kind} at {at_ms}"),
+            candle_open_ms: candle,
+        };
+        store
+            .record_events(&[
+                event(one.id, 10, "hold", Some(60_000)),
+                event(one.id, 20, SKIP_EVENT, Some(120_000)),
+                event(one.id, 30, SKIP_EVENT, Some(180_000)),
+                event(two.id, 35, SKIP_EVENT, Some(180_000)),
+                event(one.id, 40, "error", None),
+            ])
+            .await
+            .unwrap();
+        store.record_new_event(&event(one.id, 50, SKIP_EVENT, Some(240_000))).await.unwrap();
+        store.record_event(one.id, 60, "paused", "an incident").await.unwrap();
+
+        let events = store.events(one.id, 10).await.unwrap();
+        let candles: Vec<(&str, Option<i64>)> =
+            events.iter().map(|e| (e.kind.as_str(), e.candle_open_ms)).collect();
+        assert_eq!(
+            candles,
+            [
+                ("paused", None),
+                (SKIP_EVENT, Some(240_000)),
+                ("error", None),
+                (SKIP_EVENT, Some(180_000)),
+                (SKIP_EVENT, Some(120_000)),
+                ("hold", Some(60_000)),
+            ]
+        );
+        // Skips only, this bot's only, from the candle given, the newest `limit`, oldest first.
+        let skipped = |from: i64, limit: u32| {
+            let store = store.clone();
+            async move {
+                store
+                    .skipped_signals(one.id, from, limit)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|e| e.candle_open_ms.unwrap())
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(skipped(0, 10).await, [120_000, 180_000, 240_000]);
+        assert_eq!(skipped(180_000, 10).await, [180_000, 240_000]);
+        assert_eq!(skipped(0, 2).await, [180_000, 240_000]);
+        assert!(skipped(300_000, 10).await.is_empty());
+
+        // A trade's event names its order's signal candle.
+        traded(&store, &one, "sb-1", 1, Side::Buy, 1_000).await;
+        let trade_event = store.events(one.id, 1).await.unwrap().remove(0);
+        assert_eq!(trade_event.kind, "trade");
+        assert_eq!(
+            trade_event.candle_open_ms,
+            Some(new_order(&one, "sb-1", Side::Buy).signal_candle_open_ms)
+        );
     }
 }
