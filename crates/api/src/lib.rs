@@ -30,7 +30,7 @@
 //! | `PUT`/`GET`/`DELETE /api/v1/credentials/{venue}` | the caller's exchange key for `testnet` or `live`, verified before it is stored, the secret encrypted and never returned |
 //! | `GET /api/v1/venues` | the venues this server trades, each with the caller's key (never the secret) |
 //! | `GET /api/v1/account/{venue}`, `POST /api/v1/account/paper/reset` | the caller's own exchange account: balances; the paper account's reset |
-//! | `GET /api/v1/admin/workers` | the fleet's workers, for admins |
+//! | `GET /api/v1/admin/workers`, `/users`, `/bots` | the fleet's workers, every user, every bot with its owner and status, for admins |
 //! | `/api/v1/bots` (+ `/{id}`, `/{id}/start\|stop\|pause`) | the caller's bots ([`BotBody`]) |
 //! | `GET /api/v1/bots/{id}/chart`, `GET /api/v1/bots/{id}/updates` | a bot's candles, indicators, trades and decisions for its chart; a Server-Sent Events stream that says when they change |
 //! | `GET /api/v1/trades` (+ `.csv`) | the caller's trades: filters by bot, symbol, side and time, cursor pages |
@@ -65,7 +65,7 @@ use store::Store;
 use tokio::net::TcpListener;
 
 pub use account::{AccountBody, BalanceBody, PaperResetBody};
-pub use admin::WorkerBody;
+pub use admin::{AdminBotBody, WorkerBody};
 pub use auth::{AuthUser, CSRF_HEADER, SESSION_COOKIE};
 pub use bots::{BotBody, CreateBotRequest, LastTradeBody, PatchBotRequest, PositionBody};
 pub use browser_session::SessionBody;

@@ -49,6 +49,8 @@ const NO_DATABASE: &[&str] = &["/health", "/api/v1/openapi.json"];
         account::get_account,
         account::reset_paper,
         admin::list_workers,
+        admin::list_users,
+        admin::list_all_bots,
         bots::create_bot,
         bots::list_bots,
         bots::get_bot,
@@ -72,7 +74,7 @@ const NO_DATABASE: &[&str] = &["/health", "/api/v1/openapi.json"];
         (name = "auth", description = "Registration, login, logout and the caller"),
         (name = "credentials", description = "The caller's exchange keys per venue, verified with the exchange before they are stored (the secret is never returned)"),
         (name = "account", description = "The caller's own exchange accounts: balances, and the paper account's reset"),
-        (name = "admin", description = "What an operator looks at: the fleet's workers (admins only)"),
+        (name = "admin", description = "What an operator looks at: the fleet's workers, every user and every bot (admins only)"),
         (name = "bots", description = "The caller's bots"),
         (name = "trades", description = "The caller's trades, positions and performance"),
     )

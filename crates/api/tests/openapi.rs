@@ -391,7 +391,7 @@ async fn auth_failures_and_bad_input_answer_only_documented_statuses() {
     }
     // Every route but health, readiness, the document, register and the two logins needs a
     // token (or the session cookie); every body route refuses unknown fields.
-    assert_eq!(checked_401, 25);
+    assert_eq!(checked_401, 27);
     assert_eq!(checked_422, 6);
     server.stop().await;
 }

@@ -2,7 +2,8 @@
 //! a real `spotbot run` on a fresh database: register, log out and in, create a paper bot with
 //! fast parameters, see its first trade marker appear on the chart without a reload, read the
 //! trade and its decision, pause the bot, see it in the portfolio, reset the paper account, and
-//! check that another user sees none of it (then that user deletes a bot of their own). No page
+//! check that another user sees none of it (then that user deletes a bot of their own), and that
+//! an admin sees every user, the worker and every bot. No page
 //! may log an error to the console (a script error, a CSP violation, a failed request), but for
 //! the 404 the other user is meant to get. Screenshots of each page are written under
 //! `target/dashboard-screenshots/`.
@@ -87,15 +88,25 @@ impl Browser {
         input.send_keys(text).await.unwrap();
     }
 
+    /// Clicks the element `css` names, once there is one. Lists refresh themselves (the bots
+    /// every 3 s), so the element found may be replaced before the click lands: then it is
+    /// found again.
     async fn click(&self, css: &str) {
-        self.client
-            .wait()
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        for _ in 0..5 {
+            let element = self
+                .client
+                .wait()
+                .for_element(Locator::Css(css))
+                .await
+                .unwrap();
+            match element.click().await {
+                Ok(()) => return,
+                Err(fantoccini::error::CmdError::Standard(error))
+                    if error.error == fantoccini::error::ErrorStatus::StaleElementReference => {}
+                Err(error) => panic!("clicking {css}: {error}"),
+            }
+        }
+        panic!("{css} was replaced five times before a click landed");
     }
 
     async fn script(&self, script: &str) -> Value {
@@ -443,8 +454,25 @@ async fn a_trader_runs_a_bot_from_the_dashboard() {
         )
         .await;
     browser.goto("/bots").await;
-    browser.click("#bots-body button[data-action=delete]").await;
-    browser.client.accept_alert().await.unwrap();
+    // A bot still finishing its last cycle is refused with a 409, shown in an alert: then the
+    // user tries again, as this does.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        browser.click("#bots-body button[data-action=delete]").await;
+        browser.client.accept_alert().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        match browser.client.get_alert_text().await {
+            Ok(refusal) => {
+                assert!(refusal.contains("stop it first"), "{refusal}");
+                browser.client.accept_alert().await.unwrap();
+                assert!(
+                    Instant::now() < deadline,
+                    "the stopped bot is never deletable"
+                );
+            }
+            Err(_) => break,
+        }
+    }
     browser
         .until(
             "the list without the deleted bot",
@@ -453,6 +481,65 @@ async fn a_trader_runs_a_bot_from_the_dashboard() {
         )
         .await;
     browser.assert_no_console_errors("deleting a bot").await;
+
+    // An admin (made with `spotbot user add --admin`, as the README says) sees every user, the
+    // worker and every bot with its owner; a user does not even get the link.
+    assert_eq!(
+        browser
+            .script("return document.querySelector('nav a[href=\"/admin\"]') === null")
+            .await,
+        true
+    );
+    let added = common::spotbot(dir.path())
+        .env("SPOTBOT_PASSWORD", "a long enough password")
+        .args([
+            "user",
+            "add",
+            "--username",
+            "root",
+            "--email",
+            "root@example.com",
+            "--admin",
+        ])
+        .args(["--database", &database])
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{added:?}");
+    browser.click("#logout").await;
+    browser.wait_for_path("/login").await;
+    browser.fill("#field-username", "root").await;
+    browser
+        .fill("#field-password", "a long enough password")
+        .await;
+    browser.click("#login-form button[type=submit]").await;
+    browser.wait_for_path("/bots").await;
+    browser.click("nav a[href=\"/admin\"]").await;
+    let owners = browser
+        .until(
+            "every bot with its owner",
+            Duration::from_secs(15),
+            "return [...document.querySelectorAll('#admin-bots tbody tr')].map((row) => row.cells[1].textContent + ' ' + row.cells[2].textContent).join(', ')",
+        )
+        .await;
+    assert!(
+        owners.as_str().unwrap().contains("alice fast one"),
+        "{owners}"
+    );
+    let users = browser
+        .script("return document.querySelector('#admin-users tbody').textContent")
+        .await;
+    for name in ["alice", "bob", "root"] {
+        assert!(users.as_str().unwrap().contains(name), "{name} in {users}");
+    }
+    browser
+        .until(
+            "the running worker",
+            Duration::from_secs(10),
+            "return document.querySelector('#admin-workers tbody')?.textContent.includes('running')",
+        )
+        .await;
+    browser.shot("admin").await;
+    browser.assert_no_console_errors("the admin page").await;
 
     browser.client.close().await.unwrap();
     let (clean, lines) = spotbot.stop("-TERM");

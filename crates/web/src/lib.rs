@@ -10,8 +10,9 @@
 //!   document and fuzzed by schemathesis; and the browser test proves that the API is enough to
 //!   run bots from a UI. Server-rendered templates would have been a second, unfuzzed way to read
 //!   the same data.
-//! - **Plain JavaScript, no build step**: one script of a few hundred lines needs no bundler,
-//!   and the README's two commands keep doing everything (no Node.js, at build or run time).
+//! - **Plain JavaScript, no build step**: ES modules (`app.js` and one module per page, a
+//!   thousand lines in all) need no bundler, and the README's two commands keep doing everything
+//!   (no Node.js, at build or run time).
 //!   Pages are built with `textContent` and DOM calls, never `innerHTML` from data, so a bot
 //!   named `<script>` is shown, not run.
 //! - **Charts: TradingView's lightweight-charts 5.3.0** from the npm registry, vendored under
@@ -26,7 +27,7 @@
 //! | route | answer |
 //! |---|---|
 //! | `GET /` | 303 to `/bots` |
-//! | `GET /login`, `/register`, `/bots`, `/bots/{id}`, `/portfolio`, `/account` | the page's HTML shell |
+//! | `GET /login`, `/register`, `/bots`, `/bots/{id}`, `/portfolio`, `/account`, `/admin` | the page's HTML shell |
 //! | `GET /assets/{file}` | a script, style sheet or the chart library |
 
 use axum::Router;
@@ -56,6 +57,8 @@ pub enum Page {
     Portfolio,
     /// The user's exchange keys per venue and the paper account.
     Account,
+    /// For admins: every user, the fleet's workers, every bot's status.
+    Admin,
 }
 
 impl Page {
@@ -68,6 +71,7 @@ impl Page {
             Page::Bot => "bot",
             Page::Portfolio => "portfolio",
             Page::Account => "account",
+            Page::Admin => "admin",
         }
     }
 
@@ -80,49 +84,86 @@ impl Page {
             Page::Bot => "Bot",
             Page::Portfolio => "Portfolio",
             Page::Account => "Account",
+            Page::Admin => "Admin",
         }
     }
 }
 
-/// An embedded asset: its bytes and content type.
-struct Asset {
-    bytes: &'static [u8],
-    content_type: &'static str,
-}
+/// The content type of scripts.
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
 
-/// The asset served as `/assets/{name}`, if there is one.
-fn asset(name: &str) -> Option<Asset> {
-    let (bytes, content_type): (&'static [u8], _) = match name {
-        "app.js" => (
-            include_bytes!("../assets/app.js"),
-            "text/javascript; charset=utf-8",
+/// The content type of plain text.
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// Every asset, served as `/assets/{name}`: its name, bytes and content type. The script is ES
+/// modules (`app.js` imports the others), which the browser fetches from here by name.
+const ASSETS: &[(&str, &[u8], &str)] = &[
+    ("app.js", include_bytes!("../assets/app.js"), JAVASCRIPT),
+    ("api.js", include_bytes!("../assets/api.js"), JAVASCRIPT),
+    ("dom.js", include_bytes!("../assets/dom.js"), JAVASCRIPT),
+    (
+        "session.js",
+        include_bytes!("../assets/session.js"),
+        JAVASCRIPT,
+    ),
+    (
+        "page-auth.js",
+        include_bytes!("../assets/page-auth.js"),
+        JAVASCRIPT,
+    ),
+    (
+        "page-bots.js",
+        include_bytes!("../assets/page-bots.js"),
+        JAVASCRIPT,
+    ),
+    (
+        "page-bot.js",
+        include_bytes!("../assets/page-bot.js"),
+        JAVASCRIPT,
+    ),
+    (
+        "page-portfolio.js",
+        include_bytes!("../assets/page-portfolio.js"),
+        JAVASCRIPT,
+    ),
+    (
+        "page-account.js",
+        include_bytes!("../assets/page-account.js"),
+        JAVASCRIPT,
+    ),
+    (
+        "page-admin.js",
+        include_bytes!("../assets/page-admin.js"),
+        JAVASCRIPT,
+    ),
+    (
+        "app.css",
+        include_bytes!("../assets/app.css"),
+        "text/css; charset=utf-8",
+    ),
+    (
+        "favicon.svg",
+        include_bytes!("../assets/favicon.svg"),
+        "image/svg+xml",
+    ),
+    (
+        "lightweight-charts.js",
+        include_bytes!(
+            "../assets/vendor/lightweight-charts/lightweight-charts.standalone.production.js"
         ),
-        "app.css" => (
-            include_bytes!("../assets/app.css"),
-            "text/css; charset=utf-8",
-        ),
-        "lightweight-charts.js" => (
-            include_bytes!(
-                "../assets/vendor/lightweight-charts/lightweight-charts.standalone.production.js"
-            ),
-            "text/javascript; charset=utf-8",
-        ),
-        "lightweight-charts.LICENSE.txt" => (
-            include_bytes!("../assets/vendor/lightweight-charts/LICENSE"),
-            "text/plain; charset=utf-8",
-        ),
-        "lightweight-charts.NOTICE.txt" => (
-            include_bytes!("../assets/vendor/lightweight-charts/NOTICE"),
-            "text/plain; charset=utf-8",
-        ),
-        "favicon.svg" => (include_bytes!("../assets/favicon.svg"), "image/svg+xml"),
-        _ => return None,
-    };
-    Some(Asset {
-        bytes,
-        content_type,
-    })
-}
+        JAVASCRIPT,
+    ),
+    (
+        "lightweight-charts.LICENSE.txt",
+        include_bytes!("../assets/vendor/lightweight-charts/LICENSE"),
+        TEXT,
+    ),
+    (
+        "lightweight-charts.NOTICE.txt",
+        include_bytes!("../assets/vendor/lightweight-charts/NOTICE"),
+        TEXT,
+    ),
+];
 
 /// The HTML shell of `page`: the document `app.js` fills from the API.
 pub fn shell(page: Page) -> String {
@@ -142,6 +183,7 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/bots/{id}", get(|| page(Page::Bot)))
         .route("/portfolio", get(|| page(Page::Portfolio)))
         .route("/account", get(|| page(Page::Account)))
+        .route("/admin", get(|| page(Page::Admin)))
         .route("/assets/{name}", get(serve_asset))
 }
 
@@ -175,8 +217,11 @@ async fn page(page: Page) -> Response {
 
 /// `GET /assets/{name}`.
 async fn serve_asset(Path(name): Path<String>) -> Response {
-    let response = match asset(&name) {
-        Some(asset) => ([(header::CONTENT_TYPE, asset.content_type)], asset.bytes).into_response(),
+    let found = ASSETS.iter().find(|(known, ..)| *known == name);
+    let response = match found {
+        Some((_, bytes, content_type)) => {
+            ([(header::CONTENT_TYPE, *content_type)], *bytes).into_response()
+        }
         None => (
             StatusCode::NOT_FOUND,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -210,6 +255,7 @@ mod tests {
             ("/bots/7", Page::Bot),
             ("/portfolio", Page::Portfolio),
             ("/account", Page::Account),
+            ("/admin", Page::Admin),
         ] {
             let response = get(path).await;
             assert_eq!(response.status(), StatusCode::OK, "{path}");
@@ -236,6 +282,22 @@ mod tests {
         let response = get("/").await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         assert_eq!(response.headers()[header::LOCATION], "/bots");
+    }
+
+    #[tokio::test]
+    async fn every_module_an_import_names_is_served() {
+        for (name, bytes, _) in ASSETS.iter().filter(|(name, ..)| name.ends_with(".js")) {
+            let text = std::str::from_utf8(bytes).unwrap();
+            for line in text.lines().filter(|line| line.starts_with("import ")) {
+                let module = line
+                    .split("from './")
+                    .nth(1)
+                    .unwrap()
+                    .trim_end_matches("';");
+                let response = get(&format!("/assets/{module}")).await;
+                assert_eq!(response.status(), StatusCode::OK, "{name} imports {module}");
+            }
+        }
     }
 
     #[tokio::test]

@@ -1,0 +1,362 @@
+// A bot's page: the chart (candles, EMAs, RSI, trade and skip markers) kept live by the
+// updates stream, the why of each decision, the decisions, the trades, and the controls.
+
+import { api } from './api.js';
+import { amount, el, field, painted, seconds, setTitle, show, signed, utc } from './dom.js';
+import { requireSession } from './session.js';
+import { botForm, controls, statusBadge } from './page-bots.js';
+
+const COLORS = {
+  fast: '#0f5bd8', slow: '#b45309', rsi: '#6d28d9', buy: '#0b7a3e', sell: '#b42318', skip: '#8a5a00',
+};
+
+class BotChart {
+  constructor(container) {
+    const { createChart, CandlestickSeries, LineSeries, createSeriesMarkers } = window.LightweightCharts;
+    this.container = container;
+    this.chart = createChart(container, {
+      autoSize: true,
+      layout: { attributionLogo: false, textColor: '#14171c', background: { color: '#ffffff' } },
+      timeScale: { timeVisible: true, secondsVisible: true },
+      localization: { timeFormatter: (time) => utc(time * 1000) },
+    });
+    this.candles = this.chart.addSeries(CandlestickSeries, {
+      upColor: COLORS.buy, downColor: COLORS.sell, wickUpColor: COLORS.buy,
+      wickDownColor: COLORS.sell, borderVisible: false,
+    });
+    const line = (color, pane) => this.chart.addSeries(LineSeries, {
+      color, lineWidth: 2, priceLineVisible: false, lastValueVisible: false,
+    }, pane);
+    this.fast = line(COLORS.fast, 0);
+    this.slow = line(COLORS.slow, 0);
+    this.rsi = line(COLORS.rsi, 1);
+    this.markers = createSeriesMarkers(this.candles, []);
+    this.overbought = null;
+    this.hovered = new Map();
+    this.tooltip = el('div', { class: 'tooltip hidden', role: 'status' });
+    container.append(this.tooltip);
+    this.chart.subscribeCrosshairMove((param) => this.hover(param));
+    const panes = this.chart.panes();
+    if (panes[1]) panes[1].setHeight(130);
+  }
+
+  // Draws `data` (a ChartBody); keeps the user's zoom unless this is the first drawing.
+  draw(data) {
+    const candles = data.candles;
+    const series = (key) => candles.map((c) => (c[key] === null
+      ? { time: seconds(c.open_time_ms) }
+      : { time: seconds(c.open_time_ms), value: c[key] }));
+    this.candles.setData(candles.map((c) => ({
+      time: seconds(c.open_time_ms), open: c.open, high: c.high, low: c.low, close: c.close,
+    })));
+    this.fast.setData(series('ema_fast'));
+    this.slow.setData(series('ema_slow'));
+    this.rsi.setData(series('rsi'));
+    if (this.overbought) this.rsi.removePriceLine(this.overbought);
+    this.overbought = this.rsi.createPriceLine({
+      price: data.overbought, color: COLORS.sell, lineStyle: 2, lineWidth: 1, title: 'overbought',
+    });
+    const shown = new Set(candles.map((c) => c.open_time_ms));
+    const markers = data.markers.filter((m) => shown.has(m.candle_open_ms));
+    const skips = data.skips.filter((skip) => shown.has(skip.candle_open_ms));
+    this.hovered = new Map([
+      ...markers.map((m) => [`trade-${m.trade_id}`, () => tradeFacts(m)]),
+      ...skips.map((skip, index) => [`skip-${skip.candle_open_ms}-${index}`, () => skipFacts(skip)]),
+    ]);
+    const tradeMarks = markers.map((m) => ({
+      id: `trade-${m.trade_id}`,
+      time: seconds(m.candle_open_ms),
+      position: m.side === 'BUY' ? 'belowBar' : 'aboveBar',
+      color: m.side === 'BUY' ? COLORS.buy : COLORS.sell,
+      shape: m.side === 'BUY' ? 'arrowUp' : 'arrowDown',
+      text: m.side,
+    }));
+    const skipMarks = skips.map((skip, index) => ({
+      id: `skip-${skip.candle_open_ms}-${index}`, time: seconds(skip.candle_open_ms), position: 'aboveBar',
+      color: COLORS.skip, shape: 'circle', text: 'skip',
+    }));
+    this.markers.setMarkers([...tradeMarks, ...skipMarks].sort((a, b) => a.time - b.time));
+    this.container.dataset.candles = String(candles.length);
+    this.container.dataset.markers = String(markers.length);
+    this.container.dataset.skips = String(skips.length);
+    if (candles.length > 0) this.container.dataset.lastCandle = String(candles[candles.length - 1].open_time_ms);
+  }
+
+  // Calls `handler(markerId)` when a marker is clicked.
+  onMarkerClick(handler) {
+    this.chart.subscribeClick((param) => {
+      if (param.hoveredObjectId && this.hovered.has(param.hoveredObjectId)) handler(String(param.hoveredObjectId));
+    });
+  }
+
+  // Shows the fill of the trade, or the reason of the skip, under the pointer.
+  hover(param) {
+    const facts = param.hoveredObjectId && this.hovered.get(param.hoveredObjectId);
+    if (!facts || !param.point) {
+      this.tooltip.classList.add('hidden');
+      return;
+    }
+    this.tooltip.replaceChildren(facts());
+    this.tooltip.classList.remove('hidden');
+    const x = Math.min(param.point.x + 12, this.container.clientWidth - 220);
+    this.tooltip.style.left = `${Math.max(0, x)}px`;
+    this.tooltip.style.top = `${param.point.y + 12}px`;
+  }
+}
+
+// A trade's fill as a definition list.
+function tradeFacts(trade) {
+  const facts = [
+    ['Side', el('span', { class: trade.side.toLowerCase() }, trade.side)],
+    ['Price', amount(trade.price)], ['Quantity', amount(trade.quantity)], ['Quote', amount(trade.quote_quantity)],
+    ['Fee', [amount(trade.commission), ` ${trade.commission_asset}`]],
+    ['Realised PnL', trade.realized_pnl === null ? '—' : signed(trade.realized_pnl)],
+    ['Executed', utc(trade.executed_at_ms)], ['Signal candle', utc(trade.candle_open_ms)],
+  ];
+  return el('dl', { class: 'facts' }, facts.map(([name, value]) => [el('dt', {}, name), el('dd', {}, value)]));
+}
+
+// A skipped signal's reason as a definition list.
+function skipFacts(skip) {
+  return el('dl', { class: 'facts' },
+    el('dt', {}, 'Skipped'), el('dd', {}, skip.reason),
+    el('dt', {}, 'Signal candle'), el('dd', {}, utc(skip.candle_open_ms)),
+    el('dt', {}, 'Decided'), el('dd', {}, utc(skip.at_ms)));
+}
+
+function decisionList(decisions, why) {
+  if (decisions.length === 0) return el('p', { class: 'notice' }, 'No decision yet: the bot decides when a candle closes.');
+  return el('ul', { class: 'decisions', id: 'decisions' }, decisions.map((d) => el('li', { 'data-kind': d.kind },
+    el('span', { class: `kind ${d.kind === 'trade' ? 'buy' : ''}` }, d.kind),
+    el('time', {}, utc(d.at_ms)), d.candle_open_ms === null ? '' : el('span', { class: 'notice small' }, ` · candle ${utc(d.candle_open_ms)} `),
+    d.candle_open_ms === null ? '' : el('button', { type: 'button', class: 'link why', onclick: () => why({ candleMs: d.candle_open_ms }) }, 'Why?'),
+    el('div', {}, d.message))));
+}
+
+// The "why" of the decision at one candle, from the chart's data: the indicators at the candle
+// and the one before, the rule and what it gave, the sizing, and the outcome (the trade's fill
+// or the skip's reason). `at` names the candle ({candleMs}) or a trade ({tradeId}).
+function explain(data, bot, at) {
+  const trade = at.tradeId === undefined ? data.markers.find((m) => m.candle_open_ms === at.candleMs)
+    : data.markers.find((m) => m.trade_id === at.tradeId);
+  const candleMs = at.candleMs ?? trade?.candle_open_ms;
+  const index = data.candles.findIndex((c) => c.open_time_ms === candleMs);
+  if (candleMs === undefined || index < 1) {
+    return [el('p', { class: 'notice' }, 'This decision is outside the candles the chart shows: show more candles to explain it.')];
+  }
+  const c = data.candles[index];
+  const before = data.candles[index - 1];
+  const fmt = (v) => (v === null ? 'not yet defined' : v.toFixed(2));
+  const up = c.ema_fast > c.ema_slow && before.ema_fast <= before.ema_slow;
+  const down = c.ema_fast < c.ema_slow && before.ema_fast >= before.ema_slow;
+  const cross = up ? `EMA ${data.fast} crossed above EMA ${data.slow}` : down ? `EMA ${data.fast} crossed below EMA ${data.slow}` : 'the EMAs did not cross';
+  const rsi = c.rsi === null ? 'not yet defined' : c.rsi < data.overbought ? `below ${data.overbought}` : c.rsi > data.overbought ? `above ${data.overbought}` : `at ${data.overbought}`;
+  const skip = data.skips.find((k) => k.candle_open_ms === candleMs);
+  const decision = data.decisions.find((d) => d.candle_open_ms === candleMs);
+  const steps = [
+    ['Candle', `${utc(candleMs)}: open ${c.open}, high ${c.high}, low ${c.low}, close ${c.close}`],
+    [`EMA ${data.fast}`, `${fmt(before.ema_fast)} → ${fmt(c.ema_fast)}`],
+    [`EMA ${data.slow}`, `${fmt(before.ema_slow)} → ${fmt(c.ema_slow)}: ${cross}`],
+    [`RSI ${data.rsi_period}`, `${fmt(c.rsi)}: ${rsi}`],
+    ['Rule', `when flat, BUY when EMA ${data.fast} crosses above EMA ${data.slow} with RSI below ${data.overbought}; when long, SELL when it crosses below, or RSI is above ${data.overbought}`],
+  ];
+  if (trade) {
+    steps.push(['Signal', el('span', { class: trade.side.toLowerCase() }, trade.side)]);
+    steps.push(['Sizing', trade.side === 'BUY'
+      ? `${bot.quote_per_buy} of the quote asset per BUY at the last price, rounded down to the symbol's step and checked against its filters: ${trade.quantity}`
+      : `the position, rounded down to the symbol's step and checked against its filters: ${trade.quantity}`]);
+    steps.push(['Outcome', tradeFacts(trade)]);
+  } else if (skip) {
+    steps.push(['Outcome', `no order: ${skip.reason}`]);
+  } else {
+    steps.push(['Outcome', decision ? `${decision.kind}: ${decision.message}` : 'no signal']);
+  }
+  return [el('dl', { class: 'facts why-steps' }, steps.map(([name, value]) => [el('dt', {}, name), el('dd', {}, value)])),
+    el('p', { class: 'notice small' }, 'Indicators as the chart computes them, warmed up on candles before the first one shown: the bot\'s own agree to well below a pixel.')];
+}
+
+// One page of trades as a table, newest last (the API's order).
+function tradeRows(trades, why) {
+  return trades.map((t) => el('tr', { 'data-trade': t.id },
+    el('td', {}, utc(t.executed_at_ms)),
+    el('td', {}, el('span', { class: t.side.toLowerCase() }, t.side)),
+    el('td', { class: 'num' }, amount(t.price)), el('td', { class: 'num' }, amount(t.quantity_filled)),
+    el('td', { class: 'num' }, amount(t.quote_quantity_filled)),
+    el('td', { class: 'num' }, amount(t.commission), ` ${t.commission_asset}`),
+    el('td', { class: 'num' }, t.realized_pnl === null ? '—' : signed(t.realized_pnl)),
+    el('td', {}, el('button', { type: 'button', class: 'link why', onclick: () => why({ tradeId: t.id }) }, 'Why?'))));
+}
+
+// The bot's trades: pages of `pageSize` from GET /api/v1/trades, filtered by side and time, the
+// CSV link following the filters. Each page's rendering is timed ('trades-render').
+function tradesSection(botId, initialPageSize, why) {
+  const body = el('tbody', {});
+  const table = el('div', { class: 'table-wrap' }, el('table', { id: 'trades' },
+    el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Executed'), el('th', { scope: 'col' }, 'Side'),
+      ['Price', 'Quantity', 'Quote', 'Fee', 'Realised PnL'].map((h) => el('th', { scope: 'col', class: 'num' }, h)),
+      el('th', { scope: 'col' }, el('span', { class: 'hidden' }, 'Explanation')))),
+    body));
+  const side = el('select', { id: 'trades-side' },
+    el('option', { value: '' }, 'Both sides'), el('option', { value: 'BUY' }, 'BUY'), el('option', { value: 'SELL' }, 'SELL'));
+  const from = el('input', { type: 'datetime-local', id: 'trades-from', step: 1 });
+  const to = el('input', { type: 'datetime-local', id: 'trades-to', step: 1 });
+  const csv = el('a', { id: 'trades-csv' }, 'CSV of these trades');
+  const status = el('p', { class: 'notice', role: 'status' });
+  const pageSize = el('select', { id: 'trades-page-size' },
+    [100, 500].map((n) => el('option', { value: n, selected: n === initialPageSize }, `${n} per page`)));
+  const next = el('button', { type: 'button', class: 'secondary', id: 'trades-next' }, 'Next page');
+  const first = el('button', { type: 'button', class: 'secondary', id: 'trades-first' }, 'First page');
+  let cursor = null;
+  // The filters as a query: a datetime-local is read as UTC, like every time on the page.
+  const filters = () => {
+    const query = new URLSearchParams({ bot: botId });
+    if (side.value) query.set('side', side.value);
+    if (from.value) query.set('from_ms', Date.parse(`${from.value}Z`));
+    if (to.value) query.set('to_ms', Date.parse(`${to.value}Z`));
+    return query;
+  };
+  const load = async (pageCursor) => {
+    const query = filters();
+    csv.href = `/api/v1/trades.csv?${query}`;
+    csv.setAttribute('download', `bot-${botId}-trades.csv`);
+    query.set('limit', pageSize.value);
+    if (pageCursor) query.set('cursor', pageCursor);
+    try {
+      const page = await api.get(`/api/v1/trades?${query}`);
+      performance.mark('trades-fetched');
+      body.replaceChildren(...tradeRows(page.trades, why));
+      await painted();
+      performance.measure('trades-render', 'trades-fetched');
+      cursor = page.next_cursor;
+      next.disabled = !cursor;
+      first.disabled = !pageCursor;
+      status.textContent = page.trades.length === 0 ? 'No trade matches.' : `${page.trades.length} trades on this page, oldest first.`;
+    } catch (error) {
+      status.textContent = error.message;
+    }
+  };
+  next.addEventListener('click', () => load(cursor));
+  first.addEventListener('click', () => load(null));
+  for (const input of [side, from, to, pageSize]) input.addEventListener('change', () => load(null));
+  const section = el('div', {},
+    el('div', { class: 'row filters' },
+      field('trades-side', 'Side', side), field('trades-from', 'From (UTC)', from),
+      field('trades-to', 'Before (UTC)', to), field('trades-page-size', 'Rows', pageSize)),
+    el('div', { class: 'actions' }, first, next, csv), status, table);
+  return { section, load: () => load(null) };
+}
+
+function botFacts(bot) {
+  const p = bot.strategy_params;
+  const facts = [
+    ['Status', statusBadge(bot)], ['Market', `${bot.symbol} ${bot.interval}`], ['Mode', bot.mode],
+    ['Strategy', `${bot.strategy} fast ${p.fast} slow ${p.slow} RSI ${p.rsi_period} < ${p.overbought}`],
+    ['Quote per BUY', bot.quote_per_buy], ['Position', amount(bot.position.quantity)],
+    ['Cost', amount(bot.position.cost_quote)], ['Realised PnL', signed(bot.position.realized_pnl)],
+  ];
+  const summary = el('dl', { class: 'summary', id: 'bot-facts' },
+    facts.map(([name, value]) => el('div', {}, el('dt', {}, name), el('dd', {}, value))));
+  return bot.last_error ? [summary, el('p', { class: 'error', role: 'alert' }, `Last error: ${bot.last_error}`)] : summary;
+}
+
+export async function botPage() {
+  await requireSession();
+  const id = Number(location.pathname.split('/')[2]);
+  if (!Number.isInteger(id) || id < 1) {
+    show(el('h1', {}, 'No such bot'), el('a', { href: '/bots' }, 'Back to the bots'));
+    return;
+  }
+  let bot;
+  try {
+    bot = await api.get(`/api/v1/bots/${id}`);
+  } catch (error) {
+    show(el('h1', {}, error.status === 404 ? 'No such bot' : 'The bot cannot be read'),
+      el('p', { class: 'error' }, error.message), el('a', { href: '/bots' }, 'Back to the bots'));
+    return;
+  }
+  setTitle(bot.name);
+  const heading = el('h1', {}, bot.name);
+  const controlBox = el('div', { class: 'actions', id: 'controls' });
+  const facts = el('div', {});
+  const container = el('div', { class: 'chart', id: 'chart', role: 'img', 'aria-label': `Candle chart of ${bot.symbol} with the bot's EMAs, RSI and trades` });
+  const chartProblem = el('p', { class: 'error', role: 'alert' });
+  const decisions = el('div', {});
+  // ?candles=N and ?rows=N choose the view, so a link can show it again.
+  const view = new URLSearchParams(location.search);
+  const whyPanel = el('section', { class: 'panel hidden', id: 'why', 'aria-live': 'polite' });
+  let lastChart = null;
+  const why = (at) => {
+    whyPanel.replaceChildren(el('h2', {}, 'Why'), ...(lastChart ? explain(lastChart, bot, at) : []));
+    whyPanel.classList.remove('hidden');
+    whyPanel.scrollIntoView({ block: 'nearest' });
+  };
+  const trades = tradesSection(id, view.get('rows') === '500' ? 500 : 100, why);
+  const candles = [500, 2000, 10000].includes(Number(view.get('candles'))) ? Number(view.get('candles')) : 500;
+  const candleCount = el('select', { id: 'candle-count' },
+    [500, 2000, 10000].map((n) => el('option', { value: n, selected: n === candles }, `${n.toLocaleString('en-US')} candles`)));
+  const legend = el('div', { class: 'legend' });
+  const edit = el('details', { id: 'edit' }, el('summary', {}, 'Edit the bot'));
+  show(el('div', { class: 'page-head' }, heading, controlBox), el('section', { class: 'panel' }, facts),
+    el('section', { class: 'panel' }, el('h2', {}, 'Chart'),
+      el('div', { class: 'chart-head' }, legend, el('label', {}, 'Show ', candleCount)), chartProblem, container),
+    whyPanel,
+    el('div', { class: 'grid2' },
+      el('section', { class: 'panel' }, el('h2', {}, 'Decisions'), decisions),
+      el('section', { class: 'panel' }, el('h2', {}, 'Trades'), trades.section)),
+    el('section', { class: 'panel' }, edit));
+  if (location.hash === '#edit') edit.open = true;
+  const chart = new BotChart(container);
+  // A click on a marker explains its decision.
+  chart.onMarkerClick((markerId) => {
+    if (markerId.startsWith('trade-')) why({ tradeId: Number(markerId.slice(6)) });
+    else if (markerId.startsWith('skip-')) why({ candleMs: Number(markerId.slice(5).split('-')[0]) });
+  });
+
+  const showBot = (current) => {
+    bot = current;
+    heading.textContent = bot.name;
+    controlBox.replaceChildren(...controls(bot, refreshBot));
+    facts.replaceChildren(...[botFacts(bot)].flat());
+    const p = bot.strategy_params;
+    legend.replaceChildren(el('span', { class: 'fast' }, `— EMA ${p.fast}`),
+      el('span', { class: 'slow' }, `— EMA ${p.slow}`), el('span', { class: 'rsi' }, `— RSI ${p.rsi_period}`),
+      el('span', {}, '▲ BUY  ▼ SELL  ● skipped signal (hover a marker for the fill or the reason, click it for why)'));
+    edit.replaceChildren(el('summary', {}, 'Edit the bot'), botForm(bot, showBot));
+  };
+  async function refreshBot() {
+    try { showBot(await api.get(`/api/v1/bots/${id}`)); } catch (error) { chartProblem.textContent = error.message; }
+  }
+  let loading = null;
+  let again = false;
+  const refreshChart = async () => {
+    if (loading) { again = true; return; }
+    loading = (async () => {
+      try {
+        const data = await api.get(`/api/v1/bots/${id}/chart?candles=${candleCount.value}`);
+        performance.mark('chart-fetched');
+        chart.draw(data);
+        lastChart = data;
+        await painted();
+        performance.measure('chart-draw', 'chart-fetched');
+        decisions.replaceChildren(decisionList(data.decisions, why));
+        chartProblem.textContent = '';
+      } catch (error) {
+        chartProblem.textContent = error.message;
+      }
+    })();
+    await loading;
+    loading = null;
+    if (again) { again = false; refreshChart(); }
+  };
+  showBot(bot);
+  candleCount.addEventListener('change', refreshChart);
+  await Promise.all([refreshChart(), trades.load()]);
+  const updates = new EventSource(`/api/v1/bots/${id}/updates`);
+  let tradeCount = Number(container.dataset.markers || 0);
+  updates.addEventListener('update', async () => {
+    await Promise.all([refreshChart(), refreshBot()]);
+    // A new trade: the table's first page shows it when it fits there.
+    const markers = Number(container.dataset.markers || 0);
+    if (markers !== tradeCount) { tradeCount = markers; trades.load(); }
+  });
+}
