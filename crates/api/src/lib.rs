@@ -33,6 +33,7 @@
 //! | `GET /api/v1/admin/workers`, `/users`, `/bots` | the fleet's workers, every user, every bot with its owner and status, for admins |
 //! | `/api/v1/bots` (+ `/{id}`, `/{id}/start\|stop\|pause`) | the caller's bots ([`BotBody`]) |
 //! | `GET /api/v1/bots/{id}/chart`, `GET /api/v1/bots/{id}/updates` | a bot's candles, indicators, trades and decisions for its chart; a Server-Sent Events stream that says when they change |
+//! | `GET /api/v1/backtests/files`, `POST /api/v1/backtests` | the server's candle files, and a backtest of one (the figures of `spotbot backtest --json`) |
 //! | `GET /api/v1/trades` (+ `.csv`) | the caller's trades: filters by bot, symbol, side and time, cursor pages |
 //! | `GET /api/v1/positions` | the caller's bots' positions |
 //! | `GET /api/v1/performance` (`?bot=ID`) | realised PnL, fees, win rate, trade counts, max drawdown |
@@ -41,6 +42,7 @@
 mod account;
 mod admin;
 mod auth;
+mod backtests;
 mod bots;
 mod browser_session;
 mod chart;
@@ -67,6 +69,7 @@ use tokio::net::TcpListener;
 pub use account::{AccountBody, BalanceBody, PaperResetBody};
 pub use admin::{AdminBotBody, WorkerBody};
 pub use auth::{AuthUser, CSRF_HEADER, SESSION_COOKIE};
+pub use backtests::{BacktestBody, BacktestRequest, CandleFileBody, MAX_FILE_BYTES};
 pub use bots::{BotBody, CreateBotRequest, LastTradeBody, PatchBotRequest, PositionBody};
 pub use browser_session::SessionBody;
 pub use chart::{ChartBody, ChartCandle, ChartMarker, DecisionBody, SkipMarker, UpdateEvent};
@@ -94,6 +97,8 @@ pub struct ApiConfig {
     /// Whether the dashboard's session cookie is `Secure` (sent over HTTPS only): true when
     /// users reach the server over TLS, through a reverse proxy that terminates it.
     pub secure_cookies: bool,
+    /// The directory whose candle files users may backtest on the server (none by default).
+    pub candles_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ApiConfig {
@@ -103,6 +108,7 @@ impl Default for ApiConfig {
             login_limits: LoginLimits::default(),
             password_cost: PasswordCost::default(),
             secure_cookies: false,
+            candles_dir: None,
         }
     }
 }
@@ -118,6 +124,8 @@ pub struct ApiState {
     limiter: Arc<LoginLimiter>,
     /// The hash that logins of unknown users are checked against, made on first need.
     dummy_hash: Arc<OnceLock<String>>,
+    /// The backtest directory and the runs going on.
+    backtests: backtests::Backtests,
     /// Set once the server stops: long-lived answers (the chart's updates stream) end then, so
     /// that a graceful shutdown does not wait for them.
     closing: Arc<tokio::sync::watch::Sender<bool>>,
@@ -133,6 +141,7 @@ impl ApiState {
             catalogs: accounts.venues().catalogs(),
             accounts,
             limiter: Arc::new(LoginLimiter::new(config.login_limits)),
+            backtests: backtests::Backtests::new(config.candles_dir.clone()),
             config,
             dummy_hash: Arc::default(),
             closing: Arc::new(tokio::sync::watch::Sender::new(false)),
@@ -163,6 +172,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/me", get(routes::me))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
         .merge(browser_session::routes())
+        .merge(backtests::routes())
         .merge(chart::routes())
         .merge(credentials::routes())
         .merge(account::routes())

@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use crate::auth::SESSION_COOKIE;
 use crate::error::ErrorBody;
 use crate::json::Json;
-use crate::{account, admin, bots, browser_session, chart, credentials, routes, trades};
+use crate::{account, admin, backtests, bots, browser_session, chart, credentials, routes, trades};
 
 /// The name of the bearer security scheme that authenticated operations require.
 pub const BEARER_SCHEME: &str = "bearer";
@@ -59,6 +59,8 @@ const NO_DATABASE: &[&str] = &["/health", "/api/v1/openapi.json"];
         bots::start_bot,
         bots::stop_bot,
         bots::pause_bot,
+        backtests::list_files,
+        backtests::run,
         chart::bot_chart,
         chart::bot_updates,
         trades::list_trades,
@@ -77,6 +79,7 @@ const NO_DATABASE: &[&str] = &["/health", "/api/v1/openapi.json"];
         (name = "admin", description = "What an operator looks at: the fleet's workers, every user and every bot (admins only)"),
         (name = "bots", description = "The caller's bots"),
         (name = "trades", description = "The caller's trades, positions and performance"),
+        (name = "backtests", description = "Backtests run on the server's candle files"),
     )
 )]
 pub struct ApiDoc;

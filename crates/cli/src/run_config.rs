@@ -179,6 +179,8 @@ pub struct ApiSection {
     /// Mark the dashboard's session cookie `Secure`: set it when users reach the server over
     /// HTTPS through a reverse proxy (default false: the server itself speaks plain HTTP).
     pub secure_cookies: Option<bool>,
+    /// The directory whose candle CSV files users may backtest on the server (default none).
+    pub candles_dir: Option<PathBuf>,
 }
 
 impl ConfigFile {
@@ -363,6 +365,7 @@ impl ConfigFile {
             config.session_ttl = Duration::from_secs(secs.max(1));
         }
         config.secure_cookies = self.api.secure_cookies.unwrap_or(false);
+        config.candles_dir = self.api.candles_dir.clone();
         config
     }
 

@@ -1,7 +1,8 @@
 //! The web dashboard in a real headless Chromium, driven through ChromeDriver (WebDriver), against
 //! a real `spotbot run` on a fresh database: register, log out and in, create a paper bot with
 //! fast parameters, see its first trade marker appear on the chart without a reload, read the
-//! trade and its decision, pause the bot, see it in the portfolio, reset the paper account, and
+//! trade and its decision, pause the bot, see it in the portfolio, reset the paper account, run
+//! a backtest on the shared 100k-candle file that matches `spotbot backtest --json`, and
 //! check that another user sees none of it (then that user deletes a bot of their own), and that
 //! an admin sees every user, the worker and every bot. No page
 //! may log an error to the console (a script error, a CSP violation, a failed request), but for
@@ -218,7 +219,12 @@ async fn a_trader_runs_a_bot_from_the_dashboard() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let mut spotbot = Running::start(dir.path());
+    let shared_data = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .canonicalize()
+        .expect("the shared data next to the repository");
+    let candles_dir = shared_data.to_str().unwrap();
+    let mut spotbot = Running::start_with(dir.path(), &["--candles-dir", candles_dir]);
     let base = format!("http://{}", spotbot.api_address());
     let driver = Driver::start();
     let profile = tempfile::tempdir().unwrap();
@@ -409,6 +415,50 @@ async fn a_trader_runs_a_bot_from_the_dashboard() {
         .await;
     browser.shot("account").await;
     browser.assert_no_console_errors("the account").await;
+
+    // 6. A backtest on the shared 100k-candle file, run from the page, shows exactly the
+    // figures `spotbot backtest --json` prints for the same file and the same defaults.
+    browser.goto("/backtest").await;
+    browser
+        .click("#field-file option[value='candles-100k.csv']")
+        .await;
+    browser.click("#backtest-form button[type=submit]").await;
+    browser
+        .until(
+            "the backtest's figures",
+            Duration::from_secs(60),
+            "return document.querySelector('#backtest-metrics [data-metric=final_equity]')?.dataset.value",
+        )
+        .await;
+    let shown = browser
+        .script(
+            "return Object.fromEntries([...document.querySelectorAll('#backtest-metrics tr')]\
+             .map((row) => [row.dataset.metric, row.dataset.value]))",
+        )
+        .await;
+    let cli = common::spotbot(dir.path())
+        .args(["backtest", "--json", "--data"])
+        .arg(shared_data.join("candles-100k.csv"))
+        .output()
+        .unwrap();
+    assert!(cli.status.success(), "{cli:?}");
+    let expected: Value = serde_json::from_slice(&cli.stdout).unwrap();
+    let metrics = shown.as_object().unwrap();
+    assert!(metrics.len() >= 10, "{shown}");
+    for (key, value) in metrics {
+        let value = value.as_str().unwrap();
+        match &expected[key] {
+            Value::Null => assert_eq!(value, "", "{key}"),
+            number => assert_eq!(
+                value.parse::<f64>().unwrap(),
+                number.as_f64().unwrap(),
+                "{key}: the page shows {value}, the command {number}"
+            ),
+        }
+    }
+    assert_eq!(expected["round_trips"], 2334, "the published figure");
+    browser.shot("backtest").await;
+    browser.assert_no_console_errors("the backtest").await;
 
     // 7. Another user sees none of it: no bot in their list, and a 404 for alice's bot's page.
     browser.click("#logout").await;

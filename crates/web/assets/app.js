@@ -10,10 +10,11 @@ import { botPage } from './page-bot.js';
 import { portfolioPage } from './page-portfolio.js';
 import { accountPage } from './page-account.js';
 import { adminPage } from './page-admin.js';
+import { backtestPage } from './page-backtest.js';
 
 const PAGES = {
   login: loginPage, register: registerPage, bots: botsPage, bot: botPage,
-  portfolio: portfolioPage, account: accountPage, admin: adminPage,
+  portfolio: portfolioPage, account: accountPage, admin: adminPage, backtest: backtestPage,
 };
 
 document.addEventListener('DOMContentLoaded', () => {

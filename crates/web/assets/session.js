@@ -30,7 +30,8 @@ function showNav(user) {
   const link = (href, label) => el('a', { href, 'aria-current': location.pathname === href ? 'page' : null }, label);
   const admin = user.role === 'admin' ? [link('/admin', 'Admin')] : [];
   document.getElementById('nav').replaceChildren(
-    link('/bots', 'Bots'), link('/portfolio', 'Portfolio'), link('/account', 'Account'), ...admin,
+    link('/bots', 'Bots'), link('/portfolio', 'Portfolio'), link('/backtest', 'Backtest'),
+    link('/account', 'Account'), ...admin,
     el('span', { id: 'whoami' }, user.username),
     logout);
 }

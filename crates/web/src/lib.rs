@@ -27,7 +27,7 @@
 //! | route | answer |
 //! |---|---|
 //! | `GET /` | 303 to `/bots` |
-//! | `GET /login`, `/register`, `/bots`, `/bots/{id}`, `/portfolio`, `/account`, `/admin` | the page's HTML shell |
+//! | `GET /login`, `/register`, `/bots`, `/bots/{id}`, `/portfolio`, `/account`, `/admin`, `/backtest` | the page's HTML shell |
 //! | `GET /assets/{file}` | a script, style sheet or the chart library |
 
 use axum::Router;
@@ -59,6 +59,8 @@ pub enum Page {
     Account,
     /// For admins: every user, the fleet's workers, every bot's status.
     Admin,
+    /// A backtest of one of the server's candle files.
+    Backtest,
 }
 
 impl Page {
@@ -72,6 +74,7 @@ impl Page {
             Page::Portfolio => "portfolio",
             Page::Account => "account",
             Page::Admin => "admin",
+            Page::Backtest => "backtest",
         }
     }
 
@@ -85,6 +88,7 @@ impl Page {
             Page::Portfolio => "Portfolio",
             Page::Account => "Account",
             Page::Admin => "Admin",
+            Page::Backtest => "Backtest",
         }
     }
 }
@@ -137,6 +141,11 @@ const ASSETS: &[(&str, &[u8], &str)] = &[
         JAVASCRIPT,
     ),
     (
+        "page-backtest.js",
+        include_bytes!("../assets/page-backtest.js"),
+        JAVASCRIPT,
+    ),
+    (
         "app.css",
         include_bytes!("../assets/app.css"),
         "text/css; charset=utf-8",
@@ -184,6 +193,7 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/portfolio", get(|| page(Page::Portfolio)))
         .route("/account", get(|| page(Page::Account)))
         .route("/admin", get(|| page(Page::Admin)))
+        .route("/backtest", get(|| page(Page::Backtest)))
         .route("/assets/{name}", get(serve_asset))
 }
 
@@ -256,6 +266,7 @@ mod tests {
             ("/portfolio", Page::Portfolio),
             ("/account", Page::Account),
             ("/admin", Page::Admin),
+            ("/backtest", Page::Backtest),
         ] {
             let response = get(path).await;
             assert_eq!(response.status(), StatusCode::OK, "{path}");

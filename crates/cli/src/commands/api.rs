@@ -31,6 +31,9 @@ pub struct ApiArgs {
     /// Address of the HTTP API (default 127.0.0.1:8080; port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
+    /// Directory of candle CSV files users may backtest from the dashboard ([api] candles_dir).
+    #[arg(long, value_name = "DIR")]
+    pub candles_dir: Option<std::path::PathBuf>,
 }
 
 /// Runs until Ctrl-C or SIGTERM.
@@ -38,6 +41,9 @@ pub fn run(args: ApiArgs) -> Result<(), Failure> {
     let mut config = args.service.config()?;
     if let Some(listen) = args.listen {
         config.api.listen = Some(listen);
+    }
+    if let Some(dir) = &args.candles_dir {
+        config.api.candles_dir = Some(dir.clone());
     }
     crate::logging::init();
     crate::service::block_on(async {

@@ -69,7 +69,8 @@ Configuration: a TOML file (--config), overridden by environment variables, over
                     first half; keep it above twice the recvWindow), worker_id = \"host-pid\"
                     (one process per name)
   [api]             listen = \"127.0.0.1:8080\" (--listen), session_ttl_secs = 86400,
-                    secure_cookies = false (true behind an HTTPS proxy)
+                    secure_cookies = false (true behind an HTTPS proxy), candles_dir (the
+                    candle files users may backtest from the dashboard; --candles-dir)
   SPOTBOT_MASTER_KEY  the key that encrypts users' exchange secrets (64 hex characters or base64
              of 32 bytes); without it, data_dir/master.key, created with permissions 0600 on first run
              (`spotbot worker` and `spotbot api` never create one: they need the same key)
@@ -98,6 +99,9 @@ pub struct RunArgs {
     /// Address of the HTTP API (default 127.0.0.1:8080; port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
+    /// Directory of candle CSV files users may backtest from the dashboard ([api] candles_dir).
+    #[arg(long, value_name = "DIR")]
+    pub candles_dir: Option<std::path::PathBuf>,
 }
 
 impl RunArgs {
@@ -109,6 +113,9 @@ impl RunArgs {
         }
         if let Some(listen) = self.listen {
             config.api.listen = Some(listen);
+        }
+        if let Some(dir) = &self.candles_dir {
+            config.api.candles_dir = Some(dir.clone());
         }
         Ok(config)
     }
