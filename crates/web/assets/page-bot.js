@@ -5,6 +5,7 @@ import { api } from './api.js';
 import { amount, el, field, painted, seconds, setTitle, show, signed, utc } from './dom.js';
 import { requireSession } from './session.js';
 import { botForm, controls, statusBadge } from './page-bots.js';
+import { CURVE_TRADES, allTrades, pnlChart, pnlCurves } from './page-portfolio.js';
 
 const COLORS = {
   fast: '#0f5bd8', slow: '#b45309', rsi: '#6d28d9', buy: '#0b7a3e', sell: '#b42318', skip: '#8a5a00',
@@ -246,6 +247,27 @@ function tradesSection(botId, initialPageSize, why) {
   return { section, load: () => load(null) };
 }
 
+// The bot's realised PnL over time, drawn again (all its trades read) each time `load` is called.
+function pnlSection(bot) {
+  const container = el('div', { class: 'chart short', id: 'bot-pnl-chart', role: 'img', 'aria-label': 'The bot\'s realised PnL over time' });
+  const note = el('p', { class: 'notice' });
+  let drawn = null;
+  const load = async () => {
+    const history = await allTrades({ bot: bot.id });
+    const curve = pnlCurves(history.trades).get(bot.id);
+    if (drawn) drawn.remove();
+    drawn = null;
+    container.dataset.points = String(curve ? curve.length : 0);
+    if (!curve) {
+      note.textContent = 'No SELL yet: the curve starts with the first realised PnL.';
+      return;
+    }
+    drawn = pnlChart(container, new Map([[bot.id, curve]]), new Map([[bot.id, 'realised PnL']])).chart;
+    note.textContent = history.complete ? `${curve.length} SELLs.` : `The first ${CURVE_TRADES.toLocaleString('en-US')} trades only.`;
+  };
+  return { section: el('section', { class: 'panel' }, el('h2', {}, 'Realised PnL over time'), note, container), load };
+}
+
 function botFacts(bot) {
   const p = bot.strategy_params;
   const facts = [
@@ -283,6 +305,7 @@ export async function botPage() {
   const decisions = el('div', {});
   // ?candles=N and ?rows=N choose the view, so a link can show it again.
   const view = new URLSearchParams(location.search);
+  const pnl = pnlSection(bot);
   const whyPanel = el('section', { class: 'panel hidden', id: 'why', 'aria-live': 'polite' });
   let lastChart = null;
   const why = (at) => {
@@ -303,6 +326,7 @@ export async function botPage() {
     el('div', { class: 'grid2' },
       el('section', { class: 'panel' }, el('h2', {}, 'Decisions'), decisions),
       el('section', { class: 'panel' }, el('h2', {}, 'Trades'), trades.section)),
+    pnl.section,
     el('section', { class: 'panel' }, edit));
   if (location.hash === '#edit') edit.open = true;
   const chart = new BotChart(container);
@@ -350,13 +374,13 @@ export async function botPage() {
   };
   showBot(bot);
   candleCount.addEventListener('change', refreshChart);
-  await Promise.all([refreshChart(), trades.load()]);
+  await Promise.all([refreshChart(), trades.load(), pnl.load()]);
   const updates = new EventSource(`/api/v1/bots/${id}/updates`);
   let tradeCount = Number(container.dataset.markers || 0);
   updates.addEventListener('update', async () => {
     await Promise.all([refreshChart(), refreshBot()]);
     // A new trade: the table's first page shows it when it fits there.
     const markers = Number(container.dataset.markers || 0);
-    if (markers !== tradeCount) { tradeCount = markers; trades.load(); }
+    if (markers !== tradeCount) { tradeCount = markers; trades.load(); pnl.load(); }
   });
 }

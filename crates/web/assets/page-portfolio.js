@@ -6,16 +6,16 @@ import { amount, el, seconds, setTitle, show, signed, utc } from './dom.js';
 import { requireSession } from './session.js';
 import { statusBadge } from './page-bots.js';
 
-const CURVE_TRADES = 10000;
+export const CURVE_TRADES = 10000;
 const PALETTE = ['#0f5bd8', '#b45309', '#6d28d9', '#0b7a3e', '#be185d', '#0e7490', '#4d7c0f', '#9f1239'];
 
-// Every trade of the user, oldest first, in pages of 500 up to CURVE_TRADES; and whether that
-// was all of them.
-async function allTrades() {
+// Every trade of the user (or those `filters` select, e.g. {bot: 7}), oldest first, in pages of
+// 500 up to CURVE_TRADES; and whether that was all of them.
+export async function allTrades(filters = {}) {
   const trades = [];
   let cursor = null;
   do {
-    const query = new URLSearchParams({ limit: 500 });
+    const query = new URLSearchParams({ limit: 500, ...filters });
     if (cursor) query.set('cursor', cursor);
     const page = await api.get(`/api/v1/trades?${query}`);
     trades.push(...page.trades);
@@ -26,7 +26,7 @@ async function allTrades() {
 
 // The realised-PnL curve of `trades` (cumulative, at each SELL), per bot and in total, as
 // chart points (one per second at most: the chart needs increasing times).
-function pnlCurves(trades) {
+export function pnlCurves(trades) {
   const curves = new Map();
   const add = (key, time, value) => {
     const points = curves.get(key) || [];
@@ -48,7 +48,8 @@ function pnlCurves(trades) {
   return curves;
 }
 
-function pnlChart(container, curves, names) {
+// Draws `curves` in `container`; the chart and its legend.
+export function pnlChart(container, curves, names) {
   const { createChart, LineSeries } = window.LightweightCharts;
   const chart = createChart(container, {
     autoSize: true,
@@ -67,7 +68,7 @@ function pnlChart(container, curves, names) {
     legend.push(el('span', { 'data-series': key }, swatch, key === 'total' ? 'Total' : names.get(key) || `bot ${key}`));
   }
   chart.timeScale().fitContent();
-  return legend;
+  return { chart, legend };
 }
 
 function balancesTable(account) {
@@ -125,7 +126,7 @@ export async function portfolioPage() {
   if (curves.size === 0) {
     curveNote.textContent = 'No SELL yet: the curve starts with the first realised PnL.';
   } else {
-    const legend = pnlChart(container, curves, names);
+    const { legend } = pnlChart(container, curves, names);
     curveNote.replaceChildren(el('span', { class: 'legend' }, legend));
     if (!history.complete) curveNote.append(` (the first ${CURVE_TRADES.toLocaleString('en-US')} trades only)`);
   }
