@@ -1,5 +1,5 @@
 //! `/api/v1/backtests`: the backtester run on the server, on the candle files of its backtest
-//! directory (`[backtest] candles_dir`), for the dashboard's backtest page.
+//! directory (`[api] candles_dir`), for the dashboard's backtest page.
 //!
 //! | route | answer |
 //! |---|---|
@@ -145,7 +145,7 @@ fn directory(state: &ApiState) -> Result<&Path, ApiError> {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
-            "this server has no backtest directory: set [backtest] candles_dir (or --candles-dir)",
+            "this server has no backtest directory: set [api] candles_dir in the configuration (or run with --candles-dir DIR)",
         )
     })
 }

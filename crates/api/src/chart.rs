@@ -409,7 +409,8 @@ fn marker(trade: TradeRow, signal_candle_open_ms: Option<i64>, interval_ms: i64)
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Fingerprint {
     updated_at_ms: i64,
-    newest_event_at_ms: Option<i64>,
+    /// The id of the newest event: two events in the same millisecond still differ.
+    newest_event_id: Option<i64>,
     newest_trade_ms: Option<i64>,
     closed_candles: i64,
 }
@@ -433,12 +434,7 @@ impl Follow {
         if !bot.is_active {
             return None;
         }
-        let newest_event_at_ms = store
-            .events(self.bot, 1)
-            .await
-            .ok()?
-            .first()
-            .map(|e| e.at_ms);
+        let newest_event_id = store.events(self.bot, 1).await.ok()?.first().map(|e| e.id);
         let newest_trade_ms = store
             .trades_with_signal_candles(self.bot, 0, 1)
             .await
@@ -455,7 +451,7 @@ impl Follow {
         };
         Some(Fingerprint {
             updated_at_ms: bot.updated_at_ms,
-            newest_event_at_ms,
+            newest_event_id,
             newest_trade_ms,
             closed_candles,
         })

@@ -467,6 +467,10 @@ async fn a_trader_runs_a_bot_from_the_dashboard() {
     }
     assert_eq!(expected["round_trips"], 2334, "the published figure");
     browser.shot("backtest").await;
+    browser
+        .script("document.getElementById('equity-chart').scrollIntoView(); return true")
+        .await;
+    browser.shot("backtest-equity").await;
     browser.assert_no_console_errors("the backtest").await;
 
     // 7. Another user sees none of it: no bot in their list, and a 404 for alice's bot's page.
