@@ -21,6 +21,7 @@
 //! forever by a tab nobody looks at, and a proxy's idle timeout never cuts one mid-way.
 
 use std::convert::Infallible;
+use std::ops::Range;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -313,7 +314,12 @@ pub(crate) async fn bot_chart(
         .await
         .map_err(exchange_error)?;
     let strategy = EmaRsiCross::new(params).map_err(|e| corrupt(bot.id, "strategy_params", e))?;
-    let shown = chart_candles(strategy, &candles, query.candles as usize);
+    let first_shown = candles.len().saturating_sub(query.candles as usize);
+    let shown = chart_candles(
+        strategy,
+        candles.iter().copied(),
+        first_shown..candles.len(),
+    );
     let first_shown_ms = shown.first().map_or(now_ms, |candle| candle.open_time_ms);
     let trades = state
         .store
@@ -360,15 +366,18 @@ pub(crate) async fn bot_chart(
     }))
 }
 
-/// The last `shown` of `candles`, each with the indicators `strategy` reads after it (every
-/// candle is fed, the hidden ones first).
-fn chart_candles(mut strategy: EmaRsiCross, candles: &[Candle], shown: usize) -> Vec<ChartCandle> {
-    let first_shown = candles.len().saturating_sub(shown);
+/// The candles at `shown` indexes of `candles`, each with the indicators `strategy` reads after
+/// it (every candle is fed, those before the window first).
+pub(crate) fn chart_candles(
+    mut strategy: EmaRsiCross,
+    candles: impl Iterator<Item = Candle>,
+    shown: Range<usize>,
+) -> Vec<ChartCandle> {
     let defined = |value: f64| value.is_finite().then_some(value);
-    let mut chart = Vec::with_capacity(candles.len() - first_shown);
-    for (index, candle) in candles.iter().enumerate() {
-        strategy.update(candle);
-        if index < first_shown {
+    let mut chart = Vec::with_capacity(shown.len());
+    for (index, candle) in candles.enumerate().take(shown.end) {
+        strategy.update(&candle);
+        if index < shown.start {
             continue;
         }
         let readings = strategy.readings();

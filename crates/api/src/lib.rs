@@ -69,7 +69,10 @@ use tokio::net::TcpListener;
 pub use account::{AccountBody, BalanceBody, PaperResetBody};
 pub use admin::{AdminBotBody, WorkerBody};
 pub use auth::{AuthUser, CSRF_HEADER, SESSION_COOKIE};
-pub use backtests::{BacktestBody, BacktestRequest, CandleFileBody, MAX_FILE_BYTES};
+pub use backtests::{
+    BacktestBody, BacktestChart, BacktestRequest, CandleFileBody, FileSource, MAX_FILE_BYTES,
+    MAX_UPLOAD_BYTES, RulesRequest, SweepBody, SweepRequest, SweepRowBody,
+};
 pub use bots::{BotBody, CreateBotRequest, LastTradeBody, PatchBotRequest, PositionBody};
 pub use browser_session::SessionBody;
 pub use chart::{ChartBody, ChartCandle, ChartMarker, DecisionBody, SkipMarker, UpdateEvent};
@@ -99,6 +102,9 @@ pub struct ApiConfig {
     pub secure_cookies: bool,
     /// The directory whose candle files users may backtest on the server (none by default).
     pub candles_dir: Option<std::path::PathBuf>,
+    /// The directory where users' uploaded candle files are kept, one directory per user (none
+    /// by default: uploads are refused).
+    pub uploads_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ApiConfig {
@@ -109,6 +115,7 @@ impl Default for ApiConfig {
             password_cost: PasswordCost::default(),
             secure_cookies: false,
             candles_dir: None,
+            uploads_dir: None,
         }
     }
 }
@@ -141,7 +148,10 @@ impl ApiState {
             catalogs: accounts.venues().catalogs(),
             accounts,
             limiter: Arc::new(LoginLimiter::new(config.login_limits)),
-            backtests: backtests::Backtests::new(config.candles_dir.clone()),
+            backtests: backtests::Backtests::new(
+                config.candles_dir.clone(),
+                config.uploads_dir.clone(),
+            ),
             config,
             dummy_hash: Arc::default(),
             closing: Arc::new(tokio::sync::watch::Sender::new(false)),

@@ -60,7 +60,11 @@ const NO_DATABASE: &[&str] = &["/health", "/api/v1/openapi.json"];
         bots::stop_bot,
         bots::pause_bot,
         backtests::list_files,
-        backtests::run,
+        backtests::uploads::upload,
+        backtests::uploads::delete_upload,
+        backtests::run::run,
+        backtests::sweeps::start_sweep,
+        backtests::sweeps::sweep,
         chart::bot_chart,
         chart::bot_updates,
         trades::list_trades,
@@ -79,7 +83,7 @@ const NO_DATABASE: &[&str] = &["/health", "/api/v1/openapi.json"];
         (name = "admin", description = "What an operator looks at: the fleet's workers, every user and every bot (admins only)"),
         (name = "bots", description = "The caller's bots"),
         (name = "trades", description = "The caller's trades, positions and performance"),
-        (name = "backtests", description = "Backtests run on the server's candle files"),
+        (name = "backtests", description = "Backtests and parameter sweeps run on the server, on its candle files or the caller's uploads"),
     )
 )]
 pub struct ApiDoc;

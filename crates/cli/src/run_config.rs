@@ -181,6 +181,9 @@ pub struct ApiSection {
     pub secure_cookies: Option<bool>,
     /// The directory whose candle CSV files users may backtest on the server (default none).
     pub candles_dir: Option<PathBuf>,
+    /// Where the candle files users upload to backtest are kept (default `uploads/` in the data
+    /// directory).
+    pub uploads_dir: Option<PathBuf>,
 }
 
 impl ConfigFile {
@@ -366,6 +369,12 @@ impl ConfigFile {
         }
         config.secure_cookies = self.api.secure_cookies.unwrap_or(false);
         config.candles_dir = self.api.candles_dir.clone();
+        config.uploads_dir = Some(
+            self.api
+                .uploads_dir
+                .clone()
+                .unwrap_or_else(|| self.data_dir().join("uploads")),
+        );
         config
     }
 

@@ -16,6 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use fantoccini::actions::InputSource;
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
@@ -153,6 +154,46 @@ impl Browser {
             .await;
         self.shot(name).await;
         self.client.set_window_size(1280, 1000).await.unwrap();
+    }
+
+    /// Moves the pointer over the last trade marker in view on the chart in `#container_id` (found
+    /// from the chart's own coordinates, then down or up a few pixels at a time from the
+    /// candle's wick, where the arrow is drawn) until its tooltip shows; returns the tooltip's
+    /// text.
+    async fn hover_trade(&self, container_id: &str) -> String {
+        let point = self
+            .script(&format!(
+                "const box = document.getElementById('{container_id}'); const chart = box.candleChart;\
+                 box.scrollIntoView({{block: 'center'}}); const rect = box.getBoundingClientRect();\
+                 const at = (mark) => chart.chart.timeScale().timeToCoordinate(Math.floor(mark.timeMs / 1000));\
+                 const mark = chart.marks.filter((m) => m.kind !== 'skip' && at(m) !== null && at(m) > 20 && at(m) < rect.width - 80).pop();\
+                 const candle = chart.candleData.find((c) => c.open_time_ms === mark.timeMs);\
+                 const below = mark.kind === 'BUY';\
+                 const y = chart.candles.priceToCoordinate(below ? candle.low : candle.high);\
+                 return [rect.left + at(mark), rect.top + y, below ? 1 : -1];"
+            ))
+            .await;
+        let [x, y, direction] = [0, 1, 2].map(|i| point[i].as_f64().unwrap());
+        for offset in (2..60).step_by(3) {
+            let moved = fantoccini::actions::MouseActions::new("mouse".into()).then(
+                fantoccini::actions::PointerAction::MoveTo {
+                    duration: None,
+                    x: x.round(),
+                    y: (y + direction * f64::from(offset)).round(),
+                },
+            );
+            self.client.perform_actions(moved).await.unwrap();
+            let shown = self
+                .script(&format!(
+                    "const tip = document.querySelector('#{container_id} .tooltip');\
+                     return tip.classList.contains('hidden') ? null : tip.textContent"
+                ))
+                .await;
+            if let Some(text) = shown.as_str() {
+                return text.to_owned();
+            }
+        }
+        panic!("no tooltip over the last trade marker in view of #{container_id} near ({x}, {y})");
     }
 
     async fn shot(&self, name: &str) {
@@ -302,6 +343,13 @@ async fn a_trader_runs_a_bot_from_the_dashboard() {
         true,
         "the page reloaded"
     );
+    // Hovering the marker shows the fill.
+    let fill = browser.hover_trade("chart").await;
+    assert!(
+        fill.contains("Price") && fill.contains("Quantity") && fill.contains("Fee"),
+        "{fill}"
+    );
+    browser.shot("bot-marker-hover").await;
 
     // A signal that sent no order is marked on its candle too (written as the engine writes a
     // skip: a fast bot above the minimum order rarely skips on its own).
@@ -429,7 +477,7 @@ async fn a_trader_runs_a_bot_from_the_dashboard() {
     // figures `spotbot backtest --json` prints for the same file and the same defaults.
     browser.goto("/backtest").await;
     browser
-        .click("#field-file option[value='candles-100k.csv']")
+        .click("#field-file option[value='server:candles-100k.csv']")
         .await;
     browser.click("#backtest-form button[type=submit]").await;
     browser
@@ -471,7 +519,83 @@ async fn a_trader_runs_a_bot_from_the_dashboard() {
         .script("document.getElementById('equity-chart').scrollIntoView(); return true")
         .await;
     browser.shot("backtest-equity").await;
+    // Its chart marks the trades, and a marker shows its round trip.
+    let trades = browser
+        .script("return Number(document.getElementById('backtest-chart').dataset.markers)")
+        .await;
+    assert!(trades.as_i64().unwrap() > 10, "{trades}");
+    let trip = browser.hover_trade("backtest-chart").await;
+    assert!(trip.contains("Bought") && trip.contains("PnL"), "{trip}");
+    browser.shot("backtest-chart").await;
     browser.assert_no_console_errors("the backtest").await;
+
+    // A file of the user's own, uploaded from the page, is listed as theirs and selected.
+    let upload = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(shared_data.join("candles-100k.csv")).unwrap();
+    let head: String = text
+        .lines()
+        .take(5_001)
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let mine = upload.path().join("first-5k.csv");
+    std::fs::write(&mine, head).unwrap();
+    browser
+        .client
+        .find(Locator::Css("#upload-file"))
+        .await
+        .unwrap()
+        .send_keys(mine.to_str().unwrap())
+        .await
+        .unwrap();
+    browser
+        .until(
+            "the uploaded file selected",
+            Duration::from_secs(20),
+            "return document.getElementById('field-file').value === 'upload:first-5k.csv'",
+        )
+        .await;
+    browser
+        .click("#field-file option[value='server:candles-100k.csv']")
+        .await;
+
+    // A sweep shows its progress, then a heatmap; a cell opens its run, whose figures are the
+    // cell's.
+    browser.fill("#field-fast-sweep", "5..13:2").await;
+    browser.fill("#field-slow-sweep", "20..40:5").await;
+    browser.fill("#field-overbought-sweep", "60..80:10").await;
+    browser.click("#sweep-form button[type=submit]").await;
+    browser
+        .until(
+            "the sweep's heatmap",
+            Duration::from_secs(120),
+            "return document.querySelectorAll('#sweep-heatmap button.cell').length === 25",
+        )
+        .await;
+    browser
+        .script("document.getElementById('sweep-heatmap').scrollIntoView(); return true")
+        .await;
+    browser.shot("backtest-sweep").await;
+    let best = browser
+        .script(
+            "const cells = [...document.querySelectorAll('#sweep-heatmap button.cell')];\
+             const best = cells.reduce((a, b) => (Number(b.dataset.value) > Number(a.dataset.value) ? b : a));\
+             best.click(); return [Number(best.dataset.x), Number(best.dataset.y), Number(best.dataset.value)]",
+        )
+        .await;
+    let opened = browser
+        .until(
+            "the cell's run",
+            Duration::from_secs(60),
+            &format!(
+                "const fast = document.getElementById('field-fast').value;\
+                 const value = document.querySelector('#backtest-metrics [data-metric=total_return]')?.dataset.value;\
+                 return fast === '{}' && value && Number(value) === {} ? [Number(fast), Number(document.getElementById('field-slow').value)] : null",
+                best[0], best[2]
+            ),
+        )
+        .await;
+    assert_eq!(opened, serde_json::json!([best[0], best[1]]));
+    browser.assert_no_console_errors("the sweep").await;
 
     // 7. Another user sees none of it: no bot in their list, and a 404 for alice's bot's page.
     browser.click("#logout").await;

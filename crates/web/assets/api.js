@@ -15,15 +15,16 @@ export class ApiError extends Error {
 
 export const api = {
   csrf: null,
-  async call(method, path, body) {
+  // `body` is sent as JSON, unless `contentType` says what it is (a File sent as it is).
+  async call(method, path, body, contentType) {
     const headers = { Accept: 'application/json' };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (body !== undefined) headers['Content-Type'] = contentType || 'application/json';
     if (method !== 'GET' && api.csrf) headers['X-CSRF-Token'] = api.csrf;
     let response;
     try {
       response = await fetch(path, {
         method, headers, credentials: 'same-origin',
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined || contentType ? body : JSON.stringify(body),
       });
     } catch (error) {
       throw new ApiError(0, { code: 'network', message: 'the server cannot be reached; is spotbot running?' });
@@ -39,4 +40,5 @@ export const api = {
   post: (path, body) => api.call('POST', path, body),
   patch: (path, body) => api.call('PATCH', path, body),
   del: (path) => api.call('DELETE', path),
+  put: (path, file, contentType) => api.call('PUT', path, file, contentType),
 };

@@ -2,108 +2,11 @@
 // updates stream, the why of each decision, the decisions, the trades, and the controls.
 
 import { api } from './api.js';
-import { amount, el, field, painted, seconds, setTitle, show, signed, utc } from './dom.js';
+import { amount, el, field, painted, setTitle, show, signed, utc } from './dom.js';
+import { CandleChart, factList } from './candle-chart.js';
 import { requireSession } from './session.js';
 import { botForm, controls, statusBadge } from './page-bots.js';
 import { CURVE_TRADES, allTrades, pnlChart, pnlCurves } from './page-portfolio.js';
-
-const COLORS = {
-  fast: '#0f5bd8', slow: '#b45309', rsi: '#6d28d9', buy: '#0b7a3e', sell: '#b42318', skip: '#8a5a00',
-};
-
-class BotChart {
-  constructor(container) {
-    const { createChart, CandlestickSeries, LineSeries, createSeriesMarkers } = window.LightweightCharts;
-    this.container = container;
-    this.chart = createChart(container, {
-      autoSize: true,
-      layout: { attributionLogo: false, textColor: '#14171c', background: { color: '#ffffff' } },
-      timeScale: { timeVisible: true, secondsVisible: true },
-      localization: { timeFormatter: (time) => utc(time * 1000) },
-    });
-    this.candles = this.chart.addSeries(CandlestickSeries, {
-      upColor: COLORS.buy, downColor: COLORS.sell, wickUpColor: COLORS.buy,
-      wickDownColor: COLORS.sell, borderVisible: false,
-    });
-    const line = (color, pane) => this.chart.addSeries(LineSeries, {
-      color, lineWidth: 2, priceLineVisible: false, lastValueVisible: false,
-    }, pane);
-    this.fast = line(COLORS.fast, 0);
-    this.slow = line(COLORS.slow, 0);
-    this.rsi = line(COLORS.rsi, 1);
-    this.markers = createSeriesMarkers(this.candles, []);
-    this.overbought = null;
-    this.hovered = new Map();
-    this.tooltip = el('div', { class: 'tooltip hidden', role: 'status' });
-    container.append(this.tooltip);
-    this.chart.subscribeCrosshairMove((param) => this.hover(param));
-    const panes = this.chart.panes();
-    if (panes[1]) panes[1].setHeight(130);
-  }
-
-  // Draws `data` (a ChartBody); keeps the user's zoom unless this is the first drawing.
-  draw(data) {
-    const candles = data.candles;
-    const series = (key) => candles.map((c) => (c[key] === null
-      ? { time: seconds(c.open_time_ms) }
-      : { time: seconds(c.open_time_ms), value: c[key] }));
-    this.candles.setData(candles.map((c) => ({
-      time: seconds(c.open_time_ms), open: c.open, high: c.high, low: c.low, close: c.close,
-    })));
-    this.fast.setData(series('ema_fast'));
-    this.slow.setData(series('ema_slow'));
-    this.rsi.setData(series('rsi'));
-    if (this.overbought) this.rsi.removePriceLine(this.overbought);
-    this.overbought = this.rsi.createPriceLine({
-      price: data.overbought, color: COLORS.sell, lineStyle: 2, lineWidth: 1, title: 'overbought',
-    });
-    const shown = new Set(candles.map((c) => c.open_time_ms));
-    const markers = data.markers.filter((m) => shown.has(m.candle_open_ms));
-    const skips = data.skips.filter((skip) => shown.has(skip.candle_open_ms));
-    this.hovered = new Map([
-      ...markers.map((m) => [`trade-${m.trade_id}`, () => tradeFacts(m)]),
-      ...skips.map((skip, index) => [`skip-${skip.candle_open_ms}-${index}`, () => skipFacts(skip)]),
-    ]);
-    const tradeMarks = markers.map((m) => ({
-      id: `trade-${m.trade_id}`,
-      time: seconds(m.candle_open_ms),
-      position: m.side === 'BUY' ? 'belowBar' : 'aboveBar',
-      color: m.side === 'BUY' ? COLORS.buy : COLORS.sell,
-      shape: m.side === 'BUY' ? 'arrowUp' : 'arrowDown',
-      text: m.side,
-    }));
-    const skipMarks = skips.map((skip, index) => ({
-      id: `skip-${skip.candle_open_ms}-${index}`, time: seconds(skip.candle_open_ms), position: 'aboveBar',
-      color: COLORS.skip, shape: 'circle', text: 'skip',
-    }));
-    this.markers.setMarkers([...tradeMarks, ...skipMarks].sort((a, b) => a.time - b.time));
-    this.container.dataset.candles = String(candles.length);
-    this.container.dataset.markers = String(markers.length);
-    this.container.dataset.skips = String(skips.length);
-    if (candles.length > 0) this.container.dataset.lastCandle = String(candles[candles.length - 1].open_time_ms);
-  }
-
-  // Calls `handler(markerId)` when a marker is clicked.
-  onMarkerClick(handler) {
-    this.chart.subscribeClick((param) => {
-      if (param.hoveredObjectId && this.hovered.has(param.hoveredObjectId)) handler(String(param.hoveredObjectId));
-    });
-  }
-
-  // Shows the fill of the trade, or the reason of the skip, under the pointer.
-  hover(param) {
-    const facts = param.hoveredObjectId && this.hovered.get(param.hoveredObjectId);
-    if (!facts || !param.point) {
-      this.tooltip.classList.add('hidden');
-      return;
-    }
-    this.tooltip.replaceChildren(facts());
-    this.tooltip.classList.remove('hidden');
-    const x = Math.min(param.point.x + 12, this.container.clientWidth - 220);
-    this.tooltip.style.left = `${Math.max(0, x)}px`;
-    this.tooltip.style.top = `${param.point.y + 12}px`;
-  }
-}
 
 // A trade's fill as a definition list.
 function tradeFacts(trade) {
@@ -114,15 +17,22 @@ function tradeFacts(trade) {
     ['Realised PnL', trade.realized_pnl === null ? '—' : signed(trade.realized_pnl)],
     ['Executed', utc(trade.executed_at_ms)], ['Signal candle', utc(trade.candle_open_ms)],
   ];
-  return el('dl', { class: 'facts' }, facts.map(([name, value]) => [el('dt', {}, name), el('dd', {}, value)]));
+  return factList(facts);
 }
 
 // A skipped signal's reason as a definition list.
 function skipFacts(skip) {
-  return el('dl', { class: 'facts' },
-    el('dt', {}, 'Skipped'), el('dd', {}, skip.reason),
-    el('dt', {}, 'Signal candle'), el('dd', {}, utc(skip.candle_open_ms)),
-    el('dt', {}, 'Decided'), el('dd', {}, utc(skip.at_ms)));
+  return factList([['Skipped', skip.reason], ['Signal candle', utc(skip.candle_open_ms)], ['Decided', utc(skip.at_ms)]]);
+}
+
+// The chart's markers: the bot's trades and its skipped signals.
+function chartMarks(data) {
+  return [
+    ...data.markers.map((m) => ({ id: `trade-${m.trade_id}`, timeMs: m.candle_open_ms, kind: m.side, facts: () => tradeFacts(m) })),
+    ...data.skips.map((skip, index) => ({
+      id: `skip-${skip.candle_open_ms}-${index}`, timeMs: skip.candle_open_ms, kind: 'skip', facts: () => skipFacts(skip),
+    })),
+  ];
 }
 
 function decisionList(decisions, why) {
@@ -329,7 +239,7 @@ export async function botPage() {
     pnl.section,
     el('section', { class: 'panel' }, edit));
   if (location.hash === '#edit') edit.open = true;
-  const chart = new BotChart(container);
+  const chart = new CandleChart(container);
   // A click on a marker explains its decision.
   chart.onMarkerClick((markerId) => {
     if (markerId.startsWith('trade-')) why({ tradeId: Number(markerId.slice(6)) });
@@ -358,7 +268,7 @@ export async function botPage() {
       try {
         const data = await api.get(`/api/v1/bots/${id}/chart?candles=${candleCount.value}`);
         performance.mark('chart-fetched');
-        chart.draw(data);
+        chart.draw(data.candles, data.overbought, chartMarks(data));
         lastChart = data;
         await painted();
         performance.measure('chart-draw', 'chart-fetched');

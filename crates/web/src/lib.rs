@@ -141,6 +141,11 @@ const ASSETS: &[(&str, &[u8], &str)] = &[
         JAVASCRIPT,
     ),
     (
+        "candle-chart.js",
+        include_bytes!("../assets/candle-chart.js"),
+        JAVASCRIPT,
+    ),
+    (
         "page-backtest.js",
         include_bytes!("../assets/page-backtest.js"),
         JAVASCRIPT,

@@ -70,7 +70,9 @@ Configuration: a TOML file (--config), overridden by environment variables, over
                     (one process per name)
   [api]             listen = \"127.0.0.1:8080\" (--listen), session_ttl_secs = 86400,
                     secure_cookies = false (true behind an HTTPS proxy), candles_dir (the
-                    candle files users may backtest from the dashboard; --candles-dir)
+                    candle files users may backtest from the dashboard; --candles-dir),
+                    uploads_dir = data_dir/uploads (the candle files users upload, 64 MiB and
+                    8 files each)
   SPOTBOT_MASTER_KEY  the key that encrypts users' exchange secrets (64 hex characters or base64
              of 32 bytes); without it, data_dir/master.key, created with permissions 0600 on first run
              (`spotbot worker` and `spotbot api` never create one: they need the same key)
