@@ -34,7 +34,8 @@ use axum::routing::get;
 use futures_util::Stream;
 use market::{Candle, Interval, Symbol};
 use serde::Serialize;
-use store::{BotConfig, BotId, TradeRow, UserId};
+use serde_json::Value;
+use store::{BotConfig, BotId, SignalTrade, UserId};
 use strategy::spec::ema_rsi_cross_params;
 use strategy::{EmaRsiCross, Strategy};
 use tokio::time::Instant;
@@ -128,6 +129,9 @@ pub struct ChartMarker {
     pub realized_pnl: Option<String>,
     /// When the exchange executed it, ms since the epoch.
     pub executed_at_ms: i64,
+    /// What the engine decided the order from (see [`DecisionBody::why`]).
+    #[schema(value_type = Option<Object>, required = true)]
+    pub why: Option<Value>,
 }
 
 /// An event of the updates stream, as a Server-Sent Events parser reads it: `event: update`
@@ -157,6 +161,9 @@ pub struct SkipMarker {
     pub at_ms: i64,
     /// Why no order was sent (a filter of the exchange, a stale candle, a balance too small...).
     pub reason: String,
+    /// What the engine decided from (see [`DecisionBody::why`]).
+    #[schema(value_type = Option<Object>, required = true)]
+    pub why: Option<Value>,
 }
 
 /// One of the bot's recorded decisions or incidents.
@@ -173,6 +180,20 @@ pub struct DecisionBody {
     pub kind: String,
     /// What happened, for people.
     pub message: String,
+    /// What the engine decided from, as it recorded it: `readings` (`[{name, value}]`, the
+    /// strategy's indicators at the candle, a value null while undefined), `rule` (in words),
+    /// `position` (`flat` or `long`), `held` (the base quantity held), `signal` (`BUY`, `SELL` or
+    /// null), `price` (the reference price an order was sized at, or null) and `sizing` (each
+    /// sizing and normalisation step in words). Null for incidents and for decisions recorded
+    /// before spotbot kept it.
+    #[schema(value_type = Option<Object>, required = true)]
+    pub why: Option<Value>,
+}
+
+/// The recorded why of a decision (JSON text), as JSON; text that is not JSON (which spotbot
+/// never writes) is left out rather than failing the chart.
+fn recorded_why(detail: Option<String>) -> Option<Value> {
+    detail.and_then(|text| serde_json::from_str(&text).ok())
 }
 
 /// Everything a bot's chart shows.
@@ -341,7 +362,7 @@ pub(crate) async fn bot_chart(
         candles: shown,
         markers: trades
             .into_iter()
-            .map(|(trade, candle)| marker(trade, candle, interval_ms))
+            .map(|trade| marker(trade, interval_ms))
             .collect(),
         skips: skips
             .into_iter()
@@ -350,6 +371,7 @@ pub(crate) async fn bot_chart(
                     candle_open_ms: event.candle_open_ms?,
                     at_ms: event.at_ms,
                     reason: event.message,
+                    why: recorded_why(event.detail),
                 })
             })
             .collect(),
@@ -360,6 +382,7 @@ pub(crate) async fn bot_chart(
                 candle_open_ms: event.candle_open_ms,
                 kind: event.kind,
                 message: event.message,
+                why: recorded_why(event.detail),
             })
             .collect(),
         server_time_ms: now_ms,
@@ -397,7 +420,12 @@ pub(crate) fn chart_candles(
 }
 
 /// `trade` as a marker on its signal's candle (or, without one, on the candle it executed in).
-fn marker(trade: TradeRow, signal_candle_open_ms: Option<i64>, interval_ms: i64) -> ChartMarker {
+fn marker(signal_trade: SignalTrade, interval_ms: i64) -> ChartMarker {
+    let SignalTrade {
+        trade,
+        signal_candle_open_ms,
+        decision,
+    } = signal_trade;
     let candle_open_ms = signal_candle_open_ms
         .unwrap_or_else(|| trade.executed_at_ms - trade.executed_at_ms.rem_euclid(interval_ms));
     ChartMarker {
@@ -411,6 +439,7 @@ fn marker(trade: TradeRow, signal_candle_open_ms: Option<i64>, interval_ms: i64)
         commission_asset: trade.commission_asset,
         realized_pnl: trade.realized_pnl.map(|pnl| pnl.to_string()),
         executed_at_ms: trade.executed_at_ms,
+        why: recorded_why(decision),
     }
 }
 
@@ -449,7 +478,7 @@ impl Follow {
             .await
             .ok()?
             .first()
-            .map(|(trade, _)| trade.executed_at_ms);
+            .map(|signal_trade| signal_trade.trade.executed_at_ms);
         let closed_candles = match self.state.accounts.venue(bot.mode) {
             Ok(venue) => venue
                 .client()

@@ -5,7 +5,7 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /api/v1/trades` | 200 [`TradePage`]: filters `bot`, `symbol`, `side`, `from_ms` (inclusive), `to_ms` (exclusive); paging `cursor`, `limit` |
+//! | `GET /api/v1/trades` | 200 [`TradePage`]: filters `bot`, `symbol`, `side`, `from_ms` (inclusive), `to_ms` (exclusive); paging `order` (`oldest` or `newest` first), `cursor`, `limit` |
 //! | `GET /api/v1/trades.csv` | 200 `text/csv`: every trade the same filters select (no paging) |
 //! | `GET /api/v1/positions` | 200 [`Positions`] |
 //! | `GET /api/v1/performance` | 200 [`UserPerformance`]; with `bot=ID`, 200 [`BotPerformance`] |
@@ -25,7 +25,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use futures_util::StreamExt;
 use serde::Serialize;
-use store::{BotConfig, BotId, Performance, TradeFilter, TradeId, TradeRow, UserId};
+use store::{BotConfig, BotId, PageOrder, Performance, TradeFilter, TradeId, TradeRow, UserId};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
@@ -410,17 +410,28 @@ impl TradeFilters {
     }
 }
 
-/// The query of `GET /api/v1/trades`: the filters, a `cursor` and a `limit`.
+/// The query of `GET /api/v1/trades`: the filters, an `order`, a `cursor` and a `limit`.
 pub(crate) struct TradePageQuery {
     filters: TradeFilters,
+    order: PageOrder,
     cursor: Option<TradeId>,
     limit: u32,
+}
+
+/// `oldest` (the default) or `newest` first.
+fn page_order(text: &str) -> Result<PageOrder, String> {
+    match text {
+        "oldest" => Ok(PageOrder::OldestFirst),
+        "newest" => Ok(PageOrder::NewestFirst),
+        _ => Err(format!("must be oldest or newest, got {text:?}")),
+    }
 }
 
 impl FromParams for TradePageQuery {
     fn from_params(params: &mut Params) -> Result<Self, ApiError> {
         Ok(TradePageQuery {
             filters: TradeFilters::from_params(params)?,
+            order: params.take_with("order", page_order)?.unwrap_or_default(),
             cursor: params.take_with("cursor", cursor)?,
             limit: params
                 .take_with("limit", |text| match text.parse::<u32>() {
@@ -481,11 +492,12 @@ async fn callers_bot(state: &ApiState, caller: UserId, bot: BotId) -> Result<Bot
         ("side" = Option<String>, Query, pattern = "^(BUY|SELL)$", description = "Only `BUY`s or only `SELL`s"),
         ("from_ms" = Option<i64>, Query, minimum = 0, description = "Only those executed at or after this time, in ms since the epoch"),
         ("to_ms" = Option<i64>, Query, minimum = 0, description = "Only those executed before this time, in ms since the epoch (exclusive: at or before `from_ms` selects none)"),
+        ("order" = Option<String>, Query, pattern = "^(oldest|newest)$", description = "`oldest` first (by id ascending, the default) or `newest` first; a cursor continues in the order it was given in"),
         ("cursor" = Option<String>, Query, pattern = "^[1-9][0-9]{0,17}$", description = "The `next_cursor` of the previous page, as it is (opaque; today a positive integer)"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "The page size, 1 to 500 (default 100)"),
     ),
     responses(
-        (status = 200, description = "One page of the caller's trades, by id", body = TradePage),
+        (status = 200, description = "One page of the caller's trades, by id in the order asked", body = TradePage),
         (status = 400, description = "`malformed_query`: a parameter is not percent-encoded UTF-8", body = ErrorBody),
         (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
         (status = 404, description = "`not_found` on `bot`: the caller has no such bot", body = ErrorBody),
@@ -504,7 +516,10 @@ pub(crate) async fn list_trades(
     // The busiest read of the API: the database serialises the page (its objects are
     // `TradeBody`s: the store's tests check them against the rows, this crate's against the
     // schema), and this wraps it as a `TradePage`. No cursor leads to an empty page.
-    let page = state.store().trade_page_json(&filter, query.limit).await?;
+    let page = state
+        .store()
+        .trade_page_json(&filter, query.limit, query.order)
+        .await?;
     let next_cursor = match page.next_after {
         Some(id) => format!("\"{id}\""),
         None => "null".to_owned(),

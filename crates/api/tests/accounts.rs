@@ -220,6 +220,7 @@ store::backend_tests! {
             side: market::Side::Buy,
             requested_quantity: rust_decimal::Decimal::ONE,
             signal_candle_open_ms: 0,
+            decision: None,
         };
         store.insert_pending_order(&order, 1).await.unwrap();
         let refused = server.send(Method::POST, "/api/v1/account/paper/reset", None, Some(&alice)).await;
@@ -285,6 +286,7 @@ async fn hold_position(
         side: market::Side::Buy,
         requested_quantity: d("0.001"),
         signal_candle_open_ms: 0,
+        decision: None,
     };
     store.insert_pending_order(&order, 3).await.unwrap();
     let execution = store::Execution {

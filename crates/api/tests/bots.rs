@@ -182,6 +182,7 @@ store::backend_tests! {
                     side: market::Side::Buy,
                     requested_quantity: Decimal::ONE,
                     signal_candle_open_ms: 0,
+                    decision: None,
                 },
                 1,
             )

@@ -277,6 +277,7 @@ async fn a_chart_has_the_bots_candles_and_indicators_and_only_its_owner_sees_it(
         kind: SKIP_EVENT.to_owned(),
         message: reason.to_owned(),
         candle_open_ms: Some(candle),
+        detail: None,
     };
     store
         .record_events(&[

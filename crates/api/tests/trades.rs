@@ -82,6 +82,7 @@ async fn trade(store: &Store, bot: &BotConfig, seed: &Seed) -> i64 {
                 side: p(seed.side),
                 requested_quantity: p(seed.quantity),
                 signal_candle_open_ms: seed.at_ms - 100,
+                decision: None,
             },
             seed.at_ms - 10,
         )

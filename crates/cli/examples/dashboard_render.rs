@@ -122,6 +122,7 @@ async fn seed_trades(store: &Store, bot: &BotConfig) {
                     side,
                     requested_quantity: quantity,
                     signal_candle_open_ms,
+                    decision: None,
                 },
                 executed_at_ms - 10,
             )

@@ -296,6 +296,7 @@ async fn trade(
                 side,
                 requested_quantity: d("0.001"),
                 signal_candle_open_ms: at_ms,
+                decision: None,
             },
             at_ms,
         )

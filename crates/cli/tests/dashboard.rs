@@ -373,6 +373,7 @@ async fn a_trader_runs_a_bot_from_the_dashboard() {
             kind: store::SKIP_EVENT.to_owned(),
             message: "order skipped: BUY below the minimum notional".to_owned(),
             candle_open_ms: candle.as_i64(),
+            detail: None,
         })
         .await
         .unwrap();
@@ -385,12 +386,12 @@ async fn a_trader_runs_a_bot_from_the_dashboard() {
         .await;
     browser.shot("bot").await;
 
-    // The realised-PnL curve is drawn from the bot's trades (empty until its first SELL).
+    // The realised-PnL and position curves are drawn from the bot's trades.
     browser
         .until(
             "the bot's PnL curve",
             Duration::from_secs(10),
-            "return document.getElementById('bot-pnl-chart')?.dataset.points !== undefined",
+            "return Number(document.getElementById('bot-pnl-chart')?.dataset.positionPoints || 0) > 0",
         )
         .await;
 
@@ -417,8 +418,19 @@ async fn a_trader_runs_a_bot_from_the_dashboard() {
             "return document.querySelector('#why:not(.hidden) .why-steps')?.textContent",
         )
         .await;
+    // As the engine recorded it: the readings at the candle and the one before, each sizing
+    // step down to the filters.
     for part in [
-        "EMA 2", "EMA 4", "RSI 2", "Rule", "Signal", "Sizing", "Outcome", "Executed",
+        "EMA 2 at the candle before",
+        "EMA 4",
+        "RSI 2",
+        "Rule",
+        "Position",
+        "Signal",
+        "Price",
+        "made legal by the symbol's filters",
+        "Outcome",
+        "Executed",
     ] {
         assert!(why.as_str().unwrap().contains(part), "{part} in {why}");
     }
@@ -596,6 +608,7 @@ async fn a_trader_runs_a_bot_from_the_dashboard() {
         .await;
     assert_eq!(opened, serde_json::json!([best[0], best[1]]));
     browser.assert_no_console_errors("the sweep").await;
+    browser.narrow("backtest-360").await;
 
     // 7. Another user sees none of it: no bot in their list, and a 404 for alice's bot's page.
     browser.click("#logout").await;

@@ -26,6 +26,7 @@ use crate::reconcile::{OrderFate, reconcile_order};
 use crate::runnable::{BotConfigError, RunnableBot};
 use crate::sizing::SizingInputs;
 use crate::stopwatch::Stopwatch;
+use crate::why::Why;
 
 pub use accounts::wall_now_ms;
 
@@ -85,6 +86,8 @@ pub enum CycleOutcome {
     Hold {
         /// Open time of the candle decided on.
         candle_open_ms: i64,
+        /// What the strategy read ([`crate::why::Why`] as JSON).
+        why: Option<String>,
     },
     /// A signal produced no order, for this reason.
     Skipped {
@@ -92,6 +95,8 @@ pub enum CycleOutcome {
         reason: String,
         /// Open time of the candle whose signal it was.
         candle_open_ms: i64,
+        /// What the decision was made from ([`crate::why::Why`] as JSON), when it got that far.
+        why: Option<String>,
     },
     /// An order executed; its trade row.
     Traded(Box<TradeRow>),
@@ -587,15 +592,21 @@ impl Engine {
             }
         };
         let position = strategy_position(holding.quantity, &context.rules);
-        let Some(signal) = state.strategy.signal(position) else {
+        let signal = state.strategy.signal(position);
+        let why = Why::new(state.strategy.as_ref(), position, holding.quantity, signal);
+        let Some(signal) = signal else {
             context.watch.mark_decided();
-            return Ok(CycleOutcome::Hold { candle_open_ms });
+            return Ok(CycleOutcome::Hold {
+                candle_open_ms,
+                why: Some(why.to_json()),
+            });
         };
         if let Some(reason) = stale_signal(signal, candle_open_ms, bot.interval_ms, now_ms) {
             context.watch.mark_decided();
             return Ok(CycleOutcome::Skipped {
                 reason,
                 candle_open_ms,
+                why: Some(why.to_json()),
             });
         }
         let client = &context.client;
@@ -622,7 +633,7 @@ impl Engine {
                 .find(|balance| balance.asset == asset)
                 .map_or(Decimal::ZERO, |balance| balance.free)
         };
-        let plan = plan_order(&PlanInputs {
+        let (plan, steps) = plan_order(&PlanInputs {
             bot: bot.id(),
             signal,
             candle_open_ms,
@@ -635,14 +646,16 @@ impl Engine {
                 free_base: free(&context.rules.base_asset),
             },
         });
+        let why = why.sized(price.get(), steps).to_json();
         context.watch.mark_decided();
         match plan {
             Plan::Skip(reason) => Ok(CycleOutcome::Skipped {
                 reason,
                 candle_open_ms,
+                why: Some(why),
             }),
             Plan::Send(order) => {
-                let outcome = self.execute(context, state, order).await?;
+                let outcome = self.execute(context, state, order, why).await?;
                 if let (CycleOutcome::Traded(trade), Some(book)) = (&outcome, &book) {
                     // The next order of this account must not be sized on balances from
                     // before this one, even if the stream has not told of it yet.

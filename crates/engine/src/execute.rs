@@ -4,7 +4,8 @@
 //! unseen for `order_absent_after` as never sent: past the deadline it is not sent), sent on the
 //! owner's account with [`binance::Client::place_market_order`] (which never sends a MARKET order
 //! twice), and its outcome recorded: the trade, the order's status and the position in one
-//! transaction, or the order's refusal, or its doubt for reconciliation to settle.
+//! transaction, or the order's refusal, or its doubt for reconciliation to settle. The order's
+//! row carries the why of its decision, which its trade's event takes.
 
 use std::time::{Duration, Instant};
 
@@ -24,12 +25,13 @@ impl Engine {
         context: &CycleContext<'_>,
         state: &mut BotMemory,
         order: PlannedOrder,
+        why: String,
     ) -> Result<CycleOutcome, CycleError> {
         // Until the order's fate is recorded, the bot's orders are not clean.
         let were_clean = std::mem::replace(&mut state.orders_clean, false);
         let candle_open_ms = order.candle_open_ms;
         let written_at = Instant::now();
-        if let Some(skipped) = self.write_ahead(context, &order).await? {
+        if let Some(skipped) = self.write_ahead(context, &order, &why).await? {
             state.orders_clean = were_clean;
             return Ok(skipped);
         }
@@ -121,6 +123,7 @@ impl Engine {
             Recorded::NothingExecuted => Ok(CycleOutcome::Skipped {
                 reason: format!("order {client_order_id} expired with nothing executed"),
                 candle_open_ms,
+                why: Some(why),
             }),
         }
     }
@@ -150,6 +153,7 @@ impl Engine {
         &self,
         context: &CycleContext<'_>,
         order: &PlannedOrder,
+        why: &str,
     ) -> Result<Option<CycleOutcome>, CycleError> {
         let store = &self.inner.store;
         let bot = &context.bot.config;
@@ -163,6 +167,7 @@ impl Engine {
             side,
             requested_quantity: order.quantity.quantity().get(),
             signal_candle_open_ms: order.candle_open_ms,
+            decision: Some(why.to_owned()),
         };
         // Fenced in the same statement: if this process stalled past the lease's expiry,
         // another worker may own the bot now, and if the user paused or stopped the bot during
@@ -186,6 +191,7 @@ impl Engine {
                         "{side} signal at the candle of {signal_at}: the bot was paused or stopped meanwhile, no order sent"
                     ),
                     candle_open_ms: order.candle_open_ms,
+                    why: Some(why.to_owned()),
                 }))
             }
             // The client order id is derived from the signal, so its row existing means this
@@ -196,6 +202,7 @@ impl Engine {
                     order.client_order_id
                 ),
                 candle_open_ms: order.candle_open_ms,
+                why: Some(why.to_owned()),
             })),
             Err(error) => Err(error.into()),
         }

@@ -28,6 +28,7 @@ mod scheduler;
 mod settle;
 pub mod sizing;
 mod stopwatch;
+pub mod why;
 
 pub use candle_series::CandleSeries;
 pub use cycle::{CycleOutcome, CycleTimes, Engine, EngineSettings, history_anchor_ms, wall_now_ms};

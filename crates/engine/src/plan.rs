@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use store::BotId;
 use strategy::{Position, Signal};
 
-use crate::sizing::{SizedOrder, SizingInputs, min_tradable_quantity, size_order};
+use crate::sizing::{Sized, SizedOrder, SizingInputs, min_tradable_quantity, size_order};
 
 /// What a signal turns into.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,10 +88,11 @@ pub fn stale_signal(
     })
 }
 
-/// The order `inputs` call for, or why none.
-pub fn plan_order(inputs: &PlanInputs<'_>) -> Plan {
+/// The order `inputs` call for, or why none, with the sizing steps that led there.
+pub fn plan_order(inputs: &PlanInputs<'_>) -> (Plan, Vec<String>) {
     let side = side_of(inputs.signal);
-    match size_order(inputs.rules, side, inputs.price, &inputs.sizing) {
+    let Sized { order, steps } = size_order(inputs.rules, side, inputs.price, &inputs.sizing);
+    let plan = match order {
         SizedOrder::Send(quantity) => Plan::Send(PlannedOrder {
             client_order_id: client_order_id(inputs.bot, inputs.candle_open_ms, side),
             side,
@@ -99,7 +100,8 @@ pub fn plan_order(inputs: &PlanInputs<'_>) -> Plan {
             candle_open_ms: inputs.candle_open_ms,
         }),
         SizedOrder::Skip(reason) => Plan::Skip(reason),
-    }
+    };
+    (plan, steps)
 }
 
 /// The client order id of `bot`'s order for the signal at `candle_open_ms`: deterministic, so a
@@ -162,9 +164,13 @@ mod tests {
     #[test]
     fn a_buy_spends_the_quote_amount_in_legal_steps_under_an_id_from_the_signal() {
         let rules = rules();
-        let Plan::Send(order) = plan_order(&inputs(&rules, Signal::Buy, Decimal::ZERO)) else {
+        let (Plan::Send(order), steps) = plan_order(&inputs(&rules, Signal::Buy, Decimal::ZERO))
+        else {
             panic!("a BUY within the balance is sent");
         };
+        assert_eq!(steps.len(), 3, "{steps:?}");
+        assert!(steps[1].contains("100 / 20000 = 0.005 BTC"), "{steps:?}");
+        assert!(steps[2].contains("LOT_SIZE step 0.001"), "{steps:?}");
         assert_eq!(order.side, Side::Buy);
         assert_eq!(
             order.quantity.quantity().get(),
@@ -178,7 +184,8 @@ mod tests {
     #[test]
     fn a_sell_with_nothing_held_is_a_skip_that_says_why() {
         let rules = rules();
-        let Plan::Skip(reason) = plan_order(&inputs(&rules, Signal::Sell, Decimal::ZERO)) else {
+        let (Plan::Skip(reason), _) = plan_order(&inputs(&rules, Signal::Sell, Decimal::ZERO))
+        else {
             panic!("nothing to sell");
         };
         assert!(reason.contains("nothing to SELL"), "{reason}");

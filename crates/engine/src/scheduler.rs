@@ -534,7 +534,10 @@ mod tests {
             exchange: Duration::ZERO,
             decided: Some(Duration::from_millis(30)),
         };
-        let hold = CycleOutcome::Hold { candle_open_ms: 0 };
+        let hold = CycleOutcome::Hold {
+            candle_open_ms: 0,
+            why: None,
+        };
         stats.count_lags(&hold, times, 500);
         assert_eq!(
             stats.decision_lag.quantile(1.0),

@@ -31,14 +31,22 @@ struct Decision {
     kind: &'static str,
     message: String,
     candle_open_ms: Option<i64>,
+    /// What it was decided from, as JSON ([`crate::why::Why`]).
+    why: Option<String>,
 }
 
 impl Decision {
-    fn about(candle_open_ms: i64, kind: &'static str, message: String) -> Option<Decision> {
+    fn about(
+        candle_open_ms: i64,
+        kind: &'static str,
+        message: String,
+        why: &Option<String>,
+    ) -> Option<Decision> {
         Some(Decision {
             kind,
             message,
             candle_open_ms: Some(candle_open_ms),
+            why: why.clone(),
         })
     }
 
@@ -47,6 +55,7 @@ impl Decision {
             kind,
             message,
             candle_open_ms: None,
+            why: None,
         })
     }
 }
@@ -101,21 +110,27 @@ impl Engine {
                 return None;
             }
             CycleOutcome::NoNewCandle => running(None),
-            CycleOutcome::Hold { candle_open_ms } => running(Decision::about(
+            CycleOutcome::Hold {
+                candle_open_ms,
+                why,
+            } => running(Decision::about(
                 *candle_open_ms,
                 "hold",
                 format!(
                     "no signal at the candle of {}",
                     market::format_utc_ms(*candle_open_ms)
                 ),
+                why,
             )),
             CycleOutcome::Skipped {
                 reason,
                 candle_open_ms,
+                why,
             } => running(Decision::about(
                 *candle_open_ms,
                 store::SKIP_EVENT,
                 reason.clone(),
+                why,
             )),
             CycleOutcome::Traded(trade) => {
                 // The trade's event was written with the trade itself, in its transaction.
@@ -213,6 +228,7 @@ impl Engine {
             kind: (*kind).to_owned(),
             message: message.clone(),
             candle_open_ms: decision.candle_open_ms,
+            detail: decision.why.clone(),
         };
         if let Err(error) = self.inner.events.record(event) {
             warn!(bot = %bot.id, %error, "cannot record the cycle's event");

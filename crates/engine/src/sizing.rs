@@ -21,6 +21,16 @@ pub enum SizedOrder {
     Skip(String),
 }
 
+/// A sizing decision and how it was reached, step by step in words: what the "why" of a
+/// decision shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sized {
+    /// The order, or why none.
+    pub order: SizedOrder,
+    /// Each step: the amount chosen, the quantity at the price, the filters applied.
+    pub steps: Vec<String>,
+}
+
 /// The balances and position a sizing decision reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SizingInputs {
@@ -34,12 +44,34 @@ pub struct SizingInputs {
     pub free_base: Decimal,
 }
 
-/// The order for `side` at `reference_price` under `rules`.
+/// The order for `side` at `reference_price` under `rules`, with its steps.
 pub fn size_order(
     rules: &SymbolRules,
     side: Side,
     reference_price: Price,
     inputs: &SizingInputs,
+) -> Sized {
+    let mut steps = Vec::new();
+    let order = sized_quantity(rules, side, reference_price, inputs, &mut steps);
+    steps.push(match &order {
+        SizedOrder::Send(quantity) => format!(
+            "made legal by the symbol's filters ({}): {side} {quantity} {}",
+            filters_in_words(rules),
+            rules.base_asset
+        ),
+        SizedOrder::Skip(reason) => reason.clone(),
+    });
+    Sized { order, steps }
+}
+
+/// The quantity `inputs` call for, its steps written to `steps` (all but the last, the
+/// normaliser's).
+fn sized_quantity(
+    rules: &SymbolRules,
+    side: Side,
+    reference_price: Price,
+    inputs: &SizingInputs,
+    steps: &mut Vec<String>,
 ) -> SizedOrder {
     let price = reference_price.get();
     if price.is_zero() {
@@ -47,9 +79,16 @@ pub fn size_order(
     }
     let desired = match side {
         Side::Buy => {
-            let spend = inputs
-                .quote_per_buy
-                .min(inputs.free_quote * FREE_BALANCE_SHARE);
+            let share = inputs.free_quote * FREE_BALANCE_SHARE;
+            let spend = inputs.quote_per_buy.min(share);
+            steps.push(format!(
+                "spend the smaller of the bot's {} {quote} per BUY and {}% of the free {} {quote}: {} {quote}",
+                inputs.quote_per_buy.normalize(),
+                (FREE_BALANCE_SHARE * Decimal::ONE_HUNDRED).normalize(),
+                inputs.free_quote.normalize(),
+                spend.normalize(),
+                quote = rules.quote_asset,
+            ));
             if spend <= Decimal::ZERO {
                 return SizedOrder::Skip(format!(
                     "order skipped: BUY needs {} but the free {} balance is {}",
@@ -60,12 +99,31 @@ pub fn size_order(
             }
             // Rounded down so the quantity never costs more than `spend` at this price; the
             // normaliser floors it to the step anyway.
-            spend
+            let quantity = spend
                 .checked_div(price)
                 .unwrap_or(Decimal::ZERO)
-                .round_dp_with_strategy(18, rust_decimal::RoundingStrategy::ToZero)
+                .round_dp_with_strategy(18, rust_decimal::RoundingStrategy::ToZero);
+            steps.push(format!(
+                "at the price {} (the best ask, or the last price without a book): {} / {} = {} {}",
+                price.normalize(),
+                spend.normalize(),
+                price.normalize(),
+                quantity.normalize(),
+                rules.base_asset
+            ));
+            quantity
         }
-        Side::Sell => inputs.position.min(inputs.free_base),
+        Side::Sell => {
+            let quantity = inputs.position.min(inputs.free_base);
+            steps.push(format!(
+                "sell the smaller of the bot's position {} and the free {} {base}: {} {base}",
+                inputs.position.normalize(),
+                inputs.free_base.normalize(),
+                quantity.normalize(),
+                base = rules.base_asset,
+            ));
+            quantity
+        }
     };
     if desired <= Decimal::ZERO {
         return SizedOrder::Skip(format!(
@@ -82,6 +140,49 @@ pub fn size_order(
         Ok(legal) => SizedOrder::Send(legal),
         // The normaliser's message already says "order skipped: ..." and names the filter.
         Err(rejection) => SizedOrder::Skip(rejection.to_string()),
+    }
+}
+
+/// The filters a MARKET order's quantity meets, in words: the lot steps and bounds, and the
+/// notional minimum.
+fn filters_in_words(rules: &SymbolRules) -> String {
+    let mut filters = Vec::new();
+    for (name, lot) in [
+        ("LOT_SIZE", &rules.lot_size),
+        ("MARKET_LOT_SIZE", &rules.market_lot_size),
+    ] {
+        if let Some(lot) = lot {
+            // A step of zero is Binance's "no step" (MARKET_LOT_SIZE often has one).
+            let step = lot.step_size.get();
+            let step = if step.is_zero() {
+                String::new()
+            } else {
+                format!(" step {}", step.normalize())
+            };
+            filters.push(format!(
+                "{name}{step} from {} to {}",
+                lot.min_qty.get().normalize(),
+                lot.max_qty.get().normalize()
+            ));
+        }
+    }
+    if let Some(min) = rules
+        .min_notional
+        .as_ref()
+        .filter(|min| min.apply_to_market)
+    {
+        filters.push(format!("MIN_NOTIONAL {}", min.min_notional.normalize()));
+    }
+    if let Some(notional) = rules.notional.as_ref().filter(|n| n.apply_min_to_market) {
+        filters.push(format!(
+            "NOTIONAL min {}",
+            notional.min_notional.normalize()
+        ));
+    }
+    if filters.is_empty() {
+        "none".to_owned()
+    } else {
+        filters.join(", ")
     }
 }
 

@@ -123,6 +123,7 @@ store::backend_tests! {
                 CycleOutcome::Skipped {
                     reason,
                     candle_open_ms,
+                    ..
                 } => Some((reason, *candle_open_ms)),
                 _ => None,
             })
@@ -137,6 +138,18 @@ store::backend_tests! {
         world.engine.flush_events().await;
         let events = world.store.events(world.bot_id, 1_000).await.unwrap();
         assert_eq!(events.iter().filter(|event| event.kind == "skip").count(), skips.len());
+        // Each skip records what it was decided from: the readings, the signal, each sizing
+        // step down to the filter that refused it.
+        for event in events.iter().filter(|event| event.kind == "skip") {
+            let why: serde_json::Value =
+                serde_json::from_str(event.detail.as_deref().expect("a skip's why")).unwrap();
+            assert_eq!(why["signal"], "BUY", "{why}");
+            assert_eq!(why["position"], "flat", "{why}");
+            assert!(why["readings"][1]["value"].is_f64(), "{why}");
+            let sizing = why["sizing"].as_array().unwrap();
+            assert!(sizing[0].as_str().unwrap().contains("spend the smaller of the bot's 1 USDT"), "{why}");
+            assert_eq!(sizing.last().unwrap().as_str(), Some(event.message.as_str()), "{why}");
+        }
         // Each skip is recorded on the candle whose signal it was, and a chart finds them there.
         let mut candles: Vec<i64> = skips.iter().map(|(_, candle)| *candle).collect();
         candles.sort_unstable();

@@ -181,6 +181,7 @@ store::backend_tests! {
                 side: Side::Buy,
                 requested_quantity: Decimal::new(1, 3),
                 signal_candle_open_ms: 1,
+                decision: None,
             }, engine::wall_now_ms()).await.unwrap();
         }
         let quantity: Quantity = "0.001".parse().unwrap();

@@ -136,6 +136,7 @@ store::backend_tests! {
             side: Side::Buy,
             requested_quantity: Decimal::new(1, 3),
             signal_candle_open_ms: candle_open_ms,
+            decision: None,
         }, engine::wall_now_ms()).await.unwrap();
 
         // Before the bound the order stays in doubt, and the bot waits.

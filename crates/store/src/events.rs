@@ -21,6 +21,9 @@ pub struct EventRow {
     pub message: String,
     /// The open time of the candle a decision was about; `None` for an incident.
     pub candle_open_ms: Option<i64>,
+    /// What a decision was made from, as the engine recorded it (JSON text); `None` for an
+    /// incident.
+    pub detail: Option<String>,
 }
 
 /// The kind of the event the engine writes for a signal that sent no order.
@@ -54,6 +57,7 @@ pub(crate) async fn insert_event(
         kind: kind.to_owned(),
         message: message.to_owned(),
         candle_open_ms: None,
+        detail: None,
     };
     insert_new_event(connection, &event).await
 }
@@ -64,14 +68,15 @@ pub(crate) async fn insert_new_event(
     event: &NewEvent,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO events (bot_id, at_ms, kind, message, candle_open_ms) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO events (bot_id, at_ms, kind, message, candle_open_ms, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(event.bot_id.0)
     .bind(event.at_ms)
     .bind(&event.kind)
     .bind(&event.message)
     .bind(event.candle_open_ms)
+    .bind(event.detail.as_deref())
     .execute(connection)
     .await
     .map_err(|error| missing_referent(error, "bot", event.bot_id.to_string()))?;
@@ -79,7 +84,7 @@ pub(crate) async fn insert_new_event(
 }
 
 /// The columns an [`EventRow`] is read from.
-const EVENT_COLUMNS: &str = "id, bot_id, at_ms, kind, message, candle_open_ms";
+const EVENT_COLUMNS: &str = "id, bot_id, at_ms, kind, message, candle_open_ms, detail";
 
 fn event_from_row(row: &sqlx::any::AnyRow) -> StoreResult<EventRow> {
     let r = RowReader::new(row, "events", "id")?;
@@ -90,6 +95,7 @@ fn event_from_row(row: &sqlx::any::AnyRow) -> StoreResult<EventRow> {
         kind: r.string("kind")?,
         message: r.string("message")?,
         candle_open_ms: r.opt_i64("candle_open_ms")?,
+        detail: r.opt_string("detail")?,
     })
 }
 
@@ -106,6 +112,8 @@ pub struct NewEvent {
     pub message: String,
     /// The open time of the candle a decision was about; `None` for an incident.
     pub candle_open_ms: Option<i64>,
+    /// What a decision was made from (JSON text); `None` for an incident.
+    pub detail: Option<String>,
 }
 
 impl Store {

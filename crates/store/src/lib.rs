@@ -53,8 +53,8 @@ pub use orders::{NewOrder, OrderRow};
 pub use positions::PositionRow;
 pub use tokens::{Session, SessionId};
 pub use trades::{
-    Execution, NewTrade, Performance, RATIO_DECIMAL_PLACES, TRADE_JSON_KEYS, TradeFilter,
-    TradePageJson, TradeRow, TradesPerformance,
+    Execution, NewTrade, PageOrder, Performance, RATIO_DECIMAL_PLACES, SignalTrade,
+    TRADE_JSON_KEYS, TradeFilter, TradePageJson, TradeRow, TradesPerformance,
 };
 pub use users::{NewUser, User};
 pub use venues::OrdersInDoubt;

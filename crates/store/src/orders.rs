@@ -31,6 +31,8 @@ pub struct NewOrder {
     pub requested_quantity: Decimal,
     /// The open time of the candle whose close produced the signal, in ms since the epoch.
     pub signal_candle_open_ms: i64,
+    /// Why it was decided: the engine's record as JSON text (its trade's event takes it).
+    pub decision: Option<String>,
 }
 
 /// An order, as stored.
@@ -62,11 +64,13 @@ pub struct OrderRow {
     pub created_at_ms: i64,
     /// When its status last changed, in ms since the epoch.
     pub updated_at_ms: i64,
+    /// Why it was decided, as JSON text (null for orders written before it was kept).
+    pub decision: Option<String>,
 }
 
 pub(crate) const ORDER_COLUMNS: &str = "id, client_order_id, bot_id, user_id, symbol, side, \
      requested_quantity, signal_candle_open_ms, status, exchange_order_id, error, created_at_ms, \
-     updated_at_ms";
+     updated_at_ms, decision";
 
 pub(crate) fn order_from_row(row: &AnyRow) -> StoreResult<OrderRow> {
     let r = RowReader::new(row, "orders", "id")?;
@@ -84,6 +88,7 @@ pub(crate) fn order_from_row(row: &AnyRow) -> StoreResult<OrderRow> {
         error: r.opt_string("error")?,
         created_at_ms: r.i64("created_at_ms")?,
         updated_at_ms: r.i64("updated_at_ms")?,
+        decision: r.opt_string("decision")?,
     })
 }
 
@@ -150,8 +155,8 @@ impl Store {
         // committed during the cycle stops the order here, whatever the scheduler last read.
         let condition = if fence.is_some() {
             format!(
-                "WHERE EXISTS (SELECT 1 FROM bot_configs WHERE id = $2 AND lease_owner = $10 \
-                 AND lease_token = $11 AND lease_expires_at_ms > $9 AND {})",
+                "WHERE EXISTS (SELECT 1 FROM bot_configs WHERE id = $2 AND lease_owner = $11 \
+                 AND lease_token = $12 AND lease_expires_at_ms > $9 AND {})",
                 runnable!()
             )
         } else {
@@ -159,8 +164,9 @@ impl Store {
         };
         let sql = format!(
             "INSERT INTO orders (client_order_id, bot_id, user_id, symbol, side, \
-             requested_quantity, signal_candle_open_ms, status, created_at_ms, updated_at_ms) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $9 {condition} RETURNING {ORDER_COLUMNS}"
+             requested_quantity, signal_candle_open_ms, status, created_at_ms, updated_at_ms, \
+             decision) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10 {condition} RETURNING {ORDER_COLUMNS}"
         );
         let mut query = sqlx::query(&sql)
             .bind(&order.client_order_id)
@@ -171,7 +177,8 @@ impl Store {
             .bind(decimal_text(order.requested_quantity))
             .bind(order.signal_candle_open_ms)
             .bind(OrderStatus::Pending.as_str())
-            .bind(now_ms);
+            .bind(now_ms)
+            .bind(order.decision.as_deref());
         if let Some(lease) = fence {
             query = query.bind(&lease.owner).bind(lease.token);
         }

@@ -98,6 +98,17 @@ pub struct Execution {
     pub position_after: PositionRow,
 }
 
+/// A trade with what its order row says of the decision that sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalTrade {
+    /// The trade.
+    pub trade: TradeRow,
+    /// The open time of the candle whose signal sent its order.
+    pub signal_candle_open_ms: Option<i64>,
+    /// Why the order was decided (JSON text), as the engine recorded it.
+    pub decision: Option<String>,
+}
+
 /// Which trades [`Store::trades`] returns; every field left `None` matches everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TradeFilter {
@@ -386,6 +397,7 @@ impl Store {
             kind: TRADE_EVENT.to_owned(),
             message: trade_message(trade),
             candle_open_ms: Some(order.signal_candle_open_ms),
+            detail: order.decision.clone(),
         };
         insert_new_event(&mut tx, &event).await?;
         if order.status == OrderStatus::NotExecuted {
@@ -478,18 +490,21 @@ impl Store {
         .collect()
     }
 
-    /// The newest `count` trades of `bot` executed from `from_ms` on, oldest first, each with the
-    /// open time of the candle whose signal sent its order (from the write-ahead order row; `None`
-    /// for a trade without one, which only an import could make): what a chart marks.
+    /// The newest `count` trades of `bot` executed from `from_ms` on, oldest first, each with
+    /// what its write-ahead order row says of its decision (none for a trade without one, which
+    /// only an import could make): what a chart marks.
     pub async fn trades_with_signal_candles(
         &self,
         bot: BotId,
         from_ms: i64,
         count: u32,
-    ) -> StoreResult<Vec<(TradeRow, Option<i64>)>> {
+    ) -> StoreResult<Vec<SignalTrade>> {
         let sql = format!(
-            "SELECT {TRADE_COLUMNS}, (SELECT o.signal_candle_open_ms FROM orders o \
-             WHERE o.client_order_id = trades.client_order_id) AS signal_candle_open_ms \
+            "SELECT {TRADE_COLUMNS}, \
+             (SELECT o.signal_candle_open_ms FROM orders o \
+              WHERE o.client_order_id = trades.client_order_id) AS signal_candle_open_ms, \
+             (SELECT o.decision FROM orders o \
+              WHERE o.client_order_id = trades.client_order_id) AS decision \
              FROM trades WHERE bot_config_id = $1 AND executed_at_ms >= $2 ORDER BY id DESC LIMIT $3"
         );
         let mut trades = sqlx::query(&sql)
@@ -500,10 +515,12 @@ impl Store {
             .await?
             .iter()
             .map(|row| {
-                let trade = trade_from_row(row)?;
-                let candle =
-                    RowReader::new(row, "trades", "id")?.opt_i64("signal_candle_open_ms")?;
-                Ok((trade, candle))
+                let reader = RowReader::new(row, "trades", "id")?;
+                Ok(SignalTrade {
+                    trade: trade_from_row(row)?,
+                    signal_candle_open_ms: reader.opt_i64("signal_candle_open_ms")?,
+                    decision: reader.opt_string("decision")?,
+                })
             })
             .collect::<StoreResult<Vec<_>>>()?;
         trades.reverse();
@@ -548,9 +565,9 @@ impl Store {
         })
     }
 
-    /// One page of the trades `filter` selects (by id ascending, at most `page_size`; the
-    /// filter's own `limit` is ignored), serialised by the database as a JSON array of
-    /// [`TRADE_JSON_KEYS`] objects.
+    /// One page of the trades `filter` selects (by id in `order`, at most `page_size`, after
+    /// the filter's `after_id` in that order; the filter's own `limit` is ignored), serialised
+    /// by the database as a JSON array of [`TRADE_JSON_KEYS`] objects.
     ///
     /// This is the API's hot read: made in SQL, a page crosses from the database as one text
     /// value instead of a hundred rows of fifteen values each, decoded, re-encoded and
@@ -563,8 +580,25 @@ impl Store {
         &self,
         filter: &TradeFilter,
         page_size: u32,
+        order: PageOrder,
     ) -> StoreResult<TradePageJson> {
-        let (where_clause, args) = filter_clause(filter);
+        let (mut where_clause, mut args) = filter_clause(&TradeFilter {
+            after_id: None,
+            ..filter.clone()
+        });
+        let (by_id, beyond, last) = match order {
+            PageOrder::OldestFirst => ("id", ">", "MAX(id)"),
+            PageOrder::NewestFirst => ("id DESC", "<", "MIN(id)"),
+        };
+        if let Some(after) = filter.after_id {
+            args.push(FilterArg::Int(after.0));
+            let condition = format!("id {beyond} ${}", args.len());
+            where_clause = if where_clause.is_empty() {
+                format!(" WHERE {condition}")
+            } else {
+                format!("{where_clause} AND {condition}")
+            };
+        }
         // The page size is written into the statement, not bound: a bound LIMIT leaves
         // PostgreSQL's cached generic plan guessing a tenth of the table, and sizing the
         // aggregate's sort for it (measured: most of the query's time). It is a number, so this
@@ -591,14 +625,14 @@ impl Store {
             // Each row as a whole: PostgreSQL's record-to-JSON caches the column types, where
             // json_build_object looks up every argument's (measured: twice the queries per
             // second). The ORDER BY costs little on sorted input.
-            Backend::Postgres => "json_agg(selected ORDER BY id)::TEXT".to_owned(),
+            Backend::Postgres => format!("json_agg(selected ORDER BY {by_id})::TEXT"),
         };
         // `next`: the id after the page's, if any (an index probe), so that the last page never
         // hands out a cursor to an empty one.
         let sql = format!(
-            "SELECT {array} AS page, COUNT(*) AS fetched, MAX(id) AS last_id, \
-                 (SELECT id FROM trades{where_clause} ORDER BY id LIMIT 1 OFFSET {limit}) AS next \
-             FROM (SELECT {} FROM trades{where_clause} ORDER BY id LIMIT {limit}) AS selected",
+            "SELECT {array} AS page, COUNT(*) AS fetched, {last} AS last_id, \
+                 (SELECT id FROM trades{where_clause} ORDER BY {by_id} LIMIT 1 OFFSET {limit}) AS next \
+             FROM (SELECT {} FROM trades{where_clause} ORDER BY {by_id} LIMIT {limit}) AS selected",
             columns.join(", ")
         );
         let row = bind_all(sqlx::query(&sql), args)
@@ -649,6 +683,16 @@ pub struct TradesPerformance {
     pub per_bot: BTreeMap<BotId, Performance>,
 }
 
+/// The order of [`Store::trade_page_json`]'s pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PageOrder {
+    /// By id ascending: in execution order, what exports and replays read.
+    #[default]
+    OldestFirst,
+    /// By id descending: the latest first, what a person looking at a table reads.
+    NewestFirst,
+}
+
 /// A page of trades as [`Store::trade_page_json`] makes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TradePageJson {
@@ -656,7 +700,8 @@ pub struct TradePageJson {
     pub trades: String,
     /// How many trades the array holds.
     pub count: usize,
-    /// The last trade's id when more trades follow (the next page's `after_id`), else `None`.
+    /// The page's last trade's id when more trades follow (the next page's `after_id`), else
+    /// `None`.
     pub next_after: Option<TradeId>,
 }
 

@@ -6,7 +6,7 @@ use std::ops::Range;
 use market::{Candle, CandleSeries};
 
 use crate::indicators::{Ema, Rsi, RsiAverages};
-use crate::{Position, Signal, Strategy};
+use crate::{Position, Reading, Signal, Strategy};
 
 /// Parameters of [`EmaRsiCross`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -349,6 +349,38 @@ impl Strategy for EmaRsiCross {
     #[inline(always)]
     fn signal(&self, position: Position) -> Option<Signal> {
         self.params.decide(position, self.readings())
+    }
+
+    fn explain(&self) -> (Vec<Reading>, String) {
+        let EmaRsiCrossParams {
+            fast,
+            slow,
+            rsi_period,
+            overbought,
+        } = self.params;
+        let readings = self.readings();
+        let reading = |name: String, value: f64| Reading {
+            name,
+            value: value.is_finite().then_some(value),
+        };
+        let values = vec![
+            reading(
+                format!("EMA {fast} at the candle before"),
+                readings.ema.previous_fast,
+            ),
+            reading(format!("EMA {fast}"), readings.ema.fast),
+            reading(
+                format!("EMA {slow} at the candle before"),
+                readings.ema.previous_slow,
+            ),
+            reading(format!("EMA {slow}"), readings.ema.slow),
+            reading(format!("RSI {rsi_period}"), readings.rsi),
+        ];
+        let rule = format!(
+            "when flat, BUY when EMA {fast} crosses above EMA {slow} with RSI {rsi_period} below {overbought}; \
+             when long, SELL when EMA {fast} crosses below EMA {slow} or RSI {rsi_period} is above {overbought}"
+        );
+        (values, rule)
     }
 
     fn warmup_candles(&self) -> usize {

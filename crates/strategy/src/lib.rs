@@ -51,6 +51,16 @@ pub enum Position {
     Long,
 }
 
+/// A value the strategy's rule reads, at the last candle fed in, named for people: what the
+/// "why" of a live decision records.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Reading {
+    /// What it is, e.g. `EMA 9` or `RSI 14`.
+    pub name: String,
+    /// Its value; `None` while the indicator has not seen enough candles.
+    pub value: Option<f64>,
+}
+
 /// A trading strategy: closed candles in, at most one signal per candle out.
 ///
 /// Implementations keep only indicator state, which [`Strategy::rebuild`] can recreate from
@@ -67,6 +77,13 @@ pub trait Strategy {
 
     /// Forgets all state, as if no candle had been seen.
     fn reset(&mut self);
+
+    /// The values the signal at the last candle fed in is decided from, and the rule that
+    /// decides, in words. The live engine records them with each decision; the backtester's
+    /// precomputed strategies, which nobody asks why, show none.
+    fn explain(&self) -> (Vec<Reading>, String) {
+        (Vec::new(), String::new())
+    }
 
     /// Feeds `candle` and returns the resulting signal: the call both engines make each bar.
     #[inline(always)]

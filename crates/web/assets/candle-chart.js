@@ -108,6 +108,6 @@ export class CandleChart {
 }
 
 // `pairs` ([name, value]) as a definition list.
-export function factList(pairs) {
-  return el('dl', { class: 'facts' }, pairs.map(([name, value]) => [el('dt', {}, name), el('dd', {}, value)]));
+export function factList(pairs, className = 'facts') {
+  return el('dl', { class: className }, pairs.map(([name, value]) => [el('dt', {}, name), el('dd', {}, value)]));
 }

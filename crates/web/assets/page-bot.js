@@ -2,7 +2,7 @@
 // updates stream, the why of each decision, the decisions, the trades, and the controls.
 
 import { api } from './api.js';
-import { amount, el, field, painted, setTitle, show, signed, utc } from './dom.js';
+import { amount, el, field, painted, seconds, setTitle, show, signed, utc } from './dom.js';
 import { CandleChart, factList } from './candle-chart.js';
 import { requireSession } from './session.js';
 import { botForm, controls, statusBadge } from './page-bots.js';
@@ -44,13 +44,45 @@ function decisionList(decisions, why) {
     el('div', {}, d.message))));
 }
 
-// The "why" of the decision at one candle, from the chart's data: the indicators at the candle
-// and the one before, the rule and what it gave, the sizing, and the outcome (the trade's fill
-// or the skip's reason). `at` names the candle ({candleMs}) or a trade ({tradeId}).
+// The "why" of the decision at one candle: what the engine recorded when it decided (the
+// strategy's readings and rule, the position, the signal, the price and each sizing step), then
+// the outcome (the trade's fill or the skip's reason). Decisions recorded before the engine kept
+// its why are explained from the chart's own indicators. `at` names the candle ({candleMs}) or
+// a trade ({tradeId}).
 function explain(data, bot, at) {
   const trade = at.tradeId === undefined ? data.markers.find((m) => m.candle_open_ms === at.candleMs)
     : data.markers.find((m) => m.trade_id === at.tradeId);
   const candleMs = at.candleMs ?? trade?.candle_open_ms;
+  const skip = data.skips.find((k) => k.candle_open_ms === candleMs);
+  const decision = data.decisions.find((d) => d.candle_open_ms === candleMs);
+  const outcome = trade ? tradeFacts(trade) : skip ? `no order: ${skip.reason}`
+    : decision ? `${decision.kind}: ${decision.message}` : 'no signal';
+  const recorded = trade?.why ?? skip?.why ?? decision?.why;
+  const candle = data.candles.find((c) => c.open_time_ms === candleMs);
+  const candleText = candle ? `${utc(candleMs)}: open ${candle.open}, high ${candle.high}, low ${candle.low}, close ${candle.close}` : utc(candleMs);
+  if (recorded) return recordedWhy(recorded, candleText, outcome);
+  return computedWhy(data, bot, candleMs, trade, outcome);
+}
+
+// The why the engine recorded.
+function recordedWhy(why, candleText, outcome) {
+  const number = (value) => (value === null ? 'not yet defined' : value.toFixed(2));
+  const steps = [
+    ['Candle', candleText],
+    ...why.readings.map((reading) => [reading.name, number(reading.value)]),
+    ['Rule', why.rule],
+    ['Position', `${why.position} (holding ${why.held})`],
+    ['Signal', why.signal ? el('span', { class: why.signal.toLowerCase() }, why.signal) : 'none'],
+  ];
+  if (why.price) steps.push(['Price', why.price]);
+  if (why.sizing.length > 0) steps.push(['Sizing', el('ol', { class: 'sizing-steps' }, why.sizing.map((step) => el('li', {}, step)))]);
+  steps.push(['Outcome', outcome]);
+  return [factList(steps, 'facts why-steps'), el('p', { class: 'notice small' }, 'As the engine recorded it when it decided.')];
+}
+
+// The why of a decision recorded before the engine kept one, from the chart's indicators (warmed
+// up on candles before the first one shown: the bot's own agree to well below a pixel).
+function computedWhy(data, bot, candleMs, trade, outcome) {
   const index = data.candles.findIndex((c) => c.open_time_ms === candleMs);
   if (candleMs === undefined || index < 1) {
     return [el('p', { class: 'notice' }, 'This decision is outside the candles the chart shows: show more candles to explain it.')];
@@ -62,8 +94,6 @@ function explain(data, bot, at) {
   const down = c.ema_fast < c.ema_slow && before.ema_fast >= before.ema_slow;
   const cross = up ? `EMA ${data.fast} crossed above EMA ${data.slow}` : down ? `EMA ${data.fast} crossed below EMA ${data.slow}` : 'the EMAs did not cross';
   const rsi = c.rsi === null ? 'not yet defined' : c.rsi < data.overbought ? `below ${data.overbought}` : c.rsi > data.overbought ? `above ${data.overbought}` : `at ${data.overbought}`;
-  const skip = data.skips.find((k) => k.candle_open_ms === candleMs);
-  const decision = data.decisions.find((d) => d.candle_open_ms === candleMs);
   const steps = [
     ['Candle', `${utc(candleMs)}: open ${c.open}, high ${c.high}, low ${c.low}, close ${c.close}`],
     [`EMA ${data.fast}`, `${fmt(before.ema_fast)} → ${fmt(c.ema_fast)}`],
@@ -76,17 +106,12 @@ function explain(data, bot, at) {
     steps.push(['Sizing', trade.side === 'BUY'
       ? `${bot.quote_per_buy} of the quote asset per BUY at the last price, rounded down to the symbol's step and checked against its filters: ${trade.quantity}`
       : `the position, rounded down to the symbol's step and checked against its filters: ${trade.quantity}`]);
-    steps.push(['Outcome', tradeFacts(trade)]);
-  } else if (skip) {
-    steps.push(['Outcome', `no order: ${skip.reason}`]);
-  } else {
-    steps.push(['Outcome', decision ? `${decision.kind}: ${decision.message}` : 'no signal']);
   }
-  return [el('dl', { class: 'facts why-steps' }, steps.map(([name, value]) => [el('dt', {}, name), el('dd', {}, value)])),
-    el('p', { class: 'notice small' }, 'Indicators as the chart computes them, warmed up on candles before the first one shown: the bot\'s own agree to well below a pixel.')];
+  steps.push(['Outcome', outcome]);
+  return [factList(steps, 'facts why-steps'), el('p', { class: 'notice small' }, 'Recorded before the engine kept its why: explained from the chart\'s indicators.')];
 }
 
-// One page of trades as a table, newest last (the API's order).
+// One page of trades as a table, newest first.
 function tradeRows(trades, why) {
   return trades.map((t) => el('tr', { 'data-trade': t.id },
     el('td', {}, utc(t.executed_at_ms)),
@@ -130,6 +155,7 @@ function tradesSection(botId, initialPageSize, why) {
     const query = filters();
     csv.href = `/api/v1/trades.csv?${query}`;
     csv.setAttribute('download', `bot-${botId}-trades.csv`);
+    query.set('order', 'newest');
     query.set('limit', pageSize.value);
     if (pageCursor) query.set('cursor', pageCursor);
     try {
@@ -141,7 +167,7 @@ function tradesSection(botId, initialPageSize, why) {
       cursor = page.next_cursor;
       next.disabled = !cursor;
       first.disabled = !pageCursor;
-      status.textContent = page.trades.length === 0 ? 'No trade matches.' : `${page.trades.length} trades on this page, oldest first.`;
+      status.textContent = page.trades.length === 0 ? 'No trade matches.' : `${page.trades.length} trades on this page, newest first.`;
     } catch (error) {
       status.textContent = error.message;
     }
@@ -157,25 +183,47 @@ function tradesSection(botId, initialPageSize, why) {
   return { section, load: () => load(null) };
 }
 
-// The bot's realised PnL over time, drawn again (all its trades read) each time `load` is called.
+// The base quantity the bot held after each of `trades` (oldest first), as chart points (one
+// per second at most). Shown, not computed with: f64 is exact enough for a line.
+function positionCurve(trades) {
+  const points = [];
+  let held = 0;
+  for (const trade of trades) {
+    held += (trade.side === 'BUY' ? 1 : -1) * Number(trade.quantity_filled);
+    const time = seconds(trade.executed_at_ms);
+    const last = points[points.length - 1];
+    if (last && last.time === time) last.value = held; else points.push({ time, value: held });
+  }
+  return points;
+}
+
+// The bot's realised PnL and, in a pane below, its position over time, drawn again (all its
+// trades read) each time `load` is called.
 function pnlSection(bot) {
-  const container = el('div', { class: 'chart short', id: 'bot-pnl-chart', role: 'img', 'aria-label': 'The bot\'s realised PnL over time' });
+  const container = el('div', { class: 'chart', id: 'bot-pnl-chart', role: 'img', 'aria-label': 'The bot\'s realised PnL and position over time' });
   const note = el('p', { class: 'notice' });
   let drawn = null;
   const load = async () => {
     const history = await allTrades({ bot: bot.id });
-    const curve = pnlCurves(history.trades).get(bot.id);
+    const curve = pnlCurves(history.trades).get(bot.id) || [];
+    const position = positionCurve(history.trades);
     if (drawn) drawn.remove();
     drawn = null;
-    container.dataset.points = String(curve ? curve.length : 0);
-    if (!curve) {
-      note.textContent = 'No SELL yet: the curve starts with the first realised PnL.';
+    container.dataset.points = String(curve.length);
+    container.dataset.positionPoints = String(position.length);
+    if (position.length === 0) {
+      note.textContent = 'No trade yet: the curves start with the first one.';
       return;
     }
     drawn = pnlChart(container, new Map([[bot.id, curve]]), new Map([[bot.id, 'realised PnL']])).chart;
-    note.textContent = history.complete ? `${curve.length} SELLs.` : `The first ${CURVE_TRADES.toLocaleString('en-US')} trades only.`;
+    const { LineSeries } = window.LightweightCharts;
+    drawn.addSeries(LineSeries, { color: '#0e7490', lineWidth: 2, lineType: 1, title: `position (${bot.symbol} base)` }, 1)
+      .setData(position);
+    const sells = `${curve.length} SELL${curve.length === 1 ? '' : 's'}`;
+    note.textContent = history.complete ? `Realised PnL at each of ${sells}; below, the base quantity held.`
+      : `The first ${CURVE_TRADES.toLocaleString('en-US')} trades only.`;
   };
-  return { section: el('section', { class: 'panel' }, el('h2', {}, 'Realised PnL over time'), note, container), load };
+  return { section: el('section', { class: 'panel' }, el('h2', {}, 'Realised PnL and position over time'), note, container), load };
 }
 
 function botFacts(bot) {

@@ -59,6 +59,7 @@ pub fn new_order(bot: &BotConfig, client_order_id: &str, side: Side) -> NewOrder
         side,
         requested_quantity: d("0.00120000"),
         signal_candle_open_ms: 1_700_000_000_000,
+        decision: Some(format!(r#"{{"signal":"{side}"}}"#)),
     }
 }
 

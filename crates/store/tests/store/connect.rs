@@ -175,7 +175,7 @@ async fn indexes(store: &Store) -> Vec<String> {
 async fn both_dialects_describe_the_same_schema() {
     let sqlite = TestDatabase::sqlite().await;
     let sqlite_columns = columns(sqlite.store()).await;
-    assert_eq!(sqlite_columns.len(), 87, "{sqlite_columns:#?}");
+    assert_eq!(sqlite_columns.len(), 89, "{sqlite_columns:#?}");
     assert!(sqlite_columns.contains(&("trades".to_owned(), "bot_config_id".to_owned(), false)));
     assert!(sqlite_columns.contains(&("trades".to_owned(), "realized_pnl".to_owned(), true)));
     // Migration 0004: credentials per venue, keyed by user and venue, the old table gone.

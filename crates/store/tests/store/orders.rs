@@ -387,6 +387,7 @@ store::backend_tests! {
             kind: kind.to_owned(),
             message: format!("{kind} at {at_ms}"),
             candle_open_ms: candle,
+            detail: None,
         };
         store
             .record_events(&[

@@ -1,7 +1,7 @@
 //! Recording executions (one transaction, idempotent) and reading trades back.
 
 use market::Side;
-use store::{OrderStatus, StoreError, TradeFilter, TradeId, UserId};
+use store::{OrderStatus, PageOrder, StoreError, TradeFilter, TradeId, UserId};
 
 use crate::common::{NO_BOT, bot, count, d, execution, new_order, traded, user};
 
@@ -584,12 +584,15 @@ store::backend_tests! {
             TradeFilter { user: Some(UserId(424_242)), ..Default::default() },
         ] {
             let expected = store.trades(&filter).await.unwrap();
-            for page_size in [1_u32, 2, 3, 7, 500] {
+            for (order, page_size) in [PageOrder::OldestFirst, PageOrder::NewestFirst]
+                .into_iter()
+                .flat_map(|order| [1_u32, 2, 3, 7, 500].map(|size| (order, size)))
+            {
                 let mut seen = Vec::new();
                 let mut after_id: Option<TradeId> = None;
                 loop {
                     let page = store
-                        .trade_page_json(&TradeFilter { after_id, ..filter.clone() }, page_size)
+                        .trade_page_json(&TradeFilter { after_id, ..filter.clone() }, page_size, order)
                         .await
                         .unwrap();
                     let trades: serde_json::Value = serde_json::from_str(&page.trades).unwrap();
@@ -608,8 +611,11 @@ store::backend_tests! {
                         None => break,
                     }
                 }
-                let wanted: Vec<serde_json::Value> = expected.iter().map(object).collect();
-                assert_eq!(seen, wanted, "{filter:?}, pages of {page_size}");
+                let mut wanted: Vec<serde_json::Value> = expected.iter().map(object).collect();
+                if order == PageOrder::NewestFirst {
+                    wanted.reverse();
+                }
+                assert_eq!(seen, wanted, "{filter:?}, {order:?} pages of {page_size}");
             }
         }
     }
@@ -671,14 +677,20 @@ store::backend_tests! {
         // Oldest first, from the time given, at most the count asked (the newest ones).
         let chart = store.trades_with_signal_candles(one.id, 20_000, 10).await.unwrap();
         let signal = new_order(&one, "any", Side::Buy).signal_candle_open_ms;
-        assert_eq!(
-            chart,
-            vec![(second.clone(), Some(signal)), (third.clone(), Some(signal))]
-        );
+        // With the decision its order row recorded, which the trade's event took too.
+        let charted = |trade: &store::TradeRow| store::SignalTrade {
+            trade: trade.clone(),
+            signal_candle_open_ms: Some(signal),
+            decision: Some(format!(r#"{{"signal":"{}"}}"#, trade.side)),
+        };
+        assert_eq!(chart, vec![charted(&second), charted(&third)]);
         let newest = store.trades_with_signal_candles(one.id, 0, 1).await.unwrap();
-        assert_eq!(newest, vec![(third.clone(), Some(signal))]);
+        assert_eq!(newest, vec![charted(&third)]);
         assert_eq!(store.trades_with_signal_candles(one.id, 0, 10).await.unwrap().len(), 3);
-        assert_eq!(store.trades_with_signal_candles(one.id, 0, 10).await.unwrap()[0].0, first);
+        assert_eq!(store.trades_with_signal_candles(one.id, 0, 10).await.unwrap()[0].trade, first);
+        let trade_events: Vec<_> = store.events(one.id, 10).await.unwrap().into_iter().filter(|e| e.kind == "trade").collect();
+        assert_eq!(trade_events.len(), 3);
+        assert!(trade_events.iter().all(|e| e.detail.as_deref().is_some_and(|d| d.starts_with(r#"{"signal":"#))));
 
         // One trade per bot of the user, the newest, by bot; another user's are not theirs.
         assert_eq!(store.last_trade_per_bot(alice.id).await.unwrap(), vec![third, of_two]);
