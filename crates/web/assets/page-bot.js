@@ -332,7 +332,9 @@ export async function botPage() {
   };
   showBot(bot);
   candleCount.addEventListener('change', refreshChart);
-  await Promise.all([refreshChart(), trades.load(), pnl.load()]);
+  await Promise.all([refreshChart(), trades.load()]);
+  // The curves read every trade: after the chart and the table, which people look at first.
+  await pnl.load();
   const updates = new EventSource(`/api/v1/bots/${id}/updates`);
   let tradeCount = Number(container.dataset.markers || 0);
   updates.addEventListener('update', async () => {
