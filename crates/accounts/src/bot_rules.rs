@@ -111,19 +111,44 @@ pub async fn check_bot(
     })
 }
 
-/// 1 to [`BOT_NAME_MAX_CHARS`] characters, not only spaces, no control characters.
+/// 1 to [`BOT_NAME_MAX_CHARS`] characters, something visible among them, no control characters
+/// and no bidirectional controls.
 fn check_name(name: &str) -> Result<(), InvalidField> {
     let name_chars = name.chars().count();
-    if !(1..=BOT_NAME_MAX_CHARS).contains(&name_chars) || name.trim().is_empty() {
+    let visible = name
+        .chars()
+        .any(|c| !c.is_whitespace() && !is_invisible(c) && !is_bidi_control(c));
+    if !(1..=BOT_NAME_MAX_CHARS).contains(&name_chars) || !visible {
         return Err(invalid(
             "name",
-            format!("must be 1 to {BOT_NAME_MAX_CHARS} characters, not only spaces"),
+            format!(
+                "must be 1 to {BOT_NAME_MAX_CHARS} characters, not only spaces or invisible ones"
+            ),
         ));
     }
     if name.chars().any(char::is_control) {
         return Err(invalid("name", "must not contain control characters"));
     }
+    if name.chars().any(is_bidi_control) {
+        // They reorder the text after them wherever the name is shown (a log line, a page):
+        // a name could pass for another.
+        return Err(invalid(
+            "name",
+            "must not contain bidirectional controls (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C)",
+        ));
+    }
     Ok(())
+}
+
+/// Characters that change the direction of the text after them.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// Characters that show nothing: zero-width spaces and joiners, the word joiner and invisible
+/// operators, the byte-order mark, the soft hyphen and the Mongolian vowel separator.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}' | '\u{180E}' | '\u{034F}')
 }
 
 /// The message for a symbol `mode`'s exchange does not list, naming some that it does.

@@ -321,7 +321,7 @@ async fn body(state: &ApiState, bot: BotConfig) -> Result<BotBody, ApiError> {
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
         (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
         (status = 409, description = "`conflict` on `name`: the caller has a bot of this name", body = ErrorBody),
-        (status = 422, description = "`unknown_field`, `missing_field`, `invalid_type`, or `invalid_value` naming the field at fault (name, mode on a venue this server does not trade, a symbol the venue does not list, interval, strategy, strategy_params, quote_per_buy below the minimum)", body = ErrorBody),
+        (status = 422, description = "`unknown_field`, `missing_field`, `duplicate_field`, `invalid_type`, or `invalid_value` naming the field at fault (name, mode on a venue this server does not trade, a symbol the venue does not list, interval, strategy, strategy_params, quote_per_buy below the minimum)", body = ErrorBody),
         (status = 503, description = "`exchange_unavailable`: the venue's list of symbols could not be read to check the bot", body = ErrorBody),
     ),
 )]
@@ -445,7 +445,7 @@ pub(crate) async fn get_bot(
         (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
         (status = 404, description = "`not_found`: the caller has no such bot", body = ErrorBody),
         (status = 409, description = "`conflict`: the name is taken, the bot has orders and the change moves its symbol or mode, or the bot changed while the request ran (read it again)", body = ErrorBody),
-        (status = 422, description = "`unknown_field`, `missing_field`, `invalid_type`, or `invalid_value` naming the field at fault (name, mode on a venue this server does not trade, a symbol the venue does not list, interval, strategy, strategy_params, quote_per_buy below the minimum)", body = ErrorBody),
+        (status = 422, description = "`unknown_field`, `missing_field`, `duplicate_field`, `invalid_type`, or `invalid_value` naming the field at fault (name, mode on a venue this server does not trade, a symbol the venue does not list, interval, strategy, strategy_params, quote_per_buy below the minimum)", body = ErrorBody),
         (status = 503, description = "`exchange_unavailable`: the venue's list of symbols could not be read to check the bot", body = ErrorBody),
     ),
 )]

@@ -72,7 +72,7 @@ fn session_cookie(token: &str, max_age: Duration, secure: bool) -> Result<Header
         (status = 401, description = "`unauthorized`: wrong username or password", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
-        (status = 422, description = "`unknown_field`, `missing_field` or `invalid_type`", body = ErrorBody),
+        (status = 422, description = "`unknown_field`, `missing_field`, `duplicate_field` or `invalid_type`", body = ErrorBody),
         (status = 429, description = "`too_many_requests`: too many failed logins for this account or address", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     ),

@@ -238,7 +238,7 @@ fn key_venue(path: Result<Path<String>, PathRejection>) -> Result<Mode, ApiError
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
         (status = 401, description = "`unauthorized`: no token, or one unknown, expired or revoked", body = ErrorBody),
         (status = 404, description = "`not_found`: not a venue keys are stored for, or one this server does not trade", body = ErrorBody),
-        (status = 422, description = "`unknown_field`, `missing_field`, `invalid_type`, or `invalid_value` about `api_key`, `api_secret` or `private_key`: malformed, or refused by the exchange (with its reason: unknown or revoked key, IP not whitelisted, bad signature, an account that cannot trade). Nothing is stored.", body = ErrorBody),
+        (status = 422, description = "`unknown_field`, `missing_field`, `duplicate_field`, `invalid_type`, or `invalid_value` about `api_key`, `api_secret` or `private_key`: malformed, or refused by the exchange (with its reason: unknown or revoked key, IP not whitelisted, bad signature, an account that cannot trade). Nothing is stored.", body = ErrorBody),
         (status = 503, description = "`exchange_unavailable`: the venue's exchange could not verify the key; nothing is stored", body = ErrorBody),
     ),
 )]

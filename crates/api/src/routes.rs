@@ -195,7 +195,7 @@ pub(crate) async fn ready(State(state): State<ApiState>) -> Result<Json<Status>,
         (status = 409, description = "`conflict`: the email or username is taken (`field` says which)", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
-        (status = 422, description = "`unknown_field`, `missing_field`, `invalid_type` or `invalid_value` (a bad email, username or password)", body = ErrorBody),
+        (status = 422, description = "`unknown_field`, `missing_field`, `duplicate_field`, `invalid_type` or `invalid_value` (a bad email, username or password)", body = ErrorBody),
     ),
 )]
 pub(crate) async fn register(
@@ -244,7 +244,7 @@ pub(crate) async fn register(
         (status = 401, description = "`unauthorized`: wrong username or password", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
-        (status = 422, description = "`unknown_field`, `missing_field` or `invalid_type`", body = ErrorBody),
+        (status = 422, description = "`unknown_field`, `missing_field`, `duplicate_field` or `invalid_type`", body = ErrorBody),
         (status = 429, description = "`too_many_requests`: too many failed logins for this account or address", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     ),

@@ -390,8 +390,17 @@ impl FromParams for TradeFilters {
             to_ms: params.take_with("to_ms", epoch_ms)?,
             ..TradeFilter::default()
         };
-        // `from_ms` at or after `to_ms` is an empty time range, which selects no trade: not an
-        // error, since no rule between two parameters can be written in the OpenAPI document.
+        // A range that ends before it starts is a mistake (swapped bounds), not a question
+        // whose answer is "nothing": it is refused, naming the bound that comes second. An
+        // empty range (`from_ms` = `to_ms`) is a valid question.
+        if let (Some(from_ms), Some(to_ms)) = (filter.from_ms, filter.to_ms)
+            && from_ms > to_ms
+        {
+            return Err(ApiError::invalid_value(
+                "to_ms",
+                format!("to_ms ({to_ms}) is before from_ms ({from_ms}): swap them"),
+            ));
+        }
         Ok(TradeFilters(filter))
     }
 }
@@ -491,7 +500,7 @@ async fn callers_bot(state: &ApiState, caller: UserId, bot: BotId) -> Result<Bot
         ("symbol" = Option<String>, Query, pattern = "^[A-Z0-9]{1,20}$", description = "Only this symbol's, e.g. `BTCUSDT`"),
         ("side" = Option<String>, Query, pattern = "^(BUY|SELL)$", description = "Only `BUY`s or only `SELL`s"),
         ("from_ms" = Option<i64>, Query, minimum = 0, description = "Only those executed at or after this time, in ms since the epoch"),
-        ("to_ms" = Option<i64>, Query, minimum = 0, description = "Only those executed before this time, in ms since the epoch (exclusive: at or before `from_ms` selects none)"),
+        ("to_ms" = Option<i64>, Query, minimum = 0, description = "Only those executed before this time, in ms since the epoch (exclusive: equal to `from_ms` selects none; before it is a 422)"),
         ("order" = Option<String>, Query, pattern = "^(oldest|newest)$", description = "`oldest` first (by id ascending, the default) or `newest` first; a cursor continues in the order it was given in"),
         ("cursor" = Option<String>, Query, pattern = "^[1-9][0-9]{0,17}$", description = "The `next_cursor` of the previous page, as it is (opaque; today a positive integer)"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "The page size, 1 to 500 (default 100)"),
@@ -590,7 +599,7 @@ fn push_csv_record(out: &mut String, trade: &TradeRow) {
         ("symbol" = Option<String>, Query, pattern = "^[A-Z0-9]{1,20}$", description = "Only this symbol's, e.g. `BTCUSDT`"),
         ("side" = Option<String>, Query, pattern = "^(BUY|SELL)$", description = "Only `BUY`s or only `SELL`s"),
         ("from_ms" = Option<i64>, Query, minimum = 0, description = "Only those executed at or after this time, in ms since the epoch"),
-        ("to_ms" = Option<i64>, Query, minimum = 0, description = "Only those executed before this time, in ms since the epoch (exclusive: at or before `from_ms` selects none)"),
+        ("to_ms" = Option<i64>, Query, minimum = 0, description = "Only those executed before this time, in ms since the epoch (exclusive: equal to `from_ms` selects none; before it is a 422)"),
     ),
     responses(
         (status = 200, description = "Every trade the filters select, by id, as CSV with a header row (a BUY's `realized_pnl` is empty)", body = String, content_type = "text/csv"),
@@ -850,12 +859,15 @@ mod tests {
 
     #[test]
     fn the_trade_query_has_defaults_and_checks_each_parameter() {
-        // An empty time range is a query like any other: it selects nothing.
-        let query: TradePageQuery = parsed("from_ms=2&to_ms=1").unwrap();
+        // An empty time range is a query like any other: it selects nothing. A reversed one is
+        // a mistake, named by its second bound.
+        let query: TradePageQuery = parsed("from_ms=2&to_ms=2").unwrap();
         assert_eq!(
             (query.filters.0.from_ms, query.filters.0.to_ms),
-            (Some(2), Some(1))
+            (Some(2), Some(2))
         );
+        let reversed = parsed::<TradePageQuery>("from_ms=2&to_ms=1").err().unwrap();
+        assert_eq!(reversed.field.as_deref(), Some("to_ms"));
         let query: TradePageQuery = parsed("").unwrap();
         assert_eq!(query.filters, TradeFilters::default());
         assert_eq!((query.cursor, query.limit), (None, DEFAULT_LIMIT));

@@ -105,6 +105,12 @@ store::backend_tests! {
                 StatusCode::UNPROCESSABLE_ENTITY, "invalid_type", Some("username"),
             ),
             (json_type, "[]".to_owned(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_type", None),
+            // A key given twice: which value was meant cannot be known, so it is named.
+            (
+                json_type,
+                r#"{"email": "a@b.co", "username": "abc", "username": "abd", "password": "0123456789"}"#.to_owned(),
+                StatusCode::UNPROCESSABLE_ENTITY, "duplicate_field", Some("username"),
+            ),
             (
                 json_type,
                 json!({"email": "not-an-email", "username": "abc", "password": "0123456789"}).to_string(),

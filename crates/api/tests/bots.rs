@@ -207,6 +207,10 @@ store::backend_tests! {
             ("name", json!(""), "invalid_value"),
             ("name", json!("   "), "invalid_value"),
             ("name", json!("x".repeat(65)), "invalid_value"),
+            // Invisible, and text that reorders what follows it in a log or on a page.
+            ("name", json!("\u{200B}"), "invalid_value"),
+            ("name", json!(" \u{2060}\u{FEFF} "), "invalid_value"),
+            ("name", json!("gain\u{202E}sso l"), "invalid_value"),
             ("symbol", json!("DOGEUSDT"), "invalid_value"),
             ("symbol", json!("btcusdt"), "invalid_value"),
             ("interval", json!("7m"), "invalid_value"),
@@ -235,6 +239,13 @@ store::backend_tests! {
             .send(Method::POST, "/api/v1/bots", Some(with(base.clone(), "leverage", json!(3))), Some(&token))
             .await;
         assert_error_code(&unknown, StatusCode::UNPROCESSABLE_ENTITY, "unknown_field", Some("leverage"));
+        // A key given twice inside the strategy's parameters (a free-form object) is named too.
+        let twice = r#"{"name": "b2", "symbol": "BTCUSDT", "interval": "1m", "strategy": "ema_rsi_cross",
+            "strategy_params": {"fast": 5, "fast": 50}, "quote_per_buy": "25", "mode": "paper"}"#;
+        let repeated = server
+            .send_raw(Method::POST, "/api/v1/bots", Some("application/json"), twice, Some(&token))
+            .await;
+        assert_error_code(&repeated, StatusCode::UNPROCESSABLE_ENTITY, "duplicate_field", Some("strategy_params.fast"));
         let minimum = server
             .send(Method::POST, "/api/v1/bots", Some(with(base.clone(), "quote_per_buy", json!("5"))), Some(&token))
             .await;

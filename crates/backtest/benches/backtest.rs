@@ -77,7 +77,9 @@ fn sweep_2000(c: &mut Criterion) {
         rsi_period: vec![7, 14, 21, 28],
         overbought: vec![60.0, 65.0, 70.0, 75.0, 80.0],
     };
-    let combinations = grid.combinations().unwrap();
+    let combinations = grid
+        .combinations(backtest::sweep::MAX_COMBINATIONS)
+        .unwrap();
     assert_eq!(combinations.len(), 2_000);
     let mut group = c.benchmark_group("sweep");
     group.sample_size(10);

@@ -149,12 +149,52 @@ pub struct SweepGrid {
     pub overbought: Vec<f64>,
 }
 
+/// The most combinations one sweep runs: far more than any useful grid (the benchmark's is
+/// 2,000), few enough that their parameters and results fit in memory.
+pub const MAX_COMBINATIONS: usize = 1_000_000;
+
+/// Why a grid cannot be swept.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GridError {
+    /// A value is not a valid parameter (a zero period, overbought outside 0..100).
+    #[error(transparent)]
+    Invalid(#[from] strategy::InvalidParams),
+    /// The lists multiply out to more combinations than a sweep runs.
+    #[error(
+        "the grid holds {count} combinations, more than the {max} a sweep runs: narrow a range or widen its step"
+    )]
+    TooLarge {
+        /// Combinations the lists make (saturating).
+        count: usize,
+        /// The most allowed.
+        max: usize,
+    },
+}
+
 impl SweepGrid {
-    /// All runnable combinations, ordered so that neighbours share indicator series.
+    /// How many combinations the lists make, before `fast < slow` is applied (saturating).
+    pub fn size(&self) -> usize {
+        [
+            self.fast.len(),
+            self.slow.len(),
+            self.rsi_period.len(),
+            self.overbought.len(),
+        ]
+        .iter()
+        .try_fold(1usize, |product, &len| product.checked_mul(len))
+        .unwrap_or(usize::MAX)
+    }
+
+    /// All runnable combinations, ordered so that neighbours share indicator series, if there
+    /// are at most `max` (counted before anything is built).
     ///
     /// Pairs with `fast >= slow` are left out; other invalid values (a zero period, overbought
     /// outside 0..100) are reported with the parameter's name.
-    pub fn combinations(&self) -> Result<Vec<EmaRsiCrossParams>, strategy::InvalidParams> {
+    pub fn combinations(&self, max: usize) -> Result<Vec<EmaRsiCrossParams>, GridError> {
+        let count = self.size();
+        if count > max {
+            return Err(GridError::TooLarge { count, max });
+        }
         let mut combinations = Vec::new();
         for &fast in &self.fast {
             for &slow in &self.slow {
@@ -169,7 +209,7 @@ impl SweepGrid {
                         match params.validate() {
                             Ok(()) => combinations.push(params),
                             Err(strategy::InvalidParams::FastNotBelowSlow { .. }) => {}
-                            Err(other) => return Err(other),
+                            Err(other) => return Err(other.into()),
                         }
                     }
                 }
@@ -517,7 +557,7 @@ mod tests {
             overbought: vec![70.0],
         };
         let pairs: Vec<(usize, usize)> = grid
-            .combinations()
+            .combinations(MAX_COMBINATIONS)
             .unwrap()
             .iter()
             .map(|p| (p.fast, p.slow))
@@ -528,10 +568,42 @@ mod tests {
             ..grid
         };
         assert!(
-            zero.combinations()
+            zero.combinations(MAX_COMBINATIONS)
                 .unwrap_err()
                 .to_string()
                 .contains("rsi period")
         );
+    }
+
+    #[test]
+    fn a_grid_too_large_is_refused_before_anything_is_built() {
+        let values: Vec<usize> = (1..=100_000).collect();
+        let huge = SweepGrid {
+            fast: values.clone(),
+            slow: values,
+            rsi_period: vec![14],
+            overbought: vec![70.0],
+        };
+        assert_eq!(huge.size(), 10_000_000_000);
+        let error = huge.combinations(MAX_COMBINATIONS).unwrap_err();
+        assert_eq!(
+            error,
+            GridError::TooLarge {
+                count: 10_000_000_000,
+                max: MAX_COMBINATIONS
+            }
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("more than the 1000000 a sweep runs"),
+            "{error}"
+        );
+        let saturated = SweepGrid {
+            rsi_period: vec![14; 1 << 20],
+            overbought: vec![70.0; 1 << 20],
+            ..huge
+        };
+        assert_eq!(saturated.size(), usize::MAX, "counted without overflow");
     }
 }

@@ -128,7 +128,9 @@ fn a_sweep_row_equals_the_single_backtest_with_the_same_parameters() {
         rsi_period: vec![7, 14],
         overbought: vec![65.0, 70.0],
     };
-    let combinations = grid.combinations().unwrap();
+    let combinations = grid
+        .combinations(backtest::sweep::MAX_COMBINATIONS)
+        .unwrap();
     assert_eq!(combinations.len(), 16);
     let rows = run_sweep(&candles, &config, &combinations, &|_| {});
     assert_eq!(rows.len(), combinations.len());

@@ -26,8 +26,11 @@ use std::path::{Path, PathBuf};
 
 use market::{Candle, CandleSeries, OutOfOrderCandle};
 
-/// Bytes read from the file per block.
+/// Bytes read from the file per block; a line longer than this is refused.
 const BLOCK_BYTES: usize = 4 << 20;
+
+/// The longest line a candle file may hold: one block.
+pub const MAX_LINE_BYTES: usize = BLOCK_BYTES;
 
 /// Open times at or above this are taken to be microseconds (1e14 µs is 1973; 1e14 ms is year 5138).
 const MICROSECOND_THRESHOLD: i64 = 100_000_000_000_000;
@@ -136,6 +139,26 @@ pub enum CandleFileError {
         /// What is wrong, quoting the field.
         problem: String,
     },
+    /// The prices of a row contradict each other: the high is below another price, or the low
+    /// above one.
+    #[error(
+        "{at}: {problem}: a candle's high must be at or above its open, close and low, and its low at or below its open and close"
+    )]
+    InconsistentPrices {
+        /// Where.
+        at: Location,
+        /// Which prices disagree, quoted.
+        problem: String,
+    },
+    /// A line runs on past the longest a candle row can be (a file that is not a candle file,
+    /// such as a binary one or `/dev/zero`).
+    #[error(
+        "{at}: the line runs past {MAX_LINE_BYTES} bytes without ending, far longer than any candle row: this is not a candle file"
+    )]
+    LineTooLong {
+        /// Where.
+        at: Location,
+    },
     /// Open times do not strictly increase.
     #[error(
         "{at}: open time {given_ms} is not after the previous row's {previous_ms}; candles must be sorted by open time with no duplicates"
@@ -169,8 +192,15 @@ pub fn read_candle_file(
     let mut bytes_read = 0u64;
     loop {
         if carried == buffer.len() {
-            // One line longer than the whole buffer: make room for the rest of it.
-            buffer.resize(buffer.len() * 2, 0);
+            // One line longer than the whole buffer: no candle row is (the buffer is far larger
+            // than the longest); growing it to hold the line would let a file without line ends
+            // take all the memory there is.
+            return Err(CandleFileError::LineTooLong {
+                at: Location {
+                    source: path.to_owned(),
+                    line: parser.line + 1,
+                },
+            });
         }
         let got = read_fully(&mut file, &mut buffer[carried..]).map_err(io_error)?;
         bytes_read += got as u64;
@@ -452,14 +482,21 @@ impl Parser {
             });
         }
         let [open, high, low, close] = prices;
-        Ok(Candle {
+        let candle = Candle {
             open_time_ms,
             open,
             high,
             low,
             close,
             volume,
-        })
+        };
+        match price_contradiction(&candle) {
+            Some(problem) => Err(CandleFileError::InconsistentPrices {
+                at: self.at(),
+                problem,
+            }),
+            None => Ok(candle),
+        }
     }
 
     fn finish(self) -> Result<CandleSeries, CandleFileError> {
@@ -537,6 +574,30 @@ fn parse_volume(field: &[u8]) -> Result<f64, String> {
 /// must be exactly what [`Parser::parse_row`] gives for the same line, so anything it would
 /// refuse, or that needs trimming, gives `None` here rather than an error.
 #[inline]
+/// What is wrong with `candle`'s prices taken together, if anything.
+fn price_contradiction(candle: &Candle) -> Option<String> {
+    let Candle {
+        open,
+        high,
+        low,
+        close,
+        ..
+    } = *candle;
+    if high < low {
+        Some(format!("high {high} is below low {low}"))
+    } else if high < open.max(close) {
+        Some(format!(
+            "high {high} is below the open {open} or the close {close}"
+        ))
+    } else if low > open.min(close) {
+        Some(format!(
+            "low {low} is above the open {open} or the close {close}"
+        ))
+    } else {
+        None
+    }
+}
+
 fn parse_common_row(bytes: &[u8], format: CandleFormat) -> Option<(Candle, usize)> {
     let (raw_time, time_len) = scan_digits(bytes);
     // Up to 18 digits cannot overflow an i64; longer ones go the general way.
@@ -576,7 +637,9 @@ fn parse_common_row(bytes: &[u8], format: CandleFormat) -> Option<(Candle, usize
         && usable_price(high)
         && usable_price(low)
         && usable_price(close)
-        && volume.is_finite();
+        && volume.is_finite()
+        && low <= open.min(close)
+        && high >= open.max(close);
     if !usable {
         return None;
     }

@@ -133,6 +133,51 @@ fn unusable_prices_and_volumes_are_refused() {
 }
 
 #[test]
+fn prices_that_contradict_each_other_are_refused_with_their_line() {
+    for (row, needle) in [
+        ("2,10,9,11,10,1", ":3: high 9 is below low 11"),
+        (
+            "2,10,10.5,9,11,1",
+            "high 10.5 is below the open 10 or the close 11",
+        ),
+        (
+            "2,10,12,10.5,11,1",
+            "low 10.5 is above the open 10 or the close 11",
+        ),
+    ] {
+        let text = error_for(&format!(
+            "open_time_ms,open,high,low,close,volume\n1,10,11,9,10,1\n{row}\n"
+        ));
+        assert!(text.contains(needle), "{row}: {text}");
+        assert!(
+            text.contains("a candle's high must be at or above"),
+            "{text}"
+        );
+    }
+    // A row the fast path takes and a row only the general one reads are checked alike.
+    let spaced = error_for("open_time_ms,open,high,low,close,volume\n1, 10, 9, 11, 10, 1\n");
+    assert!(spaced.contains(":2: high 9 is below low 11"), "{spaced}");
+}
+
+#[test]
+fn a_file_without_line_ends_is_refused_before_it_fills_the_memory() {
+    // What `/dev/zero` gives: bytes without end and no newline. A file of them past one block
+    // is refused at its first line, having held one block.
+    let endless = "0".repeat(candle_file::MAX_LINE_BYTES + 10);
+    let text = error_for(&endless);
+    assert!(text.contains(":1: the line runs past"), "{text}");
+    assert!(text.contains("this is not a candle file"), "{text}");
+    #[cfg(unix)]
+    {
+        let zero = read_candle_file(Path::new("/dev/zero"), |_, _| {}).unwrap_err();
+        assert!(
+            matches!(zero, CandleFileError::LineTooLong { .. }),
+            "{zero}"
+        );
+    }
+}
+
+#[test]
 fn a_microsecond_row_in_a_millisecond_file_is_refused() {
     let text =
         error_for("1704067200000,1,1,1,1,1,0,0,0,0,0,0\n1704067260000000,1,1,1,1,1,0,0,0,0,0,0\n");

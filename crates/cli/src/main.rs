@@ -71,7 +71,7 @@ enum Command {
 pub enum Failure {
     /// The command line asked for something impossible (exit 2).
     Usage(String),
-    /// The work itself failed (exit 1).
+    /// The work itself failed, its input included: an unreadable or malformed file (exit 1).
     Runtime(anyhow::Error),
 }
 
@@ -122,8 +122,26 @@ fn main() -> ExitCode {
         }
         Err(Failure::Runtime(error)) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(Failure::Runtime(error)) => {
-            eprintln!("spotbot: error: {error:#}");
+            eprintln!("spotbot: error: {}", error_message(&error));
             ExitCode::from(1)
         }
     }
+}
+
+/// `error` and its causes joined with ": ", leaving out a cause that the message already says:
+/// errors that show their source in their own text (an I/O error inside "cannot read candle
+/// file X: ...") would otherwise print the operating system's words twice.
+fn error_message(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
 }

@@ -41,7 +41,8 @@ pub struct ServiceArgs {
 impl ServiceArgs {
     /// The configuration: file, then environment, then these flags.
     pub fn config(&self) -> Result<ConfigFile, Failure> {
-        let mut config = ConfigFile::load(self.config.as_deref()).map_err(Failure::Usage)?;
+        let mut config = ConfigFile::load(self.config.as_deref())
+            .map_err(|message| Failure::Runtime(anyhow::anyhow!(message)))?;
         if let Some(url) = &self.database {
             config.database_url = Some(url.clone());
         }

@@ -148,6 +148,55 @@ fn bad_data_exits_1_naming_file_and_line() {
         "{}",
         stderr(&output)
     );
+    // The operating system's words once, not once per layer of the error.
+    let os_message = "No such file or directory (os error 2)";
+    assert_eq!(
+        stderr(&output).matches(os_message).count(),
+        1,
+        "{}",
+        stderr(&output)
+    );
+
+    // A high below its low is no candle.
+    std::fs::write(
+        &bad,
+        "open_time_ms,open,high,low,close,volume\n1,10,11,9,10,1\n2,10,9,11,10,1\n",
+    )
+    .unwrap();
+    let output = spotbot(&["backtest", "--data", bad.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("bad.csv:3: high 9 is below low 11"),
+        "{}",
+        stderr(&output)
+    );
+
+    // A "file" without line ends is refused at once, not read into all the memory there is.
+    #[cfg(unix)]
+    {
+        let output = spotbot(&["backtest", "--data", "/dev/zero"]);
+        assert_eq!(output.status.code(), Some(1));
+        assert!(
+            stderr(&output).contains("/dev/zero:1: the line runs past 4194304 bytes"),
+            "{}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn a_malformed_config_exits_1_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("spotbot.toml");
+    std::fs::write(&config, "[api]\nlisten = \n").unwrap();
+    let output = spotbot(&["bots", "--config", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("spotbot.toml"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stderr(&output).contains("line 2"), "{}", stderr(&output));
 }
 
 #[test]
@@ -237,6 +286,25 @@ fn sweep_rejects_a_bad_range_with_status_2() {
         "{}",
         stderr(&output)
     );
+    // A grid of ten billion combinations is refused before any is built, with the limit.
+    let output = spotbot(&[
+        "sweep",
+        "--data",
+        &shared_data(),
+        "--fast",
+        "1..100000",
+        "--slow",
+        "1..100000",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("the grid holds 10000000000 combinations, more than the 1000000"),
+        "{}",
+        stderr(&output)
+    );
+    let output = spotbot(&["sweep", "--data", &shared_data(), "--threads", "100000"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--threads"), "{}", stderr(&output));
 }
 
 #[test]

@@ -164,7 +164,7 @@ fn thinned(points: Vec<(i64, f64)>) -> Vec<(i64, f64)> {
         (status = 404, description = "`not_found`: the file's directory does not exist on this server", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
-        (status = 422, description = "`unknown_field`, `missing_field`, `invalid_type` or `invalid_value` naming the field: a file not listed, too large or not a candle file (with its line), a bad parameter, a symbol the venue does not list", body = ErrorBody),
+        (status = 422, description = "`unknown_field`, `missing_field`, `duplicate_field`, `invalid_type` or `invalid_value` naming the field: a file not listed, too large or not a candle file (with its line), a bad parameter, a symbol the venue does not list", body = ErrorBody),
         (status = 503, description = "`exchange_unavailable`: the venue's rules could not be read", body = ErrorBody),
     ),
 )]

@@ -291,25 +291,8 @@ impl SweepRequest {
             rsi_period: list::<usize>("rsi_period", self.rsi_period.as_deref(), "14")?,
             overbought: list::<f64>("overbought", self.overbought.as_deref(), "70")?,
         };
-        let count = [
-            grid.fast.len(),
-            grid.slow.len(),
-            grid.rsi_period.len(),
-            grid.overbought.len(),
-        ]
-        .iter()
-        .try_fold(1usize, |product, &len| product.checked_mul(len))
-        .unwrap_or(usize::MAX);
-        if count > MAX_COMBINATIONS {
-            return Err(ApiError::invalid_value(
-                "fast",
-                format!(
-                    "the grid holds {count} combinations, more than the {MAX_COMBINATIONS} a sweep here runs: narrow a range or widen its step"
-                ),
-            ));
-        }
         let combinations = grid
-            .combinations()
+            .combinations(MAX_COMBINATIONS)
             .map_err(|error| ApiError::invalid_value("fast", error.to_string()))?;
         if combinations.is_empty() {
             return Err(ApiError::invalid_value(
@@ -359,7 +342,7 @@ fn no_such_sweep() -> ApiError {
         (status = 409, description = "`conflict`: the caller has two sweeps going already", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
-        (status = 422, description = "`unknown_field`, `missing_field`, `invalid_type` or `invalid_value` naming the field: a file not listed, a list that does not parse, a grid over 5,000 combinations, a bad parameter", body = ErrorBody),
+        (status = 422, description = "`unknown_field`, `missing_field`, `duplicate_field`, `invalid_type` or `invalid_value` naming the field: a file not listed, a list that does not parse, a grid over 5,000 combinations, a bad parameter", body = ErrorBody),
         (status = 503, description = "`exchange_unavailable`: the venue's rules could not be read", body = ErrorBody),
     ),
 )]

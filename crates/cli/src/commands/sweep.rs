@@ -89,10 +89,14 @@ pub struct SweepArgs {
     #[arg(long, default_value = "sweep-results.csv", value_name = "FILE")]
     out: PathBuf,
 
-    /// Worker threads (default: one per core).
-    #[arg(long, value_name = "N")]
-    threads: Option<usize>,
+    /// Worker threads, 1 to 256 (default: one per core; more than the cores only adds
+    /// switching).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_THREADS))]
+    threads: Option<u16>,
 }
+
+/// The most worker threads `--threads` takes.
+const MAX_THREADS: i64 = 256;
 
 /// Runs the command.
 pub fn run(args: SweepArgs) -> Result<(), Failure> {
@@ -103,21 +107,18 @@ pub fn run(args: SweepArgs) -> Result<(), Failure> {
         overbought: args.overbought.0,
     };
     let combinations = grid
-        .combinations()
+        .combinations(backtest::sweep::MAX_COMBINATIONS)
         .map_err(|err| Failure::Usage(err.to_string()))?;
     if combinations.is_empty() {
         return Err(Failure::Usage(
             "no combination has fast < slow; widen --fast or --slow".to_owned(),
         ));
     }
-    if args.threads == Some(0) {
-        return Err(Failure::Usage("--threads must be at least 1".to_owned()));
-    }
     let config = args.account.config()?;
     let candles = args.account.load_candles()?;
 
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
+        .num_threads(args.threads.map_or(0, usize::from))
         .build()
         .context("cannot start the worker threads")?;
     let bar = count_bar(combinations.len() as u64, "backtesting combinations");
