@@ -50,7 +50,7 @@ pub enum PaperError {
     /// It refused its admin API to this process: not on its machine, and without (or with
     /// another) admin token.
     #[error(
-        "the paper exchange's admin API at {url} refused {what} (HTTP {status}): it answers loopback clients, and others that send its admin token; give this process the token `spotbot sim --admin-token` was started with, as SPOTBOT_PAPER_ADMIN_TOKEN or [venues.paper] admin_token"
+        "the paper exchange's admin API at {url} refused {what} (HTTP {status}): it answers the clients that send its admin token (or, started with --open-admin, loopback clients); give this process the token `spotbot sim` was started with or printed, as SPOTBOT_PAPER_ADMIN_TOKEN or [venues.paper] admin_token"
     )]
     Forbidden {
         /// The admin API's URL.

@@ -81,9 +81,12 @@ pub fn username(username: &str) -> Result<(), InvalidField> {
     Ok(())
 }
 
-/// Checks that `password` has [`PASSWORD_MIN_CHARS`] to [`PASSWORD_MAX_CHARS`] characters. The
-/// message never repeats the password.
-pub fn password(password: &str) -> Result<(), InvalidField> {
+/// Checks that `password` has [`PASSWORD_MIN_CHARS`] to [`PASSWORD_MAX_CHARS`] characters and
+/// would take more than 10^8 guesses by zxcvbn's estimate, which knows the common passwords,
+/// dictionary words, keyboard walks, sequences and repeats, and is told the account's own
+/// `username` and `email` (so `password12`, `1234567890`, ten spaces and the username itself are
+/// refused, while a few uncommon words pass). The message never repeats the password.
+pub fn password(password: &str, username: &str, email: &str) -> Result<(), InvalidField> {
     let length = password.chars().count();
     if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&length) {
         return Err(invalid(
@@ -93,6 +96,20 @@ pub fn password(password: &str) -> Result<(), InvalidField> {
             ),
         ));
     }
+    let local_part = email.split('@').next().unwrap_or(email);
+    let estimate = zxcvbn::zxcvbn(password, &[username, email, local_part, "spotbot"]);
+    if estimate.score() < zxcvbn::Score::Three {
+        let why = estimate
+            .feedback()
+            .and_then(|feedback| feedback.warning())
+            .map_or_else(String::new, |warning| {
+                format!(" ({})", warning.to_string().trim_end_matches('.'))
+            });
+        return Err(invalid(
+            "password",
+            format!("is too easy to guess{why}: use a few uncommon words, or a password manager's"),
+        ));
+    }
     Ok(())
 }
 
@@ -100,7 +117,7 @@ pub fn password(password: &str) -> Result<(), InvalidField> {
 pub fn account(email_: &str, username_: &str, password_: &str) -> Result<(), InvalidField> {
     email(email_)?;
     username(username_)?;
-    password(password_)
+    password(password_, username_, email_)
 }
 
 #[cfg(test)]
@@ -142,11 +159,62 @@ mod tests {
 
     #[test]
     fn password_rules_count_characters_and_never_echo() {
-        assert_eq!(password("ééééééééé€"), Ok(()), "10 characters, more bytes");
-        let short = password("hunter2").unwrap_err();
+        let ok = |text: &str| password(text, "alice", "alice@example.com");
+        assert_eq!(
+            ok("ééééé€ tørrent"),
+            Ok(()),
+            "counted in characters, not bytes"
+        );
+        let short = ok("hunter2").unwrap_err();
         assert!(!short.to_string().contains("hunter2"), "{short}");
-        assert!(password(&"x".repeat(129)).is_err());
-        assert_eq!(password(&"x".repeat(128)), Ok(()));
+        assert!(ok(&"xq7".repeat(43)).is_err(), "129 characters");
+        assert_eq!(
+            ok(&"Zebra-Quartz-9".repeat(10)[..128]),
+            Ok(()),
+            "128 characters"
+        );
+    }
+
+    #[test]
+    fn passwords_anyone_would_guess_are_refused_saying_why() {
+        for guessable in [
+            "          ",
+            "password12",
+            "1234567890",
+            "qwertyuiop",
+            "aaaaaaaaaaaa",
+            "alice12345",
+            "alice@example.com",
+            "Password123!",
+            "spotbot2026",
+        ] {
+            let refused = password(guessable, "alice", "alice@example.com").unwrap_err();
+            assert_eq!(refused.field, "password", "{guessable:?}");
+            assert!(
+                refused.message.starts_with("is too easy to guess"),
+                "{guessable:?}: {}",
+                refused.message
+            );
+            let shown = guessable.trim();
+            assert!(
+                shown.is_empty() || !refused.message.contains(shown),
+                "{guessable:?}: {}",
+                refused.message
+            );
+        }
+        for fine in [
+            "correct horse battery",
+            "correct horse battery staple",
+            "a long enough password",
+            "schemathesis password",
+            "tangerine viaduct 47",
+        ] {
+            assert_eq!(
+                password(fine, "alice", "alice@example.com"),
+                Ok(()),
+                "{fine}"
+            );
+        }
     }
 
     #[test]

@@ -186,9 +186,7 @@ async fn run(options: Options) -> Result<(), String> {
         accounts::Venues::new(),
     );
     let state = ApiState::new(store, std::sync::Arc::new(accounts), ApiConfig::default());
-    api::serve(listener, state, shutdown_signal())
-        .await
-        .map_err(|error| format!("the server failed: {error}"))?;
+    api::serve(listener, state, shutdown_signal()).await;
     database.cleanup().await;
     Ok(())
 }

@@ -14,7 +14,9 @@
 //! # async fn demo(store: store::Store, accounts: std::sync::Arc<accounts::AccountClients>) -> std::io::Result<()> {
 //! let state = api::ApiState::new(store, accounts, api::ApiConfig::default());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! api::serve(listener, state, std::future::pending()).await
+//! let drained = api::serve(listener, state, std::future::pending()).await;
+//! # let _ = drained;
+//! # Ok(())
 //! # }
 //! ```
 //!
@@ -33,7 +35,7 @@
 //! | `GET /api/v1/admin/workers`, `/users`, `/bots` | the fleet's workers, every user, every bot with its owner and status, for admins |
 //! | `/api/v1/bots` (+ `/{id}`, `/{id}/start\|stop\|pause`) | the caller's bots ([`BotBody`]) |
 //! | `GET /api/v1/bots/{id}/chart`, `GET /api/v1/bots/{id}/updates` | a bot's candles, indicators, trades and decisions for its chart; a Server-Sent Events stream that says when they change |
-//! | `GET /api/v1/backtests/files`, `POST /api/v1/backtests` | the server's candle files, and a backtest of one (the figures of `spotbot backtest --json`) |
+//! | `GET /api/v1/backtests/files`, `PUT`/`DELETE /api/v1/backtests/uploads/{name}`, `POST /api/v1/backtests`, `POST /api/v1/backtests/sweeps`, `GET /api/v1/backtests/sweeps/{id}` | the candle files the caller can backtest (the server's and their uploads), a backtest of one (the figures of `spotbot backtest --json`, with its chart), and sweeps with their progress |
 //! | `GET /api/v1/trades` (+ `.csv`) | the caller's trades: filters by bot, symbol, side and time, cursor pages |
 //! | `GET /api/v1/positions` | the caller's bots' positions |
 //! | `GET /api/v1/performance` (`?bot=ID`) | realised PnL, fees, win rate, trade counts, max drawdown |
@@ -55,7 +57,6 @@ mod routes;
 mod trades;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -105,6 +106,8 @@ pub struct ApiConfig {
     /// The directory where users' uploaded candle files are kept, one directory per user (none
     /// by default: uploads are refused).
     pub uploads_dir: Option<std::path::PathBuf>,
+    /// The connection cap, the timeouts and the drain at shutdown.
+    pub limits: serve::Limits,
 }
 
 impl Default for ApiConfig {
@@ -116,6 +119,7 @@ impl Default for ApiConfig {
             secure_cookies: false,
             candles_dir: None,
             uploads_dir: None,
+            limits: serve::Limits::default(),
         }
     }
 }
@@ -133,6 +137,8 @@ pub struct ApiState {
     dummy_hash: Arc<OnceLock<String>>,
     /// The backtest directory and the runs going on.
     backtests: backtests::Backtests,
+    /// The threads that hash passwords: one per core (see `routes::blocking`).
+    password_work: Arc<rayon::ThreadPool>,
     /// Set once the server stops: long-lived answers (the chart's updates stream) end then, so
     /// that a graceful shutdown does not wait for them.
     closing: Arc<tokio::sync::watch::Sender<bool>>,
@@ -154,6 +160,7 @@ impl ApiState {
             ),
             config,
             dummy_hash: Arc::default(),
+            password_work: Arc::new(password_threads()),
             closing: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
     }
@@ -168,6 +175,15 @@ impl ApiState {
     pub fn store(&self) -> &Store {
         &self.store
     }
+}
+
+/// One thread per core for password hashing.
+fn password_threads() -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(std::thread::available_parallelism().map_or(1, usize::from))
+        .thread_name(|index| format!("password-{index}"))
+        .build()
+        .expect("threads can be started")
 }
 
 /// The API's routes on `state`, with a body limit of [`BODY_LIMIT_BYTES`] and JSON answers for
@@ -195,35 +211,33 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// Serves [`router`] on `listener` until `shutdown` completes, then finishes the requests in
-/// flight. Each request sees its client's address, which the failed-login limit per IP counts.
+/// Serves [`router`] on `listener` within the limits of the state's configuration until
+/// `shutdown` completes, then finishes the requests in flight within the drain's time. Each
+/// request sees its client's address, which the failed-login limit per IP counts.
 pub async fn serve(
     listener: TcpListener,
     state: ApiState,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> serve::Drained {
     let closing = state.clone();
+    let limits = state.config.limits;
     let shutdown = async move {
         shutdown.await;
         closing.close_streams();
     };
-    serve_router(listener, router(state), shutdown).await
+    serve_router(listener, router(state), limits, shutdown).await
 }
 
 /// Serves `app` (the [`router`], with whatever routes the caller merged into it, such as the
-/// web dashboard's) like [`serve`]; `shutdown` must call [`ApiState::close_streams`] on the
-/// state of `app`.
+/// web dashboard's) like [`serve`], within `limits`; `shutdown` must call
+/// [`ApiState::close_streams`] on the state of `app`.
 pub async fn serve_router(
     listener: TcpListener,
     app: Router,
+    limits: serve::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+) -> serve::Drained {
+    serve::serve(listener, app, limits, shutdown).await
 }
 
 use accounts::wall_now_ms as now_ms;

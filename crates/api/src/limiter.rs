@@ -1,4 +1,6 @@
-//! [`LoginLimits`] and the in-memory limiter of failed logins, per account and per client IP.
+//! [`LoginLimits`] and the in-memory limiter of failed logins, per account and per client IP,
+//! and of registrations per client IP (each one costs a password hash, and open registration
+//! must not let one client fill the users table).
 //!
 //! The counts live in this process only: they reset when it restarts, and several API processes
 //! behind one address each allow the limit. That is enough to make guessing passwords slow; a
@@ -18,6 +20,8 @@ pub struct LoginLimits {
     pub per_account: u32,
     /// Failed logins allowed from one IP address per window, on any usernames (default 20).
     pub per_ip: u32,
+    /// Registrations allowed from one IP address per window, successful or not (default 20).
+    pub registrations_per_ip: u32,
     /// The window, starting at the first failure (default 15 minutes).
     pub window: Duration,
 }
@@ -27,6 +31,7 @@ impl Default for LoginLimits {
         LoginLimits {
             per_account: 5,
             per_ip: 20,
+            registrations_per_ip: 20,
             window: Duration::from_secs(15 * 60),
         }
     }
@@ -42,6 +47,7 @@ enum Key {
     /// carry a name of 64 KiB, and up to SWEEP_ABOVE keys are kept).
     Account([u8; 32]),
     Ip(IpAddr),
+    Registration(IpAddr),
 }
 
 impl Key {
@@ -79,6 +85,26 @@ impl LoginLimiter {
     /// says otherwise, or refuses it with the seconds until the blocking window ends. Counting
     /// before the password is checked keeps concurrent guesses from all slipping through.
     pub(crate) fn begin(&self, account: &str, ip: IpAddr, now_ms: i64) -> Result<(), u64> {
+        self.count(
+            &[
+                (Key::account(account), self.limits.per_account),
+                (Key::Ip(ip), self.limits.per_ip),
+            ],
+            now_ms,
+        )
+    }
+
+    /// Counts a registration from `ip`, or refuses it with the seconds until the window ends.
+    pub(crate) fn begin_registration(&self, ip: IpAddr, now_ms: i64) -> Result<(), u64> {
+        self.count(
+            &[(Key::Registration(ip), self.limits.registrations_per_ip)],
+            now_ms,
+        )
+    }
+
+    /// Counts an attempt against every key, or refuses it (counting nothing) with the seconds
+    /// until the last of the full windows ends.
+    fn count(&self, keys: &[(Key, u32)], now_ms: i64) -> Result<(), u64> {
         let window_ms = self.window_ms();
         let mut windows = self
             .windows
@@ -87,12 +113,8 @@ impl LoginLimiter {
         if windows.len() > SWEEP_ABOVE {
             windows.retain(|_, window| now_ms - window.started_ms < window_ms);
         }
-        let keys = [
-            (Key::account(account), self.limits.per_account),
-            (Key::Ip(ip), self.limits.per_ip),
-        ];
         let mut retry_after_ms = 0;
-        for (key, limit) in &keys {
+        for (key, limit) in keys {
             if let Some(window) = windows.get(key)
                 && now_ms - window.started_ms < window_ms
                 && window.attempts >= *limit
@@ -105,7 +127,7 @@ impl LoginLimiter {
             return Err(u64::try_from(retry_after_ms).map_or(u64::MAX, |ms| ms.div_ceil(1000)));
         }
         for (key, _) in keys {
-            let window = windows.entry(key).or_insert(Window {
+            let window = windows.entry(key.clone()).or_insert(Window {
                 started_ms: now_ms,
                 attempts: 0,
             });
@@ -144,8 +166,25 @@ mod tests {
         LoginLimiter::new(LoginLimits {
             per_account,
             per_ip,
+            registrations_per_ip: 2,
             window: Duration::from_secs(60),
         })
+    }
+
+    #[test]
+    fn registrations_are_counted_per_ip_apart_from_logins() {
+        let limiter = limiter(100, 100);
+        assert_eq!(limiter.begin_registration(IP, 0), Ok(()));
+        assert_eq!(limiter.begin_registration(IP, 1_000), Ok(()));
+        assert_eq!(limiter.begin_registration(IP, 2_000), Err(58));
+        assert_eq!(limiter.begin("alice", IP, 2_000), Ok(()), "logins are not");
+        let other = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!(limiter.begin_registration(other, 2_000), Ok(()));
+        assert_eq!(
+            limiter.begin_registration(IP, 60_000),
+            Ok(()),
+            "a new window"
+        );
     }
 
     #[test]

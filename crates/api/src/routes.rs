@@ -131,12 +131,21 @@ impl From<User> for UserBody {
     }
 }
 
-/// Runs CPU-heavy password work on the blocking pool, so that it does not stall the requests
-/// sharing this worker thread.
+/// Runs CPU- and memory-heavy password work (argon2id takes 19 MiB per hash) on the API's
+/// password threads ([`crate::ApiState`] keeps one per core), so that it does not stall the
+/// requests sharing this worker thread, and a burst of registrations or logins waits its turn
+/// instead of taking a gigabyte. A fixed set of threads also keeps the memory the allocator
+/// holds on to after each hash to one hash's worth per thread.
 async fn blocking<T: Send + 'static>(
+    state: &ApiState,
     work: impl FnOnce() -> Result<T, accounts::password::PasswordError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
+    let (done, result) = tokio::sync::oneshot::channel();
+    state.password_work.spawn(move || {
+        // The request may have gone away meanwhile: nobody to tell.
+        let _ = done.send(work());
+    });
+    result
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)
@@ -195,18 +204,25 @@ pub(crate) async fn ready(State(state): State<ApiState>) -> Result<Json<Status>,
         (status = 409, description = "`conflict`: the email or username is taken (`field` says which)", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
-        (status = 422, description = "`unknown_field`, `missing_field`, `duplicate_field`, `invalid_type` or `invalid_value` (a bad email, username or password)", body = ErrorBody),
+        (status = 422, description = "`unknown_field`, `missing_field`, `duplicate_field`, `invalid_type` or `invalid_value` (a bad email or username, a password too short or too easy to guess)", body = ErrorBody),
+        (status = 429, description = "`too_many_requests`: too many registrations from this address", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     ),
 )]
 pub(crate) async fn register(
     State(state): State<ApiState>,
+    ClientIp(ip): ClientIp,
     Json(request): Json<RegisterRequest>,
 ) -> Result<(StatusCode, Json<UserBody>), ApiError> {
+    if let Err(retry_after_secs) = state.limiter.begin_registration(ip, now_ms()) {
+        tracing::warn!(%ip, "registration refused: too many from this address");
+        return Err(ApiError::too_many_requests(retry_after_secs));
+    }
     validate::account(&request.email, &request.username, &request.password)
         .map_err(ApiError::from)?;
     let cost = state.config.password_cost;
     let password = request.password;
-    let password_hash = blocking(move || hash_password(&password, cost)).await?;
+    let password_hash = blocking(&state, move || hash_password(&password, cost)).await?;
     let new_user = NewUser {
         email: request.email,
         username: request.username,
@@ -291,7 +307,7 @@ pub(crate) async fn open_session(
     let password = request.password;
     // Unknown users, and users without a password, are checked against a dummy hash of the same
     // cost, so that the answer takes as long as for a wrong password.
-    let matches = blocking(move || match stored_hash {
+    let matches = blocking(state, move || match stored_hash {
         Some(hash) => verify_password(&password, &hash),
         None => {
             let dummy = match dummy.get() {

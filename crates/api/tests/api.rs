@@ -91,7 +91,7 @@ store::backend_tests! {
             (json_type, "".to_owned(), StatusCode::BAD_REQUEST, "malformed_json", None),
             (
                 json_type,
-                json!({"email": "a@b.co", "username": "abc", "password": "0123456789", "admin": true}).to_string(),
+                json!({"email": "a@b.co", "username": "abc", "password": "tangerine viaduct 47", "admin": true}).to_string(),
                 StatusCode::UNPROCESSABLE_ENTITY, "unknown_field", Some("admin"),
             ),
             (
@@ -101,29 +101,29 @@ store::backend_tests! {
             ),
             (
                 json_type,
-                json!({"email": "a@b.co", "username": 5, "password": "0123456789"}).to_string(),
+                json!({"email": "a@b.co", "username": 5, "password": "tangerine viaduct 47"}).to_string(),
                 StatusCode::UNPROCESSABLE_ENTITY, "invalid_type", Some("username"),
             ),
             (json_type, "[]".to_owned(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_type", None),
             // A key given twice: which value was meant cannot be known, so it is named.
             (
                 json_type,
-                r#"{"email": "a@b.co", "username": "abc", "username": "abd", "password": "0123456789"}"#.to_owned(),
+                r#"{"email": "a@b.co", "username": "abc", "username": "abd", "password": "tangerine viaduct 47"}"#.to_owned(),
                 StatusCode::UNPROCESSABLE_ENTITY, "duplicate_field", Some("username"),
             ),
             (
                 json_type,
-                json!({"email": "not-an-email", "username": "abc", "password": "0123456789"}).to_string(),
+                json!({"email": "not-an-email", "username": "abc", "password": "tangerine viaduct 47"}).to_string(),
                 StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", Some("email"),
             ),
             (
                 json_type,
-                json!({"email": "a@b.co", "username": "a b", "password": "0123456789"}).to_string(),
+                json!({"email": "a@b.co", "username": "a b", "password": "tangerine viaduct 47"}).to_string(),
                 StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", Some("username"),
             ),
             (
                 json_type,
-                json!({"email": "a@b.co", "username": "ab", "password": "0123456789"}).to_string(),
+                json!({"email": "a@b.co", "username": "ab", "password": "tangerine viaduct 47"}).to_string(),
                 StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", Some("username"),
             ),
             (
@@ -138,7 +138,7 @@ store::backend_tests! {
             ),
             (
                 Some("text/plain"),
-                json!({"email": "a@b.co", "username": "abc", "password": "0123456789"}).to_string(),
+                json!({"email": "a@b.co", "username": "abc", "password": "tangerine viaduct 47"}).to_string(),
                 StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", None,
             ),
             (None, "{}".to_owned(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", None),
@@ -176,7 +176,7 @@ store::backend_tests! {
         let same_name = server
             .post(
                 "/api/v1/auth/register",
-                json!({"email": "other@example.com", "username": "alice", "password": "0123456789"}),
+                json!({"email": "other@example.com", "username": "alice", "password": "tangerine viaduct 47"}),
                 None,
             )
             .await;
@@ -184,11 +184,20 @@ store::backend_tests! {
         let same_email = server
             .post(
                 "/api/v1/auth/register",
-                json!({"email": "alice@example.com", "username": "alice2", "password": "0123456789"}),
+                json!({"email": "alice@example.com", "username": "alice2", "password": "tangerine viaduct 47"}),
                 None,
             )
             .await;
         assert_error(&same_email, StatusCode::CONFLICT, "conflict", Some("email"));
+        // Whatever the case: "Alice" is alice.
+        let shouting = server
+            .post(
+                "/api/v1/auth/register",
+                json!({"email": "third@example.com", "username": "ALICE", "password": "tangerine viaduct 47"}),
+                None,
+            )
+            .await;
+        assert_error(&shouting, StatusCode::CONFLICT, "conflict", Some("username"));
         server.stop().await;
     }
 
@@ -258,7 +267,7 @@ store::backend_tests! {
     }
 
     async fn failed_logins_are_limited_per_account(store: Store) {
-        let limits = LoginLimits { per_account: 3, per_ip: 100, window: Duration::from_secs(60) };
+        let limits = LoginLimits { per_account: 3, per_ip: 100, window: Duration::from_secs(60), ..LoginLimits::default() };
         let server = Server::start(&store, ApiConfig { login_limits: limits, ..config() }).await;
         server.register("alice").await;
         server.register("bob").await;
@@ -276,7 +285,7 @@ store::backend_tests! {
     }
 
     async fn failed_logins_are_limited_per_ip(store: Store) {
-        let limits = LoginLimits { per_account: 100, per_ip: 3, window: Duration::from_secs(60) };
+        let limits = LoginLimits { per_account: 100, per_ip: 3, window: Duration::from_secs(60), ..LoginLimits::default() };
         let server = Server::start(&store, ApiConfig { login_limits: limits, ..config() }).await;
         server.register("alice").await;
         // A success does not count; three failures on three names do.

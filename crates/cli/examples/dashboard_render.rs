@@ -184,7 +184,12 @@ async fn serve(store: &Store, exchange: &sim::RunningSim) -> String {
     let app = api::router(state).merge(web::router());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(api::serve_router(listener, app, std::future::pending()));
+    tokio::spawn(api::serve_router(
+        listener,
+        app,
+        serve::Limits::default(),
+        std::future::pending(),
+    ));
     base
 }
 

@@ -5,6 +5,7 @@
 
 mod commands;
 mod logging;
+mod process_limits;
 mod progress;
 mod run_config;
 mod secret_text;
@@ -27,6 +28,17 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+
+    /// How `run`, `worker`, `api` and `sim` log: text (coloured on a terminal only) or json
+    /// (one object per line, for a log system).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t,
+        env = "SPOTBOT_LOG_FORMAT"
+    )]
+    log_format: logging::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,6 +110,14 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Run(_) | Command::Worker(_) | Command::Api(_) | Command::Sim(_)
+    ) {
+        // Before any file or socket is opened.
+        process_limits::apply();
+        logging::init(cli.log_format);
+    }
     let outcome = match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Worker(args) => commands::worker::run(args),

@@ -13,6 +13,8 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use crate::Failure;
+
 use crate::secret_text::SecretText;
 
 /// The phrase that `[live] confirm` must hold before live bots send real orders.
@@ -75,6 +77,10 @@ pub struct SimSection {
     pub seed: Option<u64>,
     /// Where balances and the order log are kept across restarts.
     pub state_file: Option<PathBuf>,
+    /// The built-in exchange's admin token (`SPOTBOT_SIM_ADMIN_TOKEN`), for an operator who
+    /// wants to read its admin API; without it, `spotbot run` makes one per run that only the
+    /// process knows.
+    pub admin_token: Option<SecretText>,
 }
 
 /// `[venues]`: `[venues.paper]`, `[venues.testnet]`, `[venues.live]`.
@@ -101,8 +107,9 @@ pub struct PaperVenueSection {
     pub url: Option<String>,
     /// What each user's paper account starts with (default 10000 USDT).
     pub starting_balances: Option<BTreeMap<String, Decimal>>,
-    /// The paper exchange's admin token (`spotbot sim --admin-token`), which a process on
-    /// another machine needs to open users' accounts there (`SPOTBOT_PAPER_ADMIN_TOKEN`).
+    /// The paper exchange's admin token (`spotbot sim --admin-token`, or the one it printed),
+    /// which a process needs to open users' accounts there (`SPOTBOT_PAPER_ADMIN_TOKEN`; none
+    /// for a `spotbot sim --open-admin` on the same machine).
     pub admin_token: Option<SecretText>,
 }
 
@@ -184,6 +191,15 @@ pub struct ApiSection {
     /// Where the candle files users upload to backtest are kept (default `uploads/` in the data
     /// directory).
     pub uploads_dir: Option<PathBuf>,
+    /// Client connections open at once (default: half the open files the process may have, after
+    /// 256 kept for the rest, between 64 and 10,000).
+    pub max_connections: Option<u32>,
+    /// Seconds a request's head may take to arrive, and a connection may stay idle (default 30).
+    pub header_timeout_secs: Option<u64>,
+    /// Seconds a request's body may take to arrive (default 60).
+    pub body_timeout_secs: Option<u64>,
+    /// Seconds the requests in flight get to finish at shutdown (default 10).
+    pub drain_timeout_secs: Option<u64>,
 }
 
 impl ConfigFile {
@@ -205,13 +221,17 @@ impl ConfigFile {
     }
 
     /// The configuration from `path` (all defaults without one) with the process environment on
-    /// top: what every command that reads `spotbot run`'s configuration starts from.
-    pub fn load(path: Option<&Path>) -> Result<ConfigFile, String> {
+    /// top: what every command that reads `spotbot run`'s configuration starts from. A file that
+    /// cannot be read or is malformed is the work's failure (exit 1); a bad environment
+    /// variable, like a bad flag, the command line's (exit 2).
+    pub fn load(path: Option<&Path>) -> Result<ConfigFile, Failure> {
         let file = match path {
-            Some(path) => ConfigFile::read(path)?,
+            Some(path) => ConfigFile::read(path)
+                .map_err(|message| Failure::Runtime(anyhow::anyhow!(message)))?,
             None => ConfigFile::default(),
         };
         file.with_env(|name| std::env::var(name).ok())
+            .map_err(Failure::Usage)
     }
 
     /// The file's values with the environment's on top (`lookup` reads a variable).
@@ -225,6 +245,9 @@ impl ConfigFile {
         }
         if set("SPOTBOT_EXCHANGE").is_some() {
             return Err("SPOTBOT_EXCHANGE is no longer read: one process trades every venue it is configured for (paper, testnet, live); unset it and see [venues] in `spotbot run --help`".to_owned());
+        }
+        if let Some(token) = set("SPOTBOT_SIM_ADMIN_TOKEN") {
+            self.sim.admin_token = Some(SecretText::from(token));
         }
         if let Some(token) = set("SPOTBOT_PAPER_ADMIN_TOKEN") {
             self.venues.paper.admin_token = Some(SecretText::from(token));
@@ -375,7 +398,26 @@ impl ConfigFile {
                 .clone()
                 .unwrap_or_else(|| self.data_dir().join("uploads")),
         );
+        config.limits = self.serve_limits();
         config
+    }
+
+    /// The HTTP servers' connection cap and timeouts (`[api]`'s, for the simulator too).
+    pub fn serve_limits(&self) -> serve::Limits {
+        let defaults = serve::Limits::default();
+        let seconds = |value: Option<u64>, default: Duration| {
+            value.map_or(default, |secs| Duration::from_secs(secs.max(1)))
+        };
+        serve::Limits {
+            max_connections: self
+                .api
+                .max_connections
+                .unwrap_or_else(crate::process_limits::connection_cap)
+                .max(1),
+            header_timeout: seconds(self.api.header_timeout_secs, defaults.header_timeout),
+            body_timeout: seconds(self.api.body_timeout_secs, defaults.body_timeout),
+            drain_timeout: seconds(self.api.drain_timeout_secs, defaults.drain_timeout),
+        }
     }
 
     /// Checks that a confirmation given for live trading is the exact phrase: a wrong one is a

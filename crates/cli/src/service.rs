@@ -41,8 +41,7 @@ pub struct ServiceArgs {
 impl ServiceArgs {
     /// The configuration: file, then environment, then these flags.
     pub fn config(&self) -> Result<ConfigFile, Failure> {
-        let mut config = ConfigFile::load(self.config.as_deref())
-            .map_err(|message| Failure::Runtime(anyhow::anyhow!(message)))?;
+        let mut config = ConfigFile::load(self.config.as_deref())?;
         if let Some(url) = &self.database {
             config.database_url = Some(url.clone());
         }
@@ -197,7 +196,7 @@ impl Service {
 /// The HTTP API served in the background, and how to stop it.
 pub struct ApiServer {
     stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: tokio::task::JoinHandle<serve::Drained>,
 }
 
 impl ApiServer {
@@ -215,22 +214,25 @@ impl ApiServer {
             api::ApiState::new(service.store.clone(), accounts, service.config.api_config());
         // The dashboard's pages call the API on the same origin, so they are served together.
         let app = api::router(state.clone()).merge(web::router());
-        let task = tokio::spawn(api::serve_router(listener, app, async move {
+        let limits = service.config.serve_limits();
+        let task = tokio::spawn(api::serve_router(listener, app, limits, async move {
             let _ = stopped.await;
             state.close_streams();
         }));
         println!("spotbot {}: HTTP API at http://{address}", service.name);
         println!("spotbot {}: dashboard at http://{address}/", service.name);
+        tracing::info!(
+            max_connections = limits.max_connections,
+            "the HTTP API serves at most this many connections at once ([api] max_connections)"
+        );
         Ok(ApiServer { stop, task })
     }
 
-    /// Stops the API after its requests in flight.
+    /// Stops the API after its requests in flight (those still running when the drain's time
+    /// is up are dropped).
     pub async fn stop(self) -> Result<(), Failure> {
         let _ = self.stop.send(());
-        self.task
-            .await
-            .context("the HTTP API's task failed")?
-            .context("the HTTP API failed")?;
+        self.task.await.context("the HTTP API's task failed")?;
         Ok(())
     }
 }
@@ -423,11 +425,14 @@ pub async fn serve_health(
             }
         }),
     );
-    tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router).await {
-            warn!(%error, "the health endpoint stopped");
-        }
-    });
+    // A supervisor's probe: a handful of connections is plenty.
+    let limits = serve::Limits::default().with_max_connections(16);
+    tokio::spawn(serve::serve(
+        listener,
+        router,
+        limits,
+        std::future::pending(),
+    ));
     Ok(bound)
 }
 

@@ -52,13 +52,26 @@ pub async fn remote_paper_client(
 }
 
 /// The paper venue on `client`, the `spotbot sim` at `url`, opening accounts with the configured
-/// starting balances.
-pub fn paper_venue(config: &ConfigFile, client: Client, url: &str) -> Result<Venue, Failure> {
+/// starting balances through its admin API with `admin_token` (default the configured one).
+pub fn paper_venue(
+    config: &ConfigFile,
+    client: Client,
+    url: &str,
+    admin_token: Option<String>,
+) -> Result<Venue, Failure> {
     let balances = config.starting_balances().map_err(Failure::Usage)?;
     let mut accounts = PaperAccounts::new(url, balances)
         .map_err(|error| Failure::Usage(format!("the paper exchange at {url}: {error}")))?;
-    if let Some(token) = &config.venues.paper.admin_token {
-        accounts = accounts.with_admin_token(token.expose().to_owned());
+    let configured = || {
+        config
+            .venues
+            .paper
+            .admin_token
+            .as_ref()
+            .map(|token| token.expose().to_owned())
+    };
+    if let Some(token) = admin_token.or_else(configured) {
+        accounts = accounts.with_admin_token(token);
     }
     Ok(Venue::new(Mode::Paper, client).with_paper_accounts(accounts))
 }
@@ -90,7 +103,7 @@ pub async fn external_venues(config: &ConfigFile) -> Result<Venues, Failure> {
     let mut venues = Venues::new();
     if let Some(url) = config.paper_url() {
         let (client, url) = remote_paper_client(url, &retry).await?;
-        venues = venues.with(paper_venue(config, client, &url)?);
+        venues = venues.with(paper_venue(config, client, &url, None)?);
     }
     with_binance_venues(venues, config, &retry)
 }

@@ -87,10 +87,11 @@ impl Servers {
         (status, json, text)
     }
 
-    /// A GET of the admin API of the exchange at `base`.
+    /// A GET of the admin API of the exchange at `base` (the built-in one with its token).
     async fn admin(&self, base: &str, path: &str) -> Value {
+        let token = (base == self.paper).then_some(PAPER_ADMIN_TOKEN);
         let (status, text) = self
-            .call(Method::GET, format!("{base}/_sim{path}"), None, None)
+            .call(Method::GET, format!("{base}/_sim{path}"), token, None)
             .await;
         assert_eq!(status, StatusCode::OK, "{path}: {text}");
         serde_json::from_str(&text).unwrap()
@@ -342,6 +343,10 @@ async fn paper_key(store: &Store, user: &str) -> String {
         .api_key
 }
 
+/// The built-in exchange's admin token, given to `spotbot run` so that the test can read its
+/// order log.
+const PAPER_ADMIN_TOKEN: &str = "accounts-test-admin-token-0123456789abcdef";
+
 store::backend_tests! {
     async fn users_trade_on_their_own_accounts_and_a_revoked_key_pauses_only_its_owner(db: &TestDatabase) {
         let dir = tempfile::tempdir().unwrap();
@@ -350,7 +355,7 @@ store::backend_tests! {
         std::fs::write(dir.path().join("spotbot.toml"), "[engine]\ncycle_delay_ms = 150\n").unwrap();
         let mut testnet = Running::sim(dir.path());
         let testnet_base = format!("http://{}", testnet.exchange_address());
-        let mut running = Running::spawn(spotbot(dir.path()).env("RUST_LOG", "trace").args([
+        let mut running = Running::spawn(spotbot(dir.path()).env("RUST_LOG", "trace").env("SPOTBOT_SIM_ADMIN_TOKEN", PAPER_ADMIN_TOKEN).args([
             "run", "--config", "spotbot.toml", "--database", db.url(), "--sim-speed", "600",
             "--listen", "127.0.0.1:0", "--testnet-url", &testnet_base,
         ]));

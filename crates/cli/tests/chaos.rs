@@ -113,6 +113,8 @@ impl Exchange {
             "--speed",
             "60",
             "--no-rate-limits",
+            // The test reads the order log (the ground truth) from this machine.
+            "--open-admin",
             "--faults",
             "exchange-faults.json",
             "--state",

@@ -156,17 +156,26 @@ impl Browser {
         self.client.set_window_size(1280, 1000).await.unwrap();
     }
 
-    /// Moves the pointer over the last trade marker in view on the chart in `#container_id` (found
-    /// from the chart's own coordinates, then down or up a few pixels at a time from the
-    /// candle's wick, where the arrow is drawn) until its tooltip shows; returns the tooltip's
-    /// text.
+    /// Shows the last trade marker of the chart in `#container_id` in the middle of it, then moves
+    /// the pointer over it (found from the chart's own coordinates, then down or up a few pixels
+    /// at a time from the candle's wick, where the arrow is drawn) until its tooltip shows;
+    /// returns the tooltip's text.
     async fn hover_trade(&self, container_id: &str) -> String {
+        // The last trade brought to the middle of the chart, an hour of candles around it.
+        self.script(&format!(
+            "const box = document.getElementById('{container_id}'); const chart = box.candleChart;\
+             box.scrollIntoView({{block: 'center'}});\
+             const mark = chart.marks.filter((m) => m.kind !== 'skip').pop();\
+             chart.showRange(mark.timeMs - 30 * 60000, mark.timeMs + 30 * 60000); return true"
+        ))
+        .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
         let point = self
             .script(&format!(
                 "const box = document.getElementById('{container_id}'); const chart = box.candleChart;\
-                 box.scrollIntoView({{block: 'center'}}); const rect = box.getBoundingClientRect();\
+                 const rect = box.getBoundingClientRect();\
                  const at = (mark) => chart.chart.timeScale().timeToCoordinate(Math.floor(mark.timeMs / 1000));\
-                 const mark = chart.marks.filter((m) => m.kind !== 'skip' && at(m) !== null && at(m) > 20 && at(m) < rect.width - 80).pop();\
+                 const mark = chart.marks.filter((m) => m.kind !== 'skip').pop();\
                  const candle = chart.candleData.find((c) => c.open_time_ms === mark.timeMs);\
                  const below = mark.kind === 'BUY';\
                  const y = chart.candles.priceToCoordinate(below ? candle.low : candle.high);\
@@ -193,7 +202,7 @@ impl Browser {
                 return text.to_owned();
             }
         }
-        panic!("no tooltip over the last trade marker in view of #{container_id} near ({x}, {y})");
+        panic!("no tooltip over the last trade marker of #{container_id} near ({x}, {y})");
     }
 
     async fn shot(&self, name: &str) {

@@ -65,6 +65,10 @@ async fn two_workers_an_api_and_a_shared_exchange_serve_the_walkthrough() {
         ("SPOTBOT_DATABASE_URL", database.url().to_owned()),
         ("SPOTBOT_MASTER_KEY", "ab".repeat(32)),
         ("SPOTBOT_TESTNET_URL", testnet_url.clone()),
+        // As the README's environment: the paper exchange's admin token, given to it and to the
+        // processes that open accounts there.
+        ("SPOTBOT_SIM_ADMIN_TOKEN", "cd".repeat(32)),
+        ("SPOTBOT_PAPER_ADMIN_TOKEN", "cd".repeat(32)),
     ];
     let mut paper = Running::spawn(
         fleet_command(dir.path(), &environment).args(arguments(&processes, "sim", 0)),

@@ -126,7 +126,8 @@ fn bad_configuration_is_refused_naming_what_is_wrong() {
         .args(["run", "--config", "spotbot.toml"])
         .output()
         .unwrap();
-    assert_eq!(typo.status.code(), Some(2));
+    // A malformed file is bad input (1), not a bad command line (2).
+    assert_eq!(typo.status.code(), Some(1));
     let message = output_text(&typo);
     assert!(
         message.contains("spotbot.toml") && message.contains("paralelism"),

@@ -13,12 +13,16 @@ fn spotbot() -> Command {
 
 /// A plain HTTP/1.1 GET; returns the whole response text.
 fn http_get(address: &str, path: &str) -> String {
-    let mut stream = TcpStream::connect(address).expect("the simulator accepts connections");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    http_request(
+        address,
+        &format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"),
     )
-    .unwrap();
+}
+
+/// Sends `request` (raw HTTP/1.1, ending the connection) and reads the whole answer.
+fn http_request(address: &str, request: &str) -> String {
+    let mut stream = TcpStream::connect(address).expect("the simulator accepts connections");
+    stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
@@ -173,14 +177,37 @@ fn sim_injects_the_faults_of_a_faults_file() {
 }
 
 #[test]
-fn sim_refuses_a_non_loopback_address_with_status_2() {
+fn sim_refuses_a_non_loopback_address_without_a_token_with_status_2() {
     let output = spotbot()
-        .args(["sim", "--listen", "0.0.0.0:0"])
+        .args(["sim", "--listen", "0.0.0.0:0", "--open-admin"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("loopback only"), "{stderr}");
+}
+
+#[test]
+fn sim_prints_a_new_admin_token_that_even_loopback_clients_must_send() {
+    let sim = RunningSim::start(&[]);
+    let address = sim.address();
+    let token = sim
+        .banner
+        .iter()
+        .find_map(|line| line.trim().strip_prefix("admin token: "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a new token is printed")
+        .to_owned();
+    assert_eq!(token.len(), 64);
+    let without = http_get(&address, "/_sim/orders");
+    assert!(without.starts_with("HTTP/1.1 403"), "{without}");
+    let with = http_request(
+        &address,
+        &format!(
+            "GET /_sim/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert!(with.starts_with("HTTP/1.1 200"), "{with}");
 }
 
 #[test]

@@ -58,7 +58,7 @@ fn decimal(value: &Value) -> Decimal {
 fn start_sim(dir: &Path, state: &Path) -> (Running, String) {
     let mut sim = Running::spawn(
         spotbot(dir)
-            .args(["sim", "--listen", "127.0.0.1:0", "--state"])
+            .args(["sim", "--listen", "127.0.0.1:0", "--open-admin", "--state"])
             .arg(state),
     );
     let address = sim.exchange_address();

@@ -27,6 +27,7 @@ use crate::runnable::{BotConfigError, RunnableBot};
 use crate::sizing::SizingInputs;
 use crate::stopwatch::Stopwatch;
 use crate::why::Why;
+use tracing::Instrument;
 
 pub use accounts::wall_now_ms;
 
@@ -276,7 +277,14 @@ impl Engine {
     pub async fn run_cycle_timed(&self, bot: &RunnableBot) -> (CycleOutcome, CycleTimes) {
         let started = Instant::now();
         let watch = Stopwatch::default();
-        let outcome = self.run_cycle_watched(bot, &watch).await;
+        // Every line the cycle logs carries the bot, its owner and its venue.
+        let span = tracing::info_span!(
+            "cycle",
+            bot = %bot.id(),
+            user = %bot.config.user_id,
+            venue = %bot.config.mode
+        );
+        let outcome = self.run_cycle_watched(bot, &watch).instrument(span).await;
         let times = CycleTimes {
             total: started.elapsed(),
             exchange: watch.exchange_time(),

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use binance::{OrderSize, PlaceOrderError};
 use store::{NewOrder, OrderStatus, StoreError};
-use tracing::info;
+use tracing::{Instrument, info};
 
 use crate::cycle::{BotMemory, CycleContext, CycleOutcome, Engine, wall_now_ms};
 use crate::error::CycleError;
@@ -21,6 +21,21 @@ use crate::record::{Recorded, record_fill};
 impl Engine {
     /// Carries `order` out (see the module's documentation).
     pub(crate) async fn execute(
+        &self,
+        context: &CycleContext<'_>,
+        state: &mut BotMemory,
+        order: PlannedOrder,
+        why: String,
+    ) -> Result<CycleOutcome, CycleError> {
+        // Every line about the order carries its client order id, the key to find it on the
+        // exchange.
+        let span = tracing::info_span!("order", client_order_id = %order.client_order_id);
+        self.execute_order(context, state, order, why)
+            .instrument(span)
+            .await
+    }
+
+    async fn execute_order(
         &self,
         context: &CycleContext<'_>,
         state: &mut BotMemory,

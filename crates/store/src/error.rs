@@ -105,9 +105,10 @@ pub(crate) fn missing_referent(error: sqlx::Error, what: &'static str, key: Stri
     }
 }
 
-/// Whether `error` is a unique violation of the constraint on `column`: SQLite's message names
-/// the column ("UNIQUE constraint failed: users.email"), PostgreSQL's the constraint, named after
-/// the column ("users_email_key").
+/// Whether `error` is a unique violation of the constraint or index on `column`: SQLite's
+/// message names the column ("UNIQUE constraint failed: users.email") or the index
+/// ("... index 'users_email_lower'"), PostgreSQL's the constraint or index, named after the
+/// column ("users_email_key", "users_email_lower").
 pub(crate) fn unique_violation_on(error: &sqlx::Error, column: &str) -> bool {
     is_unique_violation(error)
         && error

@@ -119,10 +119,11 @@ impl Store {
             .transpose()
     }
 
-    /// The user whose login name is `username` (exact, case-sensitive), if any.
+    /// The user whose login name is `username`, whatever its case (names are unique so), if
+    /// any.
     pub async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
         sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
+            "SELECT {USER_COLUMNS} FROM users WHERE lower(username) = lower($1)"
         ))
         .bind(username)
         .fetch_optional(&self.pool)

@@ -266,7 +266,10 @@ export async function botPage() {
   const pnl = pnlSection(bot);
   const whyPanel = el('section', { class: 'panel hidden', id: 'why', 'aria-live': 'polite' });
   let lastChart = null;
-  const why = (at) => {
+  const why = async (at) => {
+    // A trade newer than the chart drawn (the table may show it first): draw the chart again.
+    const unseen = at.tradeId !== undefined && !(lastChart?.markers ?? []).some((m) => m.trade_id === at.tradeId);
+    if (unseen) await refreshChart();
     whyPanel.replaceChildren(el('h2', {}, 'Why'), ...(lastChart ? explain(lastChart, bot, at) : []));
     whyPanel.classList.remove('hidden');
     whyPanel.scrollIntoView({ block: 'nearest' });

@@ -45,7 +45,7 @@ pub struct Server {
     /// The testnet venue's exchange.
     pub testnet: RunningSim,
     stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: tokio::task::JoinHandle<serve::Drained>,
     /// The database the server owns (see [`Server::start_sqlite`]), removed by [`Server::stop`].
     database: Option<TestDatabase>,
 }
@@ -205,7 +205,11 @@ impl Server {
     /// Stops the server, checks that it stopped cleanly, and removes its own database if any.
     pub async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
-        self.task.await.unwrap().unwrap();
+        assert_eq!(
+            self.task.await.unwrap().abandoned,
+            0,
+            "every request finished"
+        );
         if let Some(database) = self.database.take() {
             database.cleanup().await;
         }

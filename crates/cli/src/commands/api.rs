@@ -45,7 +45,6 @@ pub fn run(args: ApiArgs) -> Result<(), Failure> {
     if let Some(dir) = &args.candles_dir {
         config.api.candles_dir = Some(dir.clone());
     }
-    crate::logging::init();
     crate::service::block_on(async {
         let shutdown = crate::signals::shutdown_signal().context("cannot listen for Ctrl-C")?;
         let service = Service::open("api", config, MasterKeySource::MustExist).await?;

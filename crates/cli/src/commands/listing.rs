@@ -29,8 +29,7 @@ pub struct DatabaseArgs {
 impl DatabaseArgs {
     /// The configuration these options name, `--database` applied over it.
     pub(crate) fn config(&self) -> Result<ConfigFile, Failure> {
-        let mut config = ConfigFile::load(self.config.as_deref())
-            .map_err(|message| Failure::Runtime(anyhow::anyhow!(message)))?;
+        let mut config = ConfigFile::load(self.config.as_deref())?;
         if let Some(url) = &self.database {
             config.database_url = Some(url.clone());
         }

@@ -51,10 +51,12 @@ Venues: one process trades every venue it is configured for.
 Configuration: a TOML file (--config), overridden by environment variables, overridden by flags.
   database_url = \"sqlite://data/spotbot.db\"   # or postgres://user:pass@host/db; SPOTBOT_DATABASE_URL
   data_dir = \"data\"
-  [sim]             speed = 60, seed = 42, state_file = \"data/sim-state.json\"   (the built-in exchange)
+  [sim]             speed = 60, seed = 42, state_file = \"data/sim-state.json\", admin_token
+                    (SPOTBOT_SIM_ADMIN_TOKEN; default one per run that only the process knows)
+                    (the built-in exchange)
   [venues.paper]    url = \"http://127.0.0.1:8765\" (SPOTBOT_PAPER_URL, --paper-url; default built in),
                     starting_balances = { USDT = \"10000\" }, admin_token (SPOTBOT_PAPER_ADMIN_TOKEN:
-                    the `spotbot sim --admin-token` of a paper exchange on another machine)
+                    the admin token of that `spotbot sim`, which opens users' accounts)
   [venues.testnet]  url (SPOTBOT_TESTNET_URL, --testnet-url; default https://testnet.binance.vision),
                     stream_url, ws_api_url (user data streams), enabled = true
   [venues.live]     url (SPOTBOT_LIVE_URL, --live-url; default https://api.binance.com), stream_url,
@@ -140,12 +142,13 @@ struct InProcessSim {
     state_file: PathBuf,
     /// The demo account: the demo user's paper account.
     demo: sim::Credentials,
+    /// The token of its admin API, which only this process knows.
+    admin_token: String,
 }
 
 /// Runs until Ctrl-C or SIGTERM.
 pub fn run(args: RunArgs) -> Result<(), Failure> {
     let config = args.config()?;
-    crate::logging::init();
     crate::service::block_on(serve(config))
 }
 
@@ -198,12 +201,14 @@ async fn venues(
     let (paper, sim) = match config.paper_url() {
         Some(url) => {
             let (client, url) = remote_paper_client(url, retry).await?;
-            (paper_venue(config, client, &url)?, None)
+            (paper_venue(config, client, &url, None)?, None)
         }
         None => {
             let (client, sim) = start_sim(config, retry.clone()).await?;
             let url = client.config().base_url.clone();
-            (paper_venue(config, client, &url)?, Some(sim))
+            // The built-in exchange answers this process's admin token only.
+            let token = sim.admin_token.clone();
+            (paper_venue(config, client, &url, Some(token))?, Some(sim))
         }
     };
     let venues = with_binance_venues(Venues::new().with(paper), config, retry)?;
@@ -232,9 +237,19 @@ async fn start_sim(
         .restore_into(&mut exchange)
         .map_err(|err| Failure::Usage(err.to_string()))?;
     let (demo, _) = demo_account(&mut exchange);
+    // The admin API opens users' funded accounts: only this process may use it, with a token
+    // made for this run and never shown (no other process of the machine can mint accounts),
+    // unless the operator gave one to read it with.
+    let admin_token = match &config.sim.admin_token {
+        Some(token) => token.expose().to_owned(),
+        None => super::sim::new_admin_token()?,
+    };
     let options = sim::ServeOptions {
         durable: Some(durable),
-        ..sim::ServeOptions::default()
+        limits: config.serve_limits(),
+        admin_token: Some(
+            sim::AdminToken::new(&admin_token).map_err(|reason| anyhow::anyhow!(reason))?,
+        ),
     };
     let server = sim::start_with(
         exchange,
@@ -259,6 +274,7 @@ async fn start_sim(
             server,
             state_file,
             demo,
+            admin_token,
         },
     ))
 }

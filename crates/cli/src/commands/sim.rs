@@ -70,10 +70,14 @@ folded into a new snapshot again. An accelerated market resumes where its clock 
 earlier. FILE.lock keeps a second exchange off the same files. Accounts in the state win over
 the same keys in --accounts. A file that cannot be read is an error, never overwritten.
 
-With --admin-token TOKEN (or SPOTBOT_SIM_ADMIN_TOKEN, which keeps it out of the process list)
-the admin API also answers clients beyond loopback that send Authorization: Bearer TOKEN, and
---listen may be a non-loopback address (e.g. 0.0.0.0:8765). Without it (or with a wrong one)
-they get 403. Use 16 to 256 visible characters, e.g. from `openssl rand -hex 32`.
+The admin API (/_sim: accounts, funds, faults, symbol status, the order log) answers only clients
+that send Authorization: Bearer TOKEN, loopback ones included, so that no other process of the
+machine can mint funded accounts. The token is --admin-token TOKEN, or SPOTBOT_SIM_ADMIN_TOKEN
+(which keeps it out of the process list); without either, one is made and printed at start. Use
+16 to 256 visible characters, e.g. from `openssl rand -hex 32`; spotbot processes that open paper
+accounts there take it as SPOTBOT_PAPER_ADMIN_TOKEN. --listen may then be a non-loopback address
+(e.g. 0.0.0.0:8765). --open-admin serves the admin API without a token, to loopback clients only:
+for a demo or tests on one machine, never for an exchange several people share.
 
 Timing: recvWindow (default 5000 ms, at most 60000) and the 1 s a timestamp may run ahead of the
 server are durations of real time. With --speed above 1 they are multiplied by the speed before
@@ -200,10 +204,17 @@ pub struct SimArgs {
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
 
-    /// Let clients beyond loopback use the admin API with `Authorization: Bearer TOKEN`, and
-    /// allow --listen beyond loopback (default: SPOTBOT_SIM_ADMIN_TOKEN; never printed).
-    #[arg(long, value_name = "TOKEN")]
+    /// The admin API's token, which every client of /_sim must send as `Authorization: Bearer
+    /// TOKEN` (default: SPOTBOT_SIM_ADMIN_TOKEN, never printed; without either, one is made and
+    /// printed at start).
+    #[arg(long, value_name = "TOKEN", conflicts_with = "open_admin")]
     admin_token: Option<SecretText>,
+
+    /// Serve the admin API without a token to loopback clients only, so that any process on
+    /// this machine can mint funded accounts: for a demo or tests on one machine, never for an
+    /// exchange that several people share.
+    #[arg(long)]
+    open_admin: bool,
 
     /// Raise every request-weight and order-count limit out of reach (still published in
     /// exchangeInfo): for a paper exchange that a whole fleet reaches from one address, where
@@ -251,7 +262,11 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
     let interrupted = crate::signals::shutdown_signal().context("cannot listen for Ctrl-C")?;
     let args = with_config(args)?;
     let (seed, speed) = (args.seed.unwrap_or(1), args.speed.unwrap_or(1));
-    let admin_token = admin_token(args.admin_token.as_ref().map(SecretText::expose))?;
+    let admin_token = if args.open_admin {
+        AdminTokenChoice::Open
+    } else {
+        admin_token(args.admin_token.as_ref().map(SecretText::expose))?
+    };
     let mut replays = std::collections::BTreeMap::new();
     let mut replay_lines = Vec::new();
     for (symbol, path) in &args.replay {
@@ -335,17 +350,18 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
     let journal = durable
         .as_ref()
         .map(|durable| durable.journal_path().to_owned());
-    let remote_admin = admin_token.is_some();
     let options = ServeOptions {
         durable,
-        admin_token,
+        admin_token: admin_token.token(),
+        limits: serve::Limits::default()
+            .with_max_connections(crate::process_limits::connection_cap()),
     };
     let server = sim::start_with(exchange, args.listen, options)
         .await
         .map_err(|err| match err {
-            StartError::NotLoopback(_) => {
-                Failure::Usage(format!("{err} (--admin-token or {ADMIN_TOKEN_ENV})"))
-            }
+            StartError::NotLoopback(_) => Failure::Usage(format!(
+                "{err}: --open-admin serves loopback only (leave it out for a token)"
+            )),
             StartError::Bind { .. } | StartError::State(_) => Failure::Runtime(err.into()),
         })?;
     let address = server.local_addr();
@@ -381,12 +397,19 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
             journal.display()
         );
     }
-    if remote_admin {
-        println!(
-            "  admin API: http://{address}{ADMIN_PREFIX}/ (loopback, and other machines with the admin token; see --help)"
-        );
-    } else {
-        println!("  admin API: http://{address}{ADMIN_PREFIX}/ (loopback only; see --help)");
+    match &admin_token {
+        AdminTokenChoice::Open => println!(
+            "  admin API: http://{address}{ADMIN_PREFIX}/ (no token: any process on this machine may use it; see --help)"
+        ),
+        AdminTokenChoice::Given(_) => println!(
+            "  admin API: http://{address}{ADMIN_PREFIX}/ (clients send Authorization: Bearer <the admin token>)"
+        ),
+        AdminTokenChoice::Made { text, .. } => {
+            println!(
+                "  admin API: http://{address}{ADMIN_PREFIX}/ (clients send Authorization: Bearer <the admin token>)"
+            );
+            println!("  admin token: {text} (spotbot processes: SPOTBOT_PAPER_ADMIN_TOKEN)");
+        }
     }
     if let Some(path) = &args.faults {
         println!("  faults: from {}", path.display());
@@ -429,19 +452,59 @@ pub(crate) fn speed_flag(text: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("expected a whole number from {low} to {high}, not {text:?}"))
 }
 
-/// The admin token from `--admin-token` or the environment; a bad one is a usage error (that
-/// never shows the token).
-fn admin_token(flag: Option<&str>) -> Result<Option<AdminToken>, Failure> {
+/// How the admin API is guarded.
+enum AdminTokenChoice {
+    /// No token, loopback only (`--open-admin`).
+    Open,
+    /// The operator's token (`--admin-token` or the environment), never printed.
+    Given(AdminToken),
+    /// A token made for this run, printed at start for the operator to hand on.
+    Made {
+        /// What clients send.
+        text: String,
+        /// Its check.
+        token: AdminToken,
+    },
+}
+
+impl AdminTokenChoice {
+    fn token(&self) -> Option<AdminToken> {
+        match self {
+            AdminTokenChoice::Open => None,
+            AdminTokenChoice::Given(token) | AdminTokenChoice::Made { token, .. } => {
+                Some(token.clone())
+            }
+        }
+    }
+}
+
+/// The admin token from `--admin-token` or the environment, or a new one; a bad one is a usage
+/// error (that never shows the token).
+fn admin_token(flag: Option<&str>) -> Result<AdminTokenChoice, Failure> {
     let (text, source) = match flag {
         Some(text) => (text.to_owned(), "--admin-token"),
         None => match std::env::var(ADMIN_TOKEN_ENV) {
             Ok(text) => (text, ADMIN_TOKEN_ENV),
-            Err(_) => return Ok(None),
+            Err(_) => {
+                let text = new_admin_token()?;
+                let token = AdminToken::new(&text).map_err(|reason| {
+                    Failure::Runtime(anyhow::anyhow!("a new admin token: {reason}"))
+                })?;
+                return Ok(AdminTokenChoice::Made { text, token });
+            }
         },
     };
     AdminToken::new(&text)
-        .map(Some)
+        .map(AdminTokenChoice::Given)
         .map_err(|reason| Failure::Usage(format!("{source}: {reason}")))
+}
+
+/// 32 random bytes in hex: a new admin token.
+pub(crate) fn new_admin_token() -> Result<String, Failure> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|error| Failure::Runtime(anyhow::anyhow!("no randomness for a token: {error}")))?;
+    Ok(hex::encode(bytes))
 }
 
 /// Reads the durable state at `path` (the snapshot and its journal, replayed), printing what an

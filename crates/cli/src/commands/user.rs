@@ -89,7 +89,7 @@ fn add(args: AddArgs) -> Result<(), Failure> {
     accounts::rules::email(&args.email).map_err(usage)?;
     accounts::rules::username(&args.username).map_err(usage)?;
     let password = read_password(&args.username)?;
-    accounts::rules::password(&password).map_err(|invalid| {
+    accounts::rules::password(&password, &args.username, &args.email).map_err(|invalid| {
         Failure::Usage(format!(
             "the password ({PASSWORD_ENV}): {}",
             invalid.message

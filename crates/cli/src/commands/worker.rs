@@ -57,7 +57,6 @@ pub struct WorkerArgs {
 /// Runs until Ctrl-C or SIGTERM.
 pub fn run(args: WorkerArgs) -> Result<(), Failure> {
     let config = args.service.config()?;
-    crate::logging::init();
     crate::service::block_on(async {
         let shutdown = crate::signals::shutdown_signal().context("cannot listen for Ctrl-C")?;
         let service = Service::open("worker", config, MasterKeySource::MustExist).await?;

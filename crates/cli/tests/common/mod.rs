@@ -86,9 +86,10 @@ impl Running {
         Running::spawn(spotbot(dir).args(args))
     }
 
-    /// Starts `spotbot sim` in `dir` on a free port.
+    /// Starts `spotbot sim` in `dir` on a free port, its admin API open to this machine (as the
+    /// README's testnet stand-in: `--open-admin`).
     pub fn sim(dir: &Path) -> Running {
-        Running::spawn(spotbot(dir).args(["sim", "--listen", "127.0.0.1:0"]))
+        Running::spawn(spotbot(dir).args(["sim", "--listen", "127.0.0.1:0", "--open-admin"]))
     }
 
     /// Starts `command` with its output read line by line.

@@ -3,9 +3,11 @@
 //! a symbol's status, read the order log (the ground truth), read the clock and set it when the
 //! exchange runs on a [`ManualClock`](crate::ManualClock).
 //!
-//! It answers loopback peers, and other peers that send `Authorization: Bearer TOKEN` with the
-//! exchange's [`AdminToken`] (compared in constant time); anyone else gets 403, whatever
-//! address the server listens on. `GET /_sim/clock` alone answers anyone: it is read-only and
+//! With an [`AdminToken`] it answers the peers that send `Authorization: Bearer TOKEN` with it
+//! (compared in constant time), loopback peers included: on a machine shared by many users, any
+//! local process could otherwise mint funded accounts or halt symbols. Without one it answers
+//! loopback peers only (the zero-config demo and tests). Anyone else gets 403, whatever address
+//! the server listens on. `GET /_sim/clock` alone answers anyone: it is read-only and
 //! tells nothing secret, and a remote client of an accelerated exchange needs its `speed` to
 //! estimate the exchange's time between two readings. The admin API is outside the rate limits
 //! and the faults. On a durable exchange an answer goes out once the journal holds its change
@@ -65,8 +67,8 @@ const MIN_TOKEN_LENGTH: usize = 16;
 /// The longest admin token taken (it travels in a header).
 const MAX_TOKEN_LENGTH: usize = 256;
 
-/// The bearer token that lets clients beyond loopback use the admin API: they send
-/// `Authorization: Bearer TOKEN`. Only its SHA-256 digest is kept, and `Debug` shows neither.
+/// The bearer token the admin API's clients send (`Authorization: Bearer TOKEN`), wherever they
+/// are. Only its SHA-256 digest is kept, and `Debug` shows neither.
 #[derive(Clone)]
 pub struct AdminToken {
     digest: [u8; 32],
@@ -119,20 +121,21 @@ pub struct AdminAccess {
 }
 
 impl AdminAccess {
-    /// Loopback peers, and others with `token` when there is one.
+    /// Every peer that sends `token` when there is one; loopback peers only otherwise.
     pub fn new(token: Option<AdminToken>) -> AdminAccess {
         AdminAccess { token }
     }
 
     /// Lets `peer` (with its request's `headers`) in, or says why not.
     fn admit(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> Result<(), &'static str> {
-        if peer.is_some_and(is_admin_peer) {
-            return Ok(());
-        }
         let Some(token) = &self.token else {
-            return Err(
-                "the admin API is served to loopback clients only (this exchange has no admin token)",
-            );
+            return if peer.is_some_and(is_admin_peer) {
+                Ok(())
+            } else {
+                Err(
+                    "the admin API is served to loopback clients only (this exchange has no admin token)",
+                )
+            };
         };
         let presented = headers
             .get(header::AUTHORIZATION)
@@ -142,7 +145,7 @@ impl AdminAccess {
             Some(presented) if token.matches(presented) => Ok(()),
             Some(_) => Err("the admin token sent is not this exchange's"),
             None => Err(
-                "the admin API answers clients beyond loopback that send Authorization: Bearer <the exchange's admin token>",
+                "the admin API answers clients that send Authorization: Bearer <the exchange's admin token>",
             ),
         }
     }
@@ -681,7 +684,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn other_machines_need_the_admin_token_and_anyone_may_read_the_clock() {
+    async fn with_a_token_every_client_needs_it_and_anyone_may_read_the_clock() {
         let app = app_with(Some(TOKEN));
         let remote = "192.0.2.7:5000";
         let bearer = format!("Bearer {TOKEN}");
@@ -708,12 +711,14 @@ mod tests {
         assert_eq!(clock["now_ms"], 1_750_000_000_000i64);
         let (code, _) = status(&app, "PUT", "/_sim/clock", remote, None).await;
         assert_eq!(code, StatusCode::FORBIDDEN);
-        // Loopback needs no token, and a wrong one does not lock it out.
+        // With a token, loopback needs it too: any process on a shared machine is not an admin.
         for loopback in ["127.0.0.1:40000", "[::1]:40000"] {
             for sent in [None, Some("Bearer wrong-but-local-0000000")] {
-                let (code, _) = status(&app, "GET", "/_sim/orders", loopback, sent).await;
-                assert_eq!(code, StatusCode::OK, "{loopback} {sent:?}");
+                let (code, _) = status(&app, "POST", "/_sim/accounts", loopback, sent).await;
+                assert_eq!(code, StatusCode::FORBIDDEN, "{loopback} {sent:?}");
             }
+            let (code, _) = status(&app, "GET", "/_sim/orders", loopback, Some(&bearer)).await;
+            assert_eq!(code, StatusCode::OK, "{loopback}");
         }
 
         // Without a token, nobody beyond loopback gets in, whatever they send.

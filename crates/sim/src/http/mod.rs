@@ -114,9 +114,12 @@ pub struct ServeOptions {
     /// Keep the exchange's state in these files, journaling every change before answering (see
     /// [`DurableState`]); `None` keeps it in memory only.
     pub durable: Option<DurableState>,
-    /// Let clients beyond loopback use the admin API with this bearer token, and allow listening
-    /// beyond loopback; `None` keeps the admin API (and the server) to loopback.
+    /// Serve the admin API to the clients that send this bearer token (loopback ones too), and
+    /// allow listening beyond loopback; `None` keeps the admin API (and the server) to loopback,
+    /// where any local process may use it.
     pub admin_token: Option<AdminToken>,
+    /// The connection cap, the timeouts and the drain at shutdown.
+    pub limits: serve::Limits,
 }
 
 /// A server started by [`start`] or [`start_with`].
@@ -124,7 +127,7 @@ pub struct RunningSim {
     local_addr: SocketAddr,
     exchange: ExchangeHandle,
     shutdown: oneshot::Sender<()>,
-    task: JoinHandle<io::Result<()>>,
+    task: JoinHandle<serve::Drained>,
     durability: Option<Durability>,
 }
 
@@ -150,14 +153,16 @@ impl RunningSim {
         self.exchange.sockets().shut_down(now_ms);
         // The server may already be gone (it failed); its result says why.
         let _ = self.shutdown.send(());
-        let served = self.task.await.map_err(io::Error::other)?;
+        // Requests in flight get the drain's bounded time: a client that drips a request
+        // cannot keep the journal from being closed below.
+        self.task.await.map_err(io::Error::other)?;
         if let Some(durability) = self.durability {
             tokio::task::spawn_blocking(move || durability.stop())
                 .await
                 .map_err(io::Error::other)?
                 .map_err(io::Error::other)?;
         }
-        served
+        Ok(())
     }
 
     /// Waits until every change made so far is on disk (at once when the exchange is not
@@ -199,7 +204,8 @@ pub async fn start(exchange: Exchange, listen: SocketAddr) -> Result<RunningSim,
 /// Starts serving `exchange` on `listen` as `options` say (port 0 picks a free port): durably
 /// when `options.durable` holds the state read back from its files (restored into `exchange`
 /// when not done yet, then a first snapshot is written before anything is served), and beyond
-/// loopback only with an admin token. Must be called within a Tokio runtime.
+/// loopback only with an admin token, which every admin client must then send. Must be called
+/// within a Tokio runtime.
 pub async fn start_with(
     exchange: Exchange,
     listen: SocketAddr,
@@ -231,15 +237,11 @@ pub async fn start_with(
     };
     let (shutdown, shutdown_requested) = oneshot::channel::<()>();
     let access = AdminAccess::new(options.admin_token);
-    let app = router(exchange.clone(), access).into_make_service_with_connect_info::<SocketAddr>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                // A dropped sender also means stop.
-                let _ = shutdown_requested.await;
-            })
-            .await
-    });
+    let app = router(exchange.clone(), access);
+    let task = tokio::spawn(serve::serve(listener, app, options.limits, async move {
+        // A dropped sender also means stop.
+        let _ = shutdown_requested.await;
+    }));
     Ok(RunningSim {
         local_addr,
         exchange,

@@ -205,7 +205,10 @@ async fn both_dialects_describe_the_same_schema() {
             "orders_status",
             "sessions_expires_at_ms",
             "trades_bot_config_id",
-            "trades_user_id"
+            "trades_user_id",
+            // Migration 0008: names unique whatever their case.
+            "users_email_lower",
+            "users_username_lower"
         ]
     );
     let Some(postgres) = TestDatabase::postgres().await else {

@@ -33,7 +33,12 @@ store::backend_tests! {
             store.user_by_username("root").await.unwrap(),
             Some(root.clone())
         );
-        assert_eq!(store.user_by_username("ROOT").await.unwrap(), None);
+        assert_eq!(
+            store.user_by_username("ROOT").await.unwrap(),
+            Some(root.clone()),
+            "names are one whatever their case"
+        );
+        assert_eq!(store.user_by_username("rooted").await.unwrap(), None);
         assert_eq!(store.user(UserId(424_242)).await.unwrap(), None);
         assert_eq!(
             store.users().await.unwrap(),
@@ -80,6 +85,25 @@ store::backend_tests! {
             }
             other => panic!("expected a duplicate username, got {other:?}"),
         }
+        // Whatever the case: "Alice" is alice, and so is her email in capitals.
+        let shouted = NewUser {
+            email: "ALICE@Example.COM".to_owned(),
+            username: "someone-else".to_owned(),
+            ..admin()
+        };
+        assert!(matches!(
+            store.create_user(&shouted, 1).await,
+            Err(StoreError::Duplicate { what: "user with email", .. })
+        ));
+        let capitalised = NewUser {
+            username: "Alice".to_owned(),
+            ..admin()
+        };
+        assert!(matches!(
+            store.create_user(&capitalised, 1).await,
+            Err(StoreError::Duplicate { what: "user with username", .. })
+        ));
+        assert_eq!(store.user_by_username("ALICE").await.unwrap().map(|u| u.id), Some(alice.id));
         assert_eq!(count(&store, "users").await, 1);
         let empty = NewUser {
             email: " ".to_owned(),
