@@ -5,6 +5,7 @@
 
 mod commands;
 mod logging;
+mod metrics_server;
 mod process_limits;
 mod progress;
 mod run_config;

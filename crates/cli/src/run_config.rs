@@ -54,6 +54,9 @@ pub struct ConfigFile {
     /// Live trading's confirmation.
     #[serde(default)]
     pub live: LiveSection,
+    /// The Prometheus endpoint.
+    #[serde(default)]
+    pub metrics: MetricsSection,
     /// The HTTP API.
     #[serde(default)]
     pub api: ApiSection,
@@ -173,6 +176,16 @@ pub struct EngineSection {
 pub struct LiveSection {
     /// Must equal [`LIVE_CONFIRMATION`] for live trading.
     pub confirm: Option<String>,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Serve `GET /metrics` (Prometheus) on this address (`--metrics`; default off).
+    pub listen: Option<SocketAddr>,
+    /// Publish per-bot series while there are at most this many bots (default 100).
+    pub per_bot_max: Option<usize>,
 }
 
 /// `[api]`.

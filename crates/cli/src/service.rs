@@ -36,6 +36,10 @@ pub struct ServiceArgs {
     pub database: Option<String>,
     #[command(flatten)]
     pub venues: VenueArgs,
+    /// Serve Prometheus metrics at http://ADDR/metrics ([metrics] listen; default off). Port 0
+    /// picks a free one, printed at start.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl ServiceArgs {
@@ -44,6 +48,9 @@ impl ServiceArgs {
         let mut config = ConfigFile::load(self.config.as_deref())?;
         if let Some(url) = &self.database {
             config.database_url = Some(url.clone());
+        }
+        if let Some(listen) = self.metrics {
+            config.metrics.listen = Some(listen);
         }
         self.venues.apply(&mut config);
         Ok(config)
@@ -146,6 +153,13 @@ impl Service {
             "spotbot {name}: database {}",
             store::redacted_url(&database_url)
         );
+        if let Some(listen) = config.metrics.listen {
+            let per_bot_max = config
+                .metrics
+                .per_bot_max
+                .unwrap_or(crate::metrics_server::PER_BOT_MAX);
+            crate::metrics_server::start(name, listen, store.clone(), per_bot_max).await?;
+        }
         Ok(Service {
             name,
             config,

@@ -236,18 +236,24 @@ impl Engine {
     /// Takes, in one statement, the leases of those of `bots` this engine does not hold yet
     /// (the scheduler does so for every bot due, before their cycles start).
     pub async fn acquire_leases(&self, bots: &[BotId]) -> Result<(), StoreError> {
-        self.inner
+        let acquired = self
+            .inner
             .leases
             .acquire(&self.inner.store, bots, wall_now_ms())
-            .await
+            .await;
+        crate::telemetry::leases_held(self.leases_held());
+        acquired
     }
 
     /// Renews every lease this engine holds, in one statement.
     pub async fn renew_leases(&self) -> Result<(), StoreError> {
-        self.inner
+        let renewed = self
+            .inner
             .leases
             .renew_all(&self.inner.store, wall_now_ms())
-            .await
+            .await;
+        crate::telemetry::leases_held(self.leases_held());
+        renewed
     }
 
     /// How many bots this engine holds the lease of now (a worker's heartbeat reports it).
@@ -290,6 +296,7 @@ impl Engine {
             exchange: watch.exchange_time(),
             decided: watch.decided_at().map(|at| at.duration_since(started)),
         };
+        crate::telemetry::cycle_finished(&outcome, &times);
         (outcome, times)
     }
 
@@ -591,6 +598,7 @@ impl Engine {
     ) -> Result<CycleOutcome, CycleError> {
         let bot = context.bot;
         let candle_open_ms = state.last_open_ms;
+        crate::telemetry::decision_lag(now_ms - (candle_open_ms + bot.interval_ms));
         let holding = match &state.position {
             Some(position) => position.clone(),
             None => {

@@ -70,6 +70,7 @@ impl Engine {
             return Err(CycleError::LeaseLost);
         };
         info!(bot = %bot.id(), symbol = %bot.symbol, side = %order.side, quantity = %order.quantity, %client_order_id, "sending MARKET order");
+        let sent_at = Instant::now();
         let sent = context
             .watch
             .exchange(context.client.place_market_order_before(
@@ -80,14 +81,19 @@ impl Engine {
                 deadline,
             ))
             .await;
+        let round_trip = sent_at.elapsed();
         let fill = match sent {
-            Ok(fill) => fill,
+            Ok(fill) => {
+                crate::telemetry::order_answered("filled", round_trip);
+                fill
+            }
             Err(PlaceOrderError::NotExecuted { cause, .. }) => {
                 let status = if cause.class() == binance::ErrorClass::Rejected {
                     OrderStatus::Rejected
                 } else {
                     OrderStatus::NotExecuted
                 };
+                crate::telemetry::order_answered(status.as_str(), round_trip);
                 self.inner
                     .store
                     .set_order_status(
@@ -104,6 +110,7 @@ impl Engine {
                 });
             }
             Err(PlaceOrderError::Unknown { cause, .. }) => {
+                crate::telemetry::order_answered("in_doubt", round_trip);
                 self.inner
                     .store
                     .set_order_status(

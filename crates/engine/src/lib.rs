@@ -28,6 +28,7 @@ mod scheduler;
 mod settle;
 pub mod sizing;
 mod stopwatch;
+mod telemetry;
 pub mod why;
 
 pub use candle_series::CandleSeries;
