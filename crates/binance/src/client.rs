@@ -559,6 +559,7 @@ impl Client {
             if deadline.is_some_and(|deadline| Instant::now() + wait >= deadline) {
                 return Err(error);
             }
+            crate::telemetry::retried(&self.venue.config.base_url, &error);
             tokio::time::sleep(wait).await;
             retry += 1;
         }
@@ -695,6 +696,7 @@ impl Client {
         let status = response.status().as_u16();
         let retry_after = retry_after(response.headers());
         let usage = Usage::from_headers(response.headers());
+        crate::telemetry::answered(&self.venue.config.base_url, status, &usage.used_weight());
         let body = match read_body(response).await {
             Ok(body) => body,
             Err(failure) => {

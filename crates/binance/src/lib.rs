@@ -57,6 +57,7 @@ mod rate_limit;
 mod retry;
 mod server_clock;
 mod stream;
+mod telemetry;
 mod time_sync;
 mod user_stream;
 mod wire;
