@@ -78,13 +78,7 @@ pub async fn start(
             }
         }),
     );
-    let limits = serve::Limits::default().with_max_connections(16);
-    tokio::spawn(serve::serve(
-        listener,
-        router,
-        limits,
-        std::future::pending(),
-    ));
+    serve::spawn_probe_endpoint(listener, router);
     tokio::spawn(sample_forever(store, handle, per_bot_max));
     println!("spotbot {name}: metrics at http://{address}/metrics");
     Ok(())

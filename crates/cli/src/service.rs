@@ -224,11 +224,11 @@ impl ApiServer {
             .local_addr()
             .context("cannot read the HTTP API's address")?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let state =
-            api::ApiState::new(service.store.clone(), accounts, service.config.api_config());
+        let config = service.config.api_config();
+        let limits = config.limits;
+        let state = api::ApiState::new(service.store.clone(), accounts, config);
         // The dashboard's pages call the API on the same origin, so they are served together.
         let app = api::router(state.clone()).merge(web::router());
-        let limits = service.config.serve_limits();
         let task = tokio::spawn(api::serve_router(listener, app, limits, async move {
             let _ = stopped.await;
             state.close_streams();
@@ -439,14 +439,7 @@ pub async fn serve_health(
             }
         }),
     );
-    // A supervisor's probe: a handful of connections is plenty.
-    let limits = serve::Limits::default().with_max_connections(16);
-    tokio::spawn(serve::serve(
-        listener,
-        router,
-        limits,
-        std::future::pending(),
-    ));
+    serve::spawn_probe_endpoint(listener, router);
     Ok(bound)
 }
 

@@ -134,12 +134,6 @@ async fn metrics_scraped_during_a_run_agree_with_the_database() {
         );
     }
     assert_eq!(now["spotbot_order_round_trip_seconds_count"], now[FILLED]);
-    // The exchange reports the request weight used in its window; the client publishes it.
-    let weight = now
-        .iter()
-        .find(|(series, _)| series.starts_with("spotbot_exchange_weight_used{"))
-        .map(|(_, used)| *used);
-    assert!(weight.is_some_and(|used| used >= 1.0), "{now:#?}");
     assert!(
         now["spotbot_leases_held"] <= 1.0,
         "one bot, at most one lease"
@@ -163,9 +157,12 @@ async fn metrics_scraped_during_a_run_agree_with_the_database() {
         .collect();
     assert!(queried.len() >= 8, "{queried:?}");
     // Counters of events this calm run never has: they appear with the first one.
+    // The weight gauge comes from REST answers' headers: a run whose cycles are served by the
+    // streams may make none while it is watched.
     let on_first_event = [
         "spotbot_exchange_retries_total",
         "spotbot_exchange_throttled_total",
+        "spotbot_exchange_weight_used",
     ];
     for name in queried
         .into_iter()

@@ -84,7 +84,14 @@ impl Engine {
         let round_trip = sent_at.elapsed();
         let fill = match sent {
             Ok(fill) => {
-                crate::telemetry::order_answered("filled", round_trip);
+                // An order that ended with nothing executed is recorded as not executed; the
+                // series says what its row says.
+                let status = if fill.executed_qty.is_zero() {
+                    OrderStatus::NotExecuted.as_str()
+                } else {
+                    "filled"
+                };
+                crate::telemetry::order_answered(status, round_trip);
                 fill
             }
             Err(PlaceOrderError::NotExecuted { cause, .. }) => {

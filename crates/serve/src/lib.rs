@@ -118,6 +118,17 @@ pub async fn serve(
     drain(&slots, limits).await
 }
 
+/// Serves `router` on `listener` in the background until the process exits, with
+/// [`PROBE_CONNECTIONS`] connections at most: an operator's endpoint (a health check, metrics)
+/// that a supervisor or a scraper polls, never many clients at once.
+pub fn spawn_probe_endpoint(listener: TcpListener, router: Router) {
+    let limits = Limits::default().with_max_connections(PROBE_CONNECTIONS);
+    tokio::spawn(serve(listener, router, limits, std::future::pending()));
+}
+
+/// The connections a probe endpoint serves at once.
+pub const PROBE_CONNECTIONS: u32 = 16;
+
 /// Waits for the connections to finish, at most `limits.drain_timeout`.
 async fn drain(slots: &Semaphore, limits: Limits) -> Drained {
     let all = limits.max_connections;
