@@ -114,26 +114,35 @@ pub async fn check_bot(
 /// 1 to [`BOT_NAME_MAX_CHARS`] characters, something visible among them, no control characters
 /// and no bidirectional controls.
 fn check_name(name: &str) -> Result<(), InvalidField> {
+    check_display_name("name", name, BOT_NAME_MAX_CHARS)
+}
+
+/// Checks a name people will see (a bot's, a notification channel's) given as `field`: 1 to
+/// `max_chars` characters, something visible among them, no control characters and no
+/// bidirectional controls.
+pub fn check_display_name(
+    field: &'static str,
+    name: &str,
+    max_chars: usize,
+) -> Result<(), InvalidField> {
     let name_chars = name.chars().count();
     let visible = name
         .chars()
         .any(|c| !c.is_whitespace() && !is_invisible(c) && !is_bidi_control(c));
-    if !(1..=BOT_NAME_MAX_CHARS).contains(&name_chars) || !visible {
+    if !(1..=max_chars).contains(&name_chars) || !visible {
         return Err(invalid(
-            "name",
-            format!(
-                "must be 1 to {BOT_NAME_MAX_CHARS} characters, not only spaces or invisible ones"
-            ),
+            field,
+            format!("must be 1 to {max_chars} characters, not only spaces or invisible ones"),
         ));
     }
     if name.chars().any(char::is_control) {
-        return Err(invalid("name", "must not contain control characters"));
+        return Err(invalid(field, "must not contain control characters"));
     }
     if name.chars().any(is_bidi_control) {
         // They reorder the text after them wherever the name is shown (a log line, a page):
         // a name could pass for another.
         return Err(invalid(
-            "name",
+            field,
             "must not contain bidirectional controls (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C)",
         ));
     }

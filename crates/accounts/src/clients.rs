@@ -191,6 +191,11 @@ impl AccountClients {
         }
     }
 
+    /// The key that encrypts users' secrets at rest (exchange keys, notification channels').
+    pub fn master_key(&self) -> &MasterKey {
+        &self.master_key
+    }
+
     /// The venues served.
     pub fn venues(&self) -> &Venues {
         &self.venues

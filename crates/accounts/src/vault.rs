@@ -190,18 +190,40 @@ impl MasterKey {
     /// `secret` encrypted for `user`'s key on `venue` (see the module's documentation for the
     /// format).
     pub fn encrypt(&self, user: UserId, venue: Mode, secret: &[u8]) -> Result<Vec<u8>, VaultError> {
+        self.seal(&associated_data(FORMAT_V2, user, venue), secret)
+    }
+
+    /// `secret` (a webhook's signing key, a Telegram bot token) encrypted for one of `user`'s
+    /// notification channels: bound to the user and to its purpose, so that it can never be
+    /// decrypted as an exchange secret, nor as another user's.
+    pub fn encrypt_channel_secret(
+        &self,
+        user: UserId,
+        secret: &[u8],
+    ) -> Result<Vec<u8>, VaultError> {
+        self.seal(&channel_associated_data(user), secret)
+    }
+
+    /// The secret in `ciphertext`, which [`MasterKey::encrypt_channel_secret`] made for `user`
+    /// with this key; [`VaultError::Decrypt`] otherwise.
+    pub fn decrypt_channel_secret(
+        &self,
+        user: UserId,
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        match ciphertext.split_first() {
+            Some((&FORMAT_V2, _)) => self.open(&channel_associated_data(user), ciphertext),
+            _ => Err(VaultError::Decrypt),
+        }
+    }
+
+    /// `secret` sealed with `aad` in the current format.
+    fn seal(&self, aad: &[u8], secret: &[u8]) -> Result<Vec<u8>, VaultError> {
         let mut nonce = [0u8; NONCE_BYTES];
         getrandom::fill(&mut nonce).map_err(VaultError::Random)?;
-        let aad = associated_data(FORMAT_V2, user, venue);
         let sealed = self
             .cipher()
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: secret,
-                    aad: &aad,
-                },
-            )
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: secret, aad })
             .map_err(|_| VaultError::Encrypt)?;
         let mut out = Vec::with_capacity(1 + NONCE_BYTES + sealed.len());
         out.push(FORMAT_V2);
@@ -218,20 +240,22 @@ impl MasterKey {
         venue: Mode,
         ciphertext: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
-        let (&version, rest) = ciphertext.split_first().ok_or(VaultError::Decrypt)?;
-        if !matches!(version, FORMAT_V1 | FORMAT_V2) || rest.len() < NONCE_BYTES {
+        let (&version, _) = ciphertext.split_first().ok_or(VaultError::Decrypt)?;
+        if !matches!(version, FORMAT_V1 | FORMAT_V2) {
+            return Err(VaultError::Decrypt);
+        }
+        self.open(&associated_data(version, user, venue), ciphertext)
+    }
+
+    /// The secret `ciphertext` (format byte, nonce, sealed text) holds under `aad`.
+    fn open(&self, aad: &[u8], ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        let rest = ciphertext.get(1..).ok_or(VaultError::Decrypt)?;
+        if rest.len() < NONCE_BYTES {
             return Err(VaultError::Decrypt);
         }
         let (nonce, sealed) = rest.split_at(NONCE_BYTES);
-        let aad = associated_data(version, user, venue);
         self.cipher()
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: sealed,
-                    aad: &aad,
-                },
-            )
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad })
             .map(Zeroizing::new)
             .map_err(|_| VaultError::Decrypt)
     }
@@ -250,6 +274,11 @@ fn associated_data(version: u8, user: UserId, venue: Mode) -> Vec<u8> {
     } else {
         format!("spotbot exchange secret v2 user {user} venue {venue}").into_bytes()
     }
+}
+
+/// The associated data of a notification channel's secret of `user`.
+fn channel_associated_data(user: UserId) -> Vec<u8> {
+    format!("spotbot notification channel secret v2 user {user}").into_bytes()
 }
 
 /// Creates `path` for writing, failing if it exists; readable by its owner only.
@@ -360,6 +389,23 @@ mod tests {
         for short in [&[][..], &sealed[..5], &sealed[..NONCE_BYTES + 1]] {
             assert!(key(7).decrypt(UserId(1), Mode::Testnet, short).is_err());
         }
+    }
+
+    #[test]
+    fn a_channel_secret_opens_for_its_user_only_and_never_as_an_exchange_secret() {
+        let key = key(7);
+        let sealed = key.encrypt_channel_secret(UserId(1), SECRET).unwrap();
+        assert_eq!(
+            &key.decrypt_channel_secret(UserId(1), &sealed).unwrap()[..],
+            SECRET
+        );
+        assert!(key.decrypt_channel_secret(UserId(2), &sealed).is_err());
+        for venue in Mode::ALL {
+            assert!(key.decrypt(UserId(1), *venue, &sealed).is_err());
+        }
+        let exchange = key.encrypt(UserId(1), Mode::Testnet, SECRET).unwrap();
+        assert!(key.decrypt_channel_secret(UserId(1), &exchange).is_err());
+        assert!(key.decrypt_channel_secret(UserId(1), &[]).is_err());
     }
 
     #[test]

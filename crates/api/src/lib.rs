@@ -36,6 +36,7 @@
 //! | `/api/v1/bots` (+ `/{id}`, `/{id}/start\|stop\|pause`) | the caller's bots ([`BotBody`]) |
 //! | `GET /api/v1/bots/{id}/chart`, `GET /api/v1/bots/{id}/updates` | a bot's candles, indicators, trades and decisions for its chart; a Server-Sent Events stream that says when they change |
 //! | `GET /api/v1/backtests/files`, `PUT`/`DELETE /api/v1/backtests/uploads/{name}`, `POST /api/v1/backtests`, `POST /api/v1/backtests/sweeps`, `GET /api/v1/backtests/sweeps/{id}` | the candle files the caller can backtest (the server's and their uploads), a backtest of one (the figures of `spotbot backtest --json`, with its chart), and sweeps with their progress |
+//! | `/api/v1/notifications/channels` (+ `/{id}`, `/{id}/test`), `GET /api/v1/notifications/deliveries`, `GET`/`PUT /api/v1/bots/{id}/notifications` | the caller's notification channels (webhooks, Telegram), a test message, the delivery log, and which events of each bot go where |
 //! | `GET /api/v1/trades` (+ `.csv`) | the caller's trades: filters by bot, symbol, side and time, cursor pages |
 //! | `GET /api/v1/positions` | the caller's bots' positions |
 //! | `GET /api/v1/performance` (`?bot=ID`) | realised PnL, fees, win rate, trade counts, max drawdown |
@@ -52,6 +53,7 @@ mod credentials;
 mod error;
 mod json;
 mod limiter;
+mod notifications;
 mod openapi;
 mod routes;
 mod trades;
@@ -81,6 +83,10 @@ pub use credentials::{CredentialsBody, PutCredentialsRequest, VenueBody};
 pub use error::{ApiError, ErrorBody};
 pub use json::Json;
 pub use limiter::LoginLimits;
+pub use notifications::{
+    BotNotificationsBody, ChannelBody, ChannelEventsBody, CreateChannelRequest, CreatedChannelBody,
+    DeliveryBody, PatchChannelRequest,
+};
 pub use openapi::{ApiDoc, BEARER_SCHEME};
 pub use routes::{LoginRequest, LoginResponse, RegisterRequest, Status, UserBody};
 
@@ -108,6 +114,9 @@ pub struct ApiConfig {
     pub uploads_dir: Option<std::path::PathBuf>,
     /// The connection cap, the timeouts and the drain at shutdown.
     pub limits: serve::Limits,
+    /// Whether users' webhooks may point at private, loopback and link-local addresses (false by
+    /// default: see `notify::targets`).
+    pub allow_private_webhooks: bool,
 }
 
 impl Default for ApiConfig {
@@ -120,6 +129,7 @@ impl Default for ApiConfig {
             candles_dir: None,
             uploads_dir: None,
             limits: serve::Limits::default(),
+            allow_private_webhooks: false,
         }
     }
 }
@@ -205,6 +215,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(admin::routes())
         .merge(bots::routes())
         .merge(trades::routes())
+        .merge(notifications::routes())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))

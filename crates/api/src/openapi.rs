@@ -14,7 +14,10 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use crate::auth::SESSION_COOKIE;
 use crate::error::ErrorBody;
 use crate::json::Json;
-use crate::{account, admin, backtests, bots, browser_session, chart, credentials, routes, trades};
+use crate::{
+    account, admin, backtests, bots, browser_session, chart, credentials, notifications, routes,
+    trades,
+};
 
 /// The name of the bearer security scheme that authenticated operations require.
 pub const BEARER_SCHEME: &str = "bearer";
@@ -28,7 +31,7 @@ const NO_DATABASE: &[&str] = &["/health", "/api/v1/openapi.json"];
     info(
         title = "spotbot API",
         description = "spotbot's HTTP API: users and bearer sessions, exchange keys and accounts \
-            per venue, bots, trades, positions and performance, each scoped to the caller. Every error is a \
+            per venue, bots, trades, positions and performance, notifications, each scoped to the caller. Every error is a \
             JSON `ErrorBody` `{code, message, field}`; decimals are JSON strings."
     ),
     paths(
@@ -71,6 +74,14 @@ const NO_DATABASE: &[&str] = &["/health", "/api/v1/openapi.json"];
         trades::trades_csv,
         trades::positions,
         trades::performance,
+        notifications::list_channels,
+        notifications::create_channel,
+        notifications::patch_channel,
+        notifications::delete_channel,
+        notifications::test_channel,
+        notifications::list_deliveries,
+        notifications::bot_notifications,
+        notifications::put_bot_notifications,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Additions),
@@ -83,6 +94,7 @@ const NO_DATABASE: &[&str] = &["/health", "/api/v1/openapi.json"];
         (name = "admin", description = "What an operator looks at: the fleet's workers, every user and every bot (admins only)"),
         (name = "bots", description = "The caller's bots"),
         (name = "trades", description = "The caller's trades, positions and performance"),
+        (name = "notifications", description = "The caller's notification channels (webhooks signed with HMAC-SHA256, Telegram chats), which events of each bot go where, and the delivery log"),
         (name = "backtests", description = "Backtests and parameter sweeps run on the server, on its candle files or the caller's uploads"),
     )
 )]

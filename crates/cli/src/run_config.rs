@@ -60,6 +60,9 @@ pub struct ConfigFile {
     /// The HTTP API.
     #[serde(default)]
     pub api: ApiSection,
+    /// Users' notifications.
+    #[serde(default)]
+    pub notifications: NotificationsSection,
 }
 
 /// The address the HTTP API listens on when none is configured.
@@ -213,6 +216,27 @@ pub struct ApiSection {
     pub body_timeout_secs: Option<u64>,
     /// Seconds the requests in flight get to finish at shutdown (default 10).
     pub drain_timeout_secs: Option<u64>,
+}
+
+/// `[notifications]`: how the processes that run bots send users' notifications.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsSection {
+    /// Telegram's Bot API base URL (default https://api.telegram.org).
+    pub telegram_api_url: Option<String>,
+    /// Let webhooks point at private, loopback and link-local addresses (default false: a user's
+    /// webhook could otherwise reach the operator's private network).
+    pub allow_private_targets: Option<bool>,
+    /// Attempts before a delivery is given up (default 20).
+    pub max_attempts: Option<u32>,
+    /// Milliseconds before the second attempt, doubled for each next one (default 5000).
+    pub retry_base_ms: Option<u64>,
+    /// The longest wait between attempts, in milliseconds (default 900000: 15 minutes).
+    pub retry_max_ms: Option<u64>,
+    /// Seconds one attempt may take (default 10).
+    pub request_timeout_secs: Option<u64>,
+    /// Deliveries sent at once per process (default 16).
+    pub concurrency: Option<usize>,
 }
 
 impl ConfigFile {
@@ -412,7 +436,35 @@ impl ConfigFile {
                 .unwrap_or_else(|| self.data_dir().join("uploads")),
         );
         config.limits = self.serve_limits();
+        config.allow_private_webhooks = self.notifications.allow_private_targets.unwrap_or(false);
         config
+    }
+
+    /// How the notifier of a process that runs bots sends.
+    pub fn notify_settings(&self) -> notify::Settings {
+        let section = &self.notifications;
+        let defaults = notify::Settings::default();
+        notify::Settings {
+            telegram_api_url: section
+                .telegram_api_url
+                .clone()
+                .unwrap_or(defaults.telegram_api_url),
+            allow_private_targets: section.allow_private_targets.unwrap_or(false),
+            max_attempts: section.max_attempts.unwrap_or(defaults.max_attempts).max(1),
+            retry_base: section
+                .retry_base_ms
+                .map_or(defaults.retry_base, |ms| Duration::from_millis(ms.max(1))),
+            retry_max: section
+                .retry_max_ms
+                .map_or(defaults.retry_max, |ms| Duration::from_millis(ms.max(1))),
+            request_timeout: section
+                .request_timeout_secs
+                .map_or(defaults.request_timeout, |secs| {
+                    Duration::from_secs(secs.max(1))
+                }),
+            concurrency: section.concurrency.unwrap_or(defaults.concurrency).max(1),
+            poll_every: defaults.poll_every,
+        }
     }
 
     /// The HTTP servers' connection cap and timeouts (`[api]`'s, for the simulator too).

@@ -3,7 +3,8 @@
 //! configuration ([`ServiceArgs`]), open the same database and master key ([`Service`]), serve
 //! the API the same way ([`ApiServer`]) and run the bots the same way ([`run_bots`]): as a worker
 //! registered in the `workers` table, its heartbeat written every few seconds with the number of
-//! bots it holds, and said stopped on a clean shutdown.
+//! bots it holds, and said stopped on a clean shutdown, with the users' notifications sent
+//! beside them.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -282,6 +283,18 @@ pub async fn run_bots(
         .register_worker(&worker, engine::wall_now_ms())
         .await
         .map_err(runtime)?;
+    let notifier = notify::Notifier::new(
+        store.clone(),
+        service.master_key.clone(),
+        service.config.notify_settings(),
+    )
+    .map_err(|err| Failure::Runtime(err.into()))?;
+    let (stop_notifying, notifying_stopped) = oneshot::channel::<()>();
+    // Beside the bots, never on their cycles: a receiver that is down delays only its own
+    // deliveries.
+    let notifications = tokio::spawn(notifier.run(async {
+        let _ = notifying_stopped.await;
+    }));
     let engine = Engine::new(
         store.clone(),
         accounts,
@@ -300,6 +313,8 @@ pub async fn run_bots(
     .map_err(runtime);
     let _ = stop_beating.send(());
     let _ = heart.await;
+    let _ = stop_notifying.send(());
+    let _ = notifications.await;
     if let Err(error) = store.stop_worker(&worker_id, engine::wall_now_ms()).await {
         warn!(%error, "cannot record this worker's stop");
     }

@@ -171,13 +171,22 @@ impl Engine {
                 status: BotStatus::Paused,
                 last_error: Some(message.clone()),
                 failures,
-                event: Decision::incident("paused", message),
+                event: Decision::incident(store::PAUSED_EVENT, message),
             },
             None => Settlement {
                 status: BotStatus::Error,
                 last_error: Some(error.to_string()),
                 failures,
-                event: Decision::incident("error", error.to_string()),
+                // An order in doubt is an incident of its own: its owner may opt into hearing of
+                // it apart from ordinary failures.
+                event: Decision::incident(
+                    if matches!(error, CycleError::OrderUnknown { .. }) {
+                        store::IN_DOUBT_EVENT
+                    } else {
+                        store::ERROR_EVENT
+                    },
+                    error.to_string(),
+                ),
             },
         }
     }
@@ -217,7 +226,7 @@ impl Engine {
     fn record(&self, bot: &BotConfig, decision: &Decision) {
         let Decision { kind, message, .. } = decision;
         match *kind {
-            "error" | "paused" | "blocked" => {
+            store::ERROR_EVENT | store::PAUSED_EVENT | store::IN_DOUBT_EVENT | "blocked" => {
                 warn!(bot = %bot.id, name = %bot.name, "{kind}: {message}")
             }
             _ => info!(bot = %bot.id, name = %bot.name, "{kind}: {message}"),

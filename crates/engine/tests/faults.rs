@@ -125,6 +125,18 @@ store::backend_tests! {
 
     async fn an_order_in_doubt_blocks_the_bot_until_reconciled(store: Store) {
         let world = World::start(store, Decimal::from(200)).await;
+        // Its owner opted into hearing of orders in doubt on a channel.
+        let bot = world.bot_config().await;
+        let channel = store::NewChannel {
+            user_id: bot.user_id,
+            kind: store::ChannelKind::Webhook,
+            name: "ops".to_owned(),
+            target: "https://hooks.example.com/".to_owned(),
+            secret_ciphertext: vec![2],
+        };
+        let channel = world.store.create_channel(&channel, 1).await.unwrap();
+        let in_doubt = [store::Subscription { channel_id: channel.id, event: store::NotifyEvent::OrderInDoubt }];
+        world.store.set_subscriptions(bot.user_id, bot.id, &in_doubt, 1).await.unwrap();
         let orders_before = 0;
         // The order executes but its answer is lost, and the exchange cannot find it for a
         // while, neither by client order id nor in the order history: the client gives up
@@ -142,6 +154,14 @@ store::backend_tests! {
         assert!(bot.last_error.unwrap().contains("in doubt"));
         assert!(world.trades().await.is_empty(), "nothing recorded while in doubt");
         assert_eq!(world.order_log().len(), 1, "the exchange did execute it");
+        // An incident of its own, and its owner is told once.
+        world.engine.flush_events().await;
+        let events = world.store.events(world.bot_id, 100).await.unwrap();
+        let incident = events.iter().find(|event| event.kind == store::IN_DOUBT_EVENT).unwrap();
+        assert!(incident.message.contains(&orders[0].client_order_id), "{incident:?}");
+        let told = world.store.all_deliveries().await.unwrap();
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert_eq!((told[0].event, told[0].source_id), (store::NotifyEvent::OrderInDoubt, incident.id));
 
         // While the exchange still cannot say, the bot does not trade.
         for _ in 0..5 {

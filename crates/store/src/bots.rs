@@ -487,10 +487,16 @@ impl Store {
         if history > 0 {
             return Ok(BotDeletion::HasHistory);
         }
-        sqlx::query("DELETE FROM events WHERE bot_id = $1")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
+        for table in [
+            "notification_deliveries",
+            "notification_subscriptions",
+            "events",
+        ] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE bot_id = $1"))
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+        }
         let deleted = sqlx::query("DELETE FROM bot_configs WHERE id = $1")
             .bind(id.0)
             .execute(&mut *tx)

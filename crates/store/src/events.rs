@@ -4,6 +4,7 @@
 use crate::Store;
 use crate::error::{StoreResult, missing_referent};
 use crate::model::BotId;
+use crate::notifications::{enqueue_incident, is_notified_incident};
 use crate::row::RowReader;
 
 /// One event of a bot.
@@ -36,8 +37,16 @@ pub(crate) const TRADE_EVENT: &str = "trade";
 /// been counted as not executed.
 pub(crate) const LATE_EXECUTION_EVENT: &str = "late_execution";
 
-/// The kind of the event [`Store::pause_venue_bots`] writes for each bot it pauses.
-pub(crate) const PAUSED_EVENT: &str = "paused";
+/// The kind of the event written when a bot is paused by anything but its owner: by the engine
+/// after repeated failures, or by [`Store::pause_venue_bots`] for each bot it pauses.
+pub const PAUSED_EVENT: &str = "paused";
+
+/// The kind of the event the engine writes for a failed cycle.
+pub const ERROR_EVENT: &str = "error";
+
+/// The kind of the event the engine writes when an order's fate became unknown (a timeout, a
+/// 5xx): the bot waits for reconciliation.
+pub const IN_DOUBT_EVENT: &str = "in_doubt";
 
 /// The kind of the event [`Store::clear_venue_positions`] writes for each position it clears.
 pub(crate) const RESET_EVENT: &str = "reset";
@@ -62,25 +71,40 @@ pub(crate) async fn insert_event(
     insert_new_event(connection, &event).await
 }
 
-/// Inserts `event` through `connection` (the pool, or a transaction).
+/// Inserts `event` through `connection` (the pool, or a transaction), with the notifications of
+/// it that its bot's owner opted into.
 pub(crate) async fn insert_new_event(
     connection: &mut sqlx::AnyConnection,
     event: &NewEvent,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO events (bot_id, at_ms, kind, message, candle_open_ms, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(event.bot_id.0)
-    .bind(event.at_ms)
-    .bind(&event.kind)
-    .bind(&event.message)
-    .bind(event.candle_open_ms)
-    .bind(event.detail.as_deref())
-    .execute(connection)
-    .await
-    .map_err(|error| missing_referent(error, "bot", event.bot_id.to_string()))?;
-    Ok(())
+    const INSERT: &str = "INSERT INTO events (bot_id, at_ms, kind, message, candle_open_ms, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6)";
+    let notified = is_notified_incident(&event.kind);
+    // Only an incident that may be notified needs its id back: decisions (most events) keep the
+    // plain insert.
+    let sql = if notified {
+        format!("{INSERT} RETURNING id")
+    } else {
+        INSERT.to_owned()
+    };
+    let query = sqlx::query(&sql)
+        .bind(event.bot_id.0)
+        .bind(event.at_ms)
+        .bind(&event.kind)
+        .bind(&event.message)
+        .bind(event.candle_open_ms)
+        .bind(event.detail.as_deref());
+    let missing_bot = |error| missing_referent(error, "bot", event.bot_id.to_string());
+    if !notified {
+        query.execute(&mut *connection).await.map_err(missing_bot)?;
+        return Ok(());
+    }
+    let row = query
+        .fetch_one(&mut *connection)
+        .await
+        .map_err(missing_bot)?;
+    let id = RowReader::new(&row, "events", "id")?.i64("id")?;
+    enqueue_incident(connection, event.bot_id, &event.kind, id, event.at_ms).await
 }
 
 /// The columns an [`EventRow`] is read from.
@@ -176,6 +200,17 @@ impl Store {
             .collect::<StoreResult<Vec<_>>>()?;
         skips.reverse();
         Ok(skips)
+    }
+
+    /// Event `id`, whichever bot's (a notification's sender builds its message from it).
+    pub async fn event(&self, id: i64) -> StoreResult<Option<EventRow>> {
+        sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(event_from_row)
+            .transpose()
     }
 
     /// The `limit` newest events of `bot` (by time, then by insertion), newest first.

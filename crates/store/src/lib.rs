@@ -1,7 +1,8 @@
 //! spotbot's persistence: users, their login sessions and their exchange credentials (one key per
 //! venue), bot configurations and the leases that keep a bot from running twice, write-ahead
 //! orders, trades, positions and the cycle events, the operations on all of a user's bots on one
-//! venue at once, and the workers of a fleet.
+//! venue at once, the workers of a fleet, and each user's notification channels with the
+//! persistent queue of their deliveries.
 //!
 //! One [`Store`] speaks to SQLite (the default, one file) or PostgreSQL (many worker processes)
 //! through sqlx's `Any` driver, so every repository function is written once in portable SQL.
@@ -25,6 +26,7 @@ mod error;
 mod events;
 mod leases;
 mod model;
+mod notifications;
 mod orders;
 mod positions;
 mod row;
@@ -44,10 +46,14 @@ pub use bots::{BotConfig, BotControl, BotDeletion, NewBot};
 pub use connect::redacted_url;
 pub use credentials::{NewCredentials, StoredCredentials, Verification};
 pub use error::{StoreError, StoreResult};
-pub use events::{EventRow, NewEvent, SKIP_EVENT};
+pub use events::{ERROR_EVENT, EventRow, IN_DOUBT_EVENT, NewEvent, PAUSED_EVENT, SKIP_EVENT};
 pub use leases::{LEASE_BATCH, Lease};
 pub use model::{
-    BotId, BotStatus, KeyType, Mode, OrderStatus, Role, TradeId, UnknownValue, UserId,
+    BotId, BotStatus, ChannelId, ChannelKind, DeliveryId, DeliveryStatus, KeyType, Mode,
+    NotifyEvent, OrderStatus, Role, TradeId, UnknownValue, UserId,
+};
+pub use notifications::{
+    ChannelRow, DeliveryFilter, DeliveryRow, NewChannel, RetryAt, Subscription,
 };
 pub use orders::{NewOrder, OrderRow};
 pub use positions::PositionRow;

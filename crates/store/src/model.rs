@@ -1,6 +1,7 @@
-//! The small value types every table shares: row ids ([`UserId`], [`BotId`], [`TradeId`]) and the
-//! enums stored as their lower-case spelling ([`Role`], [`Mode`], [`BotStatus`], [`OrderStatus`],
-//! [`KeyType`]), with the error for a spelling that is none of them ([`UnknownValue`]).
+//! The small value types every table shares: row ids ([`UserId`], [`BotId`], [`TradeId`],
+//! [`ChannelId`], [`DeliveryId`]) and the enums stored as their lower-case spelling ([`Role`],
+//! [`Mode`], [`BotStatus`], [`OrderStatus`], [`KeyType`], [`ChannelKind`], [`NotifyEvent`],
+//! [`DeliveryStatus`]), with the error for a spelling that is none of them ([`UnknownValue`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -31,6 +32,14 @@ id_type!(
 id_type!(
     /// The id of a row of `trades`.
     TradeId
+);
+id_type!(
+    /// The id of a row of `notification_channels`.
+    ChannelId
+);
+id_type!(
+    /// The id of a row of `notification_deliveries`.
+    DeliveryId
 );
 
 /// A stored spelling that names no value of the enum it should hold.
@@ -160,6 +169,56 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// How a notification channel reaches its user.
+    ChannelKind, "channel kind" {
+        /// An HTTP POST of JSON to the user's URL, signed with HMAC-SHA256.
+        Webhook => "webhook",
+        /// A message from the user's Telegram bot to one chat.
+        Telegram => "telegram",
+    }
+);
+
+text_enum!(
+    /// What a notification tells of.
+    NotifyEvent, "notification event" {
+        /// A bot's order executed.
+        Trade => "trade",
+        /// A bot's order may have executed and nobody knows yet: the bot waits for
+        /// reconciliation.
+        OrderInDoubt => "order_in_doubt",
+        /// A bot's cycle failed, or the bot was paused (after repeated failures, or because its
+        /// exchange key was refused or removed).
+        BotError => "bot_error",
+        /// A bot's day, sent after midnight UTC: its trades, volume, fees and realised PnL.
+        DailySummary => "daily_summary",
+        /// A message the user asked for, to see that a channel works.
+        Test => "test",
+    }
+);
+
+impl NotifyEvent {
+    /// The events a user may opt a bot into (all but [`NotifyEvent::Test`]).
+    pub const SUBSCRIBABLE: &'static [NotifyEvent] = &[
+        NotifyEvent::Trade,
+        NotifyEvent::OrderInDoubt,
+        NotifyEvent::BotError,
+        NotifyEvent::DailySummary,
+    ];
+}
+
+text_enum!(
+    /// Where a notification is on its way.
+    DeliveryStatus, "delivery status" {
+        /// Not delivered yet: waiting for its first attempt or its next one.
+        Pending => "pending",
+        /// The receiver accepted it.
+        Delivered => "delivered",
+        /// Every attempt failed: given up.
+        Failed => "failed",
+    }
+);
+
 impl OrderStatus {
     /// Whether the order executed: its trade row exists and its status must not change again.
     pub const fn is_executed(self) -> bool {
@@ -187,6 +246,15 @@ mod tests {
         }
         for key_type in KeyType::ALL {
             assert_eq!(key_type.as_str().parse::<KeyType>(), Ok(*key_type));
+        }
+        for kind in ChannelKind::ALL {
+            assert_eq!(kind.as_str().parse::<ChannelKind>(), Ok(*kind));
+        }
+        for event in NotifyEvent::ALL {
+            assert_eq!(event.as_str().parse::<NotifyEvent>(), Ok(*event));
+        }
+        for status in DeliveryStatus::ALL {
+            assert_eq!(status.as_str().parse::<DeliveryStatus>(), Ok(*status));
         }
         assert_eq!(KeyType::Ed25519.to_string(), "ed25519");
         assert_eq!(OrderStatus::PartiallyFilled.as_str(), "partially_filled");

@@ -12,7 +12,8 @@ use sqlx::any::AnyRow;
 
 use crate::error::{StoreError, StoreResult, missing_referent, unique_violation_on};
 use crate::events::{LATE_EXECUTION_EVENT, NewEvent, TRADE_EVENT, insert_event, insert_new_event};
-use crate::model::{BotId, OrderStatus, TradeId, UserId};
+use crate::model::{BotId, NotifyEvent, OrderStatus, TradeId, UserId};
+use crate::notifications::enqueue_for_bot;
 use crate::orders::{ORDER_COLUMNS, OrderRow, order_from_row};
 use crate::positions::{PositionRow, advance_position};
 use crate::row::{RowReader, decimal_text};
@@ -400,6 +401,15 @@ impl Store {
             detail: order.decision.clone(),
         };
         insert_new_event(&mut tx, &event).await?;
+        enqueue_for_bot(
+            &mut tx,
+            trade.bot_id,
+            NotifyEvent::Trade,
+            stored.id.0,
+            &format!("trade-{}", stored.id),
+            now_ms,
+        )
+        .await?;
         if order.status == OrderStatus::NotExecuted {
             // Counted as never sent, yet executed: the exchange's word wins, and people are told.
             insert_event(
@@ -433,6 +443,17 @@ impl Store {
         .as_ref()
         .map(trade_from_row)
         .transpose()
+    }
+
+    /// Trade `id`, whoever owns it (a notification's sender builds its message from it).
+    pub async fn trade(&self, id: TradeId) -> StoreResult<Option<TradeRow>> {
+        sqlx::query(&format!("SELECT {TRADE_COLUMNS} FROM trades WHERE id = $1"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(trade_from_row)
+            .transpose()
     }
 
     /// The trades `filter` selects, by id ascending.

@@ -175,7 +175,7 @@ async fn indexes(store: &Store) -> Vec<String> {
 async fn both_dialects_describe_the_same_schema() {
     let sqlite = TestDatabase::sqlite().await;
     let sqlite_columns = columns(sqlite.store()).await;
-    assert_eq!(sqlite_columns.len(), 89, "{sqlite_columns:#?}");
+    assert_eq!(sqlite_columns.len(), 116, "{sqlite_columns:#?}");
     assert!(sqlite_columns.contains(&("trades".to_owned(), "bot_config_id".to_owned(), false)));
     assert!(sqlite_columns.contains(&("trades".to_owned(), "realized_pnl".to_owned(), true)));
     // Migration 0004: credentials per venue, keyed by user and venue, the old table gone.
@@ -195,12 +195,22 @@ async fn both_dialects_describe_the_same_schema() {
     assert!(sqlite_columns.contains(&("workers".to_owned(), "stopped_at_ms".to_owned(), true)));
     // Migration 0006: the candle a decision was about.
     assert!(sqlite_columns.contains(&("events".to_owned(), "candle_open_ms".to_owned(), true)));
+    // Migration 0009: notifications.
+    assert!(sqlite_columns.contains(&(
+        "notification_deliveries".to_owned(),
+        "idempotency_key".to_owned(),
+        false
+    )));
     let sqlite_indexes = indexes(sqlite.store()).await;
     assert_eq!(
         sqlite_indexes,
         [
             "events_bot_candle",
             "events_bot_id",
+            // Migration 0009: the notifications' queue, by due time and by user.
+            "notification_deliveries_due",
+            "notification_deliveries_user",
+            "notification_subscriptions_channel",
             "orders_bot_id",
             "orders_status",
             "sessions_expires_at_ms",

@@ -8,6 +8,7 @@ mod concurrency;
 mod connect;
 mod corrupt;
 mod credentials;
+mod notifications;
 mod orders;
 mod sessions;
 mod trades;
