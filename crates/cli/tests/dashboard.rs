@@ -27,6 +27,7 @@ mod common;
 
 use browser::{CHROMEDRIVER, CHROMIUM, Driver};
 use common::Running;
+use notify::testing::{Behaviour, Receiver};
 
 /// ChromeDriver's `POST /session/{id}/se/log` for the browser's console: what fantoccini has no
 /// call for.
@@ -240,6 +241,12 @@ impl Browser {
         }
     }
 
+    /// The page's text as shown.
+    async fn page_text(&self) -> String {
+        let text = self.script("return document.body.innerText").await;
+        text.as_str().unwrap().to_owned()
+    }
+
     async fn register(&self, username: &str) {
         self.goto("/register").await;
         self.fill("#field-email", &format!("{username}@example.com"))
@@ -274,7 +281,14 @@ async fn a_trader_runs_a_bot_from_the_dashboard() {
         .canonicalize()
         .expect("the shared data next to the repository");
     let candles_dir = shared_data.to_str().unwrap();
-    let mut spotbot = Running::start_with(dir.path(), &["--candles-dir", candles_dir]);
+    // Webhooks to this machine: the test's receiver listens on loopback.
+    let config = dir.path().join("spotbot.toml");
+    std::fs::write(&config, "[notifications]\nallow_private_targets = true\n").unwrap();
+    let config = config.to_str().unwrap();
+    let mut spotbot = Running::start_with(
+        dir.path(),
+        &["--candles-dir", candles_dir, "--config", config],
+    );
     let base = format!("http://{}", spotbot.api_address());
     let driver = Driver::start();
     let profile = tempfile::tempdir().unwrap();
@@ -493,6 +507,69 @@ async fn a_trader_runs_a_bot_from_the_dashboard() {
         .await;
     browser.shot("account").await;
     browser.assert_no_console_errors("the account").await;
+
+    // Notifications: a webhook added from the account page shows its signing secret once; a
+    // test message reaches the receiver signed with it and shows as delivered in the log; the
+    // bot's trades are opted in with a tick, which a reload shows kept.
+    let receiver = Receiver::start(Behaviour::Accept).await;
+    browser.fill("#field-name-channel", "ops <b>hook</b>").await;
+    browser
+        .fill("#field-url-channel", &format!("{}/in", receiver.url()))
+        .await;
+    browser.click("#channel-form button[type=submit]").await;
+    let secret = browser
+        .until(
+            "the signing secret",
+            Duration::from_secs(10),
+            "return document.querySelector('#signing-secret code')?.textContent",
+        )
+        .await;
+    let secret = secret.as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let name = browser
+        .until(
+            "the channel",
+            Duration::from_secs(10),
+            "return document.querySelector('#channels tbody td')?.textContent",
+        )
+        .await;
+    assert_eq!(name, "ops <b>hook</b>", "shown as typed, never as markup");
+    browser.click("#channels button[data-action=test]").await;
+    browser
+        .until("the delivered test", Duration::from_secs(20), "document.querySelector('#notifications .page-head button').click(); return document.querySelector('#deliveries tr[data-status=delivered]') !== null")
+        .await;
+    let tests = receiver.received();
+    assert_eq!(tests.len(), 1);
+    let timestamp: i64 = tests[0].header("x-spotbot-timestamp").parse().unwrap();
+    let signature = notify::send::signature(secret.as_bytes(), timestamp, &tests[0].body);
+    assert_eq!(
+        tests[0].header("x-spotbot-signature"),
+        format!("v1={signature}")
+    );
+    browser.click("#events input[value=trade]").await;
+    browser
+        .until(
+            "the saved choice",
+            Duration::from_secs(10),
+            "return document.querySelector('#events [role=status]')?.textContent === 'saved'",
+        )
+        .await;
+    browser.shot("account-notifications").await;
+    browser
+        .script("document.getElementById('deliveries').scrollIntoView(); return true")
+        .await;
+    browser.shot("account-deliveries").await;
+    browser.narrow("account-360").await;
+    browser.goto("/account").await;
+    browser
+        .until("the kept choice", Duration::from_secs(10), "return document.querySelector('#events input[value=trade]')?.checked && !document.querySelector('#events input[value=bot_error]').checked")
+        .await;
+    assert!(browser.page_text().await.contains("ops <b>hook</b>"));
+    assert!(
+        !browser.page_text().await.contains(&secret),
+        "the secret is shown once"
+    );
+    browser.assert_no_console_errors("the notifications").await;
 
     // 6. A backtest on the shared 100k-candle file, run from the page, shows exactly the
     // figures `spotbot backtest --json` prints for the same file and the same defaults.

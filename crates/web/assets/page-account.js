@@ -1,10 +1,11 @@
-// The account: the exchange keys per venue (the secret is sent once and never shown again) and
-// the paper account's balances and reset.
+// The account: the exchange keys per venue (the secret is sent once and never shown again), the
+// paper account's balances and reset, and the notifications (page-notifications.js).
 
 import { api } from './api.js';
 import { el, field, onSubmit, setTitle, show, utc } from './dom.js';
 import { requireSession } from './session.js';
 import { venueBalances } from './page-portfolio.js';
+import { notificationsPanel } from './page-notifications.js';
 
 function keyPanel(venue, refresh) {
   const panel = el('section', { class: 'panel', 'data-venue': venue }, el('h2', {}, `${venue} key`));
@@ -77,8 +78,9 @@ export async function accountPage() {
   };
   for (const venue of venues.filter((v) => v.needs_key)) keys.set(venue.venue, keyPanel(venue.venue, refresh));
   const paper = venues.some((v) => v.venue === 'paper') ? await paperPanel() : null;
+  const notifications = await notificationsPanel();
   show(el('h1', {}, 'Account'),
     el('p', { class: 'notice' }, `Logged in as ${session.user.username} (${session.user.email}). A key is verified with its exchange before it is stored, encrypted; its secret is never shown again.`),
-    paper, ...[...keys.values()].map((key) => key.panel));
+    paper, ...[...keys.values()].map((key) => key.panel), notifications);
   for (const venue of venues) if (keys.has(venue.venue)) keys.get(venue.venue).load(venue.key);
 }

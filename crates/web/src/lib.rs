@@ -55,7 +55,7 @@ pub enum Page {
     Bot,
     /// All the user's bots' PnL, its curve, and the balances per venue.
     Portfolio,
-    /// The user's exchange keys per venue and the paper account.
+    /// The user's exchange keys per venue, the paper account and the notifications.
     Account,
     /// For admins: every user, the fleet's workers, every bot's status.
     Admin,
@@ -133,6 +133,11 @@ const ASSETS: &[(&str, &[u8], &str)] = &[
     (
         "page-account.js",
         include_bytes!("../assets/page-account.js"),
+        JAVASCRIPT,
+    ),
+    (
+        "page-notifications.js",
+        include_bytes!("../assets/page-notifications.js"),
         JAVASCRIPT,
     ),
     (
