@@ -438,11 +438,16 @@ impl Client {
     /// Installs the `rateLimits` of an `exchangeInfo` answer into the venue's budgets; `false`
     /// when it carries none that can be read.
     pub(crate) fn install_rate_limits(&self, exchange_info: &Value) -> bool {
-        self.venue.budget.install_limits(
+        let installed = self.venue.budget.install_limits(
             exchange_info,
             self.estimated_server_now_ms(),
             &self.venue.config.rate_limit,
-        )
+        );
+        crate::telemetry::weight_limits(
+            &self.venue.config.base_url,
+            &self.venue.budget.weight_limits(),
+        );
+        installed
     }
 
     /// The last traded price (`GET /api/v3/ticker/price`).

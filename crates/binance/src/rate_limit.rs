@@ -371,6 +371,8 @@ pub(crate) struct VenueBudget {
     accounts: Mutex<AccountBudgets>,
     /// Held while the limits are being loaded, so that only one request loads them.
     pub(crate) loading: tokio::sync::Mutex<()>,
+    /// The IP's `REQUEST_WEIGHT` limits (interval, limit), for the metrics.
+    weight_limits: Mutex<Vec<(String, u64)>>,
 }
 
 /// Why the budget refused to wait.
@@ -439,6 +441,12 @@ impl VenueBudget {
             .iter()
             .filter_map(parse_limit)
             .partition(|window| window.kind.per_account());
+        let weight_limits: Vec<(String, u64)> = ip_limits
+            .iter()
+            .filter(|window| window.kind == LimitKind::Weight)
+            .map(|window| (window.suffix.clone(), window.limit))
+            .collect();
+        *lock(&self.weight_limits) = weight_limits;
         self.ip.install(ip_limits, server_now_ms, settings);
         let mut accounts = lock(&self.accounts);
         for budget in accounts.by_api_key.values() {
@@ -446,6 +454,11 @@ impl VenueBudget {
         }
         accounts.order_limits = Some(order_limits);
         true
+    }
+
+    /// The IP's request-weight limits per interval (`1M`), as `exchangeInfo` last gave them.
+    pub(crate) fn weight_limits(&self) -> Vec<(String, u64)> {
+        lock(&self.weight_limits).clone()
     }
 
     /// Takes in what the exchange reported outside a REST answer (a WebSocket API answer's
@@ -629,6 +642,11 @@ mod tests {
             {"rateLimitType": "SOMETHING_NEW", "interval": "SECOND", "intervalNum": 1, "limit": 1},
         ]});
         assert!(venue.install_limits(&info, 0, &RateLimitSettings::default()));
+        assert_eq!(
+            venue.weight_limits(),
+            [("1S".to_owned(), limit)],
+            "the IP's weight only"
+        );
         venue
     }
 

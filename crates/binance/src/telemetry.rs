@@ -7,6 +7,7 @@
 //! | `spotbot_exchange_retries_total{exchange, reason}` | counter | requests sent again after a transient failure; `reason` is Binance's error code, the HTTP status, or `transport` |
 //! | `spotbot_exchange_throttled_total{exchange, status}` | counter | answers 429 (too many requests) and 418 (the IP banned for a while) |
 //! | `spotbot_exchange_weight_used{exchange, interval}` | gauge | the IP's request weight used in the current window, as the exchange last reported it (`X-MBX-USED-WEIGHT-1M`) |
+//! | `spotbot_exchange_weight_limit{exchange, interval}` | gauge | the IP's request-weight limit of that window, from `exchangeInfo.rateLimits`: `used / limit` is how close the process is to a 429 |
 
 use crate::error::{BinanceError, ErrorKind};
 
@@ -41,6 +42,14 @@ pub(crate) fn answered(base_url: &str, status: u16, used_weight: &[(String, u64)
     }
 }
 
+/// The exchange at `base_url` limits the IP's request weight to `limits` (interval, limit).
+pub(crate) fn weight_limits(base_url: &str, limits: &[(String, u64)]) {
+    for (interval, limit) in limits {
+        metrics::gauge!("spotbot_exchange_weight_limit", "exchange" => exchange(base_url), "interval" => interval.clone())
+            .set(*limit as f64);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,7 +57,7 @@ mod tests {
     use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 
     #[test]
-    fn throttles_retries_and_the_weight_used_are_recorded_per_exchange() {
+    fn throttles_retries_and_the_weight_used_and_its_limit_are_recorded_per_exchange() {
         let recorder = DebuggingRecorder::new();
         let snapshotter = recorder.snapshotter();
         let refusal = |status, code| {
@@ -65,6 +74,7 @@ mod tests {
             )
         };
         metrics::with_local_recorder(&recorder, || {
+            weight_limits("http://127.0.0.1:8765", &[("1M".to_owned(), 6_000)]);
             answered("http://127.0.0.1:8765", 429, &[("1M".to_owned(), 1_200)]);
             answered("http://127.0.0.1:8765", 200, &[("1M".to_owned(), 1_300)]);
             retried("http://127.0.0.1:8765", &refusal(429, Some(-1003)));
@@ -104,6 +114,10 @@ mod tests {
         assert_eq!(
             find("spotbot_exchange_weight_used", "exchange=127.0.0.1:8765"),
             Some(&DebugValue::Gauge(1_300.0.into()))
+        );
+        assert_eq!(
+            find("spotbot_exchange_weight_limit", "interval=1M"),
+            Some(&DebugValue::Gauge(6_000.0.into()))
         );
     }
 

@@ -3,7 +3,8 @@
 //! public API's address. Off unless asked for.
 //!
 //! The engine's series (cycles, their duration and lag, orders by fate and their round trip,
-//! leases: see `engine`'s `telemetry` module) are recorded as they happen; this module adds what
+//! leases and takeovers: see `engine`'s `telemetry` module), the exchange client's (`binance`'s)
+//! and the notifier's (`notify`'s: deliveries by outcome, their time) are recorded as they happen; this module adds what
 //! the database knows, sampled every [`SAMPLE_EVERY`]:
 //!
 //! | series | kind | what |
@@ -11,6 +12,7 @@
 //! | `spotbot_bots{status}` | gauge | bots by status (`running`, `paused`, `error`, `stopped`) |
 //! | `spotbot_open_positions` | gauge | bots holding a position |
 //! | `spotbot_orders_in_doubt` | gauge | orders whose fate reconciliation has still to learn |
+//! | `spotbot_notifications_pending` | gauge | users' notifications queued and not yet delivered (a receiver down keeps them here, retried) |
 //! | `spotbot_realized_pnl{symbol}` | gauge | realised PnL of every bot of a symbol, in its quote asset |
 //! | `spotbot_bot_realized_pnl{bot}`, `spotbot_bot_position{bot}` | gauge | per bot, only while there are at most `[metrics] per_bot_max` bots (default 100), so that the number of series stays bounded |
 //! | `spotbot_database_query_seconds` | histogram | the sampler's queries: the database's latency as a client sees it |
@@ -103,7 +105,8 @@ async fn sample(store: &Store, per_bot_max: usize) -> Result<(), store::StoreErr
     let bots = store.bots(None).await?;
     let positions = store.positions(None).await?;
     let in_doubt = store.unresolved_orders(None).await?;
-    let seconds = timed.elapsed().as_secs_f64() / 3.0;
+    let notifications_pending = store.pending_deliveries().await?;
+    let seconds = timed.elapsed().as_secs_f64() / 4.0;
     metrics::histogram!("spotbot_database_query_seconds").record(seconds);
 
     let mut by_status: BTreeMap<&'static str, usize> = ["running", "paused", "error", "stopped"]
@@ -117,6 +120,7 @@ async fn sample(store: &Store, per_bot_max: usize) -> Result<(), store::StoreErr
         metrics::gauge!("spotbot_bots", "status" => status).set(count as f64);
     }
     metrics::gauge!("spotbot_orders_in_doubt").set(in_doubt.len() as f64);
+    metrics::gauge!("spotbot_notifications_pending").set(notifications_pending as f64);
     let held = positions.iter().filter(|p| !p.quantity.is_zero()).count();
     metrics::gauge!("spotbot_open_positions").set(held as f64);
 

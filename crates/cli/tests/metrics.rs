@@ -110,6 +110,16 @@ async fn metrics_scraped_during_a_run_agree_with_the_database() {
     let open = positions.iter().filter(|p| !p.quantity.is_zero()).count();
     assert_eq!(now["spotbot_open_positions"], open as f64);
     assert_eq!(now["spotbot_orders_in_doubt"], 0.0);
+    assert_eq!(now["spotbot_notifications_pending"], 0.0);
+    // The IP's weight limit, as the built-in exchange's exchangeInfo gives it.
+    let limit = now
+        .iter()
+        .find(|(series, _)| {
+            series.starts_with("spotbot_exchange_weight_limit{")
+                && series.contains("interval=\"1M\"")
+        })
+        .map(|(_, value)| *value);
+    assert_eq!(limit, Some(6000.0), "{now:#?}");
     assert_eq!(
         now["spotbot_bot_realized_pnl{bot=\"1\"}"],
         demo.realized_pnl.to_f64().unwrap()
@@ -163,6 +173,8 @@ async fn metrics_scraped_during_a_run_agree_with_the_database() {
         "spotbot_exchange_retries_total",
         "spotbot_exchange_throttled_total",
         "spotbot_exchange_weight_used",
+        "spotbot_lease_takeovers_total",
+        "spotbot_notifications_total",
     ];
     for name in queried
         .into_iter()

@@ -58,6 +58,7 @@ impl LeaseBook {
             .try_acquire_lease(bot, &self.owner, now_ms, self.ttl_ms)
             .await?;
         if let Some(lease) = &taken {
+            took_over(lease);
             self.held().insert(bot, lease.clone());
         }
         Ok(taken)
@@ -95,6 +96,7 @@ impl LeaseBook {
             .await?;
         let mut held = self.held();
         for lease in taken {
+            took_over(&lease);
             held.insert(lease.bot_id, lease);
         }
         Ok(())
@@ -153,5 +155,14 @@ impl LeaseBook {
     pub async fn release_all(&self, store: &Store) -> StoreResult<u64> {
         let leases: Vec<Lease> = self.held().drain().map(|(_, lease)| lease).collect();
         store.release_leases(&leases).await
+    }
+}
+
+/// Tells of `lease` when it replaced another worker's expired lease: that worker died or stalled
+/// with the bot, and this one reconciles whatever it left in flight.
+fn took_over(lease: &Lease) {
+    if let Some(previous) = &lease.taken_over_from {
+        crate::telemetry::lease_taken_over();
+        tracing::info!(bot = %lease.bot_id, from = %previous, "took the bot over from a worker whose lease expired");
     }
 }

@@ -12,6 +12,7 @@
 //! | `spotbot_orders_total{status}` | counter | orders sent, by fate: `filled`, `rejected`, `not_executed`, `in_doubt` |
 //! | `spotbot_order_round_trip_seconds` | histogram | sending a MARKET order to its answer |
 //! | `spotbot_leases_held` | gauge | bots this process holds the lease of |
+//! | `spotbot_lease_takeovers_total` | counter | bots this process took from a worker whose lease expired (it died or stalled) |
 
 use std::time::Duration;
 
@@ -47,4 +48,9 @@ pub(crate) fn order_answered(status: &'static str, round_trip: Duration) {
 /// The number of bots whose lease this process holds.
 pub(crate) fn leases_held(count: usize) {
     metrics::gauge!("spotbot_leases_held").set(count as f64);
+}
+
+/// Counts a bot taken from a worker whose lease expired.
+pub(crate) fn lease_taken_over() {
+    metrics::counter!("spotbot_lease_takeovers_total").increment(1);
 }

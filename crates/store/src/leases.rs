@@ -29,6 +29,9 @@ pub struct Lease {
     pub token: i64,
     /// When it expires unless renewed, in ms since the epoch.
     pub expires_at_ms: i64,
+    /// The worker whose expired lease this acquisition replaced (it died or stalled without
+    /// releasing the bot); `None` when the bot was free.
+    pub taken_over_from: Option<String>,
 }
 
 /// `now_ms + ttl_ms`, refusing a ttl that is not positive or overflows.
@@ -66,11 +69,12 @@ impl Store {
             });
         }
         let expires_at_ms = expiry(now_ms, ttl_ms)?;
-        let token: Option<i64> = sqlx::query_scalar(
-            "UPDATE bot_configs \
-             SET lease_owner = $2, lease_token = lease_token + 1, lease_expires_at_ms = $3 \
+        // Every SET expression reads the row as it was: lease_previous_owner gets the old owner.
+        let taken: Option<(i64, Option<String>)> = sqlx::query_as(
+            "UPDATE bot_configs SET lease_previous_owner = lease_owner, \
+             lease_owner = $2, lease_token = lease_token + 1, lease_expires_at_ms = $3 \
              WHERE id = $1 AND (lease_owner IS NULL OR lease_expires_at_ms <= $4) \
-             RETURNING lease_token",
+             RETURNING lease_token, lease_previous_owner",
         )
         .bind(bot.0)
         .bind(owner)
@@ -78,12 +82,13 @@ impl Store {
         .bind(now_ms)
         .fetch_optional(&self.writer)
         .await?;
-        match token {
-            Some(token) => Ok(Some(Lease {
+        match taken {
+            Some((token, taken_over_from)) => Ok(Some(Lease {
                 bot_id: bot,
                 owner: owner.to_owned(),
                 token,
                 expires_at_ms,
+                taken_over_from,
             })),
             None if self.bot_exists(bot).await? => Ok(None),
             None => Err(StoreError::NotFound {
@@ -157,25 +162,26 @@ impl Store {
                 .map(|index| format!("${}", index + 4))
                 .collect();
             let sql = format!(
-                "UPDATE bot_configs \
-                 SET lease_owner = $1, lease_token = lease_token + 1, lease_expires_at_ms = $2 \
+                "UPDATE bot_configs SET lease_previous_owner = lease_owner, \
+                 lease_owner = $1, lease_token = lease_token + 1, lease_expires_at_ms = $2 \
                  WHERE id IN ({}) AND (lease_owner IS NULL OR lease_expires_at_ms <= $3) \
-                 RETURNING id, lease_token",
+                 RETURNING id, lease_token, lease_previous_owner",
                 ids.join(", ")
             );
-            let mut query = sqlx::query_as::<_, (i64, i64)>(&sql)
+            let mut query = sqlx::query_as::<_, (i64, i64, Option<String>)>(&sql)
                 .bind(owner)
                 .bind(expires_at_ms)
                 .bind(now_ms);
             for bot in chunk {
                 query = query.bind(bot.0);
             }
-            for (id, token) in query.fetch_all(&self.writer).await? {
+            for (id, token, taken_over_from) in query.fetch_all(&self.writer).await? {
                 taken.push(Lease {
                     bot_id: BotId(id),
                     owner: owner.to_owned(),
                     token,
                     expires_at_ms,
+                    taken_over_from,
                 });
             }
         }
@@ -249,8 +255,9 @@ impl Store {
     /// The lease on `bot` as stored (possibly expired), or `None` when nobody holds it.
     /// [`StoreError::NotFound`] when there is no such bot.
     pub async fn lease(&self, bot: BotId) -> StoreResult<Option<Lease>> {
-        let row: Option<(Option<String>, i64, i64)> = sqlx::query_as(
-            "SELECT lease_owner, lease_token, lease_expires_at_ms FROM bot_configs WHERE id = $1",
+        let row: Option<(Option<String>, i64, i64, Option<String>)> = sqlx::query_as(
+            "SELECT lease_owner, lease_token, lease_expires_at_ms, lease_previous_owner \
+             FROM bot_configs WHERE id = $1",
         )
         .bind(bot.0)
         .fetch_optional(&self.pool)
@@ -260,11 +267,12 @@ impl Store {
                 what: "bot",
                 key: bot.to_string(),
             }),
-            Some((owner, token, expires_at_ms)) => Ok(owner.map(|owner| Lease {
+            Some((owner, token, expires_at_ms, taken_over_from)) => Ok(owner.map(|owner| Lease {
                 bot_id: bot,
                 owner,
                 token,
                 expires_at_ms,
+                taken_over_from,
             })),
         }
     }

@@ -285,7 +285,8 @@ store::backend_tests! {
                 bot_id: one.id,
                 owner: "worker-a".to_owned(),
                 token: 1,
-                expires_at_ms: 1_500
+                expires_at_ms: 1_500,
+                taken_over_from: None,
             }
         );
         assert_eq!(store.lease(one.id).await.unwrap(), Some(first.clone()));
@@ -331,6 +332,8 @@ store::backend_tests! {
             (second.owner.as_str(), second.token, second.expires_at_ms),
             ("worker-b", 2, 2_400)
         );
+        // A takeover: it says whose lease it replaced.
+        assert_eq!(second.taken_over_from.as_deref(), Some("worker-a"));
         // The first holder's token is stale: it can neither renew nor release.
         assert_eq!(store.renew_lease(&renewed, 1_950, 500).await.unwrap(), None);
         assert!(!store.release_lease(&renewed).await.unwrap());
@@ -373,6 +376,9 @@ store::backend_tests! {
         let taken_over = taken.iter().find(|lease| lease.bot_id == ids[1]).unwrap();
         assert_eq!(taken_over.token, 2, "the expired lease was taken with the next token");
         assert_eq!(taken_over.expires_at_ms, 1_100);
+        assert_eq!(taken_over.taken_over_from.as_deref(), Some("worker-b"));
+        let free = taken.iter().filter(|lease| lease.taken_over_from.is_none()).count();
+        assert_eq!(free, 618, "the others were free");
         // Not re-entrant: asking again takes nothing.
         assert!(store.try_acquire_leases(&ids, "worker-a", 200, 1_000).await.unwrap().is_empty());
         assert!(store.try_acquire_leases(&[], "worker-a", 200, 1_000).await.unwrap().is_empty());
@@ -390,6 +396,7 @@ store::backend_tests! {
         assert!(store.renew_leases(&renewed, 1_900, 1_000).await.unwrap().is_empty());
         let stolen = store.try_acquire_leases(&ids[2..4], "worker-c", 2_000, 1_000).await.unwrap();
         assert_eq!(stolen.len(), 2);
+        assert!(stolen.iter().all(|lease| lease.taken_over_from.as_deref() == Some("worker-a")));
         assert!(matches!(
             store.try_acquire_leases(&ids, "", 0, 1).await,
             Err(StoreError::InvalidValue { .. })

@@ -175,7 +175,7 @@ async fn indexes(store: &Store) -> Vec<String> {
 async fn both_dialects_describe_the_same_schema() {
     let sqlite = TestDatabase::sqlite().await;
     let sqlite_columns = columns(sqlite.store()).await;
-    assert_eq!(sqlite_columns.len(), 116, "{sqlite_columns:#?}");
+    assert_eq!(sqlite_columns.len(), 117, "{sqlite_columns:#?}");
     assert!(sqlite_columns.contains(&("trades".to_owned(), "bot_config_id".to_owned(), false)));
     assert!(sqlite_columns.contains(&("trades".to_owned(), "realized_pnl".to_owned(), true)));
     // Migration 0004: credentials per venue, keyed by user and venue, the old table gone.
@@ -200,6 +200,12 @@ async fn both_dialects_describe_the_same_schema() {
         "notification_deliveries".to_owned(),
         "idempotency_key".to_owned(),
         false
+    )));
+    // Migration 0010: whose lease an acquisition replaced.
+    assert!(sqlite_columns.contains(&(
+        "bot_configs".to_owned(),
+        "lease_previous_owner".to_owned(),
+        true
     )));
     let sqlite_indexes = indexes(sqlite.store()).await;
     assert_eq!(
