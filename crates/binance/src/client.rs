@@ -778,9 +778,11 @@ impl Client {
     /// it) and, after a 429 or 418, the wait it asked for, which then stops every request of
     /// the IP.
     pub(crate) fn observe_ws_usage(&self, rate_limits: &Value, blocked_for: Option<Duration>) {
-        self.venue
-            .budget
-            .observe(&Usage::from_rate_limits(rate_limits), blocked_for);
+        let usage = Usage::from_rate_limits(rate_limits);
+        self.venue.budget.observe(&usage, blocked_for);
+        // The weight the exchange counts for the IP, WebSocket API requests included: the
+        // gauge follows these answers as it follows REST headers.
+        crate::telemetry::weight_used(&self.venue.config.base_url, &usage.used_weight());
     }
 
     /// Takes a server-time sample when one is due (several when the offset is unknown); one

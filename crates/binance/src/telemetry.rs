@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `spotbot_exchange_retries_total{exchange, reason}` | counter | requests sent again after a transient failure; `reason` is Binance's error code, the HTTP status, or `transport` |
 //! | `spotbot_exchange_throttled_total{exchange, status}` | counter | answers 429 (too many requests) and 418 (the IP banned for a while) |
-//! | `spotbot_exchange_weight_used{exchange, interval}` | gauge | the IP's request weight used in the current window, as the exchange last reported it (`X-MBX-USED-WEIGHT-1M`) |
+//! | `spotbot_exchange_weight_used{exchange, interval}` | gauge | the IP's request weight used in the current window, as the exchange last reported it (`X-MBX-USED-WEIGHT-1M` on REST, `rateLimits` on the WebSocket API) |
 //! | `spotbot_exchange_weight_limit{exchange, interval}` | gauge | the IP's request-weight limit of that window, from `exchangeInfo.rateLimits`: `used / limit` is how close the process is to a 429 |
 
 use crate::error::{BinanceError, ErrorKind};
@@ -36,6 +36,11 @@ pub(crate) fn answered(base_url: &str, status: u16, used_weight: &[(String, u64)
         metrics::counter!("spotbot_exchange_throttled_total", "exchange" => exchange(base_url), "status" => status.to_string())
             .increment(1);
     }
+    weight_used(base_url, used_weight);
+}
+
+/// The exchange at `base_url` reported the IP's weight used per interval.
+pub(crate) fn weight_used(base_url: &str, used_weight: &[(String, u64)]) {
     for (interval, used) in used_weight {
         metrics::gauge!("spotbot_exchange_weight_used", "exchange" => exchange(base_url), "interval" => interval.clone())
             .set(*used as f64);
