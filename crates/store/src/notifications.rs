@@ -197,15 +197,14 @@ pub(crate) async fn enqueue_for_bot(
     key: &str,
     now_ms: i64,
 ) -> StoreResult<u64> {
-    let inserted = sqlx::query(
-        "INSERT INTO notification_deliveries (user_id, channel_id, bot_id, event, source_id, \
-         idempotency_key, status, attempts, next_attempt_at_ms, claimed_until_ms, created_at_ms) \
+    let inserted = sqlx::query(&format!(
+        "{QUEUE_INSERT} \
          SELECT c.user_id, s.channel_id, s.bot_id, s.event, $3, $4, $5, 0, $6, 0, $6 \
          FROM notification_subscriptions s \
          JOIN notification_channels c ON c.id = s.channel_id \
          WHERE s.bot_id = $1 AND s.event = $2 AND c.enabled = 1 \
-         ON CONFLICT (channel_id, idempotency_key) DO NOTHING",
-    )
+         ON CONFLICT (channel_id, idempotency_key) DO NOTHING"
+    ))
     .bind(bot.0)
     .bind(event.as_str())
     .bind(source_id)
@@ -216,6 +215,11 @@ pub(crate) async fn enqueue_for_bot(
     .await?;
     Ok(inserted.rows_affected())
 }
+
+/// The start of every statement that queues deliveries; a `SELECT` of these columns follows.
+const QUEUE_INSERT: &str = "INSERT INTO notification_deliveries (user_id, channel_id, bot_id, \
+     event, source_id, idempotency_key, status, attempts, next_attempt_at_ms, claimed_until_ms, \
+     created_at_ms)";
 
 const CHANNEL_COLUMNS: &str =
     "id, user_id, kind, name, target, secret_ciphertext, enabled, created_at_ms";
@@ -472,8 +476,7 @@ impl Store {
         now_ms: i64,
     ) -> StoreResult<Option<DeliveryRow>> {
         sqlx::query(&format!(
-            "INSERT INTO notification_deliveries (user_id, channel_id, bot_id, event, source_id, \
-             idempotency_key, status, attempts, next_attempt_at_ms, claimed_until_ms, created_at_ms) \
+            "{QUEUE_INSERT} \
              SELECT user_id, id, NULL, $3, $4, $5, $6, 0, $4, 0, $4 FROM notification_channels \
              WHERE id = $1 AND user_id = $2 \
              ON CONFLICT (channel_id, idempotency_key) DO NOTHING RETURNING {DELIVERY_COLUMNS}"
@@ -500,16 +503,15 @@ impl Store {
         now_ms: i64,
     ) -> StoreResult<u64> {
         const DAY_MS: i64 = 86_400_000;
-        let inserted = sqlx::query(
-            "INSERT INTO notification_deliveries (user_id, channel_id, bot_id, event, source_id, \
-             idempotency_key, status, attempts, next_attempt_at_ms, claimed_until_ms, created_at_ms) \
+        let inserted = sqlx::query(&format!(
+            "{QUEUE_INSERT} \
              SELECT c.user_id, s.channel_id, s.bot_id, s.event, $2, \
              'daily_summary-' || CAST(s.bot_id AS TEXT) || '-' || CAST($2 AS TEXT), $4, 0, $5, 0, $5 \
              FROM notification_subscriptions s \
              JOIN notification_channels c ON c.id = s.channel_id \
              WHERE s.event = $1 AND s.created_at_ms < $3 AND c.enabled = 1 \
-             ON CONFLICT (channel_id, idempotency_key) DO NOTHING",
-        )
+             ON CONFLICT (channel_id, idempotency_key) DO NOTHING"
+        ))
         .bind(NotifyEvent::DailySummary.as_str())
         .bind(day_start_ms)
         .bind(day_start_ms + DAY_MS)
