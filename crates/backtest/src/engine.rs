@@ -281,8 +281,22 @@ pub fn run_backtest<S: Strategy, O: BarObserver>(
     config: &BacktestConfig,
     observer: &mut O,
 ) -> BacktestRun {
+    run_backtest_over(strategy, candles, 0..candles.len(), config, observer)
+}
+
+/// [`run_backtest`] over the candles of `range` only: a fresh account at `range.start`. What the
+/// strategy knows of the candles before it is its own affair: a strategy that reads
+/// precomputed series (a sweep's) has its indicators primed by them, one that computes as it
+/// goes starts from nothing.
+pub fn run_backtest_over<S: Strategy, O: BarObserver>(
+    strategy: &mut S,
+    candles: &CandleSeries,
+    range: Range<usize>,
+    config: &BacktestConfig,
+    observer: &mut O,
+) -> BacktestRun {
     let mut simulation = Simulation::new(config);
-    simulation.advance(strategy, candles, 0..candles.len(), observer);
+    simulation.advance(strategy, candles, range, observer);
     simulation.finish()
 }
 

@@ -14,6 +14,6 @@ pub mod sweep;
 
 pub use engine::{
     BacktestConfig, BacktestRun, BarObserver, EquityCurve, InvalidConfig, NoObserver, RoundTrip,
-    Simulation, Sizing, SkippedOrder, run_backtest,
+    Simulation, Sizing, SkippedOrder, run_backtest, run_backtest_over,
 };
 pub use metrics::Summary;

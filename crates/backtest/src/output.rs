@@ -6,6 +6,7 @@
 use std::io::{self, Write};
 
 use crate::engine::{EquityCurve, RoundTrip};
+use crate::metrics::Summary;
 use crate::sweep::SweepRow;
 
 /// Header of the trade list.
@@ -44,28 +45,52 @@ pub fn write_equity(out: &mut impl Write, curve: &EquityCurve) -> io::Result<()>
 /// Header of the sweep results.
 pub const SWEEP_HEADER: &str = "fast,slow,rsi_period,overbought,round_trips,final_equity,total_return,total_fees,max_drawdown,win_rate,profit_factor,sharpe,exposure";
 
-/// Writes one line per sweep combination; undefined statistics are left empty.
+/// The columns [`write_sweep`] adds after [`SWEEP_HEADER`] when candles were held out: the same
+/// statistics over the held-out candles.
+pub const SWEEP_HOLDOUT_HEADER: &str = "oos_round_trips,oos_final_equity,oos_total_return,oos_total_fees,oos_max_drawdown,oos_win_rate,oos_profit_factor,oos_sharpe,oos_exposure";
+
+/// Writes one line per sweep combination; undefined statistics are left empty. When the rows
+/// hold out-of-sample figures, [`SWEEP_HOLDOUT_HEADER`]'s columns follow.
 pub fn write_sweep(out: &mut impl Write, rows: &[SweepRow]) -> io::Result<()> {
-    let optional = |value: Option<f64>| value.map_or_else(String::new, |v| format!("{v:?}"));
-    writeln!(out, "{SWEEP_HEADER}")?;
-    for SweepRow { params, summary } in rows {
-        writeln!(
+    let holdout = rows.iter().any(|row| row.out_of_sample.is_some());
+    if holdout {
+        writeln!(out, "{SWEEP_HEADER},{SWEEP_HOLDOUT_HEADER}")?;
+    } else {
+        writeln!(out, "{SWEEP_HEADER}")?;
+    }
+    for row in rows {
+        let params = &row.params;
+        write!(
             out,
-            "{},{},{},{:?},{},{:?},{:?},{:?},{:?},{},{},{},{:?}",
+            "{},{},{},{:?},{}",
             params.fast,
             params.slow,
             params.rsi_period,
             params.overbought,
-            summary.round_trips,
-            summary.final_equity,
-            summary.total_return,
-            summary.total_fees,
-            summary.max_drawdown,
-            optional(summary.win_rate),
-            optional(summary.profit_factor),
-            optional(summary.sharpe),
-            summary.exposure,
+            figures(&row.summary)
         )?;
+        match (&row.out_of_sample, holdout) {
+            (Some(out_of_sample), _) => writeln!(out, ",{}", figures(out_of_sample))?,
+            (None, true) => writeln!(out, "{}", ",".repeat(9))?,
+            (None, false) => writeln!(out)?,
+        }
     }
     Ok(())
+}
+
+/// A summary's statistics as [`SWEEP_HEADER`] lists them after the parameters.
+fn figures(summary: &Summary) -> String {
+    let optional = |value: Option<f64>| value.map_or_else(String::new, |v| format!("{v:?}"));
+    format!(
+        "{},{:?},{:?},{:?},{:?},{},{},{},{:?}",
+        summary.round_trips,
+        summary.final_equity,
+        summary.total_return,
+        summary.total_fees,
+        summary.max_drawdown,
+        optional(summary.win_rate),
+        optional(summary.profit_factor),
+        optional(summary.sharpe),
+        summary.exposure,
+    )
 }

@@ -22,7 +22,7 @@ use strategy::{
     CrossReadings, Ema, EmaReadings, EmaRsiCrossParams, Position, Rsi, RsiLevel, Signal, Strategy,
 };
 
-use crate::engine::{BacktestConfig, NoObserver, run_backtest};
+use crate::engine::{BacktestConfig, NoObserver, run_backtest_over};
 use crate::metrics::Summary;
 
 /// A list of values for one parameter, parsed from `A..B` (inclusive), `A..B:STEP` or `A,B,C`.
@@ -224,8 +224,12 @@ impl SweepGrid {
 pub struct SweepRow {
     /// The parameters.
     pub params: EmaRsiCrossParams,
-    /// The backtest statistics.
+    /// The backtest statistics (in sample, when part of the candles is held out).
     pub summary: Summary,
+    /// The statistics over the held-out candles, when some are: a fresh account from the first
+    /// held-out candle, the indicators primed by every candle before it (as a bot started then
+    /// would have them from the exchange's history).
+    pub out_of_sample: Option<Summary>,
 }
 
 /// Indicator series and event lists, computed once and shared by every combination.
@@ -495,17 +499,38 @@ pub fn run_sweep(
     combinations: &[EmaRsiCrossParams],
     on_progress: &(dyn Fn(usize) + Sync),
 ) -> Vec<SweepRow> {
+    run_sweep_with_holdout(candles, config, combinations, None, on_progress)
+}
+
+/// [`run_sweep`], holding out the candles from index `holdout_from` on: each combination runs
+/// over the candles before it (in sample) and, apart, over those from it on (out of sample),
+/// the indicators of both computed once over the whole series. A bar's reading depends only on
+/// the candles up to it, so the in-sample figures are those of a sweep of the first part alone.
+pub fn run_sweep_with_holdout(
+    candles: &CandleSeries,
+    config: &BacktestConfig,
+    combinations: &[EmaRsiCrossParams],
+    holdout_from: Option<usize>,
+    on_progress: &(dyn Fn(usize) + Sync),
+) -> Vec<SweepRow> {
     let series = SharedSeries::compute(candles.closes(), combinations);
+    let in_sample = 0..holdout_from.unwrap_or(candles.len()).min(candles.len());
     let done = AtomicUsize::new(0);
     combinations
         .par_iter()
         .map(|&params| {
-            let mut strategy = PrecomputedCross::new(params, &series);
-            let run = run_backtest(&mut strategy, candles, config, &mut NoObserver);
+            let run = |range: Range<usize>| {
+                let mut strategy = PrecomputedCross::new(params, &series);
+                run_backtest_over(&mut strategy, candles, range, config, &mut NoObserver).summary
+            };
+            let summary = run(in_sample.clone());
+            let out_of_sample =
+                holdout_from.map(|from| run(from.min(candles.len())..candles.len()));
             on_progress(done.fetch_add(1, Ordering::Relaxed) + 1);
             SweepRow {
                 params,
-                summary: run.summary,
+                summary,
+                out_of_sample,
             }
         })
         .collect()

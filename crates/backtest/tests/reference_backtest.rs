@@ -5,10 +5,12 @@
 
 use std::path::PathBuf;
 
-use backtest::sweep::{SweepGrid, run_sweep};
-use backtest::{BacktestConfig, EquityCurve, NoObserver, RoundTrip, Sizing, run_backtest};
+use backtest::sweep::{SweepGrid, run_sweep, run_sweep_with_holdout};
+use backtest::{
+    BacktestConfig, EquityCurve, NoObserver, RoundTrip, Simulation, Sizing, run_backtest,
+};
 use market::CandleSeries;
-use strategy::{EmaRsiCross, EmaRsiCrossParams};
+use strategy::{EmaRsiCross, EmaRsiCrossParams, Strategy};
 
 fn shared_candles() -> CandleSeries {
     let path =
@@ -144,6 +146,52 @@ fn a_sweep_row_equals_the_single_backtest_with_the_same_parameters() {
         .find(|r| r.params == EmaRsiCrossParams::default())
         .unwrap();
     assert_eq!(default_row.summary.round_trips, 2_334);
+}
+
+#[test]
+fn a_held_out_sweep_is_a_sweep_of_the_first_part_and_a_primed_run_of_the_rest() {
+    let candles = shared_candles();
+    let split = 80_000;
+    let first_part = {
+        let mut part = CandleSeries::with_capacity(split);
+        for candle in candles.iter().take(split) {
+            part.push(candle).unwrap();
+        }
+        part
+    };
+    let config = BacktestConfig::default();
+    let grid = SweepGrid {
+        fast: vec![5, 9],
+        slow: vec![21],
+        rsi_period: vec![14],
+        overbought: vec![70.0],
+    };
+    let combinations = grid
+        .combinations(backtest::sweep::MAX_COMBINATIONS)
+        .unwrap();
+    let held_out = run_sweep_with_holdout(&candles, &config, &combinations, Some(split), &|_| {});
+    let first_only = run_sweep(&first_part, &config, &combinations, &|_| {});
+    for (row, alone) in held_out.iter().zip(&first_only) {
+        // In sample: exactly the sweep of the first 80,000 candles alone.
+        assert_eq!(row.summary, alone.summary, "{:?}", row.params);
+        // Out of sample: the live strategy fed the first part without trading (as a bot warms
+        // up on the exchange's history), then trading the rest from a fresh account.
+        let mut strategy = EmaRsiCross::new(row.params).unwrap();
+        strategy.run(&candles, 0..split, strategy::Position::Flat, |_, _| {
+            strategy::Position::Flat
+        });
+        let mut simulation = Simulation::new(&config);
+        simulation.advance(
+            &mut strategy,
+            &candles,
+            split..candles.len(),
+            &mut NoObserver,
+        );
+        let primed = simulation.finish();
+        let out_of_sample = row.out_of_sample.as_ref().unwrap();
+        assert_eq!(out_of_sample, &primed.summary, "{:?}", row.params);
+        assert!(out_of_sample.round_trips > 0);
+    }
 }
 
 #[test]

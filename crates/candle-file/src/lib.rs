@@ -1,4 +1,5 @@
-//! Reads candle CSV files into a [`CandleSeries`], fast and strictly.
+//! Reads candle CSV files into a [`CandleSeries`], fast and strictly; [`load_candles`] also
+//! reads Binance's public-data kline archives and directories of them (see `sources`).
 //!
 //! Two layouts are accepted, told apart by the first line:
 //! - spotbot's own: a header `open_time_ms,open,high,low,close,volume`, then one candle per line;
@@ -25,6 +26,10 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use market::{Candle, CandleSeries, OutOfOrderCandle};
+
+mod sources;
+
+pub use sources::{Gap, LoadedCandles, MAX_ENTRY_BYTES, load_candles};
 
 /// Bytes read from the file per block; a line longer than this is refused.
 const BLOCK_BYTES: usize = 4 << 20;
@@ -101,6 +106,15 @@ pub enum CandleFileError {
         /// The operating system's reason.
         source: io::Error,
     },
+    /// A directory, an archive or its checksum is not what a candle source must be (see
+    /// [`load_candles`]): the message says what and what to do.
+    #[error("{}: {message}", path.display())]
+    Source {
+        /// The directory, archive or checksum file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The file has no bytes, or only a header.
     #[error("{} holds no candles: expected the header `{NATIVE_HEADER}` followed by rows, or Binance kline rows (12 columns)", path.display())]
     Empty {
@@ -176,7 +190,7 @@ pub enum CandleFileError {
 /// Reads a candle file, calling `on_progress(bytes_read_so_far, total_bytes)` after every block.
 pub fn read_candle_file(
     path: &Path,
-    mut on_progress: impl FnMut(u64, u64),
+    on_progress: impl FnMut(u64, u64),
 ) -> Result<CandleSeries, CandleFileError> {
     let io_error = |source| CandleFileError::Io {
         path: path.to_owned(),
@@ -184,7 +198,22 @@ pub fn read_candle_file(
     };
     let mut file = File::open(path).map_err(io_error)?;
     let total_bytes = file.metadata().map_err(io_error)?.len();
-    let mut parser = Parser::new(path.to_owned());
+    read_candles(&mut file, total_bytes, path, on_progress)
+}
+
+/// Reads candle rows from `reader` (a file, an entry of a zip archive), `total_bytes` long as far
+/// as anyone knows, named `source` in errors; `on_progress` as for [`read_candle_file`].
+pub fn read_candles(
+    reader: &mut impl Read,
+    total_bytes: u64,
+    source: &Path,
+    mut on_progress: impl FnMut(u64, u64),
+) -> Result<CandleSeries, CandleFileError> {
+    let io_error = |error| CandleFileError::Io {
+        path: source.to_owned(),
+        source: error,
+    };
+    let mut parser = Parser::new(source.to_owned());
     // Zeroed once and reused: the unfinished last line of a block moves to the front and the next
     // block is read in after it.
     let mut buffer = vec![0u8; BLOCK_BYTES];
@@ -197,12 +226,12 @@ pub fn read_candle_file(
             // take all the memory there is.
             return Err(CandleFileError::LineTooLong {
                 at: Location {
-                    source: path.to_owned(),
+                    source: source.to_owned(),
                     line: parser.line + 1,
                 },
             });
         }
-        let got = read_fully(&mut file, &mut buffer[carried..]).map_err(io_error)?;
+        let got = read_fully(reader, &mut buffer[carried..]).map_err(io_error)?;
         bytes_read += got as u64;
         let filled = carried + got;
         if got == 0 {
@@ -225,11 +254,11 @@ pub fn parse_candles(bytes: &[u8], source: &Path) -> Result<CandleSeries, Candle
     parser.finish()
 }
 
-/// Reads until `buffer` is full or the file ends.
-fn read_fully(file: &mut File, buffer: &mut [u8]) -> io::Result<usize> {
+/// Reads until `buffer` is full or the input ends.
+fn read_fully(reader: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buffer.len() {
-        match file.read(&mut buffer[filled..]) {
+        match reader.read(&mut buffer[filled..]) {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}

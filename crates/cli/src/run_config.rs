@@ -237,6 +237,8 @@ pub struct NotificationsSection {
     pub request_timeout_secs: Option<u64>,
     /// Deliveries sent at once per process (default 16).
     pub concurrency: Option<usize>,
+    /// Days the delivery log keeps what was delivered or given up (default 30).
+    pub keep_log_days: Option<u64>,
 }
 
 impl ConfigFile {
@@ -464,6 +466,9 @@ impl ConfigFile {
                 }),
             concurrency: section.concurrency.unwrap_or(defaults.concurrency).max(1),
             poll_every: defaults.poll_every,
+            keep_log: section.keep_log_days.map_or(defaults.keep_log, |days| {
+                Duration::from_secs(days.max(1).saturating_mul(86_400))
+            }),
         }
     }
 

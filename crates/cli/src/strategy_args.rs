@@ -22,9 +22,11 @@ pub enum SizingMode {
 /// Where the candles come from and how the simulated account trades.
 #[derive(Debug, Args)]
 pub struct AccountArgs {
-    /// Candle CSV: a header `open_time_ms,open,high,low,close,volume` file, or Binance
-    /// public-data klines (12 columns, open time in ms or µs).
-    #[arg(long, value_name = "FILE")]
+    /// Candles: a CSV file (a header `open_time_ms,open,high,low,close,volume`, or Binance
+    /// public-data klines: 12 columns, open time in ms or µs), a Binance kline archive
+    /// (`BTCUSDT-1m-2024-01.zip`, checked against its `.CHECKSUM` when one lies beside it), or a
+    /// directory of them, joined in time order (overlaps refused, gaps reported with their dates).
+    #[arg(long, value_name = "FILE|DIR")]
     pub data: PathBuf,
 
     /// Fee per fill as a fraction of notional (0.001 = 0.1 %, Binance's base spot rate).
@@ -88,14 +90,30 @@ impl AccountArgs {
         Ok(config)
     }
 
-    /// Loads the candle file, with a progress bar for large files on a terminal.
+    /// Loads the candles, with a progress bar for large inputs on a terminal; a directory's
+    /// gaps are told on stderr with their dates.
     pub fn load_candles(&self) -> Result<CandleSeries, Failure> {
-        let total = fs::metadata(&self.data).map(|m| m.len()).unwrap_or(0);
-        let bar = file_bar(total, "loading candles");
-        let candles = candle_file::read_candle_file(&self.data, |done, _| bar.set_position(done))
-            .map_err(anyhow::Error::from)?;
+        let bar = file_bar(input_bytes(&self.data), "loading candles");
+        let loaded = candle_file::load_candles(&self.data, |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })
+        .map_err(anyhow::Error::from)?;
         bar.finish_and_clear();
-        Ok(candles)
+        if loaded.files.len() > 1 {
+            let opens = loaded.series.open_times_ms();
+            eprintln!(
+                "spotbot: {} candles from {} files, {} to {}",
+                opens.len(),
+                loaded.files.len(),
+                market::format_utc_ms(opens[0]),
+                market::format_utc_ms(opens[opens.len() - 1])
+            );
+        }
+        for gap in &loaded.gaps {
+            eprintln!("spotbot: note: {gap}");
+        }
+        Ok(loaded.series)
     }
 }
 
@@ -128,4 +146,17 @@ fn load_rules(path: &Path, symbol: Option<&str>) -> Result<SymbolRules, Failure>
         },
     };
     Ok(rules.with_context(|| format!("{} does not hold usable exchange rules", path.display()))?)
+}
+
+/// The bytes `--data` names: a file's size, or the sum of a directory's files.
+fn input_bytes(path: &std::path::Path) -> u64 {
+    match fs::read_dir(path) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| entry.metadata().ok())
+            .filter(fs::Metadata::is_file)
+            .map(|metadata| metadata.len())
+            .sum(),
+        Err(_) => fs::metadata(path).map_or(0, |metadata| metadata.len()),
+    }
 }

@@ -6,7 +6,8 @@
 //! The queue is the database's `notification_deliveries` table, written in the same transaction
 //! as what each delivery tells of (see the store). A [`Notifier`] runs beside the bots in every
 //! process that runs them (`spotbot run`, each `spotbot worker`): it claims due deliveries, sends
-//! them with a bounded number in flight, and records each attempt; a failed one is tried again
+//! them with a bounded number in flight (and a bounded share of it per channel, so that one
+//! user's hanging receiver holds up nobody else's), and records each attempt; a failed one is tried again
 //! after an exponential backoff (with jitter, and never sooner than a receiver's `Retry-After`)
 //! until [`Settings::max_attempts`]. Nothing here runs on a bot's cycle: a receiver that is down
 //! or hangs delays only its own deliveries. A process that dies mid-send leaves its claim to
@@ -23,12 +24,13 @@ pub mod targets;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use accounts::{MasterKey, wall_now_ms};
-use store::{ChannelKind, ChannelRow, DeliveryRow, RetryAt, Store};
+use store::{ChannelId, ChannelKind, ChannelRow, DeliveryRow, RetryAt, Store};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
@@ -42,6 +44,13 @@ pub const TELEGRAM_API_URL: &str = "https://api.telegram.org";
 /// midnight are recorded by then.
 const SUMMARY_DELAY_MS: i64 = 5 * 60 * 1000;
 const DAY_MS: i64 = 86_400_000;
+
+/// Deliveries to one channel in flight at once: a receiver that hangs holds this many of the
+/// process's [`Settings::concurrency`], never all of them, so other users' notifications go on.
+const PER_CHANNEL_IN_FLIGHT: usize = 2;
+
+/// How often delivered and failed deliveries older than [`Settings::keep_log`] are deleted.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// How the notifier sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +73,9 @@ pub struct Settings {
     pub concurrency: usize,
     /// How often the queue is read (default 1 s).
     pub poll_every: Duration,
+    /// How long the delivery log keeps what was delivered or given up (default 30 days);
+    /// pending deliveries are never deleted.
+    pub keep_log: Duration,
 }
 
 impl Default for Settings {
@@ -77,6 +89,7 @@ impl Default for Settings {
             request_timeout: Duration::from_secs(10),
             concurrency: 16,
             poll_every: Duration::from_secs(1),
+            keep_log: Duration::from_secs(30 * 86_400),
         }
     }
 }
@@ -145,36 +158,45 @@ impl Notifier {
     /// finish (those cut off are sent again later: their claims expire).
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let notifier = Arc::new(self);
-        let mut sends = JoinSet::new();
+        let mut sends = Sends::default();
         let mut summarised_day = None;
+        let mut purged: Option<Instant> = None;
         tokio::pin!(shutdown);
         loop {
             notifier.queue_daily_summaries(&mut summarised_day).await;
+            if purged.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+                notifier.purge_log().await;
+                purged = Some(Instant::now());
+            }
             notifier.claim_due(&mut sends).await;
             tokio::select! {
                 () = &mut shutdown => break,
                 () = tokio::time::sleep(notifier.settings.poll_every) => {}
-                Some(_) = sends.join_next(), if !sends.is_empty() => {}
+                Some(done) = sends.tasks.join_next(), if !sends.tasks.is_empty() => {
+                    if let Ok(channel) = done {
+                        sends.finished(channel);
+                    }
+                }
             }
         }
+        let mut sends = sends.tasks;
         let drain = notifier.settings.request_timeout + Duration::from_secs(1);
         let _ =
             tokio::time::timeout(drain, async { while sends.join_next().await.is_some() {} }).await;
         sends.abort_all();
     }
 
-    /// Claims as many due deliveries as there is room for and starts sending them.
-    async fn claim_due(self: &Arc<Self>, sends: &mut JoinSet<()>) {
-        let room = self.settings.concurrency.saturating_sub(sends.len());
+    /// Claims as many due deliveries as there is room for (at most [`PER_CHANNEL_IN_FLIGHT`]
+    /// per channel) and starts sending them.
+    async fn claim_due(self: &Arc<Self>, sends: &mut Sends) {
+        let room = self.settings.concurrency.saturating_sub(sends.tasks.len());
         if room == 0 {
             return;
         }
         let now_ms = wall_now_ms();
-        let due = match self
-            .store
-            .due_deliveries(now_ms, u32::try_from(room).unwrap_or(u32::MAX))
-            .await
-        {
+        // More than there is room for: some may be for channels already at their share.
+        let wanted = u32::try_from(room.saturating_mul(4)).unwrap_or(u32::MAX);
+        let due = match self.store.due_deliveries(now_ms, wanted).await {
             Ok(due) => due,
             Err(error) => {
                 warn!(%error, "cannot read the notifications due");
@@ -183,6 +205,11 @@ impl Notifier {
         };
         let claim_until_ms = now_ms + duration_ms(self.settings.request_timeout) + 30_000;
         for delivery in due {
+            if sends.tasks.len() >= self.settings.concurrency
+                || !sends.has_room(delivery.channel_id)
+            {
+                continue;
+            }
             match self
                 .store
                 .claim_delivery(delivery.id, now_ms, claim_until_ms)
@@ -190,7 +217,12 @@ impl Notifier {
             {
                 Ok(true) => {
                     let notifier = self.clone();
-                    sends.spawn(async move { notifier.deliver(delivery).await });
+                    let channel = delivery.channel_id;
+                    sends.started(channel);
+                    sends.tasks.spawn(async move {
+                        notifier.deliver(delivery).await;
+                        channel
+                    });
                 }
                 Ok(false) => {} // another process took it
                 Err(error) => warn!(%error, delivery = %delivery.id, "cannot claim a notification"),
@@ -314,6 +346,16 @@ impl Notifier {
         })
     }
 
+    /// Deletes the delivery log's settled rows older than [`Settings::keep_log`].
+    async fn purge_log(&self) {
+        let before_ms = wall_now_ms() - duration_ms(self.settings.keep_log);
+        match self.store.purge_deliveries(before_ms).await {
+            Ok(0) => {}
+            Ok(purged) => info!(purged, "old deliveries removed from the delivery log"),
+            Err(error) => warn!(%error, "cannot purge the delivery log"),
+        }
+    }
+
     /// Queues the summaries of the UTC day that ended (once [`SUMMARY_DELAY_MS`] passed), unless
     /// this process already did.
     async fn queue_daily_summaries(&self, summarised_day: &mut Option<i64>) {
@@ -331,6 +373,32 @@ impl Notifier {
                 *summarised_day = Some(day);
             }
             Err(error) => warn!(%error, "cannot queue the daily summaries"),
+        }
+    }
+}
+
+/// The sends in flight, and how many per channel.
+#[derive(Default)]
+struct Sends {
+    tasks: JoinSet<ChannelId>,
+    per_channel: HashMap<ChannelId, usize>,
+}
+
+impl Sends {
+    fn has_room(&self, channel: ChannelId) -> bool {
+        self.per_channel.get(&channel).copied().unwrap_or(0) < PER_CHANNEL_IN_FLIGHT
+    }
+
+    fn started(&mut self, channel: ChannelId) {
+        *self.per_channel.entry(channel).or_default() += 1;
+    }
+
+    fn finished(&mut self, channel: ChannelId) {
+        if let Some(count) = self.per_channel.get_mut(&channel) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_channel.remove(&channel);
+            }
         }
     }
 }

@@ -656,6 +656,19 @@ impl Store {
             .collect()
     }
 
+    /// Deletes the deliveries delivered or given up that were queued before `before_ms`; pending
+    /// ones stay whatever their age. How many went.
+    pub async fn purge_deliveries(&self, before_ms: i64) -> StoreResult<u64> {
+        let purged = sqlx::query(
+            "DELETE FROM notification_deliveries WHERE status <> $1 AND created_at_ms < $2",
+        )
+        .bind(DeliveryStatus::Pending.as_str())
+        .bind(before_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(purged.rows_affected())
+    }
+
     /// How many deliveries wait to be sent (pending, due or not): a metric.
     pub async fn pending_deliveries(&self) -> StoreResult<i64> {
         Ok(

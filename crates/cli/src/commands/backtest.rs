@@ -21,8 +21,15 @@ Each signal fills at its candle's close with the fee charged on the notional. BU
 EMA(fast) crosses above EMA(slow) with RSI below --overbought; SELL when long and EMA(fast) crosses
 below EMA(slow) or RSI rises above --overbought. Indicators follow TA-Lib's definitions.
 
-Example:
-  spotbot backtest --data candles.csv --fast 9 --slow 21 --rsi 14 --trades-out trades.csv";
+--data takes a candle CSV, one of Binance's public-data kline archives as data.binance.vision
+publishes them (monthly or daily .zip, verified against the .CHECKSUM beside it), or a directory
+of them: files are joined in time order, overlaps are refused and gaps are reported with their
+dates.
+
+Examples:
+  spotbot backtest --data candles.csv --fast 9 --slow 21 --rsi 14 --trades-out trades.csv
+  spotbot backtest --data binance/BTCUSDT-1m-2024-01.zip
+  spotbot backtest --data binance/          # every BTCUSDT-1m-*.zip in it, in order";
 
 /// Strategy parameters of the EMA/RSI cross.
 #[derive(Debug, Args)]

@@ -78,8 +78,9 @@ Configuration: a TOML file (--config), overridden by environment variables, over
   [metrics]         listen = \"127.0.0.1:9100\" (--metrics; default off), per_bot_max = 100
   [notifications]   telegram_api_url = \"https://api.telegram.org\", allow_private_targets = false
                     (webhooks to private addresses), max_attempts = 20, retry_base_ms = 5000,
-                    retry_max_ms = 900000, request_timeout_secs = 10, concurrency = 16: users'
-                    webhooks and Telegram messages, sent by every process that runs bots
+                    retry_max_ms = 900000, request_timeout_secs = 10, concurrency = 16,
+                    keep_log_days = 30: users' webhooks and Telegram messages, sent by every
+                    process that runs bots
   SPOTBOT_MASTER_KEY  the key that encrypts users' exchange secrets (64 hex characters or base64
              of 32 bytes); without it, data_dir/master.key, created with permissions 0600 on first run
              (`spotbot worker` and `spotbot api` never create one: they need the same key)

@@ -149,6 +149,13 @@ store::backend_tests! {
         assert_eq!((log[0].status, log[0].delivered_at_ms), (DeliveryStatus::Delivered, Some(300_100)));
         let other = user(&store, "bob").await;
         assert_eq!(store.enqueue_test(other.id, hook.id, 300_000).await.unwrap(), None);
+
+        // The log keeps what is pending whatever its age; settled rows go once old enough.
+        store.enqueue_test(alice.id, hook.id, 400_000).await.unwrap().unwrap();
+        assert_eq!(store.purge_deliveries(300_000).await.unwrap(), 1, "the failed one");
+        assert_eq!(store.purge_deliveries(i64::MAX).await.unwrap(), 1, "the delivered test");
+        let left = store.all_deliveries().await.unwrap();
+        assert_eq!((left.len(), left[0].status), (1, DeliveryStatus::Pending));
     }
 
     async fn daily_summaries_are_queued_once_for_bots_opted_in_before_the_day_ended(store: Store) {

@@ -1,0 +1,180 @@
+//! Backtests and sweeps on data in the formats traders have, through the `spotbot` binary: the
+//! shared 100k-candle file cut into Binance's monthly public-data archives (the layout of
+//! data.binance.vision: `BTCUSDT-1m-YYYY-MM.zip` holding its CSV of 12 columns without a header,
+//! and a `.CHECKSUM` beside it) gives the very figures of the CSV; a missing month is reported
+//! with its dates; a damaged archive stops the run; a sweep holds out its last fifth and shows
+//! both figures.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sha2::{Digest, Sha256};
+
+fn spotbot(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spotbot"))
+        .args(args)
+        .output()
+        .expect("spotbot runs")
+}
+
+fn shared_data() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/candles-100k.csv")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The shared file's rows as Binance kline rows, grouped by calendar month (`YYYY-MM`).
+fn months() -> Vec<(String, String)> {
+    let csv = std::fs::read_to_string(shared_data()).unwrap();
+    let mut months: Vec<(String, String)> = Vec::new();
+    for line in csv.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let open: i64 = fields[0].parse().unwrap();
+        let month = market::format_utc_ms(open)[..7].to_owned();
+        let row = format!(
+            "{open},{},{},{},{},{},{},0,0,0,0,0\n",
+            fields[1],
+            fields[2],
+            fields[3],
+            fields[4],
+            fields[5],
+            open + 59_999
+        );
+        match months.last_mut() {
+            Some((last, rows)) if *last == month => rows.push_str(&row),
+            _ => months.push((month, row)),
+        }
+    }
+    months
+}
+
+/// Writes `BTCUSDT-1m-<month>.zip` and its `.CHECKSUM` in `dir`.
+fn archive(dir: &Path, month: &str, rows: &str) -> PathBuf {
+    let name = format!("BTCUSDT-1m-{month}");
+    let path = dir.join(format!("{name}.zip"));
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    writer.start_file(format!("{name}.csv"), options).unwrap();
+    writer.write_all(rows.as_bytes()).unwrap();
+    writer.finish().unwrap();
+    let digest: String = Sha256::digest(std::fs::read(&path).unwrap())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    std::fs::write(
+        dir.join(format!("{name}.zip.CHECKSUM")),
+        format!("{digest}  {name}.zip\n"),
+    )
+    .unwrap();
+    path
+}
+
+fn backtest_json(data: &Path) -> serde_json::Value {
+    let output = spotbot(&["backtest", "--data", data.to_str().unwrap(), "--json"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let mut report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    report.as_object_mut().unwrap().remove("data");
+    report
+}
+
+#[test]
+fn binance_archives_give_the_figures_of_the_csv_and_their_gaps_are_dated() {
+    let months = months();
+    assert!(
+        months.len() >= 3,
+        "the shared file spans {} months",
+        months.len()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let archives: Vec<PathBuf> = months
+        .iter()
+        .map(|(month, rows)| archive(dir.path(), month, rows))
+        .collect();
+    assert_eq!(backtest_json(dir.path()), backtest_json(&shared_data()));
+    // One archive alone reads too.
+    let one = backtest_json(&archives[0]);
+    assert_eq!(one["candles"], months[0].1.lines().count());
+
+    // A month missing: the run goes on and says which dates are missing.
+    std::fs::remove_file(&archives[1]).unwrap();
+    let output = spotbot(&["backtest", "--data", dir.path().to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    let gap = format!(
+        "candles missing between BTCUSDT-1m-{}.zip (last candle {}-",
+        months[0].0, months[0].0
+    );
+    assert!(stderr.contains(&gap), "{stderr}");
+    assert!(
+        stderr.contains(&format!("and BTCUSDT-1m-{}.zip (next candle", months[2].0)),
+        "{stderr}"
+    );
+
+    // A damaged download stops the run, exit 1, saying what to do.
+    let mut bytes = std::fs::read(&archives[0]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&archives[0], bytes).unwrap();
+    let output = spotbot(&["backtest", "--data", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("fetch it again"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn a_sweep_holds_out_its_last_fifth_and_shows_both_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sweep.csv");
+    let data = shared_data();
+    let output = spotbot(&[
+        "sweep",
+        "--data",
+        data.to_str().unwrap(),
+        "--fast",
+        "5,9",
+        "--slow",
+        "21",
+        "--holdout",
+        "20%",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("in sample: 80000 candles, 2024-01-01 00:00:00 UTC to"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("out of sample (held out): 20000 candles"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("oos final equity"), "{stdout}");
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.ends_with(backtest::output::SWEEP_HOLDOUT_HEADER),
+        "{header}"
+    );
+    let columns = header.split(',').count();
+    assert_eq!(lines.clone().count(), 2);
+    assert!(lines.all(|line| line.split(',').count() == columns));
+
+    for bad in ["0%", "95%", "lots"] {
+        let output = spotbot(&["sweep", "--data", data.to_str().unwrap(), "--holdout", bad]);
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+        assert!(
+            text(&output.stderr).contains("--holdout"),
+            "{}",
+            text(&output.stderr)
+        );
+    }
+}
