@@ -178,3 +178,79 @@ fn a_sweep_holds_out_its_last_fifth_and_shows_both_figures() {
         );
     }
 }
+
+/// Where Debian's Chromium is (scripts/test installs it).
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+#[test]
+fn the_report_is_one_file_that_draws_itself_in_a_browser_from_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.html");
+    let data = shared_data();
+    let output = spotbot(&[
+        "backtest",
+        "--data",
+        data.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let html = std::fs::read_to_string(&report).unwrap();
+    // Nothing to fetch: no external script, style, image or frame.
+    for fetch in [
+        "src=\"http",
+        "href=\"http",
+        "<link",
+        "<iframe",
+        "@import",
+        "url(http",
+    ] {
+        let allowed = fetch == "href=\"http" && html.matches(fetch).count() == 1;
+        assert!(
+            !html.contains(fetch) || allowed,
+            "the report fetches something: {fetch}"
+        );
+    }
+    assert!(
+        html.contains("\"round_trips\":2334"),
+        "the figures are the backtest's"
+    );
+
+    if !std::path::Path::new(CHROMIUM).exists() {
+        assert!(
+            std::env::var("SPOTBOT_REQUIRE_BROWSER").as_deref() != Ok("1"),
+            "{CHROMIUM} is missing: install Debian's chromium"
+        );
+        eprintln!("skipped the browser half: {CHROMIUM} is missing");
+        return;
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let dom = Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+            &format!("--user-data-dir={}", profile.path().display()),
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            &format!("file://{}", report.display()),
+        ])
+        .output()
+        .unwrap();
+    let dom = text(&dom.stdout);
+    assert!(
+        dom.contains("data-drawn=\"yes\""),
+        "the report's script did not finish:\n{}",
+        &dom[..dom.len().min(2000)]
+    );
+    // Every round trip in the table, dated in UTC; the monthly returns of the data's months.
+    let trades_table = &dom[dom.find("id=\"trades\"").unwrap()..];
+    assert_eq!(trades_table.matches("<tr>").count(), 2334 + 1);
+    assert!(trades_table.contains("2024-01-01 "), "UTC dates");
+    let months_table = &dom[dom.find("id=\"months\"").unwrap()..dom.find("id=\"trades\"").unwrap()];
+    assert!(months_table.contains("<td>2024</td>"), "{months_table}");
+}

@@ -184,6 +184,14 @@ const ASSETS: &[(&str, &[u8], &str)] = &[
     ),
 ];
 
+/// The chart library the dashboard draws with (lightweight-charts, from npm, vendored), for
+/// documents that must carry it inline, such as a backtest's report file.
+pub const CHART_LIBRARY: &str =
+    include_str!("../assets/vendor/lightweight-charts/lightweight-charts.standalone.production.js");
+
+/// The chart library's licence notice, to go with every copy of it.
+pub const CHART_LIBRARY_NOTICE: &str = include_str!("../assets/vendor/lightweight-charts/NOTICE");
+
 /// The HTML shell of `page`: the document `app.js` fills from the API.
 pub fn shell(page: Page) -> String {
     include_str!("../assets/shell.html")

@@ -26,8 +26,12 @@ publishes them (monthly or daily .zip, verified against the .CHECKSUM beside it)
 of them: files are joined in time order, overlaps are refused and gaps are reported with their
 dates.
 
+--report report.html writes a report to share: one HTML file with the candle chart, indicators
+and trades, the equity and drawdown, monthly returns, the metrics and every trade in UTC.
+
 Examples:
   spotbot backtest --data candles.csv --fast 9 --slow 21 --rsi 14 --trades-out trades.csv
+  spotbot backtest --data candles.csv --report report.html
   spotbot backtest --data binance/BTCUSDT-1m-2024-01.zip
   spotbot backtest --data binance/          # every BTCUSDT-1m-*.zip in it, in order";
 
@@ -74,6 +78,12 @@ pub struct BacktestArgs {
     /// Write the equity at every candle's close to this CSV file (open_time_ms,equity).
     #[arg(long, value_name = "FILE")]
     equity_out: Option<PathBuf>,
+
+    /// Write a report to this HTML file: the candles with the indicators and every trade, the
+    /// equity and drawdown, the monthly returns, the metrics and the trades, in one file that
+    /// opens from disk (nothing is fetched).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
 }
 
 /// Runs the command.
@@ -88,12 +98,28 @@ pub fn run(args: BacktestArgs) -> Result<(), Failure> {
     let config = args.account.config()?;
     let candles = args.account.load_candles()?;
 
-    let run = if let Some(path) = &args.equity_out {
+    let run = if args.equity_out.is_some() || args.report.is_some() {
         let mut curve = EquityCurve {
             points: Vec::with_capacity(candles.len()),
         };
         let run = run_backtest(&mut strategy, &candles, &config, &mut curve);
-        write_file(path, |out| output::write_equity(out, &curve))?;
+        if let Some(path) = &args.equity_out {
+            write_file(path, |out| output::write_equity(out, &curve))?;
+        }
+        if let Some(path) = &args.report {
+            let data_name = args.account.data.display().to_string();
+            let account = account_words(&config);
+            let report = report::BacktestReport {
+                data_name: &data_name,
+                params,
+                account: &account,
+                candles: &candles,
+                run: &run,
+                equity: &curve,
+            };
+            write_file(path, |out| report::write_html(out, &report))?;
+            eprintln!("spotbot: report written to {}", path.display());
+        }
         run
     } else {
         run_backtest(&mut strategy, &candles, &config, &mut NoObserver)
@@ -126,6 +152,24 @@ pub fn run(args: BacktestArgs) -> Result<(), Failure> {
         )?;
     }
     Ok(())
+}
+
+/// The simulated account in words, for the report.
+fn account_words(config: &backtest::BacktestConfig) -> String {
+    let sizing = match config.sizing {
+        backtest::Sizing::AllIn => "all the cash on every BUY".to_owned(),
+        backtest::Sizing::QuotePerTrade(quote) => format!("{quote} quote per BUY"),
+    };
+    let rules = if config.rules.is_some() {
+        ", orders sized by the exchange's rules"
+    } else {
+        ""
+    };
+    format!(
+        "{} starting cash, fee {} %, {sizing}{rules}",
+        config.starting_cash,
+        config.fee_rate * 100.0
+    )
 }
 
 fn write_file(
