@@ -136,10 +136,10 @@ fn fill(out: &mut impl Write, template: &str, values: &[(&str, &str)]) -> io::Re
             break;
         };
         let key = &rest[start + 2..start + length];
-        out.write_all(rest[..start].as_bytes())?;
+        out.write_all(&rest.as_bytes()[..start])?;
         match values.iter().find(|(name, _)| *name == key) {
             Some((_, value)) => out.write_all(value.as_bytes())?,
-            None => out.write_all(rest[start..start + length + 2].as_bytes())?,
+            None => out.write_all(&rest.as_bytes()[start..start + length + 2])?,
         }
         rest = &rest[start + length + 2..];
     }
