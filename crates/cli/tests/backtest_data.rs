@@ -183,9 +183,10 @@ fn a_sweep_holds_out_its_last_fifth_and_shows_both_figures() {
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 #[test]
-fn the_report_is_one_file_that_draws_itself_in_a_browser_from_disk() {
+fn the_report_is_one_file_that_draws_itself_in_a_browser_from_disk_and_the_plot_a_png() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.html");
+    let plot = dir.path().join("equity.png");
     let data = shared_data();
     let output = spotbot(&[
         "backtest",
@@ -193,8 +194,14 @@ fn the_report_is_one_file_that_draws_itself_in_a_browser_from_disk() {
         data.to_str().unwrap(),
         "--report",
         report.to_str().unwrap(),
+        "--plot",
+        plot.to_str().unwrap(),
     ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
+    // The plot: a PNG of the picture's size (1200 x 700).
+    let png = std::fs::read(&plot).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(&png[16..24], &[0, 0, 4, 176, 0, 0, 2, 188]);
     let html = std::fs::read_to_string(&report).unwrap();
     // Nothing to fetch: no external script, style, image or frame.
     for fetch in [

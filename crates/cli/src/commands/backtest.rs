@@ -84,6 +84,11 @@ pub struct BacktestArgs {
     /// opens from disk (nothing is fetched).
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+
+    /// Draw the equity and drawdown curves into this PNG file (for a terminal or a CI
+    /// artefact).
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
 }
 
 /// Runs the command.
@@ -98,7 +103,7 @@ pub fn run(args: BacktestArgs) -> Result<(), Failure> {
     let config = args.account.config()?;
     let candles = args.account.load_candles()?;
 
-    let run = if args.equity_out.is_some() || args.report.is_some() {
+    let run = if args.equity_out.is_some() || args.report.is_some() || args.plot.is_some() {
         let mut curve = EquityCurve {
             points: Vec::with_capacity(candles.len()),
         };
@@ -119,6 +124,18 @@ pub fn run(args: BacktestArgs) -> Result<(), Failure> {
             };
             write_file(path, |out| report::write_html(out, &report))?;
             eprintln!("spotbot: report written to {}", path.display());
+        }
+        if let Some(path) = &args.plot {
+            let title = format!(
+                "EMA {}/{} RSI {} < {} on {}",
+                params.fast,
+                params.slow,
+                params.rsi_period,
+                params.overbought,
+                args.account.data.display()
+            );
+            report::plot_equity(path, &title, &curve).map_err(anyhow::Error::from)?;
+            eprintln!("spotbot: equity and drawdown drawn in {}", path.display());
         }
         run
     } else {
