@@ -9,37 +9,47 @@ use crate::engine::{EquityCurve, RoundTrip};
 use crate::metrics::Summary;
 use crate::sweep::SweepRow;
 
-/// Header of the trade list.
-pub const TRADES_HEADER: &str = "entry_time_ms,entry_price,exit_time_ms,exit_price,qty,pnl";
+/// Header of the trade list: times in ms since the epoch for programs, then in UTC (ISO 8601)
+/// for people.
+pub const TRADES_HEADER: &str =
+    "entry_time_ms,entry_price,exit_time_ms,exit_price,qty,pnl,entry_time,exit_time";
 
-/// Header of the equity curve.
-pub const EQUITY_HEADER: &str = "open_time_ms,equity";
+/// Header of the equity curve, its time both ways as in [`TRADES_HEADER`].
+pub const EQUITY_HEADER: &str = "open_time_ms,equity,open_time";
 
-/// Writes `entry_time_ms,entry_price,exit_time_ms,exit_price,qty,pnl`, one round trip per line.
+/// Writes [`TRADES_HEADER`], one round trip per line.
 pub fn write_trades(out: &mut impl Write, round_trips: &[RoundTrip]) -> io::Result<()> {
     writeln!(out, "{TRADES_HEADER}")?;
     for trip in round_trips {
         writeln!(
             out,
-            "{},{:?},{},{:?},{:?},{:?}",
+            "{},{:?},{},{:?},{:?},{:?},{},{}",
             trip.entry_time_ms,
             trip.entry_price,
             trip.exit_time_ms,
             trip.exit_price,
             trip.qty,
-            trip.pnl
+            trip.pnl,
+            iso_utc(trip.entry_time_ms),
+            iso_utc(trip.exit_time_ms)
         )?;
     }
     Ok(())
 }
 
-/// Writes `open_time_ms,equity`, one bar per line.
+/// Writes [`EQUITY_HEADER`], one bar per line.
 pub fn write_equity(out: &mut impl Write, curve: &EquityCurve) -> io::Result<()> {
     writeln!(out, "{EQUITY_HEADER}")?;
     for (open_time_ms, equity) in &curve.points {
-        writeln!(out, "{open_time_ms},{equity:?}")?;
+        writeln!(out, "{open_time_ms},{equity:?},{}", iso_utc(*open_time_ms))?;
     }
     Ok(())
+}
+
+/// `ms` as ISO 8601 in UTC, to the second: `2024-01-01T00:00:00Z`.
+fn iso_utc(ms: i64) -> String {
+    let text = market::format_utc_ms(ms);
+    format!("{}T{}Z", &text[..10], &text[11..19])
 }
 
 /// Header of the sweep results.

@@ -75,14 +75,21 @@ fn backtest_writes_trades_and_equity_files() {
     let trades = std::fs::read_to_string(trades).unwrap();
     assert_eq!(
         trades.lines().next(),
-        Some("entry_time_ms,entry_price,exit_time_ms,exit_price,qty,pnl")
+        Some("entry_time_ms,entry_price,exit_time_ms,exit_price,qty,pnl,entry_time,exit_time")
     );
     assert_eq!(trades.lines().count(), 2_335);
+    let first = trades.lines().nth(1).unwrap();
+    let fields: Vec<&str> = first.split(',').collect();
+    assert_eq!(fields.len(), 8, "{first}");
+    assert!(
+        fields[6].starts_with("2024-01-01T") && fields[6].ends_with('Z'),
+        "{first}"
+    );
     let equity = std::fs::read_to_string(equity).unwrap();
     assert_eq!(equity.lines().count(), 100_001);
     assert_eq!(
         equity.lines().last().unwrap(),
-        "1710067140000,72.6322732899594"
+        "1710067140000,72.6322732899594,2024-03-10T10:39:00Z"
     );
 }
 

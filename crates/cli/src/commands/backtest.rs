@@ -71,11 +71,13 @@ pub struct BacktestArgs {
     json: bool,
 
     /// Write every round trip to this CSV file
-    /// (entry_time_ms,entry_price,exit_time_ms,exit_price,qty,pnl).
+    /// (entry_time_ms,entry_price,exit_time_ms,exit_price,qty,pnl,entry_time,exit_time; the last
+    /// two in UTC).
     #[arg(long, value_name = "FILE")]
     trades_out: Option<PathBuf>,
 
-    /// Write the equity at every candle's close to this CSV file (open_time_ms,equity).
+    /// Write the equity at every candle's close to this CSV file (open_time_ms,equity,open_time;
+    /// the last in UTC).
     #[arg(long, value_name = "FILE")]
     equity_out: Option<PathBuf>,
 
