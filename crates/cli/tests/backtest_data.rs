@@ -145,6 +145,8 @@ fn a_sweep_holds_out_its_last_fifth_and_shows_both_figures() {
         "20%",
         "--out",
         out.to_str().unwrap(),
+        "--report",
+        dir.path().join("sweep.html").to_str().unwrap(),
     ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
@@ -167,6 +169,16 @@ fn a_sweep_holds_out_its_last_fifth_and_shows_both_figures() {
     let columns = header.split(',').count();
     assert_eq!(lines.clone().count(), 2);
     assert!(lines.all(|line| line.split(',').count() == columns));
+
+    let html = std::fs::read_to_string(dir.path().join("sweep.html")).unwrap();
+    assert!(
+        html.contains("Best final equity by fast (across) and slow (down)"),
+        "a heatmap"
+    );
+    assert!(
+        html.contains("<th>oos final equity</th>") && html.contains("out of sample (held out)")
+    );
+    assert_eq!(html.matches("<tr><td>").count(), 2, "a row per combination");
 
     for bad in ["0%", "95%", "lots"] {
         let output = spotbot(&["sweep", "--data", data.to_str().unwrap(), "--holdout", bad]);

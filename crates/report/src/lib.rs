@@ -4,12 +4,14 @@
 //! list, all times in UTC. The chart library is the dashboard's (lightweight-charts, vendored in
 //! the `web` crate), inlined with its notice; the page's own script and styles are in `assets/`.
 //!
-//! [`plot_equity`] draws the equity and drawdown as a PNG for terminals and CI artefacts.
+//! [`plot_equity`] draws the equity and drawdown as a PNG for terminals and CI artefacts;
+//! [`write_sweep_html`] writes a sweep's heatmap and rows as one static HTML file.
 //!
 //! The figures are the backtest's own ([`BacktestRun`], [`EquityCurve`]); the report only
 //! arranges them (and the monthly returns and drawdowns derived from the equity curve).
 
 mod plot;
+mod sweep;
 
 use std::io::{self, Write};
 
@@ -18,6 +20,7 @@ use market::{CandleSeries, format_utc_ms};
 use strategy::{EmaRsiCross, EmaRsiCrossParams, Strategy};
 
 pub use plot::{PlotError, plot_equity};
+pub use sweep::{SweepReport, write_sweep_html};
 
 /// The most equity points the report draws: a run of millions of candles is thinned to this,
 /// keeping each stretch's deepest drawdown.

@@ -33,7 +33,7 @@ by side. A combination that shines in sample and fades out of sample was fitted 
 
 Examples:
   spotbot sweep --data candles.csv --fast 5..20 --slow 20..60:5 --rsi 7,14,21 --overbought 60..80:5
-  spotbot sweep --data binance/ --fast 5..20 --slow 20..60:5 --holdout 20%";
+  spotbot sweep --data binance/ --fast 5..20 --slow 20..60:5 --holdout 20% --report sweep.html";
 
 /// The statistic to rank combinations by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,6 +51,17 @@ pub enum RankBy {
 }
 
 impl RankBy {
+    /// The statistic's name, for people.
+    fn words(self) -> &'static str {
+        match self {
+            RankBy::FinalEquity => "final equity",
+            RankBy::Sharpe => "Sharpe ratio",
+            RankBy::ProfitFactor => "profit factor",
+            RankBy::WinRate => "win rate",
+            RankBy::MaxDrawdown => "smallest drawdown (negated)",
+        }
+    }
+
     /// The statistic, oriented so that larger is better; undefined ranks last.
     fn score(self, row: &SweepRow) -> f64 {
         let summary = &row.summary;
@@ -95,6 +106,11 @@ pub struct SweepArgs {
     /// CSV file that receives every combination's results.
     #[arg(long, default_value = "sweep-results.csv", value_name = "FILE")]
     out: PathBuf,
+
+    /// Write a report to this HTML file: a heatmap over the two parameters that vary most (each
+    /// cell the best of its combinations by --rank-by) and a row per combination, best first.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
 
     /// Hold out the last part of the candles, e.g. `20%` (1 to 90 %): combinations are ranked
     /// on the rest and their figures on the held-out part are shown beside.
@@ -194,10 +210,9 @@ pub fn run(args: SweepArgs) -> Result<(), Failure> {
         combinations.len() as f64 * candles.len() as f64 / elapsed.as_secs_f64() / 1e6,
         args.out.display()
     )?;
-    if let Some(from) = holdout_from {
+    let holdout_line = holdout_from.map(|from| {
         let opens = candles.open_times_ms();
-        writeln!(
-            out,
+        format!(
             "in sample: {} candles, {} to {}; out of sample (held out): {} candles, {} to {}",
             from,
             market::format_utc_ms(opens[0]),
@@ -205,7 +220,28 @@ pub fn run(args: SweepArgs) -> Result<(), Failure> {
             opens.len() - from,
             market::format_utc_ms(opens[from]),
             market::format_utc_ms(opens[opens.len() - 1])
-        )?;
+        )
+    });
+    if let Some(line) = &holdout_line {
+        writeln!(out, "{line}")?;
+    }
+    if let Some(path) = &args.report {
+        let scores: Vec<f64> = rows.iter().map(|row| args.rank_by.score(row)).collect();
+        let data_name = args.account.data.display().to_string();
+        let report = report::SweepReport {
+            data_name: &data_name,
+            metric: args.rank_by.words(),
+            rows: &rows,
+            scores: &scores,
+            holdout: holdout_line.as_deref(),
+        };
+        let file =
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        let mut writer = BufWriter::new(file);
+        report::write_sweep_html(&mut writer, &report)
+            .and_then(|()| writer.flush())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        writeln!(out, "report with the heatmap in {}", path.display())?;
     }
     let held_out = holdout_from.is_some();
     let mut header = format!(
