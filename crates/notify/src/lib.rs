@@ -172,10 +172,14 @@ impl Notifier {
             tokio::select! {
                 () = &mut shutdown => break,
                 () = tokio::time::sleep(notifier.settings.poll_every) => {}
-                Some(done) = sends.tasks.join_next(), if !sends.tasks.is_empty() => {
-                    if let Ok(channel) = done {
-                        sends.finished(channel);
-                    }
+                Some(done) = sends.tasks.join_next_with_id(), if !sends.tasks.is_empty() => {
+                    // A send that panicked is known by its task's id: its channel's share frees
+                    // all the same (the delivery's claim expires and it is tried again).
+                    let task = match &done {
+                        Ok((task, _)) => *task,
+                        Err(error) => error.id(),
+                    };
+                    sends.finished(task);
                 }
             }
         }
@@ -218,11 +222,11 @@ impl Notifier {
                 Ok(true) => {
                     let notifier = self.clone();
                     let channel = delivery.channel_id;
-                    sends.started(channel);
-                    sends.tasks.spawn(async move {
-                        notifier.deliver(delivery).await;
-                        channel
-                    });
+                    let task = sends
+                        .tasks
+                        .spawn(async move { notifier.deliver(delivery).await })
+                        .id();
+                    sends.started(task, channel);
                 }
                 Ok(false) => {} // another process took it
                 Err(error) => warn!(%error, delivery = %delivery.id, "cannot claim a notification"),
@@ -377,10 +381,11 @@ impl Notifier {
     }
 }
 
-/// The sends in flight, and how many per channel.
+/// The sends in flight, the channel of each, and how many per channel.
 #[derive(Default)]
 struct Sends {
-    tasks: JoinSet<ChannelId>,
+    tasks: JoinSet<()>,
+    channel_of: HashMap<tokio::task::Id, ChannelId>,
     per_channel: HashMap<ChannelId, usize>,
 }
 
@@ -389,11 +394,15 @@ impl Sends {
         self.per_channel.get(&channel).copied().unwrap_or(0) < PER_CHANNEL_IN_FLIGHT
     }
 
-    fn started(&mut self, channel: ChannelId) {
+    fn started(&mut self, task: tokio::task::Id, channel: ChannelId) {
+        self.channel_of.insert(task, channel);
         *self.per_channel.entry(channel).or_default() += 1;
     }
 
-    fn finished(&mut self, channel: ChannelId) {
+    fn finished(&mut self, task: tokio::task::Id) {
+        let Some(channel) = self.channel_of.remove(&task) else {
+            return;
+        };
         if let Some(count) = self.per_channel.get_mut(&channel) {
             *count -= 1;
             if *count == 0 {
