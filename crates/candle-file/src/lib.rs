@@ -28,6 +28,8 @@ use std::path::{Path, PathBuf};
 use market::{Candle, CandleSeries, OutOfOrderCandle};
 
 mod sources;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use sources::{Gap, LoadedCandles, MAX_ENTRY_BYTES, load_candles};
 

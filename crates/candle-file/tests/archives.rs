@@ -6,10 +6,9 @@
 //! mixed intervals.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
+use candle_file::testing::write_kline_archive as archive;
 use candle_file::{CandleFileError, load_candles, read_candle_file};
-use sha2::{Digest, Sha256};
 
 const MINUTE_MS: i64 = 60_000;
 
@@ -27,27 +26,6 @@ fn klines(start_ms: i64, count: i64, microseconds: bool) -> String {
             )
         })
         .collect()
-}
-
-/// Writes `name.zip` in `dir` holding `name.csv` with `csv`, and its `.CHECKSUM`.
-fn archive(dir: &Path, name: &str, csv: &str) -> PathBuf {
-    let path = dir.join(format!("{name}.zip"));
-    let mut writer = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    writer.start_file(format!("{name}.csv"), options).unwrap();
-    writer.write_all(csv.as_bytes()).unwrap();
-    writer.finish().unwrap();
-    let digest: String = Sha256::digest(std::fs::read(&path).unwrap())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    std::fs::write(
-        dir.join(format!("{name}.zip.CHECKSUM")),
-        format!("{digest}  {name}.zip\n"),
-    )
-    .unwrap();
-    path
 }
 
 fn message(error: CandleFileError) -> String {

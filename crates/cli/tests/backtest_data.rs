@@ -5,11 +5,10 @@
 //! with its dates; a damaged archive stops the run; a sweep holds out its last fifth and shows
 //! both figures.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use sha2::{Digest, Sha256};
+use candle_file::testing::write_kline_archive;
 
 fn spotbot(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_spotbot"))
@@ -51,28 +50,6 @@ fn months() -> Vec<(String, String)> {
     months
 }
 
-/// Writes `BTCUSDT-1m-<month>.zip` and its `.CHECKSUM` in `dir`.
-fn archive(dir: &Path, month: &str, rows: &str) -> PathBuf {
-    let name = format!("BTCUSDT-1m-{month}");
-    let path = dir.join(format!("{name}.zip"));
-    let mut writer = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    writer.start_file(format!("{name}.csv"), options).unwrap();
-    writer.write_all(rows.as_bytes()).unwrap();
-    writer.finish().unwrap();
-    let digest: String = Sha256::digest(std::fs::read(&path).unwrap())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    std::fs::write(
-        dir.join(format!("{name}.zip.CHECKSUM")),
-        format!("{digest}  {name}.zip\n"),
-    )
-    .unwrap();
-    path
-}
-
 fn backtest_json(data: &Path) -> serde_json::Value {
     let output = spotbot(&["backtest", "--data", data.to_str().unwrap(), "--json"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
@@ -92,7 +69,7 @@ fn binance_archives_give_the_figures_of_the_csv_and_their_gaps_are_dated() {
     let dir = tempfile::tempdir().unwrap();
     let archives: Vec<PathBuf> = months
         .iter()
-        .map(|(month, rows)| archive(dir.path(), month, rows))
+        .map(|(month, rows)| write_kline_archive(dir.path(), &format!("BTCUSDT-1m-{month}"), rows))
         .collect();
     assert_eq!(backtest_json(dir.path()), backtest_json(&shared_data()));
     // One archive alone reads too.
