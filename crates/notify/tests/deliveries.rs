@@ -251,6 +251,34 @@ store::backend_tests! {
         assert_eq!(keys.len(), 40, "each sent once");
     }
 
+    async fn a_daily_summary_tells_the_days_figures(store: Store) {
+        const DAY_MS: i64 = 86_400_000;
+        let receiver = Receiver::start(Behaviour::Accept).await;
+        let (user, bot) = alice_and_her_bot(&store).await;
+        let (hook, _) = webhook(&store, user, "ops", &receiver.url()).await;
+        let daily = [subscribe(hook.id, NotifyEvent::DailySummary)];
+        store.set_subscriptions(user, bot, &daily, 4).await.unwrap();
+        // 2023-11-14, queued as the notifier would after that midnight; the notifier queues
+        // yesterday's on its own when it starts.
+        let day = 1_700_000_000_000 - 1_700_000_000_000 % DAY_MS;
+        assert_eq!(store.enqueue_daily_summaries(day, day + DAY_MS + 300_000).await.unwrap(), 1);
+        let _running = start(&store, settings("http://unused.invalid"));
+        let deliveries = settled(&store, 2).await;
+        assert!(deliveries.iter().all(|d| d.status == DeliveryStatus::Delivered));
+        let ours = format!("daily_summary-{bot}-{day}");
+        let request = receiver
+            .received()
+            .into_iter()
+            .find(|request| request.header("idempotency-key") == ours)
+            .expect("the day's summary");
+        let body = request.json();
+        assert_eq!(body["event"], "daily_summary");
+        assert_eq!(body["day"]["date"], "2023-11-14");
+        assert_eq!((body["day"]["trades"].as_u64(), body["day"]["realized_pnl"].as_str()), (Some(0), Some("0")));
+        let text = body["text"].as_str().unwrap();
+        assert!(text.contains("2023-11-14 (UTC)") && text.contains("0 trades (0 buys, 0 sells)"), "{text}");
+    }
+
     async fn a_private_webhook_is_refused_unless_allowed(store: Store) {
         let receiver = Receiver::start(Behaviour::Accept).await;
         let (user, _) = alice_and_her_bot(&store).await;
