@@ -13,19 +13,30 @@
 
 use std::ops::Range;
 
-use market::{CandleSeries, Side, SymbolRules};
+use accounting::ledger::{self, ExecutionAmounts, Holding};
+use accounting::sizing::{SizingInputs, order_quantity};
+use market::{CandleSeries, Price, Side, SymbolRules};
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
 use strategy::{Position, Signal, Strategy};
 
 use crate::metrics::{DailyReturns, Drawdown, RunTotals, Summary};
 
-/// How much a BUY spends.
+/// How much a BUY spends, and by whose arithmetic.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Sizing {
     /// All available cash, fee included: `qty = cash / (close * (1 + fee))`, never rounded, and
-    /// the cash is exactly zero afterwards.
+    /// the cash is exactly zero afterwards; the fee is charged in quote on both sides. This is
+    /// the published reference strategy's arithmetic (in `f64`, which the reference trades match
+    /// bit for bit), and the one place where the backtest sizes and books differently from a
+    /// live bot, on purpose: no bot spends all its cash.
     AllIn,
-    /// This much quote currency per BUY, fee included (or all the cash, if there is less).
+    /// This much quote currency per BUY, sized and booked by the live engine's own code
+    /// (`accounting`): a BUY spends the smaller of this and 98 % of the cash at the close, made
+    /// legal by the rules when given; a SELL sells the holding; the exchange takes the fee in
+    /// the asset received (base on a BUY, quote on a SELL, rounded to 8 decimals as Binance's);
+    /// the PnL is the ledger's, by average cost, in `Decimal`.
     QuotePerTrade(f64),
 }
 
@@ -261,7 +272,21 @@ pub struct Simulation<'c> {
     round_trips: Vec<RoundTrip>,
     skipped: Vec<SkippedOrder>,
     total_fees: f64,
+    /// The account in `Decimal`, kept by the live engine's code in quote-per-trade mode (the
+    /// `f64` wallet mirrors it for the bar statistics).
+    books: Books,
 }
+
+/// The account as the live engine books it: cash and the holding, by average cost.
+#[derive(Debug, Clone, Copy, Default)]
+struct Books {
+    cash: Decimal,
+    holding: Holding,
+}
+
+/// The decimals an exchange rounds commissions to (Binance's `baseCommissionPrecision` and
+/// `quoteCommissionPrecision`, and the simulator's).
+const COMMISSION_DECIMALS: u32 = 8;
 
 /// A finished backtest.
 #[derive(Debug, Clone)]
@@ -321,6 +346,10 @@ impl<'c> Simulation<'c> {
             round_trips: Vec::new(),
             skipped: Vec::new(),
             total_fees: 0.0,
+            books: Books {
+                cash: Decimal::from_f64(config.starting_cash).unwrap_or_default(),
+                holding: Holding::default(),
+            },
         }
     }
 
@@ -398,6 +427,9 @@ impl<'c> Simulation<'c> {
     #[cold]
     #[inline(never)]
     fn fill(&mut self, wallet: &mut Wallet, signal: Signal, time_ms: i64, price: f64) {
+        if let Sizing::QuotePerTrade(quote) = self.config.sizing {
+            return self.fill_as_live(wallet, signal, time_ms, price, quote);
+        }
         let fee_rate = self.config.fee_rate;
         match signal {
             Signal::Buy => {
@@ -456,6 +488,99 @@ impl<'c> Simulation<'c> {
                     qty: trade.qty,
                     pnl: wallet.cash - trade.cash_before,
                 });
+            }
+        }
+    }
+
+    /// Executes a signal at the candle's close as a live bot's order would be: sized by
+    /// `accounting::sizing`, the commission taken in the asset received, booked by
+    /// `accounting::ledger`.
+    fn fill_as_live(
+        &mut self,
+        wallet: &mut Wallet,
+        signal: Signal,
+        time_ms: i64,
+        close: f64,
+        quote_per_buy: f64,
+    ) {
+        let side = match signal {
+            Signal::Buy => Side::Buy,
+            Signal::Sell => Side::Sell,
+        };
+        if side == Side::Sell && self.open_trade.is_none() {
+            return;
+        }
+        let decimal = |value: f64| Decimal::from_f64(value).unwrap_or_default();
+        let Ok(price) = Price::new(decimal(close)) else {
+            return self.skip(time_ms, side, format!("the close {close} is not a price"));
+        };
+        let books = self.books;
+        let inputs = SizingInputs {
+            quote_per_buy: decimal(quote_per_buy),
+            position: books.holding.quantity,
+            free_quote: books.cash,
+            free_base: books.holding.quantity,
+        };
+        let quantity = match order_quantity(self.config.rules.as_ref(), side, price, &inputs) {
+            Ok(quantity) => quantity,
+            Err(reason) => return self.skip(time_ms, side, reason),
+        };
+        let executed_quote = quantity * price.get();
+        let received = match side {
+            Side::Buy => quantity,
+            Side::Sell => executed_quote,
+        };
+        let commission = (received * decimal(self.config.fee_rate))
+            .round_dp_with_strategy(COMMISSION_DECIMALS, RoundingStrategy::MidpointAwayFromZero);
+        let (fee_base, fee_quote) = match side {
+            Side::Buy => (commission, Decimal::ZERO),
+            Side::Sell => (Decimal::ZERO, commission),
+        };
+        let execution = ExecutionAmounts {
+            side,
+            executed_base: quantity,
+            executed_quote,
+            fee_base,
+            fee_quote,
+        };
+        let applied = match ledger::apply(&books.holding, &execution) {
+            Ok(applied) => applied,
+            Err(error) => return self.skip(time_ms, side, format!("cannot be booked: {error}")),
+        };
+        let cash = match side {
+            Side::Buy => books.cash - executed_quote,
+            Side::Sell => books.cash + executed_quote - fee_quote,
+        };
+        self.books = Books {
+            cash,
+            holding: applied.holding_after,
+        };
+        let as_f64 = |value: Decimal| value.to_f64().unwrap_or(f64::NAN);
+        wallet.cash = as_f64(cash);
+        wallet.held_qty = as_f64(applied.holding_after.quantity);
+        self.total_fees += as_f64(fee_base * price.get() + fee_quote);
+        match side {
+            Side::Buy => {
+                wallet.long = true;
+                self.open_trade = Some(OpenTrade {
+                    entry_time_ms: time_ms,
+                    entry_price: close,
+                    qty: as_f64(quantity),
+                    cash_before: as_f64(books.cash),
+                });
+            }
+            Side::Sell => {
+                wallet.long = false;
+                if let Some(trade) = self.open_trade.take() {
+                    self.round_trips.push(RoundTrip {
+                        entry_time_ms: trade.entry_time_ms,
+                        entry_price: trade.entry_price,
+                        exit_time_ms: time_ms,
+                        exit_price: close,
+                        qty: trade.qty,
+                        pnl: as_f64(applied.realized_pnl.unwrap_or_default()),
+                    });
+                }
             }
         }
     }

@@ -51,7 +51,9 @@ pub struct AccountArgs {
     #[arg(long, value_enum, default_value_t = SizingMode::AllIn, conflicts_with = "quote_per_trade")]
     pub sizing: SizingMode,
 
-    /// Spend this much quote per BUY (fee included) instead of all cash.
+    /// Spend this much quote per BUY (at most 98 % of the cash) instead of all cash, sized and
+    /// booked by the live bots' own code: the fee taken in the asset received (base on a BUY),
+    /// the PnL by average cost. A paper bot with this quote per BUY trades the same quantities.
     #[arg(long, value_name = "QUOTE", allow_negative_numbers = true)]
     pub quote_per_trade: Option<f64>,
 

@@ -1,8 +1,8 @@
-//! The average-cost ledger (`engine::ledger`) on hand-computed cases (every number worked out in
+//! The average-cost ledger (`accounting::ledger`) on hand-computed cases (every number worked out in
 //! the comments), its errors, and a deterministic generated run checking its invariants over
 //! thousands of buy/sell cycles.
 
-use engine::ledger::{
+use accounting::ledger::{
     Applied, Commission, ExecutionAmounts, Holding, LedgerError, apply, split_fees,
 };
 use market::Side;

@@ -2,7 +2,9 @@
 //! than [`FREE_BALANCE_SHARE`] of the free quote balance, since a MARKET order walks the asks
 //! above the last price), a SELL sells the held position (never more than min(tracked position,
 //! free base balance)); either is then made legal by [`market`]'s normaliser, whose refusal is a
-//! skip with a reason, never an error.
+//! skip with a reason, never an error. [`desired`] is the rule; [`size_order`] applies it with
+//! its steps in words (the live engine's "why"), [`order_quantity`] without (the backtester's
+//! fills).
 
 use market::{NormalizedQuantity, Price, Quantity, Side, SymbolRules, normalize_market_quantity};
 use rust_decimal::Decimal;
@@ -64,6 +66,74 @@ pub fn size_order(
     Sized { order, steps }
 }
 
+/// What a signal asks for before the exchange's filters, and the amount a BUY spends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Desired {
+    /// A BUY's quote amount: the smaller of the amount per BUY and [`FREE_BALANCE_SHARE`] of the
+    /// free quote balance. Zero for a SELL.
+    pub spend: Decimal,
+    /// The base quantity: `spend / price` rounded toward zero to 18 places for a BUY (never more
+    /// than `spend` at the price), min(position, free base) for a SELL.
+    pub quantity: Decimal,
+}
+
+/// The quantity a `side` signal asks for at `price` from `inputs`, before the filters: the one
+/// rule both the live engine and the backtester size by.
+pub fn desired(side: Side, price: Decimal, inputs: &SizingInputs) -> Desired {
+    match side {
+        Side::Buy => {
+            let spend = inputs
+                .quote_per_buy
+                .min(inputs.free_quote * FREE_BALANCE_SHARE);
+            let quantity = if spend <= Decimal::ZERO {
+                Decimal::ZERO
+            } else {
+                // Rounded down so the quantity never costs more than `spend` at this price; the
+                // normaliser floors it to the step anyway.
+                spend
+                    .checked_div(price)
+                    .unwrap_or(Decimal::ZERO)
+                    .round_dp_with_strategy(18, rust_decimal::RoundingStrategy::ToZero)
+            };
+            Desired { spend, quantity }
+        }
+        Side::Sell => Desired {
+            spend: Decimal::ZERO,
+            quantity: inputs.position.min(inputs.free_base),
+        },
+    }
+}
+
+/// The quantity to send for a `side` signal at `price`, made legal by `rules` when there are
+/// some, or why nothing is sent: [`size_order`]'s arithmetic without its words, for the
+/// backtester's fills (where formatting the steps of every order would cost more than the
+/// order).
+pub fn order_quantity(
+    rules: Option<&SymbolRules>,
+    side: Side,
+    price: Price,
+    inputs: &SizingInputs,
+) -> Result<Decimal, String> {
+    if price.get().is_zero() {
+        return Err("order skipped: no price yet".to_owned());
+    }
+    let wanted = desired(side, price.get(), inputs);
+    if wanted.quantity <= Decimal::ZERO {
+        return Err(match side {
+            Side::Buy => "order skipped: no quote balance left to spend".to_owned(),
+            Side::Sell => "order skipped: nothing to SELL".to_owned(),
+        });
+    }
+    let Some(rules) = rules else {
+        return Ok(wanted.quantity);
+    };
+    let quantity = Quantity::new(wanted.quantity)
+        .map_err(|_| format!("order skipped: quantity {} is not valid", wanted.quantity))?;
+    normalize_market_quantity(rules, side, price, quantity)
+        .map(|legal| Decimal::from(legal.quantity()))
+        .map_err(|rejection| rejection.to_string())
+}
+
 /// The quantity `inputs` call for, its steps written to `steps` (all but the last, the
 /// normaliser's).
 fn sized_quantity(
@@ -77,19 +147,18 @@ fn sized_quantity(
     if price.is_zero() {
         return SizedOrder::Skip(format!("order skipped: {} has no price yet", rules.symbol));
     }
-    let desired = match side {
+    let wanted = desired(side, price, inputs);
+    match side {
         Side::Buy => {
-            let share = inputs.free_quote * FREE_BALANCE_SHARE;
-            let spend = inputs.quote_per_buy.min(share);
             steps.push(format!(
                 "spend the smaller of the bot's {} {quote} per BUY and {}% of the free {} {quote}: {} {quote}",
                 inputs.quote_per_buy.normalize(),
                 (FREE_BALANCE_SHARE * Decimal::ONE_HUNDRED).normalize(),
                 inputs.free_quote.normalize(),
-                spend.normalize(),
+                wanted.spend.normalize(),
                 quote = rules.quote_asset,
             ));
-            if spend <= Decimal::ZERO {
+            if wanted.spend <= Decimal::ZERO {
                 return SizedOrder::Skip(format!(
                     "order skipped: BUY needs {} but the free {} balance is {}",
                     inputs.quote_per_buy.normalize(),
@@ -97,35 +166,24 @@ fn sized_quantity(
                     inputs.free_quote.normalize()
                 ));
             }
-            // Rounded down so the quantity never costs more than `spend` at this price; the
-            // normaliser floors it to the step anyway.
-            let quantity = spend
-                .checked_div(price)
-                .unwrap_or(Decimal::ZERO)
-                .round_dp_with_strategy(18, rust_decimal::RoundingStrategy::ToZero);
             steps.push(format!(
                 "at the price {} (the best ask, or the last price without a book): {} / {} = {} {}",
                 price.normalize(),
-                spend.normalize(),
+                wanted.spend.normalize(),
                 price.normalize(),
-                quantity.normalize(),
+                wanted.quantity.normalize(),
                 rules.base_asset
             ));
-            quantity
         }
-        Side::Sell => {
-            let quantity = inputs.position.min(inputs.free_base);
-            steps.push(format!(
-                "sell the smaller of the bot's position {} and the free {} {base}: {} {base}",
-                inputs.position.normalize(),
-                inputs.free_base.normalize(),
-                quantity.normalize(),
-                base = rules.base_asset,
-            ));
-            quantity
-        }
-    };
-    if desired <= Decimal::ZERO {
+        Side::Sell => steps.push(format!(
+            "sell the smaller of the bot's position {} and the free {} {base}: {} {base}",
+            inputs.position.normalize(),
+            inputs.free_base.normalize(),
+            wanted.quantity.normalize(),
+            base = rules.base_asset,
+        )),
+    }
+    if wanted.quantity <= Decimal::ZERO {
         return SizedOrder::Skip(format!(
             "order skipped: nothing to SELL (position {} {}, free {})",
             inputs.position.normalize(),
@@ -133,8 +191,11 @@ fn sized_quantity(
             inputs.free_base.normalize()
         ));
     }
-    let Ok(quantity) = Quantity::new(desired) else {
-        return SizedOrder::Skip(format!("order skipped: quantity {desired} is not valid"));
+    let Ok(quantity) = Quantity::new(wanted.quantity) else {
+        return SizedOrder::Skip(format!(
+            "order skipped: quantity {} is not valid",
+            wanted.quantity
+        ));
     };
     match normalize_market_quantity(rules, side, reference_price, quantity) {
         Ok(legal) => SizedOrder::Send(legal),
