@@ -5,6 +5,8 @@
 
 use std::io::{self, Write};
 
+use market::format_iso_utc_ms;
+
 use crate::engine::{EquityCurve, RoundTrip};
 use crate::metrics::Summary;
 use crate::sweep::SweepRow;
@@ -30,8 +32,8 @@ pub fn write_trades(out: &mut impl Write, round_trips: &[RoundTrip]) -> io::Resu
             trip.exit_price,
             trip.qty,
             trip.pnl,
-            iso_utc(trip.entry_time_ms),
-            iso_utc(trip.exit_time_ms)
+            format_iso_utc_ms(trip.entry_time_ms),
+            format_iso_utc_ms(trip.exit_time_ms)
         )?;
     }
     Ok(())
@@ -41,15 +43,13 @@ pub fn write_trades(out: &mut impl Write, round_trips: &[RoundTrip]) -> io::Resu
 pub fn write_equity(out: &mut impl Write, curve: &EquityCurve) -> io::Result<()> {
     writeln!(out, "{EQUITY_HEADER}")?;
     for (open_time_ms, equity) in &curve.points {
-        writeln!(out, "{open_time_ms},{equity:?},{}", iso_utc(*open_time_ms))?;
+        writeln!(
+            out,
+            "{open_time_ms},{equity:?},{}",
+            format_iso_utc_ms(*open_time_ms)
+        )?;
     }
     Ok(())
-}
-
-/// `ms` as ISO 8601 in UTC, to the second: `2024-01-01T00:00:00Z`.
-fn iso_utc(ms: i64) -> String {
-    let text = market::format_utc_ms(ms);
-    format!("{}T{}Z", &text[..10], &text[11..19])
 }
 
 /// Header of the sweep results.

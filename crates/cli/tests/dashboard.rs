@@ -512,6 +512,17 @@ async fn a_trader_runs_a_bot_from_the_dashboard() {
     // test message reaches the receiver signed with it and shows as delivered in the log; the
     // bot's trades are opted in with a tick, which a reload shows kept.
     let receiver = Receiver::start(Behaviour::Accept).await;
+    // The Telegram form shows its own fields only; back to a webhook.
+    let kind = "const kind = document.getElementById('field-kind-channel'); kind.value = '{}'; \
+                kind.dispatchEvent(new Event('change')); \
+                return getComputedStyle(document.getElementById('field-chat_id-channel')).display";
+    let shown = browser.script(&kind.replace("{}", "telegram")).await;
+    assert_ne!(shown, "none", "the chat id field shows for Telegram");
+    browser
+        .script("document.getElementById('channel-form').scrollIntoView(); return true")
+        .await;
+    browser.shot("account-telegram-form").await;
+    browser.script(&kind.replace("{}", "webhook")).await;
     browser.fill("#field-name-channel", "ops <b>hook</b>").await;
     browser
         .fill("#field-url-channel", &format!("{}/in", receiver.url()))

@@ -26,4 +26,4 @@ pub use rules::{
 };
 pub use side::{Side, UnknownSide};
 pub use symbol::{Symbol, SymbolError};
-pub use utc::format_utc_ms;
+pub use utc::{format_iso_utc_ms, format_utc_date, format_utc_ms, utc_date};

@@ -22,6 +22,42 @@ pub fn format_utc_ms(ms: i64) -> String {
     )
 }
 
+/// The UTC calendar date `(year, month 1-12, day 1-31)` of `ms` (milliseconds since the Unix
+/// epoch), proleptic Gregorian.
+///
+/// ```
+/// assert_eq!(market::utc_date(1_709_251_199_999), (2024, 2, 29));
+/// ```
+pub fn utc_date(ms: i64) -> (i64, u32, u32) {
+    civil_from_days(ms.div_euclid(1_000).div_euclid(86_400))
+}
+
+/// `ms` as its UTC date, `YYYY-MM-DD`.
+///
+/// ```
+/// assert_eq!(market::format_utc_date(1_749_988_800_000), "2025-06-15");
+/// ```
+pub fn format_utc_date(ms: i64) -> String {
+    let (year, month, day) = utc_date(ms);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// `ms` as ISO 8601 in UTC to the second, `YYYY-MM-DDTHH:MM:SSZ`: for files programs read too.
+///
+/// ```
+/// assert_eq!(market::format_iso_utc_ms(1_749_988_800_000), "2025-06-15T12:00:00Z");
+/// ```
+pub fn format_iso_utc_ms(ms: i64) -> String {
+    let of_day = ms.div_euclid(1_000).rem_euclid(86_400);
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        format_utc_date(ms),
+        of_day / 3_600,
+        of_day % 3_600 / 60,
+        of_day % 60
+    )
+}
+
 /// The (year, month, day) of the day `days` after 1970-01-01.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     // Shifted so that years start on 1 March: the leap day is the last day of a year.

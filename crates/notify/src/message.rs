@@ -184,7 +184,7 @@ async fn day(store: &Store, bot: &BotConfig, day_start_ms: i64) -> Result<Detail
     for trade in &trades {
         *fees.entry(&trade.commission_asset).or_default() += trade.commission;
     }
-    let date = &format_utc_ms(day_start_ms)[..10];
+    let date = &market::format_utc_date(day_start_ms);
     let fee_text = if fees.is_empty() {
         "none".to_owned()
     } else {

@@ -31,6 +31,10 @@ pub const EVENT_HEADER: &str = "x-spotbot-event";
 /// The most of a receiver's error answer kept in the delivery log.
 const ANSWER_SHOWN_CHARS: usize = 200;
 
+/// The most of an answer's body read: Telegram's answers are a few hundred bytes, and a receiver
+/// that streams gigabytes back must not make the server hold them.
+const ANSWER_READ_BYTES: usize = 64 * 1024;
+
 /// What an attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attempt {
@@ -141,7 +145,7 @@ pub async fn webhook(client: &reqwest::Client, request: WebhookRequest<'_>) -> A
         return Attempt::Delivered(status.as_u16());
     }
     let retry_after = retry_after(response.headers());
-    let answer = response.text().await.unwrap_or_default();
+    let answer = answer_start(response).await;
     Attempt::Failed {
         error: format!("the receiver answered HTTP {status}{}", shown(&answer)),
         status: Some(status.as_u16()),
@@ -174,7 +178,7 @@ pub async fn telegram(
         Err(error) => return Attempt::unreachable(error),
     };
     let status = response.status();
-    let text = response.text().await.unwrap_or_default();
+    let text = answer_start(response).await;
     let answer: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
     if status.is_success() && answer["ok"] == serde_json::Value::Bool(true) {
         return Attempt::Delivered(status.as_u16());
@@ -197,6 +201,22 @@ pub async fn telegram(
         status: Some(status.as_u16()),
         retry_after,
     }
+}
+
+/// The first [`ANSWER_READ_BYTES`] of `response`'s body as text (what arrived, if it fails
+/// half-way); the rest is never read.
+async fn answer_start(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while body.len() < ANSWER_READ_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = ANSWER_READ_BYTES - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 /// The `Retry-After` seconds of an answer.

@@ -25,6 +25,8 @@ pub enum Behaviour {
     Hang,
     /// 401 `{"ok":false,...}`, as Telegram answers a bad bot token.
     Unauthorized,
+    /// 503 with a body of this many bytes (a receiver that answers far more than anyone reads).
+    FailWithBody(usize),
 }
 
 /// One request a receiver got.
@@ -166,6 +168,9 @@ async fn record(
             (StatusCode::SERVICE_UNAVAILABLE, "busy, try later").into_response()
         }
         Behaviour::Hang => std::future::pending().await,
+        Behaviour::FailWithBody(bytes) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "x".repeat(bytes)).into_response()
+        }
         Behaviour::Unauthorized => (
             StatusCode::UNAUTHORIZED,
             r#"{"ok":false,"error_code":401,"description":"Unauthorized"}"#,

@@ -279,6 +279,20 @@ store::backend_tests! {
         assert!(text.contains("2023-11-14 (UTC)") && text.contains("0 trades (0 buys, 0 sells)"), "{text}");
     }
 
+    async fn a_receivers_long_answer_is_cut_short_in_the_log(store: Store) {
+        let receiver = Receiver::start(Behaviour::FailWithBody(8 << 20)).await;
+        let (user, _) = alice_and_her_bot(&store).await;
+        let (hook, _) = webhook(&store, user, "chatty", &receiver.url()).await;
+        store.enqueue_test(user, hook.id, 10).await.unwrap().unwrap();
+        let once = Settings { max_attempts: 1, ..settings("http://unused.invalid") };
+        let _running = start(&store, once);
+        let failed = settled(&store, 1).await.remove(0);
+        assert_eq!((failed.status, failed.last_status_code), (DeliveryStatus::Failed, Some(503)));
+        let error = failed.last_error.unwrap();
+        assert!(error.starts_with("the receiver answered HTTP 503 Service Unavailable: xxx"), "{}", &error[..80]);
+        assert!(error.len() < 300, "{} bytes kept", error.len());
+    }
+
     async fn a_private_webhook_is_refused_unless_allowed(store: Store) {
         let receiver = Receiver::start(Behaviour::Accept).await;
         let (user, _) = alice_and_her_bot(&store).await;

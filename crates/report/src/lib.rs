@@ -16,7 +16,7 @@ mod sweep;
 use std::io::{self, Write};
 
 use backtest::{BacktestRun, EquityCurve};
-use market::{CandleSeries, format_utc_ms};
+use market::CandleSeries;
 use strategy::{EmaRsiCross, EmaRsiCrossParams, Strategy};
 
 pub use plot::{PlotError, plot_equity};
@@ -47,7 +47,7 @@ pub struct BacktestReport<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct YearReturns {
     /// The year.
-    pub year: i32,
+    pub year: i64,
     /// Each month's return (Jan first), `None` for months without candles.
     pub months: [Option<f64>; 12],
     /// The year's return over the months with candles.
@@ -85,11 +85,9 @@ pub fn monthly_returns(equity: &EquityCurve, starting_cash: f64) -> Vec<YearRetu
 }
 
 /// The UTC year and month (1 to 12) of `ms`.
-fn year_month(ms: i64) -> (i32, usize) {
-    let date = format_utc_ms(ms);
-    let year = date[..4].parse().unwrap_or(1970);
-    let month = date[5..7].parse().unwrap_or(1);
-    (year, month)
+fn year_month(ms: i64) -> (i64, usize) {
+    let (year, month, _) = market::utc_date(ms);
+    (year, month as usize)
 }
 
 /// `(open_time_ms, equity, drawdown)` thinned to at most [`MAX_EQUITY_POINTS`]: the drawdown is

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use backtest::EquityCurve;
-use market::format_utc_ms;
+use market::format_utc_date;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
@@ -62,7 +62,7 @@ pub fn plot_equity(path: &Path, title: &str, equity: &EquityCurve) -> Result<(),
         .titled(title, (FONT, 22).into_font())
         .map_err(|e| error(e.to_string()))?;
     let (upper, lower) = root.split_vertically(SIZE.1 * 62 / 100);
-    let date = |ms: &i64| format_utc_ms(*ms)[..10].to_owned();
+    let date = |ms: &i64| format_utc_date(*ms);
 
     let mut equity_chart = ChartBuilder::on(&upper)
         .margin(12)

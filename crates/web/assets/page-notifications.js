@@ -130,6 +130,7 @@ export async function notificationsPanel() {
   const eventsSlot = el('div', {});
   const logSlot = el('div', {});
   const picker = el('select', { id: 'events-channel', 'aria-label': 'Channel' });
+  const pickerField = el('div', { id: 'events-picker' }, el('label', { for: 'events-channel' }, 'Channel'), picker);
   let channels = [];
   const bots = await api.get('/api/v1/bots');
   const showEvents = async () => {
@@ -145,6 +146,8 @@ export async function notificationsPanel() {
     const chosen = picker.value;
     picker.replaceChildren(...channels.map((c) => el('option', { value: c.id }, c.name)));
     if (channels.some((c) => String(c.id) === chosen)) picker.value = chosen;
+    // No channel, nothing to pick: the note below says to add one.
+    pickerField.classList.toggle('hidden', channels.length === 0);
     await showEvents();
     await showLog();
   };
@@ -152,7 +155,7 @@ export async function notificationsPanel() {
   panel.append(el('h2', {}, 'Notifications'),
     el('p', { class: 'notice' }, 'Webhooks receive JSON signed with HMAC-SHA256 (X-Spotbot-Signature) and an Idempotency-Key that stays the same if a notification is sent again; Telegram chats get a message from your bot. Failed deliveries are retried with growing waits.'),
     channelsSlot, secretSlot, el('h3', {}, 'Add a channel'), addChannelForm(refresh, secretSlot),
-    el('h3', {}, 'What each bot tells'), el('div', { id: 'events-picker' }, el('label', { for: 'events-channel' }, 'Channel'), picker), eventsSlot,
+    el('h3', {}, 'What each bot tells'), pickerField, eventsSlot,
     el('div', { class: 'page-head' }, el('h3', {}, 'Delivery log'),
       el('button', { type: 'button', class: 'secondary', onclick: showLog }, 'Refresh')),
     logSlot);
