@@ -1,5 +1,6 @@
-//! The bar loop: feeds each candle to the strategy, fills its signals at that candle's close, and
-//! tracks cash, position, fees and the per-bar statistics.
+//! The bar loop: feeds each candle to the strategy, fills its signals at that candle's close (or,
+//! with [`Fill::Book`], on the simulator's book around it), and tracks cash, position, fees and the
+//! per-bar statistics.
 //!
 //! This is the hot path of backtests and sweeps (hundreds of millions of candles a second). The
 //! strategy runs over the candles in its own loop ([`Strategy::run`]; `EmaRsiCross` computes four
@@ -40,6 +41,54 @@ pub enum Sizing {
     QuotePerTrade(f64),
 }
 
+/// Where a signal's order fills.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Fill {
+    /// At the signal candle's close, whatever its size (the published reference's rule).
+    #[default]
+    Close,
+    /// On the simulator's synthetic book around the close ([`sim_book`]), as a paper bot's
+    /// MARKET order on `spotbot sim` fills: a BUY sized at the best ask and walking the asks, a
+    /// SELL at the best bid walking the bids. Quote-per-trade sizing only (the live arithmetic).
+    Book(BookFill),
+}
+
+/// The book a [`Fill::Book`] walks: its shape, and the symbol's price and quantity grids.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BookFill {
+    /// The levels around the price (the simulator's listing's).
+    pub shape: sim_book::BookShape,
+    /// PRICE_FILTER `tickSize`: the grid of the book's prices.
+    pub tick_size: Decimal,
+    /// LOT_SIZE `stepSize`: the grid of the quantities traded.
+    pub step_size: Decimal,
+}
+
+impl BookFill {
+    /// `shape` on the grids of `rules`; `None` when the rules lack a price or lot size filter.
+    pub fn with_rules(shape: sim_book::BookShape, rules: &SymbolRules) -> Option<BookFill> {
+        Some(BookFill {
+            shape,
+            tick_size: rules.price_filter.as_ref()?.tick_size.get(),
+            step_size: Decimal::from(rules.lot_size.as_ref()?.step_size),
+        })
+    }
+
+    /// What a MARKET order on `side` for `quantity` gets on the book around `close`: the base
+    /// traded (less than `quantity` when the book runs out, the rest expiring as on Binance) and
+    /// the quote it cost or brought.
+    fn walk(&self, side: Side, close: f64, quantity: Decimal) -> sim_book::Execution {
+        let levels = self.levels(side, close);
+        sim_book::execute(&levels, sim_book::OrderSize::Base(quantity), self.step_size)
+    }
+
+    /// The levels a taker on `side` meets around `close`, best first.
+    fn levels(&self, side: Side, close: f64) -> Vec<sim_book::Level> {
+        let centre = sim_book::tick_price(close, self.tick_size);
+        self.shape.levels_for(side, centre, self.tick_size)
+    }
+}
+
 /// Everything about the simulated account and exchange.
 #[derive(Debug, Clone)]
 pub struct BacktestConfig {
@@ -52,6 +101,8 @@ pub struct BacktestConfig {
     /// The exchange's filters for the symbol; when present every order is normalised with them
     /// and orders they refuse are skipped, as the live engine would.
     pub rules: Option<SymbolRules>,
+    /// Where orders fill: at the close, or on the simulator's book.
+    pub fill: Fill,
 }
 
 impl Default for BacktestConfig {
@@ -61,6 +112,7 @@ impl Default for BacktestConfig {
             starting_cash: 10_000.0,
             sizing: Sizing::AllIn,
             rules: None,
+            fill: Fill::Close,
         }
     }
 }
@@ -79,6 +131,11 @@ pub enum InvalidConfig {
     /// Quote per trade not positive.
     #[error("quote per trade must be greater than zero; got {0}")]
     QuotePerTrade(f64),
+    /// Book fills asked for with all-in sizing.
+    #[error(
+        "fills on the book need a quote per trade (the live bots' sizing); all-in sizing fills at the close"
+    )]
+    BookNeedsQuotePerTrade,
 }
 
 impl BacktestConfig {
@@ -95,6 +152,9 @@ impl BacktestConfig {
         {
             return Err(InvalidConfig::QuotePerTrade(quote));
         }
+        if matches!(self.fill, Fill::Book(_)) && self.sizing == Sizing::AllIn {
+            return Err(InvalidConfig::BookNeedsQuotePerTrade);
+        }
         Ok(())
     }
 }
@@ -104,14 +164,17 @@ impl BacktestConfig {
 pub struct RoundTrip {
     /// Open time of the BUY bar (ms).
     pub entry_time_ms: i64,
-    /// BUY fill price (the bar's close).
+    /// BUY fill price: the bar's close, or with [`Fill::Book`] the average over the levels walked.
     pub entry_price: f64,
     /// Open time of the SELL bar (ms).
     pub exit_time_ms: i64,
-    /// SELL fill price (the bar's close).
+    /// SELL fill price, as [`RoundTrip::entry_price`].
     pub exit_price: f64,
     /// Base quantity bought.
     pub qty: f64,
+    /// Base quantity sold: the quantity bought in all-in mode; in quote-per-trade mode what the
+    /// exchange received after the BUY's commission (taken in base), made legal by the rules.
+    pub exit_qty: f64,
     /// Cash after the SELL minus cash before the BUY: the trade's result net of both fees.
     pub pnl: f64,
 }
@@ -282,6 +345,11 @@ pub struct Simulation<'c> {
 struct Books {
     cash: Decimal,
     holding: Holding,
+}
+
+/// `value` as the `f64` the bar statistics keep.
+fn as_f64(value: Decimal) -> f64 {
+    value.to_f64().unwrap_or(f64::NAN)
 }
 
 /// The decimals an exchange rounds commissions to (Binance's `baseCommissionPrecision` and
@@ -486,6 +554,7 @@ impl<'c> Simulation<'c> {
                     exit_time_ms: time_ms,
                     exit_price: price,
                     qty: trade.qty,
+                    exit_qty: qty,
                     pnl: wallet.cash - trade.cash_before,
                 });
             }
@@ -511,7 +580,15 @@ impl<'c> Simulation<'c> {
             return;
         }
         let decimal = |value: f64| Decimal::from_f64(value).unwrap_or_default();
-        let Ok(price) = Price::new(decimal(close)) else {
+        // The price the order is sized at: what it pays first.
+        let quoted = match &self.config.fill {
+            Fill::Close => decimal(close),
+            Fill::Book(book) => book
+                .levels(side, close)
+                .first()
+                .map_or(Decimal::ZERO, |level| level.price),
+        };
+        let Ok(price) = Price::new(quoted) else {
             return self.skip(time_ms, side, format!("the close {close} is not a price"));
         };
         let books = self.books;
@@ -525,9 +602,23 @@ impl<'c> Simulation<'c> {
             Ok(quantity) => quantity,
             Err(reason) => return self.skip(time_ms, side, reason),
         };
-        let executed_quote = quantity * price.get();
+        let (executed_base, executed_quote) = match &self.config.fill {
+            Fill::Close => (quantity, quantity * price.get()),
+            Fill::Book(book) => {
+                let walked = book.walk(side, close, quantity);
+                (walked.executed_qty(), walked.quote_qty())
+            }
+        };
+        if executed_base.is_zero() {
+            return self.skip(
+                time_ms,
+                side,
+                "the book has nothing on that side".to_owned(),
+            );
+        }
+        let fill_price = as_f64(executed_quote / executed_base);
         let received = match side {
-            Side::Buy => quantity,
+            Side::Buy => executed_base,
             Side::Sell => executed_quote,
         };
         let commission = (received * decimal(self.config.fee_rate))
@@ -538,7 +629,7 @@ impl<'c> Simulation<'c> {
         };
         let execution = ExecutionAmounts {
             side,
-            executed_base: quantity,
+            executed_base,
             executed_quote,
             fee_base,
             fee_quote,
@@ -555,7 +646,6 @@ impl<'c> Simulation<'c> {
             cash,
             holding: applied.holding_after,
         };
-        let as_f64 = |value: Decimal| value.to_f64().unwrap_or(f64::NAN);
         wallet.cash = as_f64(cash);
         wallet.held_qty = as_f64(applied.holding_after.quantity);
         self.total_fees += as_f64(fee_base * price.get() + fee_quote);
@@ -564,8 +654,8 @@ impl<'c> Simulation<'c> {
                 wallet.long = true;
                 self.open_trade = Some(OpenTrade {
                     entry_time_ms: time_ms,
-                    entry_price: close,
-                    qty: as_f64(quantity),
+                    entry_price: fill_price,
+                    qty: as_f64(executed_base),
                     cash_before: as_f64(books.cash),
                 });
             }
@@ -576,8 +666,9 @@ impl<'c> Simulation<'c> {
                         entry_time_ms: trade.entry_time_ms,
                         entry_price: trade.entry_price,
                         exit_time_ms: time_ms,
-                        exit_price: close,
+                        exit_price: fill_price,
                         qty: trade.qty,
+                        exit_qty: as_f64(executed_base),
                         pnl: as_f64(applied.realized_pnl.unwrap_or_default()),
                     });
                 }

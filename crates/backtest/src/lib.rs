@@ -1,5 +1,6 @@
 //! The backtester: candles in, the same [`strategy::Strategy`] code the live engine runs, simulated
-//! market fills at each signal bar's close, and the statistics a trader judges a strategy by.
+//! market fills at each signal bar's close (or on the simulator's book around it), and the
+//! statistics a trader judges a strategy by.
 //!
 //! - [`engine`]: the bar loop, fills, fees, sizing and (optionally) the exchange's quantity rules.
 //! - [`metrics`]: drawdown, daily Sharpe and the summary built from a finished run.
@@ -13,7 +14,7 @@ pub mod output;
 pub mod sweep;
 
 pub use engine::{
-    BacktestConfig, BacktestRun, BarObserver, EquityCurve, InvalidConfig, NoObserver, RoundTrip,
-    Simulation, Sizing, SkippedOrder, run_backtest, run_backtest_over,
+    BacktestConfig, BacktestRun, BarObserver, BookFill, EquityCurve, Fill, InvalidConfig,
+    NoObserver, RoundTrip, Simulation, Sizing, SkippedOrder, run_backtest, run_backtest_over,
 };
 pub use metrics::Summary;

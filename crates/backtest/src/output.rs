@@ -14,7 +14,7 @@ use crate::sweep::SweepRow;
 /// Header of the trade list: times in ms since the epoch for programs, then in UTC (ISO 8601)
 /// for people.
 pub const TRADES_HEADER: &str =
-    "entry_time_ms,entry_price,exit_time_ms,exit_price,qty,pnl,entry_time,exit_time";
+    "entry_time_ms,entry_price,exit_time_ms,exit_price,qty,exit_qty,pnl,entry_time,exit_time";
 
 /// Header of the equity curve, its time both ways as in [`TRADES_HEADER`].
 pub const EQUITY_HEADER: &str = "open_time_ms,equity,open_time";
@@ -25,12 +25,13 @@ pub fn write_trades(out: &mut impl Write, round_trips: &[RoundTrip]) -> io::Resu
     for trip in round_trips {
         writeln!(
             out,
-            "{},{:?},{},{:?},{:?},{:?},{},{}",
+            "{},{:?},{},{:?},{:?},{:?},{:?},{},{}",
             trip.entry_time_ms,
             trip.entry_price,
             trip.exit_time_ms,
             trip.exit_price,
             trip.qty,
+            trip.exit_qty,
             trip.pnl,
             format_iso_utc_ms(trip.entry_time_ms),
             format_iso_utc_ms(trip.exit_time_ms)

@@ -7,9 +7,12 @@ use std::path::PathBuf;
 
 use backtest::sweep::{SweepGrid, run_sweep, run_sweep_with_holdout};
 use backtest::{
-    BacktestConfig, EquityCurve, NoObserver, RoundTrip, Simulation, Sizing, run_backtest,
+    BacktestConfig, BookFill, EquityCurve, Fill, NoObserver, RoundTrip, Simulation, Sizing,
+    run_backtest,
 };
 use market::CandleSeries;
+use rust_decimal::Decimal;
+use sim_book::BookShape;
 use strategy::{EmaRsiCross, EmaRsiCrossParams, Strategy};
 
 fn shared_candles() -> CandleSeries {
@@ -43,6 +46,8 @@ fn reference_trades() -> Vec<RoundTrip> {
                 exit_time_ms: f[2].parse().unwrap(),
                 exit_price: f[3].parse().unwrap(),
                 qty: f[4].parse().unwrap(),
+                // All in: the whole quantity bought is sold.
+                exit_qty: f[4].parse().unwrap(),
                 pnl: f[5].parse().unwrap(),
             }
         })
@@ -192,6 +197,66 @@ fn a_held_out_sweep_is_a_sweep_of_the_first_part_and_a_primed_run_of_the_rest() 
         assert_eq!(out_of_sample, &primed.summary, "{:?}", row.params);
         assert!(out_of_sample.round_trips > 0);
     }
+}
+
+#[test]
+fn book_fills_pay_the_simulators_book_around_the_close() {
+    let candles = shared_candles();
+    let rules = btcusdt_rules();
+    let book = BookFill::with_rules(BookShape::standard(Decimal::new(5, 2)), &rules).unwrap();
+    let tick = Decimal::new(1, 2);
+    // 100 quote a BUY fits the best level (0.05 BTC); 5,000 quote walks the next ones too.
+    for (quote, walks) in [(100.0, false), (5_000.0, true)] {
+        let config = BacktestConfig {
+            sizing: Sizing::QuotePerTrade(quote),
+            rules: Some(rules.clone()),
+            fill: Fill::Book(book.clone()),
+            ..BacktestConfig::default()
+        };
+        let mut strategy = EmaRsiCross::new(EmaRsiCrossParams::default()).unwrap();
+        let run = run_backtest(&mut strategy, &candles, &config, &mut NoObserver);
+        assert!(
+            run.summary.round_trips > 2_000,
+            "{quote}: {}",
+            run.summary.round_trips
+        );
+        let close_at = |time_ms: i64| {
+            let index = candles
+                .open_times_ms()
+                .binary_search(&time_ms)
+                .expect("a candle's open time");
+            Decimal::try_from(candles.closes()[index]).unwrap()
+        };
+        for trip in &run.round_trips {
+            let close = close_at(trip.entry_time_ms);
+            // The best ask: 1 bp above the close, rounded up to the tick.
+            let best_ask = (close * Decimal::new(10_001, 4) / tick).ceil() * tick;
+            let paid = Decimal::try_from(trip.entry_price).unwrap();
+            if walks && trip.qty > 0.05 {
+                assert!(
+                    paid > best_ask,
+                    "{quote}: {paid} beyond the best ask {best_ask}"
+                );
+            } else {
+                assert_eq!(
+                    paid.round_dp(8),
+                    best_ask,
+                    "{quote}: the best ask at {close}"
+                );
+            }
+            let exit_close = close_at(trip.exit_time_ms);
+            let best_bid = (exit_close * Decimal::new(9_999, 4) / tick).floor() * tick;
+            assert!(Decimal::try_from(trip.exit_price).unwrap().round_dp(8) <= best_bid);
+        }
+    }
+    let all_in = BacktestConfig {
+        fill: Fill::Book(book),
+        ..BacktestConfig::default()
+    };
+    assert!(
+        all_in.validate().is_err(),
+        "book fills need a quote per trade"
+    );
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::error::Error as _;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use market::{Candle, Interval, Price, Symbol, SymbolRules};
+use market::{Candle, Interval, Price, Side, Symbol, SymbolRules};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -230,6 +230,14 @@ macro_rules! endpoint {
 endpoint!(TIME, GET, "/api/v3/time", Public, Read, 1);
 endpoint!(EXCHANGE_INFO, GET, "/api/v3/exchangeInfo", Public, Read, 20);
 endpoint!(TICKER_PRICE, GET, "/api/v3/ticker/price", Public, Read, 2);
+endpoint!(
+    BOOK_TICKER,
+    GET,
+    "/api/v3/ticker/bookTicker",
+    Public,
+    Read,
+    2
+);
 endpoint!(KLINES, GET, "/api/v3/klines", Public, Read, 2);
 endpoint!(ACCOUNT, GET, "/api/v3/account", Signed, Read, 20);
 endpoint!(QUERY_ORDER, GET, "/api/v3/order", Signed, Read, 4);
@@ -458,6 +466,23 @@ impl Client {
         read(&TICKER_PRICE, &body, |fields| {
             let price = fields.decimal("price")?;
             Price::new(price).map_err(|err| format!("price: {err}"))
+        })
+    }
+
+    /// The price a MARKET order on `side` starts filling at: the best ask for a BUY, the best
+    /// bid for a SELL (`GET /api/v3/ticker/bookTicker`). An empty side of the book (published
+    /// as a zero price) is an error.
+    pub async fn best_price(&self, symbol: &Symbol, side: Side) -> Result<Price, BinanceError> {
+        let body = self
+            .call(&BOOK_TICKER, vec![("symbol", symbol.to_string())])
+            .await?;
+        let field = match side {
+            Side::Buy => "askPrice",
+            Side::Sell => "bidPrice",
+        };
+        read(&BOOK_TICKER, &body, |fields| {
+            let price = fields.decimal(field)?;
+            Price::new(price).map_err(|err| format!("{field}: {err}"))
         })
     }
 

@@ -202,14 +202,21 @@ async fn market_data_rules_prices_and_paged_closed_klines() {
         (Some(-1121), ErrorClass::Rejected)
     );
 
-    assert!(
-        !client
-            .current_price(&btcusdt())
-            .await
-            .unwrap()
-            .get()
-            .is_zero()
-    );
+    let last = client.current_price(&btcusdt()).await.unwrap().get();
+    assert!(!last.is_zero());
+    // The book's best levels, 1 bp either side of the last price (the clock stands still).
+    let ask = client
+        .best_price(&btcusdt(), Side::Buy)
+        .await
+        .unwrap()
+        .get();
+    let bid = client
+        .best_price(&btcusdt(), Side::Sell)
+        .await
+        .unwrap()
+        .get();
+    assert!(bid < last && last < ask, "{bid} < {last} < {ask}");
+    assert!(ask - last <= last / Decimal::from(10_000) + Decimal::new(1, 2));
 
     // 1200 one-minute candles: two pages.
     let end_ms = START_MS;

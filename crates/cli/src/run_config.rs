@@ -156,6 +156,11 @@ pub struct EngineSection {
     /// Milliseconds of exchange time after a candle closes before its cycle, for bots whose
     /// candles are not streamed (default 1000).
     pub cycle_delay_ms: Option<u64>,
+    /// Milliseconds of real time between two looks of the scheduler at the exchange's clock
+    /// (default 20): how soon after a candle closes its cycles start, at most. Lower it for a
+    /// paper exchange stepped by hand (`spotbot sim --manual-clock`), where every step waits for
+    /// the bots' decisions.
+    pub tick_ms: Option<u64>,
     /// Whether candles, prices and balances come from the exchange's WebSocket streams (default
     /// true). `false` polls REST every cycle, for networks that block WebSockets: it costs
     /// request weight per bot, so one IP runs far fewer bots.
@@ -414,6 +419,9 @@ impl ConfigFile {
         }
         if let Some(delay_ms) = self.engine.cycle_delay_ms {
             settings.cycle_delay = Duration::from_millis(delay_ms);
+        }
+        if let Some(tick_ms) = self.engine.tick_ms {
+            settings.tick = Duration::from_millis(tick_ms.max(1));
         }
         settings
     }

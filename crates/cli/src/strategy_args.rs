@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use backtest::{BacktestConfig, Sizing};
+use backtest::{BacktestConfig, BookFill, Fill, Sizing};
 use clap::{Args, ValueEnum};
 use market::{CandleSeries, Symbol, SymbolRules};
 
@@ -17,6 +17,16 @@ use crate::progress::file_bar;
 pub enum SizingMode {
     /// Spend all cash on every BUY, fee included, with no rounding.
     AllIn,
+}
+
+/// Where orders fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FillMode {
+    /// At the signal candle's close.
+    Close,
+    /// On `spotbot sim`'s synthetic book around the close, as a paper bot's MARKET order fills
+    /// there: a BUY at the asks, a SELL at the bids.
+    Book,
 }
 
 /// Where the candles come from and how the simulated account trades.
@@ -66,6 +76,13 @@ pub struct AccountArgs {
     /// Which symbol of a multi-symbol --rules file to use.
     #[arg(long, value_name = "SYMBOL", requires = "rules")]
     pub symbol: Option<String>,
+
+    /// Where orders fill: close = at the signal candle's close; book = on the synthetic book of
+    /// `spotbot sim`'s listing of the --rules symbol (BTCUSDT, ETHUSDT or BNBUSDT) around the
+    /// close, sized at the best ask or bid, as a paper bot's orders fill on a replay of the same
+    /// file: prices and PnL then equal the paper bot's. Needs --quote-per-trade and --rules.
+    #[arg(long, value_enum, default_value_t = FillMode::Close, value_name = "WHERE")]
+    pub fill: FillMode,
 }
 
 impl AccountArgs {
@@ -80,11 +97,16 @@ impl AccountArgs {
             .as_deref()
             .map(|path| load_rules(path, self.symbol.as_deref()))
             .transpose()?;
+        let fill = match self.fill {
+            FillMode::Close => Fill::Close,
+            FillMode::Book => Fill::Book(simulator_book(rules.as_ref())?),
+        };
         let config = BacktestConfig {
             fee_rate: self.fee,
             starting_cash: self.cash,
             sizing,
             rules,
+            fill,
         };
         config
             .validate()
@@ -117,6 +139,33 @@ impl AccountArgs {
         }
         Ok(loaded.series)
     }
+}
+
+/// The book `spotbot sim` gives the symbol of `rules`, on their tick and step grids.
+fn simulator_book(rules: Option<&SymbolRules>) -> Result<BookFill, Failure> {
+    let rules = rules.ok_or_else(|| {
+        Failure::Usage(
+            "--fill book needs --rules: the symbol's exchangeInfo (GET /api/v3/exchangeInfo?symbol=BTCUSDT of spotbot sim, saved to a file) gives the book's price and quantity steps".to_owned(),
+        )
+    })?;
+    let listings = sim::ExchangeConfig::default().listings;
+    let listing = listings
+        .iter()
+        .find(|listing| listing.symbol == rules.symbol.as_str())
+        .ok_or_else(|| {
+            let listed: Vec<&str> = listings.iter().map(|listing| listing.symbol.as_str()).collect();
+            Failure::Usage(format!(
+                "--fill book: spotbot sim lists no {}, so there is no book to fill on; it lists {} (or use --fill close)",
+                rules.symbol,
+                listed.join(", ")
+            ))
+        })?;
+    BookFill::with_rules(listing.book.clone(), rules).ok_or_else(|| {
+        Failure::Usage(format!(
+            "--fill book: the rules of {} have no PRICE_FILTER or LOT_SIZE filter, which give the book's steps",
+            rules.symbol
+        ))
+    })
 }
 
 fn load_rules(path: &Path, symbol: Option<&str>) -> Result<SymbolRules, Failure> {

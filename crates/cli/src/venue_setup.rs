@@ -27,7 +27,7 @@ pub fn venue_client(endpoint: &VenueEndpoint, retry: RetryPolicy) -> Result<Clie
 }
 
 /// The client of the paper exchange at `url` (a `spotbot sim`), and the URL as used: when its
-/// market runs faster than real time, the client reads its modelled clock, and signs with
+/// market runs faster than real time or on a manual clock, the client reads its modelled clock, and signs with
 /// Binance's widest `recvWindow` (60 s of market time leaves 60 s / speed of real time).
 pub async fn remote_paper_client(
     url: &str,
@@ -37,10 +37,16 @@ pub async fn remote_paper_client(
     let mut config = ClientConfig::new(rest_url.clone());
     config.retry = retry.clone();
     if let Some(clock) = SimClock::of(&rest_url).await {
-        println!(
-            "spotbot: the paper exchange at {rest_url} runs {}x faster than real time",
-            clock.speed()
-        );
+        if clock.is_manual() {
+            println!(
+                "spotbot: the paper exchange at {rest_url} runs on a manual clock, followed step by step"
+            );
+        } else {
+            println!(
+                "spotbot: the paper exchange at {rest_url} runs {}x faster than real time",
+                clock.speed()
+            );
+        }
         config = config.with_server_clock(clock as Arc<dyn binance::ServerClock>);
     }
     let client = Client::new(config).map_err(|error| {

@@ -75,14 +75,20 @@ fn backtest_writes_trades_and_equity_files() {
     let trades = std::fs::read_to_string(trades).unwrap();
     assert_eq!(
         trades.lines().next(),
-        Some("entry_time_ms,entry_price,exit_time_ms,exit_price,qty,pnl,entry_time,exit_time")
+        Some(
+            "entry_time_ms,entry_price,exit_time_ms,exit_price,qty,exit_qty,pnl,entry_time,exit_time"
+        )
     );
     assert_eq!(trades.lines().count(), 2_335);
     let first = trades.lines().nth(1).unwrap();
     let fields: Vec<&str> = first.split(',').collect();
-    assert_eq!(fields.len(), 8, "{first}");
+    assert_eq!(fields.len(), 9, "{first}");
+    assert_eq!(
+        fields[4], fields[5],
+        "all in: the whole quantity bought is sold"
+    );
     assert!(
-        fields[6].starts_with("2024-01-01T") && fields[6].ends_with('Z'),
+        fields[7].starts_with("2024-01-01T") && fields[7].ends_with('Z'),
         "{first}"
     );
     let equity = std::fs::read_to_string(equity).unwrap();
@@ -90,6 +96,24 @@ fn backtest_writes_trades_and_equity_files() {
     assert_eq!(
         equity.lines().last().unwrap(),
         "1710067140000,72.6322732899594,2024-03-10T10:39:00Z"
+    );
+}
+
+/// Insists that `spotbot backtest --data DATA ARGS` exits 2 saying `needle`.
+fn backtest_is_refused(data: &str, args: &[&str], needle: &str) {
+    let mut full = vec!["backtest", "--data", data];
+    full.extend(args);
+    let output = spotbot(&full);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{args:?}: {}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains(needle),
+        "{args:?}: {}",
+        stderr(&output)
     );
 }
 
@@ -114,20 +138,7 @@ fn invalid_parameters_exit_2_and_name_the_parameter() {
         ),
         (vec!["--fast", "abc"], "--fast"),
     ] {
-        let mut full = vec!["backtest", "--data", &data];
-        full.extend(&args);
-        let output = spotbot(&full);
-        assert_eq!(
-            output.status.code(),
-            Some(2),
-            "{args:?}: {}",
-            stderr(&output)
-        );
-        assert!(
-            stderr(&output).contains(needle),
-            "{args:?}: {}",
-            stderr(&output)
-        );
+        backtest_is_refused(&data, &args, needle);
     }
 }
 
@@ -204,6 +215,39 @@ fn a_malformed_config_exits_1_naming_file_and_line() {
         stderr(&output)
     );
     assert!(stderr(&output).contains("line 2"), "{}", stderr(&output));
+}
+
+#[test]
+fn book_fills_say_what_they_need() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("solusdt.json");
+    std::fs::write(
+        &rules,
+        r#"{"symbol":"SOLUSDT","status":"TRADING","baseAsset":"SOL","baseAssetPrecision":8,"quoteAsset":"USDT","quoteAssetPrecision":8,"quoteOrderQtyMarketAllowed":true,"orderTypes":["MARKET"],"filters":[{"filterType":"PRICE_FILTER","minPrice":"0.01","maxPrice":"10000","tickSize":"0.01"},{"filterType":"LOT_SIZE","minQty":"0.001","maxQty":"100","stepSize":"0.001"}]}"#,
+    )
+    .unwrap();
+    let data = shared_data();
+    let rules = rules.to_str().unwrap();
+    for (args, needle) in [
+        (vec!["--fill", "book"], "--fill book needs --rules"),
+        (
+            vec![
+                "--fill",
+                "book",
+                "--rules",
+                rules,
+                "--quote-per-trade",
+                "100",
+            ],
+            "spotbot sim lists no SOLUSDT",
+        ),
+        (
+            vec!["--fill", "nowhere"],
+            "invalid value 'nowhere' for '--fill <WHERE>'",
+        ),
+    ] {
+        backtest_is_refused(&data, &args, needle);
+    }
 }
 
 #[test]

@@ -633,9 +633,12 @@ impl Engine {
         let price = match streamed {
             Some(price) => price,
             None => {
+                // Without the stream, the same price by REST: the book's best level on the
+                // order's side, which is what a MARKET order pays first (the last trade's price
+                // would size a BUY for less than it costs).
                 context
                     .watch
-                    .exchange(client.current_price(&bot.symbol))
+                    .exchange(client.best_price(&bot.symbol, plan::side_of(signal)))
                     .await?
             }
         };

@@ -91,10 +91,14 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that only moves when told to: deterministic tests of time-dependent rules.
+/// A clock that only moves when told to: deterministic tests of time-dependent rules, and a
+/// replay stepped candle by candle (`spotbot sim --manual-clock`). Whoever must act as soon as it
+/// moves (a client waiting on `GET /_sim/clock?changed_from=N`) watches [`ManualClock::changes`].
 #[derive(Debug)]
 pub struct ManualClock {
     now_ms: AtomicI64,
+    /// Told every time the clock is set, so a waiter wakes at once instead of polling.
+    changes: tokio::sync::watch::Sender<i64>,
 }
 
 impl ManualClock {
@@ -102,17 +106,25 @@ impl ManualClock {
     pub fn new(now_ms: i64) -> ManualClock {
         ManualClock {
             now_ms: AtomicI64::new(now_ms),
+            changes: tokio::sync::watch::Sender::new(now_ms),
         }
     }
 
     /// Sets the time.
     pub fn set_ms(&self, now_ms: i64) {
         self.now_ms.store(now_ms, Ordering::SeqCst);
+        self.changes.send_replace(now_ms);
     }
 
     /// Moves the time forward by `delta_ms` (backward if negative).
     pub fn advance_ms(&self, delta_ms: i64) {
-        self.now_ms.fetch_add(delta_ms, Ordering::SeqCst);
+        let now_ms = self.now_ms.fetch_add(delta_ms, Ordering::SeqCst) + delta_ms;
+        self.changes.send_replace(now_ms);
+    }
+
+    /// A receiver told of every later setting of the clock (the value it was set to).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.changes.subscribe()
     }
 }
 
@@ -142,6 +154,18 @@ mod tests {
         assert_eq!(clock.now_ms(), 1_500);
         clock.set_ms(42);
         assert_eq!(clock.now_ms(), 42);
+    }
+
+    #[test]
+    fn a_watcher_hears_every_setting_of_the_manual_clock() {
+        let clock = ManualClock::new(1_000);
+        let mut changes = clock.changes();
+        assert!(!changes.has_changed().unwrap(), "nothing set yet");
+        clock.advance_ms(500);
+        assert!(changes.has_changed().unwrap());
+        assert_eq!(*changes.borrow_and_update(), 1_500);
+        clock.set_ms(42);
+        assert_eq!(*changes.borrow_and_update(), 42);
     }
 
     #[test]

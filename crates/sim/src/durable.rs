@@ -1069,10 +1069,10 @@ mod tests {
     use serde_json::Value;
 
     use crate::account::{Account, Credentials};
-    use crate::book::OrderSize;
     use crate::clock::ManualClock;
     use crate::exchange::{ExchangeConfig, STANDARD_COMMISSION_RATE};
     use crate::order::NewMarketOrder;
+    use sim_book::OrderSize;
 
     /// A fresh directory for one test's files.
     fn scratch(name: &str) -> PathBuf {

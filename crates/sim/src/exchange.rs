@@ -14,13 +14,12 @@ use rust_decimal_macros::dec;
 use market::{Side, SymbolStatus};
 
 use crate::account::Account;
-use crate::book::{Level, OrderSize, execute};
 use crate::clock::Clock;
 use crate::durable::{DurableTicket, Journal, JournalSink};
 use crate::error::ApiError;
 use crate::faults::{FaultPlan, FaultPlanError, FaultState};
 use crate::filters::check_market_order;
-use crate::klines::{Kline, KlineGrid, KlineQuery, query_klines, tick_price, to_kline};
+use crate::klines::{Kline, KlineGrid, KlineQuery, query_klines, to_kline};
 use crate::limits::{RateLimit, RateLimiter, Throttle};
 use crate::listing::{Listing, ListingSpec};
 use crate::order::{Fill, NewMarketOrder, OrderRecord, OrderStatus};
@@ -31,6 +30,7 @@ use crate::state::{
 };
 use crate::user_data::{BalanceDelta, UserDataHub};
 use crate::walk::{PriceWalk, RawBar};
+use sim_book::{Level, OrderSize, execute, tick_price};
 
 /// The minutes `GET /api/v3/avgPrice` averages over (its `mins`).
 pub const AVG_PRICE_MINUTES: i64 = 5;

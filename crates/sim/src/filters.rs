@@ -10,7 +10,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 use market::{LotSizeFilter, SymbolRules};
 
-use crate::book::{OrderSize, round_to_step};
+use sim_book::{OrderSize, round_to_step};
 
 /// The filter an order failed, by its `filterType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

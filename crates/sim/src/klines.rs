@@ -4,14 +4,14 @@
 //! is selected by its open time (`startTime <= open <= endTime`). The kline still open at
 //! `now` is included with the trades so far; nothing before the walk's genesis exists.
 
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
 use market::Interval;
 
-use crate::book::round_to_step;
 use crate::calendar::{kline_open, next_kline_open, previous_kline_open};
 use crate::prices::PriceSource;
 use crate::walk::RawBar;
+use sim_book::tick_price;
 
 /// The default number of klines (`limit` absent).
 pub const DEFAULT_LIMIT: usize = 500;
@@ -134,12 +134,6 @@ pub(crate) fn to_kline(
         taker_buy_volume: volume(bar.taker_buy_units),
         taker_buy_quote_volume: quote(bar.taker_buy_quote_units),
     }
-}
-
-/// A walk price as money: the nearest multiple of the tick, at least one tick.
-pub fn tick_price(value: f64, tick_size: Decimal) -> Decimal {
-    let exact = f64_to_decimal(value).unwrap_or(tick_size);
-    round_to_step(exact, tick_size, RoundingStrategy::MidpointNearestEven).max(tick_size)
 }
 
 fn f64_to_decimal(value: f64) -> Option<Decimal> {

@@ -49,7 +49,6 @@
 
 mod account;
 mod accounts_file;
-mod book;
 mod calendar;
 mod clock;
 mod durable;
@@ -74,7 +73,6 @@ mod wire;
 
 pub use account::{Account, Credentials, SignatureKey};
 pub use accounts_file::{AccountsFile, AccountsFileError, read_accounts_file};
-pub use book::{BookShape, OrderSize};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use durable::{CompactionPolicy, DurableState, JournalFailure, JournalStats};
 pub use endpoint::Endpoint;
@@ -94,5 +92,6 @@ pub use listing::{Listing, ListingSpec};
 pub use order::{Fill, NewMarketOrder, OrderRecord, OrderStatus};
 pub use replay::{CandleReplay, ReplayError};
 pub use signing::{sign, sign_ed25519, signed_payload, verify, verify_ed25519};
+pub use sim_book::{BookShape, OrderSize};
 pub use state::{SavedState, StateError, load_state, save_state};
 pub use walk::WalkParams;

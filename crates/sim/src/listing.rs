@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 
 use market::{RulesError, SymbolRules, SymbolStatus};
 
-use crate::book::BookShape;
 use crate::walk::WalkParams;
 use crate::wire::decimal8;
+use sim_book::BookShape;
 
 /// The decimals every Binance spot asset is published with.
 const ASSET_PRECISION: u32 = 8;

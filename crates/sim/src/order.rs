@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 
 use market::Side;
 
-use crate::book::OrderSize;
+use sim_book::OrderSize;
 
 /// A MARKET order as asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -53,6 +53,8 @@ pub enum ReplayError {
 pub struct CandleReplay {
     candles: Vec<Candle>,
     candle_ms: i64,
+    /// The file starts at the exchange's start rather than its history before it.
+    at_start: bool,
 }
 
 impl CandleReplay {
@@ -92,7 +94,20 @@ impl CandleReplay {
                 candle_ms,
             });
         }
-        Ok(CandleReplay { candles, candle_ms })
+        Ok(CandleReplay {
+            candles,
+            candle_ms,
+            at_start: false,
+        })
+    }
+
+    /// The same replay placed so that its first candle opens at the exchange's start (the
+    /// start rounded down to a whole candle) instead of its history before it: every candle is
+    /// market to come, as a manual clock stepping through the file needs, so a bot started with
+    /// the exchange decides on each of them.
+    pub fn starting_at_the_start(mut self) -> CandleReplay {
+        self.at_start = true;
+        self
     }
 
     /// How many candles there are.
@@ -142,7 +157,11 @@ impl ReplayPrices {
             .last()
             .map_or(0, |candle| candle.open_time_ms);
         let span_ms = last_ms - first_ms + candle_ms;
-        let lead_ms = history_ms.min(span_ms / 2).max(0);
+        let lead_ms = if replay.at_start {
+            0
+        } else {
+            history_ms.min(span_ms / 2).max(0)
+        };
         let target_ms = (start_ms - lead_ms).div_euclid(candle_ms) * candle_ms;
         let shift_ms = target_ms - first_ms;
         let seconds_per_candle = u64::try_from(candle_ms / 1_000).unwrap_or(1).max(1);

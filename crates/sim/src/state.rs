@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 use market::Side;
 
 use crate::account::{Account, SignatureKey};
-use crate::book::OrderSize;
 use crate::order::{Fill, OrderRecord, OrderStatus};
+use sim_book::OrderSize;
 
 /// The `format` field of every state file.
 const FORMAT: &str = "spotbot-sim-state";

@@ -179,8 +179,8 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use crate::account::Credentials;
-    use crate::book::OrderSize;
     use crate::order::{Fill, OrderStatus};
+    use sim_book::OrderSize;
 
     fn account(api_key: &str) -> Account {
         let mut account = Account::new(

@@ -130,6 +130,45 @@ async fn klines_and_ticker_follow_the_replayed_candles_in_both_layouts() {
 }
 
 #[tokio::test]
+async fn a_replay_started_at_the_start_has_no_history_and_steps_candle_by_candle() {
+    let path = write_file("at-start", false);
+    let replay = CandleReplay::from_file(&path)
+        .expect("the file replays")
+        .starting_at_the_start();
+    let _ = std::fs::remove_file(&path);
+    let config = ExchangeConfig {
+        replays: [("BTCUSDT".to_owned(), replay)].into(),
+        ..test_config()
+    };
+    let sim = TestSim::start_with(config).await;
+    let genesis_ms = START_MS / MINUTE * MINUTE;
+    let all_klines = "symbol=BTCUSDT&interval=1m&startTime=0&limit=1000";
+    let (_, klines) = sim.get("/api/v3/klines", all_klines).await;
+    let klines = klines.as_array().unwrap();
+    assert_eq!(
+        klines.len(),
+        1,
+        "only the first candle, still open: {klines:?}"
+    );
+    assert_eq!(klines[0][0], genesis_ms);
+    // Each minute closes one more candle of the file; the price is then the next one's open.
+    for closed in 1..=3 {
+        sim.clock.set_ms(genesis_ms + closed * MINUTE);
+        let (_, klines) = sim.get("/api/v3/klines", all_klines).await;
+        let klines = klines.as_array().unwrap();
+        assert_eq!(klines.len() as i64, closed + 1);
+        let (_, _, _, close, _) = candle(closed - 1);
+        assert_eq!(
+            decimal(&klines[closed as usize - 1][4]),
+            close.parse().unwrap()
+        );
+        let (open, _, _, _, _) = candle(closed);
+        let (_, ticker) = sim.get("/api/v3/ticker/price", "symbol=BTCUSDT").await;
+        assert_eq!(decimal(&ticker["price"]), open.parse().unwrap());
+    }
+}
+
+#[tokio::test]
 async fn after_the_last_candle_the_price_stays_at_its_close() {
     let path = write_file("end", false);
     let sim = replaying(&path).await;

@@ -133,12 +133,15 @@ impl AccountFields<'_> {
                 .quote_per_trade
                 .map_or(Sizing::AllIn, Sizing::QuotePerTrade),
             rules: None,
+            fill: backtest::Fill::Close,
         };
         config.validate().map_err(|error| {
             let field = match error {
                 InvalidConfig::Fee(_) => "fee",
                 InvalidConfig::Cash(_) => "cash",
-                InvalidConfig::QuotePerTrade(_) => "quote_per_trade",
+                InvalidConfig::QuotePerTrade(_) | InvalidConfig::BookNeedsQuotePerTrade => {
+                    "quote_per_trade"
+                }
             };
             ApiError::invalid_value(field, error.to_string())
         })?;

@@ -17,7 +17,8 @@ use crate::strategy_args::AccountArgs;
 pub const LONG_ABOUT: &str = "\
 Replay a candle file through the EMA/RSI cross strategy, the same code the live bots run.
 
-Each signal fills at its candle's close with the fee charged on the notional. BUY when flat and
+Each signal fills at its candle's close with the fee charged on the notional (with --fill book, on
+spotbot sim's synthetic book around the close, as a paper bot's MARKET order does). BUY when flat and
 EMA(fast) crosses above EMA(slow) with RSI below --overbought; SELL when long and EMA(fast) crosses
 below EMA(slow) or RSI rises above --overbought. Indicators follow TA-Lib's definitions.
 
@@ -32,6 +33,7 @@ and trades, the equity and drawdown, monthly returns, the metrics and every trad
 Examples:
   spotbot backtest --data candles.csv --fast 9 --slow 21 --rsi 14 --trades-out trades.csv
   spotbot backtest --data candles.csv --report report.html
+  spotbot backtest --data candles.csv --quote-per-trade 100 --rules btcusdt.json --fill book
   spotbot backtest --data binance/BTCUSDT-1m-2024-01.zip
   spotbot backtest --data binance/          # every BTCUSDT-1m-*.zip in it, in order";
 
@@ -71,7 +73,7 @@ pub struct BacktestArgs {
     json: bool,
 
     /// Write every round trip to this CSV file
-    /// (entry_time_ms,entry_price,exit_time_ms,exit_price,qty,pnl,entry_time,exit_time; the last
+    /// (entry_time_ms,entry_price,exit_time_ms,exit_price,qty,exit_qty,pnl,entry_time,exit_time; the last
     /// two in UTC).
     #[arg(long, value_name = "FILE")]
     trades_out: Option<PathBuf>,
@@ -184,8 +186,12 @@ fn account_words(config: &backtest::BacktestConfig) -> String {
     } else {
         ""
     };
+    let fill = match config.fill {
+        backtest::Fill::Close => "filled at the close",
+        backtest::Fill::Book(_) => "filled on the simulator's book around the close",
+    };
     format!(
-        "{} starting cash, fee {} %, {sizing}{rules}",
+        "{} starting cash, fee {} %, {sizing}{rules}, {fill}",
         config.starting_cash,
         config.fee_rate * 100.0
     )

@@ -66,7 +66,8 @@ Configuration: a TOML file (--config), overridden by environment variables, over
                     (BINANCE_RETRY_MAX_ATTEMPTS, BINANCE_RETRY_BACKOFF_BASE)
   [engine]          parallelism = 64, streams = true (candles, prices and balances from the
                     exchange's WebSockets, shared by every bot; false polls REST every cycle),
-                    cycle_delay_ms = 1000 (bots without a stream), max_consecutive_failures = 5,
+                    cycle_delay_ms = 1000 (bots without a stream), tick_ms = 20 (how often
+                    the scheduler looks at the clock), max_consecutive_failures = 5,
                     lease_ttl_secs = 60, order_absent_after_secs = 60 (orders are sent within its
                     first half; keep it above twice the recvWindow), worker_id = \"host-pid\"
                     (one process per name)

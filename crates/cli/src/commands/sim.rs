@@ -12,9 +12,9 @@ use anyhow::Context;
 use clap::Args;
 use rust_decimal::Decimal;
 use sim::{
-    ADMIN_PREFIX, Account, AdminToken, CandleReplay, Credentials, DurableState, Exchange,
-    ExchangeConfig, FaultPlan, STANDARD_COMMISSION_RATE, ServeOptions, SignatureKey, StartError,
-    SystemClock,
+    ADMIN_PREFIX, Account, AdminToken, CandleReplay, Clock, Credentials, DurableState, Exchange,
+    ExchangeConfig, FaultPlan, ManualClock, STANDARD_COMMISSION_RATE, ServeOptions, SignatureKey,
+    StartError, SystemClock,
 };
 
 use crate::Failure;
@@ -131,6 +131,11 @@ without a close frame unless asked, to test a client's reconnection and gap fill
 answers any client: {\"now_ms\", \"speed\", \"clock_skew_ms\", \"manual\"}, where speed is how many
 times faster than real time the market runs (1: real time; 0: a manual clock, which moves only
 when set): a remote client of an accelerated exchange needs it to estimate the exchange's time.
+With --manual-clock, PUT /_sim/clock {\"advance_ms\": 60000} steps the market a minute, and
+GET /_sim/clock?changed_from=N answers once the clock reads other than N (within 25 s): a client
+following the clock learns of each step at once. Stepping a replay one candle at a time, each
+step waiting for the bots' decisions, makes a paper run that cannot miss a candle (spotbot's
+backtest-equals-paper test does this).
 A revoked key, a key without can_trade placing an order, and a request from an IP off a key's
 whitelist are answered as Binance answers them: -2015 with HTTP 401.
 
@@ -157,6 +162,7 @@ for the {\"next\": N} matching requests.
 Examples:
   spotbot sim --listen 127.0.0.1:8765 --speed 60 --faults faults.json
   spotbot sim --speed 60 --replay BTCUSDT=data/btcusdt-1m.csv
+  spotbot sim --manual-clock --replay BTCUSDT=data/btcusdt-1m.csv --no-rate-limits
   SPOTBOT_SIM_ADMIN_TOKEN=$(openssl rand -hex 32) spotbot sim --listen 0.0.0.0:8765 --state paper.json";
 
 /// Options of `spotbot sim`.
@@ -178,6 +184,13 @@ pub struct SimArgs {
     /// their own clock.
     #[arg(long, value_name = "FACTOR", value_parser = speed_flag)]
     speed: Option<u32>,
+
+    /// Market time stands still until it is set with PUT /_sim/clock ({"now_ms": N} or
+    /// {"advance_ms": N}): step a replayed file candle by candle, every bot deciding on each
+    /// candle before the next (replayed files then start at the clock's start instead of a week
+    /// before it). spotbot processes follow each step at once (GET /_sim/clock?changed_from=N).
+    #[arg(long, conflicts_with = "speed")]
+    manual_clock: bool,
 
     /// The configuration file of `spotbot run` and the fleet: its [sim] section gives the
     /// defaults of --speed, --seed and --state (state_file), so every process of a fleet reads
@@ -270,8 +283,11 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
     let mut replays = std::collections::BTreeMap::new();
     let mut replay_lines = Vec::new();
     for (symbol, path) in &args.replay {
-        let replay =
+        let mut replay =
             CandleReplay::from_file(path).map_err(|err| Failure::Usage(err.to_string()))?;
+        if args.manual_clock {
+            replay = replay.starting_at_the_start();
+        }
         replay_lines.push(format!(
             "  {symbol}: replaying {} ({} candles of {} s)",
             path.display(),
@@ -300,10 +316,20 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
     let restored = saved.is_some();
     // A restarted exchange resumes its market time, which an accelerated clock has carried past
     // the real now: time going backwards would replay candles clients have already seen.
-    let clock = Arc::new(SystemClock::resume(
-        saved.and_then(|state| state.market_time_ms),
-        speed,
-    ));
+    let saved_time_ms = saved.and_then(|state| state.market_time_ms);
+    let clock: Arc<dyn Clock> = if args.manual_clock {
+        Arc::new(ManualClock::new(manual_clock_start(
+            saved_time_ms,
+            config.replays.values(),
+        )))
+    } else {
+        Arc::new(SystemClock::resume(saved_time_ms, speed))
+    };
+    let clock_words = if args.manual_clock {
+        "manual clock: PUT /_sim/clock moves it".to_owned()
+    } else {
+        format!("speed {speed}x")
+    };
     let mut exchange = Exchange::new(config, clock).map_err(|err| match err {
         sim::ConfigError::UnknownReplaySymbol(_) => Failure::Usage(format!("--replay: {err}")),
         other => Failure::Runtime(anyhow::Error::new(other).context("cannot set up the exchange")),
@@ -337,6 +363,7 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
         None
     };
     let restored_log = restored.then(|| exchange.order_log().len());
+    let started_at_ms = exchange.now_ms();
     // Asking for the prices also generates the price history, before the first client waits on it.
     let symbols: Vec<String> = exchange
         .listings()
@@ -367,11 +394,16 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
     let address = server.local_addr();
     println!("spotbot sim: Binance-compatible spot exchange at http://{address}");
     println!(
-        "  prices:  {} (seed {}, speed {}x)",
+        "  prices:  {} (seed {seed}, {clock_words})",
         prices.join(", "),
-        seed,
-        speed
     );
+    if args.manual_clock {
+        println!(
+            "  clock:   stopped at {} ({} ms)",
+            market::format_utc_ms(started_at_ms),
+            started_at_ms
+        );
+    }
     if let Some((credentials, restored)) = &demo {
         if *restored {
             println!("  demo account: restored from the state file");
@@ -441,6 +473,20 @@ async fn serve(args: SimArgs) -> Result<(), Failure> {
     }
     println!("spotbot sim: stopped");
     Ok(())
+}
+
+/// Where a manual clock starts: where a restarted exchange's market time stopped, else the real
+/// now rounded down to a whole candle of the longest replay (a whole minute without one), so
+/// that a replay's candles open on the clock's steps.
+fn manual_clock_start<'r>(
+    saved_ms: Option<i64>,
+    replays: impl Iterator<Item = &'r CandleReplay>,
+) -> i64 {
+    if let Some(saved_ms) = saved_ms {
+        return saved_ms;
+    }
+    let candle_ms = replays.map(CandleReplay::candle_ms).max().unwrap_or(60_000);
+    SystemClock::new().now_ms().div_euclid(candle_ms) * candle_ms
 }
 
 /// `--speed` / `--sim-speed`: a speed in [`SIM_SPEEDS`].

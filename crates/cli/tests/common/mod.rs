@@ -157,6 +157,18 @@ impl Running {
         }
     }
 
+    /// The next line it prints, waiting up to `within`; `None` when none came.
+    pub fn next_line(&mut self, within: Duration) -> Option<String> {
+        let line = self.lines.recv_timeout(within).ok()?;
+        self.seen.push(line.clone());
+        Some(line)
+    }
+
+    /// The last `count` lines seen, for a failure's message.
+    pub fn last_lines(&self, count: usize) -> String {
+        self.seen[self.seen.len().saturating_sub(count)..].join("\n")
+    }
+
     /// The process id.
     pub fn id(&self) -> u32 {
         self.child.id()

@@ -29,6 +29,7 @@
 //! | `GET /_sim/sockets` | | the open WebSockets (see `crate::http::sockets`) |
 //! | `POST /_sim/sockets/drop` | `{"service", "stream", "api_key", "close_frame"}` (all optional) | `{"dropped": N}`: those sockets cut, to test clients' reconnection |
 //! | `GET`/`PUT /_sim/clock` | `{"now_ms": N}` or `{"advance_ms": N}` (PUT, manual clocks only) | `{"now_ms", "speed", "clock_skew_ms", "manual"}`: `speed` is how many times faster than real time the clock runs (1: real time; 0: a manual clock, which moves only when set) |
+//! | `GET /_sim/clock?changed_from=N` | | the same, once a manual clock reads other than `N` (at most 25 s later): a remote client follows each step as it happens |
 //!
 //! A key with `"enabled": false` (revoked), without `can_trade`, or used from an address off its
 //! non-empty `ip_whitelist` is refused as Binance refuses it (see [`crate::Account`]).
@@ -52,12 +53,12 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::account::{Account, Credentials, SignatureKey, parse_ip_whitelist, random_key};
-use crate::book::OrderSize;
 use crate::exchange::{Exchange, STANDARD_COMMISSION_RATE};
 use crate::faults::FaultPlan;
 use crate::http::{ExchangeHandle, sockets};
 use crate::order::OrderRecord;
 use crate::wire::decimal8;
+use sim_book::OrderSize;
 
 /// The path prefix of the admin API.
 pub const ADMIN_PREFIX: &str = "/_sim";
@@ -604,8 +605,61 @@ struct ClockChange {
     advance_ms: Option<i64>,
 }
 
-async fn clock(State(exchange): State<ExchangeHandle>) -> Response {
+/// How long `GET /_sim/clock?changed_from=N` waits for the clock to move before answering anyway.
+const CLOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(25);
+
+async fn clock(State(exchange): State<ExchangeHandle>, RawQuery(query): RawQuery) -> Response {
+    let changed_from = match clock_wait(query.as_deref().unwrap_or("")) {
+        Ok(changed_from) => changed_from,
+        Err((status, reason)) => return failure(status, reason),
+    };
+    if let Some(changed_from) = changed_from {
+        wait_for_clock_change(&exchange, changed_from).await;
+    }
     admin(&exchange, |exchange| Ok(clock_json(exchange))).await
+}
+
+/// The time `GET /_sim/clock` waits for the clock to leave: its only query parameter,
+/// `changed_from`.
+fn clock_wait(query: &str) -> Result<Option<i64>, (StatusCode, String)> {
+    let mut changed_from = None;
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        match name.as_ref() {
+            "changed_from" if changed_from.is_none() => {
+                changed_from = Some(value.parse::<i64>().map_err(|_| {
+                    bad_request(format!(
+                        "changed_from must be a time in ms since the epoch; got {value:?}"
+                    ))
+                })?);
+            }
+            "changed_from" => return Err(bad_request("changed_from is given twice; give it once")),
+            other => {
+                return Err(bad_request(format!(
+                    "unknown query parameter {other:?}; the only one is changed_from"
+                )));
+            }
+        }
+    }
+    Ok(changed_from)
+}
+
+/// Returns once a manual clock reads other than `changed_from` (at once when it does already),
+/// or after [`CLOCK_WAIT`]: a client following a clock stepped by hand learns of each step as it
+/// happens, without polling. A system clock never waits (it is always moving).
+async fn wait_for_clock_change(exchange: &ExchangeHandle, changed_from: i64) {
+    let mut changes = {
+        let exchange = exchange.lock();
+        let Some(manual) = exchange.clock().as_manual() else {
+            return;
+        };
+        // Subscribed before the time is read, so a step in between is not missed.
+        let changes = manual.changes();
+        if exchange.now_ms() != changed_from {
+            return;
+        }
+        changes
+    };
+    let _ = tokio::time::timeout(CLOCK_WAIT, changes.changed()).await;
 }
 
 async fn set_clock(State(exchange): State<ExchangeHandle>, body: Bytes) -> Response {
@@ -681,6 +735,57 @@ mod tests {
             .await
             .unwrap();
         (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    #[tokio::test]
+    async fn a_clock_reader_waiting_for_a_change_hears_the_next_step_at_once() {
+        let app = app_with(None);
+        let local = "127.0.0.1:5000";
+        let start = 1_750_000_000_000i64;
+        let waiting = {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let path = format!("/_sim/clock?changed_from={start}");
+                status(&app, "GET", &path, local, None).await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(
+            !waiting.is_finished(),
+            "the clock has not moved: still waiting"
+        );
+        let app_for_put = app.clone();
+        let request = axum::http::Request::builder()
+            .method("PUT")
+            .uri("/_sim/clock")
+            .body(Body::from(r#"{"advance_ms": 60000}"#))
+            .unwrap();
+        let mut request = request;
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(local.parse::<SocketAddr>().unwrap()));
+        let stepped = app_for_put.oneshot(request).await.unwrap();
+        assert_eq!(stepped.status(), StatusCode::OK);
+        let (code, clock) = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("the waiter answers once the clock moves")
+            .unwrap();
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(clock["now_ms"], start + 60_000);
+
+        // Already elsewhere: answered at once.
+        let path = format!("/_sim/clock?changed_from={start}");
+        let (code, clock) = status(&app, "GET", &path, local, None).await;
+        assert_eq!(
+            (code, clock["now_ms"].as_i64()),
+            (StatusCode::OK, Some(start + 60_000))
+        );
+        let (code, error) = status(&app, "GET", "/_sim/clock?changed_from=soon", local, None).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST);
+        assert!(
+            error["error"].as_str().unwrap().contains("changed_from"),
+            "{error}"
+        );
     }
 
     #[tokio::test]

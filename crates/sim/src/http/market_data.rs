@@ -21,7 +21,6 @@ use serde_json::{Value, json};
 
 use market::{Interval, SymbolStatus};
 
-use crate::book::Level;
 use crate::error::ApiError;
 use crate::exchange::{AVG_PRICE_MINUTES, Exchange};
 use crate::http::Request;
@@ -31,6 +30,7 @@ use crate::http::weights::DEFAULT_DEPTH_LIMIT;
 use crate::klines::{DEFAULT_LIMIT, KlineQuery, MAX_LIMIT};
 use crate::limits::RateLimit;
 use crate::wire::decimal8;
+use sim_book::Level;
 
 /// The deepest book `GET /api/v3/depth` returns.
 const MAX_DEPTH_LIMIT: u64 = 5_000;

@@ -7,11 +7,11 @@ use serde_json::{Value, json};
 use market::Side;
 
 use crate::account::Account;
-use crate::book::{Level, OrderSize};
 use crate::exchange::DayStats;
 use crate::klines::Kline;
 use crate::order::{Fill, OrderRecord};
 use crate::wire::decimal8;
+use sim_book::{Level, OrderSize};
 
 /// Binance's `newOrderRespType`: how much of a new order the answer shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 
 use market::Side;
 
-use crate::book::OrderSize;
 use crate::error::ApiError;
 use crate::exchange::{AllOrdersQuery, Exchange, OrderLookup, TradeQuery};
 use crate::http::auth::{SecurityType, Signed, authenticate};
@@ -17,6 +16,7 @@ use crate::http::params::Params;
 use crate::http::responses::{self, Commission, OrderResponseType};
 use crate::http::{Rejection, Request};
 use crate::order::NewMarketOrder;
+use sim_book::OrderSize;
 
 /// The legal `newClientOrderId`, as Binance quotes it in -1100.
 const CLIENT_ORDER_ID_PATTERN: &str = "^[a-zA-Z0-9-_]{1,36}$";

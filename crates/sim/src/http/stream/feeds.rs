@@ -40,12 +40,12 @@ use std::collections::HashMap;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::book::Level;
 use crate::calendar::kline_open;
 use crate::exchange::Exchange;
 use crate::http::stream::names::StreamName;
 use crate::klines::{Kline, KlineQuery, MAX_LIMIT};
 use crate::wire::decimal8;
+use sim_book::Level;
 
 use market::Interval;
 

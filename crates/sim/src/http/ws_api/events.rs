@@ -17,10 +17,10 @@
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::book::OrderSize;
 use crate::order::{OrderRecord, OrderStatus};
 use crate::user_data::{Balance, UserDataEvent};
 use crate::wire::decimal8;
+use sim_book::OrderSize;
 
 /// Binance's commission before anything executed: the string `"0"` (as its NEW example shows).
 const NO_COMMISSION: &str = "0";

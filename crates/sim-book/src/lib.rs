@@ -1,9 +1,13 @@
-//! The synthetic order book a MARKET order fills against, and the walk of an order through it.
+//! The simulator's synthetic order book: the levels a MARKET order fills against, and the walk
+//! of an order through them.
 //!
 //! The book is regenerated from the current price for every order: levels at fixed relative
 //! distances from the price, with quantities growing away from it. It remembers no earlier fills,
 //! so orders have no lasting market impact; a large order still walks several levels and gets
 //! several fills at different prices, as on the real exchange.
+//!
+//! A crate of its own so that the backtest can fill at the very book the simulator's paper bots
+//! trade against (`spotbot backtest --fill book`) without depending on the simulator's server.
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -179,6 +183,13 @@ fn affordable_qty(amount: Decimal, price: Decimal, step: Decimal) -> Decimal {
         qty -= step;
     }
     qty
+}
+
+/// The market price `value` as the exchange quotes it: on the `tick_size` grid (to the nearest
+/// tick, ties to even), at least one tick. The book is built around it.
+pub fn tick_price(value: f64, tick_size: Decimal) -> Decimal {
+    let exact = Decimal::try_from(value).unwrap_or(tick_size);
+    round_to_step(exact, tick_size, RoundingStrategy::MidpointNearestEven).max(tick_size)
 }
 
 /// `value` rounded onto the multiples of `step` (unchanged for a zero step).
