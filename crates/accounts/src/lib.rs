@@ -10,7 +10,7 @@
 //! - [`venues`] and [`catalog`]: the venues a process trades on (paper, testnet, live), each
 //!   with its shared exchange client and the symbols its own `exchangeInfo` lists.
 //! - [`paper`]: users' accounts on the paper exchange, opened on first need and reset on demand;
-//!   [`SimClock`]: a sped-up paper exchange's time, seen from another process.
+//!   [`SimClock`]: a sped-up or hand-set paper exchange's time, seen from another process.
 //! - [`AccountClients`]: the exchange client of each user's own account on each venue, built
 //!   from the vault, cached, and rebuilt when the key changes.
 

@@ -166,6 +166,8 @@ async fn keep_anchored(clock: Weak<SimClock>) {
 /// Follows a manual clock until the clock is dropped: a request waiting for the clock to leave the
 /// time the model holds, answered as soon as it is set, then the next.
 async fn follow_steps(clock: Weak<SimClock>) {
+    // Told once per outage, not at every retry.
+    let mut failing = false;
     loop {
         let request = {
             let Some(clock) = clock.upgrade() else {
@@ -182,9 +184,15 @@ async fn follow_steps(clock: Weak<SimClock>) {
             return;
         };
         match reading {
-            Some((_, fresh)) => clock.set_anchor(fresh),
+            Some((_, fresh)) => {
+                clock.set_anchor(fresh);
+                failing = false;
+            }
             None => {
-                warn!(url = %clock.url, "cannot read the paper exchange's manual clock; asking again");
+                if !failing {
+                    warn!(url = %clock.url, "cannot read the paper exchange's manual clock; asking again until it answers");
+                }
+                failing = true;
                 drop(clock);
                 tokio::time::sleep(RETRY_AFTER_FAILED_WAIT).await;
             }
