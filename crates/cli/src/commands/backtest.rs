@@ -18,9 +18,9 @@ pub const LONG_ABOUT: &str = "\
 Replay a candle file through the EMA/RSI cross strategy, the same code the live bots run.
 
 Each signal fills at its candle's close with the fee charged on the notional (with --fill book, on
-spotbot sim's synthetic book around the close, as a paper bot's MARKET order does). BUY when flat and
-EMA(fast) crosses above EMA(slow) with RSI below --overbought; SELL when long and EMA(fast) crosses
-below EMA(slow) or RSI rises above --overbought. Indicators follow TA-Lib's definitions.
+spotbot sim's synthetic book around the close, as a paper bot's MARKET order does). BUY when flat
+and EMA(fast) crosses above EMA(slow) with RSI below --overbought; SELL when long and EMA(fast)
+crosses below EMA(slow) or RSI rises above --overbought. Indicators follow TA-Lib's definitions.
 
 --data takes a candle CSV, one of Binance's public-data kline archives as data.binance.vision
 publishes them (monthly or daily .zip, verified against the .CHECKSUM beside it), or a directory

@@ -136,6 +136,7 @@ GET /_sim/clock?changed_from=N answers once the clock reads other than N (within
 following the clock learns of each step at once. Stepping a replay one candle at a time, each
 step waiting for the bots' decisions, makes a paper run that cannot miss a candle (spotbot's
 backtest-equals-paper test does this).
+
 A revoked key, a key without can_trade placing an order, and a request from an IP off a key's
 whitelist are answered as Binance answers them: -2015 with HTTP 401.
 
