@@ -50,6 +50,7 @@ fn backtest_json_prints_the_reference_figures() {
     ] {
         assert!(report.get(key).is_some(), "missing {key}");
     }
+    assert_eq!(report["fill"], "close");
 }
 
 #[test]

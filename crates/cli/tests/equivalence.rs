@@ -175,6 +175,7 @@ fn backtest(
         ],
     );
     let summary: Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(summary["fill"], "book", "{summary}");
     let decimal = |text: &str| text.parse::<Decimal>().unwrap().normalize();
     let mut orders = Vec::new();
     let csv = std::fs::read_to_string(&trades).unwrap();

@@ -162,6 +162,10 @@ pub fn run(args: BacktestArgs) -> Result<(), Failure> {
             "overbought": params.overbought,
         });
         report["data"] = serde_json::json!(args.account.data);
+        report["fill"] = serde_json::json!(match config.fill {
+            backtest::Fill::Close => "close",
+            backtest::Fill::Book(_) => "book",
+        });
         writeln!(out, "{report}")?;
     } else {
         print_summary(
