@@ -1,6 +1,7 @@
-//! How much a signal trades: a BUY spends the bot's quote amount at the last price (never more
-//! than [`FREE_BALANCE_SHARE`] of the free quote balance, since a MARKET order walks the asks
-//! above the last price), a SELL sells the held position (never more than min(tracked position,
+//! How much a signal trades: a BUY spends the bot's quote amount at the price it is given (the
+//! live engine gives the best ask, the backtest the close or its book's best ask; never more than
+//! [`FREE_BALANCE_SHARE`] of the free quote balance, since a MARKET order may walk the asks
+//! beyond the best one), a SELL sells the held position (never more than min(tracked position,
 //! free base balance)); either is then made legal by [`market`]'s normaliser, whose refusal is a
 //! skip with a reason, never an error. [`desired`] is the rule; [`size_order`] applies it with
 //! its steps in words (the live engine's "why"), [`order_quantity`] without (the backtester's

@@ -740,6 +740,9 @@ async fn a_trader_runs_a_bot_from_the_dashboard() {
     // Bob's own bot: created, stopped, and deleted from the list after a confirmation.
     browser.goto("/bots").await;
     browser.fill("#field-name", "short-lived").await;
+    // It must not trade before it is stopped, or it could not be deleted (its trades stay as a
+    // record): an RSI below 0.5 never happens, so it never buys.
+    browser.fill("#field-overbought", "0.5").await;
     browser.click("#bot-form button[type=submit]").await;
     browser.wait_for_path("/bots/").await;
     browser.click("#controls button[data-action=stop]").await;

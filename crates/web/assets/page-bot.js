@@ -104,7 +104,7 @@ function computedWhy(data, bot, candleMs, trade, outcome) {
   if (trade) {
     steps.push(['Signal', el('span', { class: trade.side.toLowerCase() }, trade.side)]);
     steps.push(['Sizing', trade.side === 'BUY'
-      ? `${bot.quote_per_buy} of the quote asset per BUY at the last price, rounded down to the symbol's step and checked against its filters: ${trade.quantity}`
+      ? `${bot.quote_per_buy} of the quote asset per BUY at the best ask (what a MARKET BUY pays first), rounded down to the symbol's step and checked against its filters: ${trade.quantity}`
       : `the position, rounded down to the symbol's step and checked against its filters: ${trade.quantity}`]);
   }
   steps.push(['Outcome', outcome]);
