@@ -168,7 +168,7 @@ fn sized_quantity(
                 ));
             }
             steps.push(format!(
-                "at the price {} (the best ask, or the last price without a book): {} / {} = {} {}",
+                "at the price {} (the best ask: what a MARKET BUY pays first): {} / {} = {} {}",
                 price.normalize(),
                 wanted.spend.normalize(),
                 price.normalize(),

@@ -74,14 +74,6 @@ impl BookFill {
         })
     }
 
-    /// What a MARKET order on `side` for `quantity` gets on the book around `close`: the base
-    /// traded (less than `quantity` when the book runs out, the rest expiring as on Binance) and
-    /// the quote it cost or brought.
-    fn walk(&self, side: Side, close: f64, quantity: Decimal) -> sim_book::Execution {
-        let levels = self.levels(side, close);
-        sim_book::execute(&levels, sim_book::OrderSize::Base(quantity), self.step_size)
-    }
-
     /// The levels a taker on `side` meets around `close`, best first.
     fn levels(&self, side: Side, close: f64) -> Vec<sim_book::Level> {
         let centre = sim_book::tick_price(close, self.tick_size);
@@ -580,13 +572,16 @@ impl<'c> Simulation<'c> {
             return;
         }
         let decimal = |value: f64| Decimal::from_f64(value).unwrap_or_default();
+        // With book fills, the levels the order meets: its size is priced at the best one, then
+        // it walks them.
+        let book = match &self.config.fill {
+            Fill::Close => None,
+            Fill::Book(book) => Some((book, book.levels(side, close))),
+        };
         // The price the order is sized at: what it pays first.
-        let quoted = match &self.config.fill {
-            Fill::Close => decimal(close),
-            Fill::Book(book) => book
-                .levels(side, close)
-                .first()
-                .map_or(Decimal::ZERO, |level| level.price),
+        let quoted = match &book {
+            None => decimal(close),
+            Some((_, levels)) => levels.first().map_or(Decimal::ZERO, |level| level.price),
         };
         let Ok(price) = Price::new(quoted) else {
             return self.skip(time_ms, side, format!("the close {close} is not a price"));
@@ -602,10 +597,12 @@ impl<'c> Simulation<'c> {
             Ok(quantity) => quantity,
             Err(reason) => return self.skip(time_ms, side, reason),
         };
-        let (executed_base, executed_quote) = match &self.config.fill {
-            Fill::Close => (quantity, quantity * price.get()),
-            Fill::Book(book) => {
-                let walked = book.walk(side, close, quantity);
+        // A walk that runs out of book trades less than asked (the rest expires, as on Binance).
+        let (executed_base, executed_quote) = match &book {
+            None => (quantity, quantity * price.get()),
+            Some((book, levels)) => {
+                let size = sim_book::OrderSize::Base(quantity);
+                let walked = sim_book::execute(levels, size, book.step_size);
                 (walked.executed_qty(), walked.quote_qty())
             }
         };

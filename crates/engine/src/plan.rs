@@ -44,7 +44,8 @@ pub struct PlanInputs<'a> {
     pub candle_open_ms: i64,
     /// The symbol's rules on the bot's venue.
     pub rules: &'a SymbolRules,
-    /// The last price, the reference for sizing and the notional filters.
+    /// The book's best price on the order's side (the best ask for a BUY, the best bid for a
+    /// SELL), the reference for sizing and the notional filters.
     pub price: Price,
     /// The bot's amount per BUY, its position and the account's free balances.
     pub sizing: SizingInputs,
